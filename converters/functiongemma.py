@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 __all__ = [
     "BOS",
@@ -122,7 +122,7 @@ class ToolCall:
 def _check_profile(profile: str) -> Profile:
     if profile not in PROFILES:
         raise FunctionGemmaFormatError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
-    return cast(Profile, profile)
+    return profile
 
 
 def _check_text(text: str, what: str) -> str:
@@ -276,7 +276,8 @@ def _hf_items(items: Mapping[str, Any], depth: int) -> str:
 def _render_schema_value(value: Any) -> str:
     """Schema values are rendered like arguments, with keys inside objects escaped (the template's default)."""
     if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_escaped(k)}:{_render_schema_value(value[k])}" for k in _sorted_keys(value, "hf")) + "}"
+        pairs = (f"{_escaped(k)}:{_render_schema_value(value[k])}" for k in _sorted_keys(value, "hf"))
+        return "{" + ",".join(pairs) + "}"
     if isinstance(value, list):
         return "[" + ",".join(_render_schema_value(v) for v in value) + "]"
     return render_value(value)

@@ -1,0 +1,73 @@
+"""The one protocol every model backend implements: answer a task's request with a tool call.
+
+A backend subclasses :class:`ModelBackend` and writes ``complete``: given the task's rendered request, return
+the calls plus the raw response. Parsing and validation stay with the task; transport stays with the backend.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar, cast
+
+from pydantic import BaseModel
+
+from converters.functiongemma import ToolCall
+from teacher.handlers import Handler
+from teacher.operations import Ask, Operation
+from teacher.task import FineTrainingTeacher, TaskOutputError
+from teacher.tools import Tool
+
+R = TypeVar("R")
+
+__all__ = ["ModelBackend", "ModelReply", "ModelRequest", "request_for"]
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What a backend is asked: the task, its input, the user text, the task's guidance and its tools."""
+
+    task: str
+    input: BaseModel
+    user: str
+    guidance: str
+    tools: tuple[Tool[Any], ...]
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """What a backend answered: the calls, any reasoning text, and the raw response as returned."""
+
+    calls: tuple[ToolCall, ...]
+    reasoning: str = ""
+    raw: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelRequest:
+    """Build the request for one task input; every backend gets exactly this."""
+    return ModelRequest(
+        task=task.name,
+        input=input,
+        user=task.render(input),
+        guidance=task.guidance,
+        tools=tuple(task.tools(input)),
+    )
+
+
+class ModelBackend(Handler):
+    """A handler that answers ``Ask`` by completing the task's request and letting the task parse the call."""
+
+    operations: ClassVar[tuple[type[Operation[Any]], ...]] = (Ask,)
+
+    @abstractmethod
+    async def complete(self, request: ModelRequest) -> ModelReply:
+        """Send one request to the model and return its calls and raw response."""
+
+    async def handle(self, operation: Operation[R]) -> R:
+        ask = cast(Ask[Any, R], operation)
+        reply = await self.complete(request_for(ask.task, ask.input))
+        if not reply.calls:
+            raise TaskOutputError(ask.task.name, "the model made no tool call")
+        return ask.task.parse(reply.calls[0], ask.input)
+

@@ -1,0 +1,131 @@
+"""The ``FineTrainingTeacher`` protocol: what a task must say so that any model can do it and be learnt from.
+
+A task names itself, gives the guidance a teacher gets, declares its tools, renders its input as the user text
+(the same text the student sees), parses a model's call into its typed output, and turns a recorded turn into
+training examples. :class:`SingleCallTask` implements the parts most tasks share.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel
+
+from converters.functiongemma import DEVELOPER_PROMPT, ToolCall
+from converters.schema import FunctionCall, Message, MessageToolCall, TrainingExample
+from teacher.tools import Tool, ToolArgumentsError
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out")
+Out_co = TypeVar("Out_co", covariant=True)
+
+__all__ = ["FineTrainingTeacher", "SingleCallTask", "TaskOutputError", "Turn"]
+
+
+class TaskOutputError(ValueError):
+    """A model's answer is not a valid output of the task; carries the raw call."""
+
+    def __init__(self, task: str, message: str, call: ToolCall | None = None) -> None:
+        super().__init__(f"{task}: {message}" + (f" (got {call.name}({call.arguments!r}))" if call else ""))
+        self.task = task
+        self.call = call
+
+
+@dataclass(frozen=True)
+class Turn(Generic[In]):
+    """One answered question: the input the model saw, the calls it made and the reasoning it gave."""
+
+    task: str
+    input: In
+    calls: tuple[ToolCall, ...]
+    reasoning: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class FineTrainingTeacher(Protocol[In, Out_co]):
+    """A task that a teacher does, a student learns, and every backend answers through ``Ask``."""
+
+    name: str
+    guidance: str
+    input_model: type[In]
+
+    def tools(self, input: In) -> Sequence[Tool[Any]]:
+        """The tools offered for this input (schemas may depend on it, e.g. allowed names)."""
+        ...
+
+    def render(self, input: In) -> str:
+        """The user text for this input: identical for teacher, training data and student."""
+        ...
+
+    def parse(self, call: ToolCall, input: In) -> Out_co:
+        """The typed output of a call; raises :class:`TaskOutputError` when the answer is invalid."""
+        ...
+
+    def to_examples(self, turn: Turn[In]) -> list[TrainingExample]:
+        """The training examples a recorded turn yields (none when it must not be learnt from)."""
+        ...
+
+
+class SingleCallTask(ABC, Generic[In, Out]):
+    """A task answered by exactly one call of its one tool; subclasses give the tool, render and convert."""
+
+    name: str
+    guidance: str = ""
+    input_model: type[In]
+
+    @abstractmethod
+    def tool(self, input: In) -> Tool[Any]:
+        """The task's tool for this input."""
+
+    @abstractmethod
+    def render(self, input: In) -> str:
+        """The user text for this input."""
+
+    @abstractmethod
+    def output(self, arguments: Any, input: In) -> Out:
+        """Turn the validated arguments into the task's output (raise TaskOutputError to refuse them)."""
+
+    def tools(self, input: In) -> Sequence[Tool[Any]]:
+        return [self.tool(input)]
+
+    def parse(self, call: ToolCall, input: In) -> Out:
+        tool = self.tool(input)
+        if call.name != tool.name:
+            raise TaskOutputError(self.name, f"expected a call to {tool.name}", call)
+        try:
+            arguments = tool.validate(call.arguments)
+        except ToolArgumentsError as error:
+            raise TaskOutputError(self.name, str(error), call) from None
+        return self.output(arguments, input)
+
+    def to_examples(self, turn: Turn[In]) -> list[TrainingExample]:
+        if len(turn.calls) != 1:
+            return []
+        call = turn.calls[0]
+        self.parse(call, turn.input)  # an invalid answer is never learnt from
+        tool = self.tool(turn.input)
+        return [
+            TrainingExample(
+                messages=[
+                    Message(role="developer", content=DEVELOPER_PROMPT),
+                    Message(role="user", content=self.render(turn.input)),
+                    Message(
+                        role="assistant",
+                        tool_calls=[
+                            MessageToolCall(
+                                id="call_0",
+                                function=FunctionCall(
+                                    name=call.name, arguments=json.dumps(call.arguments, ensure_ascii=False)
+                                ),
+                            )
+                        ],
+                    ),
+                ],
+                tools=[tool.openai()],
+            )
+        ]
