@@ -109,20 +109,19 @@ class Tool(Generic[A]):
 
     def validate(self, arguments: Mapping[str, Any] | str) -> A:
         """Validate a model's arguments (a dict or a JSON string); raises :class:`ToolArgumentsError`."""
+        raw = arguments
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments)
             except json.JSONDecodeError as error:
-                raise ToolArgumentsError(self.name, arguments, [f"not valid JSON: {error}"]) from None
+                raise ToolArgumentsError(self.name, raw, [f"not valid JSON: {error}"]) from None
         if not isinstance(arguments, Mapping):
-            raise ToolArgumentsError(self.name, arguments, ["arguments must be an object"])
+            raise ToolArgumentsError(self.name, raw, ["arguments must be an object"])
         try:
             value = self.arguments.model_validate(dict(arguments))
         except ValidationError as error:
-            problems = [
-                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
-            ]
-            raise ToolArgumentsError(self.name, arguments, problems) from None
+            problems = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()]
+            raise ToolArgumentsError(self.name, raw, problems) from None
         problems = []
         for field, allowed in self.choices.items():
             given = getattr(value, field)
@@ -130,7 +129,7 @@ class Tool(Generic[A]):
                 if item not in allowed:
                     problems.append(f"{field}: {item!r} is not one of the allowed choices")
         if problems:
-            raise ToolArgumentsError(self.name, arguments, problems)
+            raise ToolArgumentsError(self.name, raw, problems)
         return value
 
     def __repr__(self) -> str:

@@ -82,7 +82,7 @@ def test_documented_weather_flow_byte_for_byte() -> None:
             ],
         },
         {"role": "tool", "tool_call_id": "c1", "content": {"temperature": 15, "weather": "sunny"}},
-        {"role": "assistant", "content": "The current weather in Tokyo is sunny with a temperature of 15 degrees Celsius."},
+        {"role": "assistant", "content": DOC_TURN_5.removesuffix("<end_of_turn>")},
     ]
     expected = (
         "<bos>" + DOC_TURN_1 + "\n" + DOC_TURN_2 + "\n<start_of_turn>model\n"
@@ -100,7 +100,10 @@ def test_trailing_calls_end_with_the_response_token_and_parse_back() -> None:
     messages = [
         {"role": "developer", "content": DEVELOPER_PROMPT},
         {"role": "user", "content": "Weather?"},
-        {"role": "assistant", "tool_calls": [{"function": {"name": "get_current_weather", "arguments": {"location": "Oslo"}}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [{"function": {"name": "get_current_weather", "arguments": {"location": "Oslo"}}}],
+        },
     ]
     prompt = render_prompt(messages[:2], [WEATHER_TOOL])
     full = render_prompt(messages, [WEATHER_TOOL], add_generation_prompt=False)

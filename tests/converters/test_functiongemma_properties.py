@@ -16,7 +16,7 @@ from converters.functiongemma import (
     split_output,
 )
 
-SPECIALS = list(',{}[]:"\'\n\t<>\\ ') + ["é", "日本", "🎉", "\u0000", "escape", "call:"]
+SPECIALS = [*',{}[]:"\'\n\t<>\\ ', "é", "日本", "🎉", "\u0000", "escape", "call:"]
 texts = (
     st.lists(st.one_of(st.text(max_size=8), st.sampled_from(SPECIALS)), max_size=8)
     .map("".join)
