@@ -52,6 +52,7 @@ __all__ = [
     "parse_calls",
     "render_call",
     "render_declaration",
+    "render_fields",
     "render_prompt",
     "render_response",
     "render_value",
@@ -125,9 +126,9 @@ def _check_profile(profile: str) -> Profile:
     return profile
 
 
-def _check_text(text: str, what: str) -> str:
+def _check_text(text: str, what: str, *, allow_escape: bool = False) -> str:
     for token in CONTROL_TOKENS:
-        if token in text:
+        if token in text and not (allow_escape and token == ESCAPE):
             raise FunctionGemmaFormatError(f"{what} contains the control token {token}, which the format cannot carry")
     return text
 
@@ -365,6 +366,13 @@ def render_response(name: str, response: Any, *, profile: Profile = "hf") -> str
     return f"{START_RESPONSE}response:{name}{body}{END_RESPONSE}"
 
 
+def render_fields(heading: str, fields: Sequence[tuple[str, str]]) -> str:
+    """A user text of labelled fields, each value wrapped in ``<escape>`` (the 2-turn minimal layout)."""
+    lines = [_check_text(heading, "heading")]
+    lines.extend(f"{_check_text(label, 'label')}: {_escaped(value, label)}" for label, value in fields)
+    return "\n".join(lines)
+
+
 def completion_terminator(profile: Profile = "hf") -> str:
     """What follows the calls when an assistant turn with calls ends the rendered text."""
     return START_RESPONSE if _check_profile(profile) == "hf" else END_TURN + "\n"
@@ -375,13 +383,13 @@ def _content_text(message: Mapping[str, Any], index: int) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
-        return _check_text(content, f"message {index} content")
+        return _check_text(content, f"message {index} content", allow_escape=True)
     if isinstance(content, list):  # OpenAI content parts: keep the text parts
         texts = []
         for part in content:
             if not isinstance(part, Mapping) or part.get("type") != "text" or not isinstance(part.get("text"), str):
                 raise FunctionGemmaFormatError(f"message {index}: only text content parts can be rendered")
-            texts.append(_check_text(part["text"], f"message {index} content"))
+            texts.append(_check_text(part["text"], f"message {index} content", allow_escape=True))
         return "".join(texts)
     raise FunctionGemmaFormatError(f"message {index}: content must be a string or a list of text parts")
 

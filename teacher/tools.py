@@ -88,8 +88,11 @@ class Tool(Generic[A]):
         schema = copy.deepcopy(json_schema(self.arguments))
         for field, values in self.choices.items():
             prop = schema["properties"][field]
-            target = prop["items"] if prop.get("type") == "array" and isinstance(prop.get("items"), dict) else prop
-            target["enum"] = list(values)
+            is_list = prop.get("type") == "array" and isinstance(prop.get("items"), dict)
+            if is_list and not values:
+                prop["maxItems"] = 0  # nothing may be chosen (an empty enum is not valid JSON Schema)
+            else:
+                (prop["items"] if is_list else prop)["enum"] = list(values)
         return schema
 
     def anthropic(self) -> dict[str, Any]:

@@ -1,0 +1,107 @@
+"""score_edge: rate one edge of the exploration graph (source -> target) for a natural-language query.
+
+The output keeps the original system's flat schema, in snake_case on the wire. What the flags mean for
+Python code:
+
+* ``is_exhaustive``: the target inspects the source type case by case, so adding a variant or subclass
+  breaks or silently skips it: a ``match`` statement over the type, an ``isinstance``/``elif isinstance``
+  chain, or ``assert_never``.
+* ``is_type_family``: the edge goes through typing machinery rather than a plain value: ``TypeVar``,
+  ``Generic[...]``, ``Protocol``, ``@overload``, ``ParamSpec``, ``TypeAlias`` / ``type X = ...``.
+* ``is_exported``: the target is public API: a public name (no leading underscore), listed in ``__all__``
+  where the module has one, and not in a private or ``_internal`` module.
+
+The user text is the 2-turn minimal layout (a "Score this edge:" heading and each field wrapped in
+``<escape>``), written by the codec's ``render_fields``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from converters.functiongemma import render_fields
+from teacher.task import SingleCallTask
+from teacher.tools import Tool
+
+
+class EdgeType(StrEnum):
+    """How the target was reached from the source."""
+
+    definition = "definition"
+    reference = "reference"
+    usage = "usage"
+    instance = "instance"
+    type_constraint = "type_constraint"
+
+
+class ScoreEdgeInput(BaseModel):
+    """One edge: the query, both ends (file, 1-based line, hover text) and how it was followed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    query: str = Field(min_length=1)
+    source_file: str = Field(min_length=1)
+    source_line: int = Field(ge=1)
+    source_hover: str = ""
+    target_file: str = Field(min_length=1)
+    target_line: int = Field(ge=1)
+    target_hover: str = ""
+    edge_type: EdgeType
+
+
+class ScoreEdgeOutput(BaseModel):
+    """The tool's arguments and the task's output, exactly the original flat schema."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    relevance: int = Field(ge=1, le=5, description="How relevant the target is to the query, 1 (not) to 5 (central).")
+    risk: int = Field(ge=1, le=5, description="How risky it is to change the target for this query, 1 to 5.")
+    reasoning: str = Field(description="One or two sentences justifying the scores.")
+    is_exhaustive: bool = Field(
+        description="The target matches on the source type case by case (match, isinstance chain)."
+    )
+    is_type_family: bool = Field(
+        description="The edge goes through typing machinery (TypeVar, Generic, Protocol, overload)."
+    )
+    is_exported: bool = Field(description="The target is public API (public name, not in a private module).")
+
+
+SCORE_EDGE = Tool("score_edge", "Score one edge of the code graph for the query.", ScoreEdgeOutput)
+
+
+class ScoreEdgeTask(SingleCallTask[ScoreEdgeInput, ScoreEdgeOutput]):
+    """Rate how relevant and risky one followed edge is for the query."""
+
+    name = "score_edge"
+    guidance = (
+        "You are rating one edge of a code graph explored for a query. Relevance: how much the target matters "
+        "for answering the query. Risk: how likely a change made for the query breaks or needs the target. "
+        "is_exhaustive: the target matches on the source type case by case (match statement, isinstance "
+        "chain, assert_never). is_type_family: the edge goes through typing machinery (TypeVar, Generic, "
+        "Protocol, overload, ParamSpec, type aliases). is_exported: the target is public API (public name, in "
+        "__all__ where present, not in a private or _internal module). Explain briefly, then call score_edge once."
+    )
+    input_model = ScoreEdgeInput
+
+    def tool(self, input: ScoreEdgeInput) -> Tool[ScoreEdgeOutput]:
+        return SCORE_EDGE
+
+    def render(self, input: ScoreEdgeInput) -> str:
+        return render_fields(
+            "Score this edge:",
+            [
+                ("Query", input.query),
+                ("Source", f"{input.source_file}:{input.source_line}"),
+                ("Source hover", input.source_hover),
+                ("Target", f"{input.target_file}:{input.target_line}"),
+                ("Target hover", input.target_hover),
+                ("Edge type", input.edge_type.value),
+            ],
+        )
+
+    def output(self, arguments: Any, input: ScoreEdgeInput) -> ScoreEdgeOutput:
+        assert isinstance(arguments, ScoreEdgeOutput)
+        return arguments

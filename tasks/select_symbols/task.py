@@ -1,0 +1,151 @@
+"""select_symbols: given a symbol, its signature and its neighbouring candidates, pick those that matter.
+
+Candidates are grouped as Fields (a class's fields), Inputs (parameter types), Output (return types) and
+References (usage sites, ``file:line``). More than ``HUB_THRESHOLD`` references make the symbol a hub: the
+sites are replaced by a marker with the count and are not offered as candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from teacher.task import SingleCallTask
+from teacher.tools import Tool
+
+HUB_THRESHOLD = 20
+GROUPS = ("fields", "inputs", "output", "references")
+_LABELS = {"fields": "Fields", "inputs": "Inputs", "output": "Output", "references": "References"}
+
+
+class Candidates(BaseModel):
+    """The candidates around a symbol, by group; names are unique within a group."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fields: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    output: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    reference_count: int | None = Field(None, ge=0, description="All references found, when more than listed")
+
+    @field_validator(*GROUPS)
+    @classmethod
+    def _unique(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        seen: set[str] = set()
+        for name in names:
+            if not name.strip():
+                raise ValueError("a candidate name may not be empty")
+            if name in seen:
+                raise ValueError(f"duplicate candidate {name!r}")
+            seen.add(name)
+        return names
+
+    @model_validator(mode="after")
+    def _count(self) -> Candidates:
+        if self.reference_count is not None and self.reference_count < len(self.references):
+            raise ValueError("reference_count is less than the number of references listed")
+        return self
+
+    @property
+    def total_references(self) -> int:
+        """How many references the symbol has, listed or not."""
+        return max(self.reference_count or 0, len(self.references))
+
+    @property
+    def is_hub(self) -> bool:
+        """More references than can be listed: shown as a count only."""
+        return self.total_references > HUB_THRESHOLD
+
+    def offered(self) -> Iterator[tuple[str, str]]:
+        """(group, name) of every candidate that may be selected, in display order."""
+        for group in GROUPS:
+            if group == "references" and self.is_hub:
+                continue
+            for name in getattr(self, group):
+                yield group, name
+
+    def names(self) -> list[str]:
+        """The selectable names, each once, in display order."""
+        return list(dict.fromkeys(name for _, name in self.offered()))
+
+
+class SelectSymbolsInput(BaseModel):
+    """One symbol in context and the topic to select for."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str = Field(min_length=1)
+    symbol: str = Field(min_length=1)
+    module: str = ""
+    package: str = ""
+    signature: str = ""
+    candidates: Candidates = Candidates()
+
+
+class SelectSymbols(BaseModel):
+    """The tool's arguments and the task's output."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selected: list[str] = Field(
+        default_factory=list,
+        description="The candidates that matter for the topic, by exact name; empty when none do.",
+    )
+
+    @field_validator("selected")
+    @classmethod
+    def _no_repeats(cls, selected: list[str]) -> list[str]:
+        if len(set(selected)) != len(selected):
+            raise ValueError("a candidate is selected twice")
+        return selected
+
+
+SELECT_SYMBOLS = Tool(
+    "select_symbols",
+    "Select the candidate symbols that matter for the topic; select nothing when none do.",
+    SelectSymbols,
+)
+
+
+class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
+    """Choose which candidates around a symbol to follow for a topic."""
+
+    name = "select_symbols"
+    guidance = (
+        "You are exploring a code base for a topic. Given one symbol and its candidate neighbours, select the "
+        "candidates whose meaning matters for the topic: types the topic is about, fields that carry it, usage "
+        "sites that exercise it. Skip incidental ones (builtins, loggers, generic containers). If the topic is "
+        "the opposite of what this symbol does, select nothing. Explain your reasoning briefly, then call "
+        "select_symbols exactly once with exact candidate names."
+    )
+    input_model = SelectSymbolsInput
+
+    def tool(self, input: SelectSymbolsInput) -> Tool[SelectSymbols]:
+        return SELECT_SYMBOLS.restrict("selected", input.candidates.names())
+
+    def render(self, input: SelectSymbolsInput) -> str:
+        c = input.candidates
+        lines = [
+            f"Topic: {input.topic}",
+            f"Symbol: {input.symbol}",
+            f"Module: {input.module}",
+            f"Package: {input.package}",
+            f"Signature: {input.signature}",
+            "",
+            "Candidates:",
+        ]
+        for group in GROUPS:
+            names: tuple[str, ...] = getattr(c, group)
+            if group == "references" and c.is_hub:
+                shown = f"(hub: {c.total_references} references)"
+            else:
+                shown = ", ".join(names) if names else "(none)"
+            lines.append(f"  {_LABELS[group]}: {shown}")
+        return "\n".join(lines)
+
+    def output(self, arguments: Any, input: SelectSymbolsInput) -> SelectSymbols:
+        assert isinstance(arguments, SelectSymbols)
+        return arguments

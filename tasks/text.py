@@ -1,0 +1,23 @@
+"""Small text helpers shared by the tasks and the heuristic backend: words of identifiers and topics."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z]|[0-9]|\b|_)|[A-Z]?[a-z]+|[0-9]+|[A-Z]+")
+_STOPWORD_TEXT = """a an and are as at be by do does for from how i if in into is it its me my not of on or that the
+this to what when where which who why will with without you your can should there their them they we our"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def stem(word: str) -> str:
+    """A crude stem so that 'parsing', 'parsed' and 'parses' meet 'parse'."""
+    for suffix in ("ing", "ers", "er", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def words(text: str) -> set[str]:
+    """Lower-case stemmed words of free text or identifiers (camelCase, snake_case, dotted, paths)."""
+    return {stem(w.lower()) for w in _WORD.findall(text)} - STOPWORDS
