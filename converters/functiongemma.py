@@ -27,6 +27,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 __all__ = [
@@ -126,14 +127,26 @@ def _check_profile(profile: str) -> Profile:
     return profile
 
 
+_ANY_CONTROL = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS))
+_CONTROL_BUT_ESCAPE = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS if t != ESCAPE))
+
+
 def _check_text(text: str, what: str, *, allow_escape: bool = False) -> str:
-    for token in CONTROL_TOKENS:
-        if token in text and not (allow_escape and token == ESCAPE):
-            raise FunctionGemmaFormatError(f"{what} contains the control token {token}, which the format cannot carry")
+    found = (_CONTROL_BUT_ESCAPE if allow_escape else _ANY_CONTROL).search(text)
+    if found:
+        token = found.group()
+        raise FunctionGemmaFormatError(f"{what} contains the control token {token}, which the format cannot carry")
     return text
 
 
+@lru_cache(maxsize=4096)
+def _valid_name(name: str) -> bool:
+    return bool(name) and not (set(name) & _FORBIDDEN_IN_NAMES)
+
+
 def _check_name(name: object, what: str) -> str:
+    if isinstance(name, str) and _valid_name(name):
+        return name
     if not isinstance(name, str) or not name:
         raise FunctionGemmaFormatError(f"{what} must be a non-empty string, got {name!r}")
     bad = sorted(set(name) & _FORBIDDEN_IN_NAMES)

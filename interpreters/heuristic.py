@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import builtins
 import re
+from functools import lru_cache
 from typing import Any
 
 from converters.functiongemma import ToolCall
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeOutput
 from tasks.select_symbols.negatives import InvertTopicInput, invert_topic_heuristically
 from tasks.select_symbols.task import SelectSymbols, SelectSymbolsInput
-from tasks.text import words
+from tasks.text import words, words_in
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 
 TYPING_PRIMITIVES = frozenset(
@@ -51,16 +52,19 @@ def defined_name(hover: str) -> str:
     return next((g for g in match.groups() if g), "") if match else ""
 
 
+@lru_cache(maxsize=4096)
 def is_exhaustive(hover: str) -> bool:
     """A match statement, an isinstance/elif isinstance chain, or assert_never."""
     return _EXHAUSTIVE.search(hover) is not None
 
 
+@lru_cache(maxsize=4096)
 def is_type_family(hover: str) -> bool:
     """TypeVar, Generic, Protocol, overload, ParamSpec or a type alias."""
     return _TYPE_FAMILY.search(hover) is not None
 
 
+@lru_cache(maxsize=4096)
 def is_exported(path: str, hover: str) -> bool:
     """A public name in a public module (``__init__.py`` and other dunder files count as public)."""
     name = defined_name(hover)
@@ -83,7 +87,7 @@ def score_edge(input: ScoreEdgeInput) -> ScoreEdgeOutput:
     relevance = 2 + min(len(overlap), 2)
     reasons = []
     if overlap:
-        reasons.append(f"the target mentions {', '.join(sorted(overlap)[:3])}")
+        reasons.append(f"the target mentions {', '.join(words_in(input.query, overlap)[:3])}")
     if input.edge_type is EdgeType.definition and query & DEFINE_WORDS:
         relevance += 1
         reasons.append("the query asks where it is defined")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z]|[0-9]|\b|_)|[A-Z]?[a-z]+|[0-9]+|[A-Z]+")
 _STOPWORD_TEXT = """a an and are as at be by do does for from how i if in into is it its me my not of on or that the
@@ -18,6 +19,12 @@ def stem(word: str) -> str:
     return word
 
 
-def words(text: str) -> set[str]:
-    """Lower-case stemmed words of free text or identifiers (camelCase, snake_case, dotted, paths)."""
-    return {stem(w.lower()) for w in _WORD.findall(text)} - STOPWORDS
+@lru_cache(maxsize=8192)
+def words(text: str) -> frozenset[str]:
+    """Lower-case stemmed words of free text or identifiers (camelCase, snake_case, dotted, paths); cached."""
+    return frozenset(stem(w.lower()) for w in _WORD.findall(text)) - STOPWORDS
+
+
+def words_in(text: str, stems: frozenset[str]) -> list[str]:
+    """The words of ``text`` (as written, lower-cased, each once) whose stems are in ``stems``."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text) if stem(w.lower()) in stems))

@@ -77,6 +77,9 @@ class SingleCallTask(ABC, Generic[In, Out]):
     name: str
     guidance: str = ""
     input_model: type[In]
+    #: False for the 2-turn minimal layout: examples carry no developer turn and no declarations (the schema
+    #: is learnt into the weights), and the student must then be prompted the same way.
+    declare_tools: bool = True
 
     @abstractmethod
     def tool(self, input: In) -> Tool[Any]:
@@ -108,24 +111,17 @@ class SingleCallTask(ABC, Generic[In, Out]):
             return []
         call = turn.calls[0]
         self.parse(call, turn.input)  # an invalid answer is never learnt from
-        tool = self.tool(turn.input)
-        return [
-            TrainingExample(
-                messages=[
-                    Message(role="developer", content=DEVELOPER_PROMPT),
-                    Message(role="user", content=self.render(turn.input)),
-                    Message(
-                        role="assistant",
-                        tool_calls=[
-                            MessageToolCall(
-                                id="call_0",
-                                function=FunctionCall(
-                                    name=call.name, arguments=json.dumps(call.arguments, ensure_ascii=False)
-                                ),
-                            )
-                        ],
-                    ),
-                ],
-                tools=[tool.openai()],
-            )
-        ]
+        answer = Message(
+            role="assistant",
+            tool_calls=[
+                MessageToolCall(
+                    id="call_0",
+                    function=FunctionCall(name=call.name, arguments=json.dumps(call.arguments, ensure_ascii=False)),
+                )
+            ],
+        )
+        user = Message(role="user", content=self.render(turn.input))
+        if not self.declare_tools:
+            return [TrainingExample(messages=[user, answer])]
+        developer = Message(role="developer", content=DEVELOPER_PROMPT)
+        return [TrainingExample(messages=[developer, user, answer], tools=[self.tool(turn.input).openai()])]

@@ -85,6 +85,7 @@ class ScoreEdgeTask(SingleCallTask[ScoreEdgeInput, ScoreEdgeOutput]):
         "__all__ where present, not in a private or _internal module). Explain briefly, then call score_edge once."
     )
     input_model = ScoreEdgeInput
+    declare_tools = False  # the original 2-turn minimal format: the schema is learnt, not declared
 
     def tool(self, input: ScoreEdgeInput) -> Tool[ScoreEdgeOutput]:
         return SCORE_EDGE

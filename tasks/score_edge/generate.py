@@ -1,0 +1,131 @@
+"""Synthetic score_edge examples: edge contexts drawn from pools, scored by the heuristic, rendered by the codec.
+
+Usage: ``python -m tasks.score_edge.generate N [--seed S] [--format text|messages] [--profile hf|ollama]``
+writes N JSONL lines to stdout (``{"text": ...}`` or ``{"messages": [...], "tools": [...]}``). The same seed
+gives the same bytes, whatever ``--workers``. Progress goes to stderr per chunk of 5,000 when N is large.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from typing import IO, Literal
+
+import orjson
+
+from converters.functiongemma import PROFILES, Profile, render_prompt
+from converters.schema import TrainingExample
+from interpreters.heuristic import HeuristicModel
+from tasks.score_edge.pools import PATHS, QUERIES, SOURCE_HOVERS, TARGET_HOVERS
+from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeTask
+from teacher.task import Turn
+
+Format = Literal["text", "messages"]
+EDGE_TYPES = tuple(EdgeType)
+
+
+CHUNK = 5_000
+
+
+def edge_contexts(count: int, seed: int) -> Iterator[ScoreEdgeInput]:
+    """``count`` edge contexts drawn from the pools, in chunks of ``CHUNK`` each with its own seeded generator."""
+    for start in range(0, count, CHUNK):
+        yield from _chunk_contexts(seed, start // CHUNK, min(CHUNK, count - start))
+
+
+def _chunk_contexts(seed: int, chunk: int, size: int) -> Iterator[ScoreEdgeInput]:
+    rng = random.Random(seed * 1_000_003 + chunk)
+    for _ in range(size):
+        yield ScoreEdgeInput(
+            query=rng.choice(QUERIES),
+            source_file=rng.choice(PATHS),
+            source_line=rng.randint(1, 400),
+            source_hover=rng.choice(SOURCE_HOVERS),
+            target_file=rng.choice(PATHS),
+            target_line=rng.randint(1, 400),
+            target_hover=rng.choice(TARGET_HOVERS),
+            edge_type=rng.choice(EDGE_TYPES),
+        )
+
+
+def examples(count: int, seed: int) -> Iterator[TrainingExample]:
+    """Heuristically scored training examples, one per edge context."""
+    return _examples(edge_contexts(count, seed))
+
+
+def _examples(contexts: Iterable[ScoreEdgeInput]) -> Iterator[TrainingExample]:
+    task = ScoreEdgeTask()
+    for context in contexts:
+        call, reasoning = HeuristicModel.answer(task.name, context)
+        assert call is not None
+        yield from task.to_examples(Turn(task=task.name, input=context, calls=(call,), reasoning=reasoning))
+
+
+def encode(example: TrainingExample, format: Format, profile: Profile) -> bytes:
+    """One JSONL line for an example."""
+    dumped = example.model_dump(exclude_none=True)
+    if format == "messages":
+        return orjson.dumps(dumped)
+    text = render_prompt(dumped["messages"], dumped["tools"], profile=profile, add_generation_prompt=False)
+    return orjson.dumps({"text": text})
+
+
+def _render_chunk(job: tuple[int, int, int, Format, Profile]) -> bytes:
+    seed, chunk, size, format, profile = job
+    return b"".join(encode(e, format, profile) + b"\n" for e in _examples(_chunk_contexts(seed, chunk, size)))
+
+
+def write(
+    count: int,
+    seed: int,
+    format: Format,
+    profile: Profile,
+    out: IO[bytes],
+    progress: IO[str] | None = None,
+    workers: int = 1,
+) -> int:
+    """Write ``count`` examples as JSONL, chunk by chunk in order (``workers`` processes); returns the count."""
+    jobs = [(seed, start // CHUNK, min(CHUNK, count - start), format, profile) for start in range(0, count, CHUNK)]
+    written = 0
+    with ProcessPoolExecutor(workers) if workers > 1 and len(jobs) > 1 else nullcontext() as pool:
+        chunks = pool.map(_render_chunk, jobs) if pool is not None else map(_render_chunk, jobs)
+        for (_, _, size, _, _), data in zip(jobs, chunks, strict=True):
+            out.write(data)
+            written += size
+            if progress is not None:
+                print(f"{written}/{count} examples", file=progress, flush=True)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tasks.score_edge.generate",
+        description="Write N synthetic score_edge training examples (JSONL) to stdout: edge contexts drawn "
+        "from pools of Python hover texts, queries and paths, scored by the heuristic teacher and rendered by "
+        "the FunctionGemma codec in the 2-turn minimal layout. The same seed gives the same bytes.",
+    )
+    parser.add_argument("count", type=int, metavar="N", help="how many examples to write")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--format", choices=["text", "messages"], default="text", help="JSONL shape (default text)")
+    parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile for --format text")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes to render with (output is the same)"
+    )
+    args = parser.parse_args(argv)
+    if args.count < 0:
+        parser.error("N must be zero or more")
+    progress = sys.stderr if args.count >= 10_000 else None
+    try:
+        write(args.count, args.seed, args.format, args.profile, sys.stdout.buffer, progress, max(1, args.workers))
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
