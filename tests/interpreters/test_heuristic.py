@@ -1,0 +1,110 @@
+"""The heuristic teacher: its rules on hand-made inputs, and as a backend answering Ask."""
+
+from __future__ import annotations
+
+import pytest
+
+from interpreters.heuristic import (
+    HeuristicModel,
+    is_exhaustive,
+    is_exported,
+    is_type_family,
+    score_edge,
+    select_symbols,
+)
+from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeTask
+from tasks.select_symbols import Candidates, SelectSymbolsInput, SelectSymbolsTask
+from teacher.handlers import interpret, perform
+from teacher.operations import Ask
+
+
+@pytest.mark.parametrize(
+    ("hover", "expected"),
+    [
+        ("match shape:\n    case Circle(): ...", True),
+        ("if isinstance(s, A):\n    ...\nelif isinstance(s, B):\n    ...", True),
+        ("assert_never(value)", True),
+        ("def match_names(a: str) -> bool", False),
+        ("if isinstance(s, A):\n    return 1", False),
+    ],
+)
+def test_exhaustive_detection(hover: str, expected: bool) -> None:
+    assert is_exhaustive(hover) is expected
+
+
+@pytest.mark.parametrize(
+    ("hover", "expected"),
+    [
+        ("T = TypeVar('T')", True),
+        ("class Repo(Protocol[T]): ...", True),
+        ("@overload\ndef f(x: int) -> int: ...", True),
+        ("type Handler = Callable[[int], None]", True),
+        ("class Cache(Generic[K, V]): ...", True),
+        ("def protocol_version() -> int", False),
+    ],
+)
+def test_type_family_detection(hover: str, expected: bool) -> None:
+    assert is_type_family(hover) is expected
+
+
+@pytest.mark.parametrize(
+    ("path", "hover", "expected"),
+    [
+        ("shop/orders.py", "def total(o: Order) -> int", True),
+        ("shop/__init__.py", "class Shop: ...", True),
+        ("shop/orders.py", "def _total(o: Order) -> int", False),
+        ("shop/_internal/pricing.py", "def price() -> int", False),
+        ("shop/_compat.py", "def price() -> int", False),
+        ("shop/orders.py", "def __init__(self) -> None", True),
+    ],
+)
+def test_export_rules(path: str, hover: str, expected: bool) -> None:
+    assert is_exported(path, hover) is expected
+
+
+def edge(query: str, hover: str, kind: EdgeType = EdgeType.reference, path: str = "shop/api.py") -> ScoreEdgeInput:
+    return ScoreEdgeInput(
+        query=query, source_file="shop/models.py", source_line=1, source_hover="class Status(Enum): ...",
+        target_file=path, target_line=2, target_hover=hover, edge_type=kind,
+    )
+
+
+def test_changing_an_exhaustively_matched_type_is_relevant_and_risky() -> None:
+    scored = score_edge(edge("What breaks if I add a status variant?", "match status:\n    case Status.PAID: ..."))
+    assert scored.is_exhaustive and scored.relevance == 5 and scored.risk >= 4
+    calm = score_edge(edge("How is the log formatted?", "def _helper() -> None", path="shop/_util.py"))
+    assert (calm.relevance, calm.risk, calm.is_exported) == (2, 1, False)
+    assert "Little ties" in calm.reasoning
+
+
+def test_definition_queries_favour_definition_edges() -> None:
+    query = "Where is the order total defined?"
+    hover = "def total(items: list[Item]) -> int"
+    assert score_edge(edge(query, hover, EdgeType.definition)).relevance > score_edge(edge(query, hover)).relevance
+
+
+def test_select_symbols_follows_topic_words_and_skips_builtins() -> None:
+    example = SelectSymbolsInput(
+        topic="How are payment methods charged?",
+        symbol="checkout",
+        candidates=Candidates(
+            inputs=("Cart", "PaymentMethod", "str"), output=("Receipt",), references=("shop/payments.py:10",)
+        ),
+    )
+    assert select_symbols(example).selected == ["PaymentMethod", "shop/payments.py:10"]
+    about = example.model_copy(update={"topic": "What does checkout return?"})
+    assert select_symbols(about).selected == ["Cart", "PaymentMethod", "Receipt"]
+
+
+async def test_heuristic_is_a_backend_for_both_tasks() -> None:
+    async with interpret(HeuristicModel()):
+        scored = await perform(Ask(ScoreEdgeTask(), edge("Who calls total?", "def total() -> int", EdgeType.usage)))
+        chosen = await perform(
+            Ask(
+                SelectSymbolsTask(),
+                SelectSymbolsInput(topic="cart totals", symbol="f", candidates=Candidates(inputs=("Cart", "int"))),
+            )
+        )
+    assert scored.relevance >= 3 and chosen.selected == ["Cart"]
+    with pytest.raises(ValueError, match="cannot answer task 'lint'"):
+        HeuristicModel.answer("lint", None)
