@@ -525,13 +525,14 @@ def render_prompt(
 class _Reader:
     """A cursor over the body of one call; every failure is a :class:`FunctionGemmaFormatError`."""
 
-    def __init__(self, text: str, base: int) -> None:
-        self.text = text
+    def __init__(self, body: str, whole: str, base: int) -> None:
+        self.text = body
         self.pos = 0
+        self.whole = whole  # the whole model output, and where the body starts in it, for error messages
         self.base = base
 
     def fail(self, message: str) -> FunctionGemmaFormatError:
-        return FunctionGemmaFormatError(message, text=self.text, offset=self.pos)
+        return FunctionGemmaFormatError(message, text=self.whole, offset=self.base + self.pos)
 
     def expect(self, literal: str) -> None:
         if not self.text.startswith(literal, self.pos):
@@ -616,8 +617,9 @@ class _Reader:
             self.expect(",")
 
 
-def _parse_call_body(body: str, base: int) -> ToolCall:
-    reader = _Reader(body, base)
+def _parse_call_body(whole: str, start: int, end: int) -> ToolCall:
+    body = whole[start:end]
+    reader = _Reader(body, whole, start)
     reader.expect("call:")
     name = reader.name("function name", "{")
     reader.pos -= 1
@@ -653,7 +655,7 @@ def split_output(text: str) -> tuple[list[ToolCall], str]:
         end = text.find(END_CALL, body_start)
         if end < 0:
             raise FunctionGemmaFormatError("a call is not closed by <end_function_call>", text=text, offset=start)
-        calls.append(_parse_call_body(text[body_start:end], body_start))
+        calls.append(_parse_call_body(text, body_start, end))
         pos = end + len(END_CALL)
     return calls, "".join(content)
 

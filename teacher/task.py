@@ -11,7 +11,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -89,9 +89,12 @@ class SingleCallTask(ABC, Generic[In, Out]):
     def render(self, input: In) -> str:
         """The user text for this input."""
 
-    @abstractmethod
     def output(self, arguments: Any, input: In) -> Out:
-        """Turn the validated arguments into the task's output (raise TaskOutputError to refuse them)."""
+        """Turn the validated arguments into the task's output (raise TaskOutputError to refuse them).
+
+        By default the validated arguments are the output; override to convert or to check them against the input.
+        """
+        return cast(Out, arguments)
 
     def tools(self, input: In) -> Sequence[Tool[Any]]:
         return [self.tool(input)]

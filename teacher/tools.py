@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -51,6 +52,11 @@ def _inline(node: Any, definitions: Mapping[str, Any], *, names: bool = False) -
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema with ``$ref`` inlined and titles dropped: what every backend is sent."""
+    return copy.deepcopy(_schema(model))
+
+
+@lru_cache(maxsize=256)
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema()
     schema: dict[str, Any] = _inline(raw, raw.get("$defs", {}))
     schema.pop("description", None)  # the tool's description is carried by the tool itself
@@ -85,7 +91,7 @@ class Tool(Generic[A]):
 
     def parameters(self) -> dict[str, Any]:
         """The JSON schema of the arguments, with restricted choices as enums."""
-        schema = copy.deepcopy(json_schema(self.arguments))
+        schema = json_schema(self.arguments)
         for field, values in self.choices.items():
             prop = schema["properties"][field]
             is_list = prop.get("type") == "array" and isinstance(prop.get("items"), dict)

@@ -18,7 +18,6 @@ The user text is the 2-turn minimal layout (a "Score this edge:" heading and eac
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -102,7 +101,3 @@ class ScoreEdgeTask(SingleCallTask[ScoreEdgeInput, ScoreEdgeOutput]):
                 ("Edge type", input.edge_type.value),
             ],
         )
-
-    def output(self, arguments: Any, input: ScoreEdgeInput) -> ScoreEdgeOutput:
-        assert isinstance(arguments, ScoreEdgeOutput)
-        return arguments

@@ -8,7 +8,6 @@ sites are replaced by a marker with the count and are not offered as candidates.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -145,7 +144,3 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
                 shown = ", ".join(names) if names else "(none)"
             lines.append(f"  {_LABELS[group]}: {shown}")
         return "\n".join(lines)
-
-    def output(self, arguments: Any, input: SelectSymbolsInput) -> SelectSymbols:
-        assert isinstance(arguments, SelectSymbols)
-        return arguments
