@@ -7,7 +7,6 @@ learns to generalise.
 
 from __future__ import annotations
 
-import builtins
 import re
 from functools import lru_cache
 from typing import Any
@@ -17,14 +16,8 @@ from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeOutput
 from tasks.select_symbols.negatives import InvertTopicInput, invert_topic_heuristically
 from tasks.select_symbols.task import SelectSymbols, SelectSymbolsInput
 from tasks.text import words, words_in
+from teacher.candidates import SKIPPED_NAMES
 from teacher.model import ModelBackend, ModelReply, ModelRequest
-
-TYPING_PRIMITIVES = frozenset(
-    """Any Optional Union List Dict Tuple Set FrozenSet Type Callable Iterable Iterator Sequence Mapping
-    MutableMapping MutableSequence Generator AsyncIterator AsyncIterable Awaitable Coroutine Self None
-    NoReturn Never Literal ClassVar Final Annotated TypeVar Generic Protocol object""".split()
-)
-SKIPPED_NAMES = frozenset(n for n in dir(builtins) if not n.startswith("_")) | TYPING_PRIMITIVES
 
 _EXHAUSTIVE = re.compile(
     r"^\s*match\s+\S[^\n]*:\s*$"  # a match statement

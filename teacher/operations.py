@@ -6,7 +6,7 @@ A program performs them with ``await perform(op)`` (see :mod:`teacher.handlers`)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,6 +23,10 @@ class Operation(Generic[R]):
     """Base of every operation; ``R`` is the type its handler returns."""
 
 
+class OperationFailed(RuntimeError):
+    """A handler could not answer an operation (a lookup that failed); programs may skip and go on."""
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -36,12 +40,14 @@ class Location(_Frozen):
 
 
 class DocumentSymbol(_Frozen):
-    """A symbol of one document, with its children (a class's fields and methods)."""
+    """A symbol of one document: where its name is (line, character), the lines it spans, and its children."""
 
     name: str
     kind: int
     line: int
     character: int
+    start_line: int
+    end_line: int
     detail: str = ""
     children: tuple[DocumentSymbol, ...] = ()
 
@@ -108,3 +114,12 @@ class Ask(Operation[Out], Generic[In, Out]):
 
 
 LSP_OPERATIONS: tuple[type[Operation[Any]], ...] = (Hover, Definition, References, DocumentSymbols, WorkspaceSymbols)
+LSP_OPERATION_NAMES: dict[str, type[Operation[Any]]] = {kind.__name__: kind for kind in LSP_OPERATIONS}
+
+
+def result_type(kind: type[Operation[Any]]) -> Any:
+    """The result type an operation class declares (the ``R`` of ``Operation[R]``)."""
+    for base in getattr(kind, "__orig_bases__", ()):
+        if get_origin(base) is Operation:
+            return get_args(base)[0]
+    raise TypeError(f"{kind.__name__} does not declare its result type")

@@ -1,0 +1,363 @@
+"""The exploration program: walk a code base over LSP for a topic, asking a model what to follow and how
+each followed edge scores. It only performs operations; which server and which model answer is decided by
+the handlers installed around it.
+
+From each seed (resolved by name, an exact match preferred) the walk visits symbols breadth first. For each
+symbol it reads the hover (signature and doc), the document symbols (a class's fields) and the references
+(more than 20 make a hub); builds the Fields / Inputs / Output / References candidates with the one candidate
+extractor; asks ``select_symbols`` which matter; resolves each selected candidate to a symbol and asks
+``score_edge`` about the edge before putting the target on the frontier. ``budget`` bounds the symbols
+visited, ``max_depth`` how far from a seed, ``breadth`` how many candidates each symbol follows. A failed
+lookup skips that symbol, with a counted reason, and the walk goes on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeOutput, ScoreEdgeTask
+from tasks.select_symbols import HUB_THRESHOLD, Candidates, SelectSymbolsInput, SelectSymbolsTask
+from teacher.candidates import signature_of, signature_types
+from teacher.handlers import perform
+from teacher.operations import (
+    Ask,
+    DocumentSymbol,
+    DocumentSymbols,
+    Hover,
+    OperationFailed,
+    References,
+    WorkspaceSymbol,
+    WorkspaceSymbols,
+)
+from teacher.task import TaskOutputError
+
+__all__ = ["Exploration", "ExploredNode", "ScoredEdge", "Skip", "SymbolRef", "TeachQuery", "explore"]
+
+CLASS, METHOD, PROPERTY, FIELD, FUNCTION, VARIABLE, CONSTANT, MODULE = 5, 6, 7, 8, 12, 13, 14, 2
+FIELD_KINDS = frozenset({PROPERTY, FIELD, VARIABLE, CONSTANT})
+SCOPE_KINDS = frozenset({CLASS, METHOD, FUNCTION})
+_KIND_PREFERENCE = {CLASS: 0, FUNCTION: 1, METHOD: 2, PROPERTY: 3, FIELD: 3, VARIABLE: 4, CONSTANT: 4, MODULE: 9}
+
+
+class TeachQuery(BaseModel):
+    """What to explore: a topic, the seed symbols to start from, and the limits of the walk."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str = Field(min_length=1)
+    seeds: tuple[str, ...] = Field(min_length=1)
+    budget: int = Field(20, ge=1, description="Most symbols visited")
+    max_depth: int = Field(3, ge=0, description="Most edges from a seed")
+    breadth: int = Field(5, ge=1, description="Most candidates followed from one symbol")
+
+
+class SymbolRef(BaseModel):
+    """A symbol by name and position (repository-relative path, 0-based line and character)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    qualified: str
+    path: str
+    line: int
+    character: int
+    kind: int
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.path, self.line, self.character)
+
+
+class ExploredNode(BaseModel):
+    """A visited symbol: what the model saw and what it selected."""
+
+    symbol: SymbolRef
+    depth: int
+    parent: str | None = None
+    hover: str = ""
+    signature: str = ""
+    candidates: Candidates = Candidates()
+    selected: list[str] = Field(default_factory=list)
+
+
+class ScoredEdge(BaseModel):
+    """A followed edge with the model's score."""
+
+    source: str
+    target: str
+    edge_type: EdgeType
+    candidate: str
+    score: ScoreEdgeOutput
+
+
+class Skip(BaseModel):
+    """Something the walk could not do, and why."""
+
+    name: str
+    reason: str
+    detail: str = ""
+
+
+class ExplorationDocument(BaseModel):
+    """The explored symbols grouped by distance from the seeds."""
+
+    topic: str
+    core: list[str] = Field(default_factory=list)
+    prerequisites: list[str] = Field(default_factory=list)
+    support: list[str] = Field(default_factory=list)
+
+
+class Exploration(BaseModel):
+    """The result of one exploration: nodes, scored edges, what was skipped, and the grouped document."""
+
+    query: TeachQuery
+    nodes: list[ExploredNode] = Field(default_factory=list)
+    edges: list[ScoredEdge] = Field(default_factory=list)
+    skipped: list[Skip] = Field(default_factory=list)
+    document: ExplorationDocument
+
+    def skip_counts(self) -> dict[str, int]:
+        """How many things were skipped, per reason."""
+        return dict(sorted(Counter(s.reason for s in self.skipped).items()))
+
+
+def module_of(path: str) -> str:
+    """``shop/models.py`` -> ``shop.models``; a package's ``__init__.py`` is the package."""
+    parts = path.removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _innermost(symbols: tuple[DocumentSymbol, ...], line: int, kinds: frozenset[int]) -> list[DocumentSymbol]:
+    """The chain of symbols (outermost first) of the given kinds whose span contains ``line``."""
+    for symbol in symbols:
+        if symbol.start_line <= line <= symbol.end_line:
+            inner = _innermost(symbol.children, line, kinds)
+            return ([symbol] if symbol.kind in kinds else []) + inner
+    return []
+
+
+def _find(symbols: tuple[DocumentSymbol, ...], ref: SymbolRef) -> DocumentSymbol | None:
+    for symbol in symbols:
+        if (symbol.line, symbol.character) == (ref.line, ref.character) or (
+            symbol.name == ref.name and symbol.line == ref.line
+        ):
+            return symbol
+        found = _find(symbol.children, ref)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_import_line(symbols: tuple[DocumentSymbol, ...], name: str, line: int) -> bool:
+    """A top-level symbol of the same name on that one line: an import or re-export, not a use."""
+    return any(s.name == name and s.start_line == s.end_line == line for s in symbols)
+
+
+class _Walk:
+    def __init__(self, query: TeachQuery) -> None:
+        self.query = query
+        self.select = SelectSymbolsTask()
+        self.score = ScoreEdgeTask()
+        self.result = Exploration(query=query, document=ExplorationDocument(topic=query.topic))
+        self.seen: dict[tuple[str, int, int], str] = {}
+        self.frontier: deque[tuple[SymbolRef, int, str | None]] = deque()
+
+    def skip(self, name: str, reason: str, detail: object = "") -> None:
+        self.result.skipped.append(Skip(name=name, reason=reason, detail=str(detail)[:300]))
+
+    async def symbols(self, path: str) -> tuple[DocumentSymbol, ...]:
+        return await perform(DocumentSymbols(path))
+
+    async def resolve_name(self, name: str, near: str | None = None) -> SymbolRef | None:
+        """A symbol by (possibly dotted) name: exact matches first, then same file, then the kind order."""
+        last = name.rsplit(".", 1)[-1]
+        found: tuple[WorkspaceSymbol, ...] = await perform(WorkspaceSymbols(last))
+        exact = [s for s in found if s.name == last] or [s for s in found if s.name.lower() == last.lower()]
+        if not exact:
+            return None
+        if "." in name:
+            exact = [s for s in exact if s.container.endswith(name)] or exact
+
+        def rank(s: WorkspaceSymbol) -> tuple[int, int, str, int]:
+            return (s.location.path != near, _KIND_PREFERENCE.get(s.kind, 5), s.location.path, s.location.line)
+
+        best = min(exact, key=rank)
+        return SymbolRef(
+            name=best.name,
+            qualified=best.container or f"{module_of(best.location.path)}.{best.name}",
+            path=best.location.path,
+            line=best.location.line,
+            character=best.location.character,
+            kind=best.kind,
+        )
+
+    async def run(self) -> Exploration:
+        for seed in self.query.seeds:
+            try:
+                ref = await self.resolve_name(seed)
+            except OperationFailed as error:
+                self.skip(seed, "lookup_failed", error)
+                continue
+            if ref is None:
+                self.skip(seed, "seed_not_found")
+            elif ref.key not in self.seen:
+                self.seen[ref.key] = ref.qualified
+                self.frontier.append((ref, 0, None))
+        while self.frontier and len(self.result.nodes) < self.query.budget:
+            ref, depth, parent = self.frontier.popleft()
+            await self.visit(ref, depth, parent)
+        self.result.document = ExplorationDocument(
+            topic=self.query.topic,
+            core=[n.symbol.qualified for n in self.result.nodes if n.depth == 0],
+            prerequisites=[n.symbol.qualified for n in self.result.nodes if 1 <= n.depth <= 2],
+            support=[n.symbol.qualified for n in self.result.nodes if n.depth >= 3],
+        )
+        return self.result
+
+    async def visit(self, ref: SymbolRef, depth: int, parent: str | None) -> None:
+        try:
+            hover = await perform(Hover(ref.path, ref.line, ref.character)) or ""
+            own_symbols = await self.symbols(ref.path)
+            references = [r for r in await perform(References(ref.path, ref.line, ref.character)) if r.path]
+        except OperationFailed as error:
+            self.skip(ref.qualified, "lookup_failed", error)
+            return
+        node_symbol = _find(own_symbols, ref)
+        signature = signature_of(hover)
+        if node_symbol is not None and node_symbol.detail and (ref.kind in FIELD_KINDS or not signature):
+            signature = node_symbol.detail  # a field's declaration ("items: list[LineItem]") says more than its hover
+        inputs, output = signature_types(signature)
+        fields = []
+        if ref.kind == CLASS and node_symbol is not None:
+            fields = [c.name for c in node_symbol.children if c.kind in FIELD_KINDS]
+        sites = await self.reference_sites(ref, references)
+        shown = sites[:HUB_THRESHOLD]
+        candidates = Candidates(
+            fields=tuple(dict.fromkeys(fields)),
+            inputs=tuple(inputs),
+            output=tuple(output),
+            references=tuple(shown),
+            reference_count=len(sites) if len(sites) > len(shown) else None,
+        )
+        node = ExploredNode(
+            symbol=ref, depth=depth, parent=parent, hover=hover, signature=signature, candidates=candidates
+        )
+        self.result.nodes.append(node)
+        question = SelectSymbolsInput(
+            topic=self.query.topic,
+            symbol=ref.name,
+            module=module_of(ref.path),
+            package=module_of(ref.path).split(".", 1)[0],
+            signature=signature,
+            candidates=candidates,
+        )
+        if not candidates.names():
+            return
+        try:
+            node.selected = list((await perform(Ask(self.select, question))).selected)
+        except TaskOutputError as error:
+            self.skip(ref.qualified, "invalid_answer", error)
+            return
+        for name in node.selected[: self.query.breadth]:
+            group = next(g for g, n in candidates.offered() if n == name)
+            await self.follow(node, group, name, own_symbols, node_symbol)
+
+    async def reference_sites(self, ref: SymbolRef, references: Any) -> list[str]:
+        """Usage sites as ``path:line`` (1-based), without the definition itself and import lines."""
+        sites: list[str] = []
+        for location in references:
+            if (location.path, location.line) == (ref.path, ref.line):
+                continue
+            try:
+                if _is_import_line(await self.symbols(location.path), ref.name, location.line):
+                    continue
+            except OperationFailed:
+                pass  # keep the site: it is a real reference even if its file cannot be listed
+            site = f"{location.path}:{location.line + 1}"
+            if site not in sites:
+                sites.append(site)
+        return sites
+
+    async def follow(
+        self,
+        node: ExploredNode,
+        group: str,
+        name: str,
+        own_symbols: tuple[DocumentSymbol, ...],
+        node_symbol: DocumentSymbol | None,
+    ) -> None:
+        source = node.symbol
+        try:
+            if group == "fields" and node_symbol is not None:
+                child = next(c for c in node_symbol.children if c.name == name)
+                target: SymbolRef | None = SymbolRef(
+                    name=name, qualified=f"{source.qualified}.{name}", path=source.path, line=child.line,
+                    character=child.character, kind=child.kind,
+                )
+                edge = EdgeType.definition
+            elif group == "references":
+                target, edge = await self.enclosing(name)
+            else:
+                target = await self.resolve_name(name, near=source.path)
+                edge = EdgeType.type_constraint if group == "inputs" else EdgeType.definition
+            if target is None:
+                self.skip(name, "unresolved", f"selected from {source.qualified}")
+                return
+            target_hover = await perform(Hover(target.path, target.line, target.character)) or ""
+        except OperationFailed as error:
+            self.skip(name, "lookup_failed", error)
+            return
+        if target.key not in self.seen and node.depth + 1 > self.query.max_depth:
+            self.skip(target.qualified, "beyond_max_depth")
+            return
+        try:
+            scored = await perform(
+                Ask(
+                    self.score,
+                    ScoreEdgeInput(
+                        query=self.query.topic,
+                        source_file=source.path,
+                        source_line=source.line + 1,
+                        source_hover=signature_of(node.hover) or node.signature,
+                        target_file=target.path,
+                        target_line=target.line + 1,
+                        target_hover=signature_of(target_hover),
+                        edge_type=edge,
+                    ),
+                )
+            )
+        except TaskOutputError as error:
+            self.skip(target.qualified, "invalid_answer", error)
+            return
+        self.result.edges.append(
+            ScoredEdge(source=source.qualified, target=target.qualified, edge_type=edge, candidate=name, score=scored)
+        )
+        if target.key not in self.seen:
+            self.seen[target.key] = target.qualified
+            self.frontier.append((target, node.depth + 1, source.qualified))
+
+    async def enclosing(self, site: str) -> tuple[SymbolRef | None, EdgeType]:
+        """The function, method or class that contains a reference site, and whether it is a use or a subclass."""
+        path, _, line_text = site.rpartition(":")
+        line = int(line_text) - 1
+        chain = _innermost(await self.symbols(path), line, SCOPE_KINDS)
+        if not chain:
+            return None, EdgeType.reference
+        scope = chain[-1]
+        qualified = ".".join([module_of(path), *(s.name for s in chain)])
+        ref = SymbolRef(
+            name=scope.name, qualified=qualified, path=path, line=scope.line, character=scope.character, kind=scope.kind
+        )
+        if scope.kind == CLASS and scope.start_line == line:
+            return ref, EdgeType.instance  # the reference is in the class header: a subclass or implementation
+        return ref, EdgeType.usage if scope.kind in (FUNCTION, METHOD) else EdgeType.reference
+
+
+async def explore(query: TeachQuery) -> Exploration:
+    """Explore from the query's seeds with whatever LSP and model handlers are installed."""
+    return await _Walk(query).run()
