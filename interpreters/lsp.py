@@ -40,6 +40,7 @@ R = TypeVar("R")
 __all__ = ["LspError", "LspServer", "LspStats", "LspTimeout", "find_server_binary"]
 
 _SERVERS = {"python": "jedi-language-server"}
+WORKSPACE_SYMBOL_LIMIT = 200
 
 
 class LspError(OperationFailed):
@@ -118,6 +119,8 @@ class LspServer(Handler):
         logging.getLogger("multilspy").setLevel(logging.WARNING)
         config = MultilspyConfig(code_language=self.language, server_binary=self.server_binary)
         server = LanguageServer.create(config, MultilspyLogger(), str(self.root))
+        if self.language == "python":
+            server._get_initialize_params = self._jedi_params(server._get_initialize_params)
         stack = AsyncExitStack()
         try:
             await asyncio.wait_for(stack.enter_async_context(server.start_server()), self.timeout)
@@ -126,6 +129,21 @@ class LspServer(Handler):
             raise LspError(f"could not start {self.server_binary} in {self.root}: {error!r}") from error
         self._server, self._stack = server, stack
         return server
+
+    def _jedi_params(self, original: Any) -> Any:
+        """jedi-language-server's options: more workspace symbols, and a root inside a virtualenv is searched."""
+
+        def params(root: str) -> dict[str, Any]:
+            found: dict[str, Any] = original(root)
+            ignored = [".nox", ".tox", "__pycache__", ".git"]
+            if not any(part in (".venv", "venv") for part in self.root.parts):
+                ignored += [".venv", "venv"]
+            found["initializationOptions"] = {
+                "workspace": {"symbols": {"ignoreFolders": ignored, "maxSymbols": WORKSPACE_SYMBOL_LIMIT}}
+            }
+            return found
+
+        return params
 
     async def _ensure(self) -> Any:
         async with self._lock:

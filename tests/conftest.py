@@ -1,4 +1,4 @@
-"""Shared test fixtures: where the project's shared test data lives."""
+"""Shared test fixtures: where the project's shared test data and the sample repository live."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+SAMPLE_REPO = REPO / "examples" / "sample_repo"
 
 
 def shared_json(relative: str) -> Any:
@@ -18,3 +19,16 @@ def shared_json(relative: str) -> Any:
     if not path.is_file():
         pytest.skip(f"{path} is absent: the shared test data sits beside the checkout, in ../shared/")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def position_of(relative: str, needle: str, occurrence: int = 1) -> tuple[int, int]:
+    """0-based (line, character) of the n-th occurrence of ``needle`` in a sample-repository file."""
+    seen = 0
+    for number, line in enumerate((SAMPLE_REPO / relative).read_text(encoding="utf-8").splitlines()):
+        column = line.find(needle)
+        while column >= 0:
+            seen += 1
+            if seen == occurrence:
+                return number, column
+            column = line.find(needle, column + 1)
+    raise AssertionError(f"{needle!r} occurs fewer than {occurrence} times in {relative}")

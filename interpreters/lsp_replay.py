@@ -1,0 +1,124 @@
+"""Recording and replaying the LSP answers a session used, so it can be replayed with no language server.
+
+``LspRecorder(inner)`` answers LSP operations through ``inner`` and keeps one JSON-ready record per distinct
+request (its answer, or the error it failed with); ``LspReplay(records)`` answers the same requests from
+those records alone. A request that was never recorded is a :class:`LspReplayMiss`.
+
+A record is ``{"kind": "lsp", "op": "Hover", "args": {...}, "result": ...}`` or ``{..., "error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from collections.abc import Callable, Iterable
+from functools import cache
+from typing import Any, ClassVar, TypeVar, cast
+
+from pydantic import TypeAdapter
+
+from interpreters.lsp import LspError
+from teacher.handlers import Handler
+from teacher.operations import LSP_OPERATION_NAMES, LSP_OPERATIONS, Operation, result_type
+
+R = TypeVar("R")
+
+__all__ = ["LspRecorder", "LspReplay", "LspReplayMiss", "lsp_key", "read_lsp_records", "write_lsp_records"]
+
+
+class LspReplayMiss(LspError):
+    """The replayed session never asked this request."""
+
+
+@cache
+def _adapter(kind: type[Operation[Any]]) -> TypeAdapter[Any]:
+    return TypeAdapter(result_type(kind))
+
+
+def lsp_key(operation: Operation[Any]) -> str:
+    """A stable text key for an LSP request: its operation name and arguments."""
+    args = dataclasses.asdict(operation)
+    return json.dumps([type(operation).__name__, args], sort_keys=True, ensure_ascii=False)
+
+
+class LspRecorder(Handler):
+    """Answers LSP operations through ``inner`` and records every distinct request with its answer."""
+
+    operations: ClassVar[tuple[type[Operation[Any]], ...]] = LSP_OPERATIONS
+
+    def __init__(self, inner: Handler, sink: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.inner = inner
+        self.sink = sink
+        self.records: list[dict[str, Any]] = []
+        self._keys: set[str] = set()
+
+    def _keep(self, operation: Operation[Any], outcome: dict[str, Any]) -> None:
+        key = lsp_key(operation)
+        if key in self._keys:
+            return
+        self._keys.add(key)
+        record = {"kind": "lsp", "op": type(operation).__name__, "args": dataclasses.asdict(operation), **outcome}
+        self.records.append(record)
+        if self.sink is not None:
+            self.sink(record)
+
+    async def handle(self, operation: Operation[R]) -> R:
+        try:
+            result = await self.inner.handle(operation)
+        except LspError as error:
+            self._keep(operation, {"error": str(error)})
+            raise
+        self._keep(operation, {"result": _adapter(type(operation)).dump_python(result, mode="json")})
+        return result
+
+
+class LspReplay(Handler):
+    """Answers LSP operations from records alone (no server); failures replay as the same error."""
+
+    operations: ClassVar[tuple[type[Operation[Any]], ...]] = LSP_OPERATIONS
+
+    def __init__(self, records: Iterable[dict[str, Any]]) -> None:
+        self._answers: dict[str, dict[str, Any]] = {}
+        for number, record in enumerate(records, start=1):
+            if record.get("kind") != "lsp":
+                continue
+            kind = LSP_OPERATION_NAMES.get(str(record.get("op")))
+            if kind is None or not isinstance(record.get("args"), dict):
+                raise ValueError(f"LSP record {number}: unknown operation {record.get('op')!r} or missing args")
+            if "result" not in record and "error" not in record:
+                raise ValueError(f"LSP record {number}: neither 'result' nor 'error'")
+            self._answers[lsp_key(kind(**record["args"]))] = record
+        self.hits = 0
+
+    async def handle(self, operation: Operation[R]) -> R:
+        record = self._answers.get(lsp_key(operation))
+        if record is None:
+            raise LspReplayMiss(f"no recorded answer for {operation!r}")
+        self.hits += 1
+        if "error" in record:
+            raise LspError(str(record["error"]))
+        return cast(R, _adapter(type(operation)).validate_python(record["result"]))
+
+
+def write_lsp_records(records: Iterable[dict[str, Any]], path: str | pathlib.Path) -> None:
+    """Write records as JSONL."""
+    with open(path, "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_lsp_records(path: str | pathlib.Path) -> list[dict[str, Any]]:
+    """Read the LSP records of a JSONL file; a bad line is an error naming the file and line."""
+    records = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not JSON: {error}") from None
+            if isinstance(record, dict) and record.get("kind") == "lsp":
+                records.append(record)
+    return records

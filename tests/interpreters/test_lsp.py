@@ -1,0 +1,84 @@
+"""The LSP handler against the real jedi language server on examples/sample_repo (no mocks)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from interpreters.lsp import LspError, LspServer, find_server_binary
+from teacher.handlers import interpret, perform
+from teacher.operations import Definition, DocumentSymbols, Hover, Location, References, WorkspaceSymbols
+from tests.conftest import SAMPLE_REPO, position_of
+
+
+async def test_hover_definition_references_and_symbols_on_real_code() -> None:
+    async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp):
+        [total] = [s for s in await perform(WorkspaceSymbols("order_total")) if s.name == "order_total"]
+        assert total.location.path == "shop/pricing.py" and total.kind == 12
+        hover = await perform(Hover(total.location.path, total.location.line, total.location.character))
+        assert hover is not None and "def order_total(order: Order) -> Money" in hover
+
+        line, column = position_of("shop/checkout.py", "order_total(order)")
+        assert await perform(Definition("shop/checkout.py", line, column)) == (total.location,)
+
+        uses = await perform(References(total.location.path, total.location.line, total.location.character))
+        sites = {(u.path, u.line) for u in uses}
+        assert ("shop/checkout.py", line) in sites
+        assert {"shop/reports.py", "shop/validation.py"} <= {path for path, _ in sites}
+
+        [order] = [s for s in await perform(DocumentSymbols("shop/models.py")) if s.name == "Order"]
+        assert order.kind == 5 and order.start_line < order.end_line
+        assert [c.name for c in order.children][:5] == ["id", "items", "status", "customer", "discount"]
+        assert [c.detail for c in order.children][1] == "items: list[LineItem]"
+
+
+async def test_locations_outside_the_root_are_left_out() -> None:
+    async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp):
+        line, column = position_of("shop/models.py", "dataclass", occurrence=2)  # @dataclass usage
+        assert await perform(Definition("shop/models.py", line, column)) == ()
+
+
+async def test_cache_answers_a_repeated_request_without_asking_the_server() -> None:
+    async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp):
+        first = await perform(DocumentSymbols("shop/pricing.py"))
+        asked = lsp.stats.requests
+        assert await perform(DocumentSymbols("shop/pricing.py")) == first
+        assert (lsp.stats.requests, lsp.stats.cache_hits) == (asked, 1)
+    async with LspServer(SAMPLE_REPO, cache=False) as uncached, interpret(uncached):
+        await perform(DocumentSymbols("shop/pricing.py"))
+        await perform(DocumentSymbols("shop/pricing.py"))
+        assert (uncached.stats.requests, uncached.stats.cache_hits) == (2, 0)
+
+
+async def test_a_dead_server_is_restarted_once() -> None:
+    async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp):
+        await perform(WorkspaceSymbols("Order"))
+        process = lsp._server.server.process
+        process.kill()
+        await process.wait()
+        found = await perform(WorkspaceSymbols("Money"))
+        assert any(s.name == "Money" for s in found)
+        assert lsp.stats.restarts == 1
+
+
+async def test_bad_paths_are_clear_errors() -> None:
+    with pytest.raises(NotADirectoryError, match="not a directory"):
+        LspServer(SAMPLE_REPO / "shop" / "models.py")
+    async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp):
+        with pytest.raises(LspError, match="is not a file"):
+            await perform(Hover("shop/missing.py", 0, 0))
+        with pytest.raises(LspError, match="outside the repository root"):
+            await perform(DocumentSymbols("../README.md"))
+        assert lsp.stats.failures == 2
+
+
+def test_the_server_is_found_beside_the_interpreter() -> None:
+    assert Path(find_server_binary()).parent == Path(sys.executable).parent
+    with pytest.raises(LspError, match="no language server is configured"):
+        find_server_binary("cobol")
+
+
+def test_location_values_are_repository_relative() -> None:
+    assert Location(path="shop/models.py", line=0, character=0).path == "shop/models.py"
