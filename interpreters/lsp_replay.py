@@ -13,7 +13,6 @@ import dataclasses
 import json
 import pathlib
 from collections.abc import Callable, Iterable
-from functools import cache
 from typing import Any, ClassVar, TypeVar, cast
 
 from pydantic import TypeAdapter
@@ -31,9 +30,11 @@ class LspReplayMiss(LspError):
     """The replayed session never asked this request."""
 
 
-@cache
-def _adapter(kind: type[Operation[Any]]) -> TypeAdapter[Any]:
-    return TypeAdapter(result_type(kind))
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(result_type(k)) for name, k in LSP_OPERATION_NAMES.items()}
+
+
+def _adapter(operation: Operation[Any]) -> TypeAdapter[Any]:
+    return _ADAPTERS[type(operation).__name__]
 
 
 def lsp_key(operation: Operation[Any]) -> str:
@@ -69,7 +70,7 @@ class LspRecorder(Handler):
         except LspError as error:
             self._keep(operation, {"error": str(error)})
             raise
-        self._keep(operation, {"result": _adapter(type(operation)).dump_python(result, mode="json")})
+        self._keep(operation, {"result": _adapter(operation).dump_python(result, mode="json")})
         return result
 
 
@@ -98,7 +99,7 @@ class LspReplay(Handler):
         self.hits += 1
         if "error" in record:
             raise LspError(str(record["error"]))
-        return cast(R, _adapter(type(operation)).validate_python(record["result"]))
+        return cast(R, _adapter(operation).validate_python(record["result"]))
 
 
 def write_lsp_records(records: Iterable[dict[str, Any]], path: str | pathlib.Path) -> None:
