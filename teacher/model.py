@@ -12,15 +12,15 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from pydantic import BaseModel
 
-from converters.functiongemma import ToolCall
+from converters.functiongemma import Profile, ToolCall, render_prompt
 from teacher.handlers import Handler
 from teacher.operations import Ask, Operation
-from teacher.task import FineTrainingTeacher, TaskOutputError
+from teacher.task import FineTrainingTeacher, TaskOutputError, student_conversation
 from teacher.tools import Tool
 
 R = TypeVar("R")
 
-__all__ = ["ModelBackend", "ModelReply", "ModelRequest", "request_for"]
+__all__ = ["ModelBackend", "ModelReply", "ModelRequest", "request_for", "student_prompt"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class ModelRequest:
     user: str
     guidance: str
     tools: tuple[Tool[Any], ...]
+    declare_tools: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,14 @@ def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelR
         user=task.render(input),
         guidance=task.guidance,
         tools=tuple(task.tools(input)),
+        declare_tools=task.declare_tools,
     )
+
+
+def student_prompt(request: ModelRequest, profile: Profile = "hf") -> str:
+    """The exact FunctionGemma text a student reads for this request (the same as its training prompts)."""
+    messages, tools = student_conversation(request.user, request.tools, request.declare_tools)
+    return render_prompt([m.model_dump(exclude_none=True) for m in messages], tools, profile=profile)
 
 
 class ModelBackend(Handler):

@@ -23,7 +23,7 @@ In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out")
 Out_co = TypeVar("Out_co", covariant=True)
 
-__all__ = ["FineTrainingTeacher", "SingleCallTask", "TaskOutputError", "Turn"]
+__all__ = ["FineTrainingTeacher", "SingleCallTask", "TaskOutputError", "Turn", "student_conversation"]
 
 
 class TaskOutputError(ValueError):
@@ -53,6 +53,7 @@ class FineTrainingTeacher(Protocol[In, Out_co]):
     name: str
     guidance: str
     input_model: type[In]
+    declare_tools: bool
 
     def tools(self, input: In) -> Sequence[Tool[Any]]:
         """The tools offered for this input (schemas may depend on it, e.g. allowed names)."""
@@ -123,8 +124,17 @@ class SingleCallTask(ABC, Generic[In, Out]):
                 )
             ],
         )
-        user = Message(role="user", content=self.render(turn.input))
-        if not self.declare_tools:
-            return [TrainingExample(messages=[user, answer])]
-        developer = Message(role="developer", content=DEVELOPER_PROMPT)
-        return [TrainingExample(messages=[developer, user, answer], tools=[self.tool(turn.input).openai()])]
+        prompt, tools = student_conversation(self.render(turn.input), self.tools(turn.input), self.declare_tools)
+        return [TrainingExample(messages=[*prompt, answer], tools=tools)]
+
+
+def student_conversation(
+    user: str, tools: Sequence[Tool[Any]], declare_tools: bool
+) -> tuple[list[Message], list[dict[str, Any]]]:
+    """The messages before the answer and the declared tools, exactly as the student is trained and prompted."""
+    if not declare_tools:
+        return [Message(role="user", content=user)], []
+    return (
+        [Message(role="developer", content=DEVELOPER_PROMPT), Message(role="user", content=user)],
+        [tool.openai() for tool in tools],
+    )
