@@ -14,7 +14,7 @@ lookup skips that symbol, with a counted reason, and the walk goes on.
 from __future__ import annotations
 
 from collections import Counter, deque
-from typing import Any
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +27,7 @@ from teacher.operations import (
     DocumentSymbol,
     DocumentSymbols,
     Hover,
+    Location,
     OperationFailed,
     References,
     WorkspaceSymbol,
@@ -223,7 +224,7 @@ class _Walk:
         try:
             hover = await perform(Hover(ref.path, ref.line, ref.character)) or ""
             own_symbols = await self.symbols(ref.path)
-            references = [r for r in await perform(References(ref.path, ref.line, ref.character)) if r.path]
+            references = await perform(References(ref.path, ref.line, ref.character))
         except OperationFailed as error:
             self.skip(ref.qualified, "lookup_failed", error)
             return
@@ -267,7 +268,7 @@ class _Walk:
             group = next(g for g, n in candidates.offered() if n == name)
             await self.follow(node, group, name, own_symbols, node_symbol)
 
-    async def reference_sites(self, ref: SymbolRef, references: Any) -> list[str]:
+    async def reference_sites(self, ref: SymbolRef, references: Sequence[Location]) -> list[str]:
         """Usage sites as ``path:line`` (1-based), without the definition itself and import lines."""
         sites: list[str] = []
         for location in references:
