@@ -82,3 +82,12 @@ def test_the_server_is_found_beside_the_interpreter() -> None:
 
 def test_location_values_are_repository_relative() -> None:
     assert Location(path="shop/models.py", line=0, character=0).path == "shop/models.py"
+
+
+async def test_a_server_that_cannot_start_is_a_clear_error_not_a_hang(tmp_path: Path) -> None:
+    broken = tmp_path / "dead-server"
+    broken.write_text("#!/bin/sh\nexit 3\n", encoding="utf-8")
+    broken.chmod(0o755)
+    async with LspServer(SAMPLE_REPO, server_binary=str(broken), timeout=5) as lsp, interpret(lsp):
+        with pytest.raises(LspError, match="could not start"):
+            await perform(WorkspaceSymbols("Order"))
