@@ -22,6 +22,7 @@ from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeOutput, ScoreEdg
 from tasks.select_symbols import HUB_THRESHOLD, Candidates, SelectSymbolsInput, SelectSymbolsTask
 from teacher.candidates import signature_of, signature_types
 from teacher.handlers import perform
+from teacher.model import current_node
 from teacher.operations import (
     Ask,
     DocumentSymbol,
@@ -259,11 +260,17 @@ class _Walk:
         )
         if not candidates.names():
             return
+        token = current_node.set(ref.qualified)
         try:
             node.selected = list((await perform(Ask(self.select, question))).selected)
         except TaskOutputError as error:
             self.skip(ref.qualified, "invalid_answer", error)
             return
+        except OperationFailed as error:
+            self.skip(ref.qualified, "model_failed", error)
+            return
+        finally:
+            current_node.reset(token)
         for name in node.selected[: self.query.breadth]:
             group = next(g for g, n in candidates.offered() if n == name)
             await self.follow(node, group, name, own_symbols, node_symbol)
@@ -316,6 +323,7 @@ class _Walk:
         if target.key not in self.seen and node.depth + 1 > self.query.max_depth:
             self.skip(target.qualified, "beyond_max_depth")
             return
+        token = current_node.set(f"{source.qualified} -> {target.qualified}")
         try:
             scored = await perform(
                 Ask(
@@ -335,6 +343,11 @@ class _Walk:
         except TaskOutputError as error:
             self.skip(target.qualified, "invalid_answer", error)
             return
+        except OperationFailed as error:
+            self.skip(target.qualified, "model_failed", error)
+            return
+        finally:
+            current_node.reset(token)
         self.result.edges.append(
             ScoredEdge(source=source.qualified, target=target.qualified, edge_type=edge, candidate=name, score=scored)
         )

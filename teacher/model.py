@@ -7,6 +7,7 @@ the calls plus the raw response. Parsing and validation stay with the task; tran
 from __future__ import annotations
 
 from abc import abstractmethod
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
@@ -20,7 +21,10 @@ from teacher.tools import Tool
 
 R = TypeVar("R")
 
-__all__ = ["ModelBackend", "ModelReply", "ModelRequest", "request_for", "student_prompt"]
+#: The exploration node a model request is made for: set by the program, read by recorders.
+current_node: ContextVar[str | None] = ContextVar("current_node", default=None)
+
+__all__ = ["ModelBackend", "ModelReply", "ModelRequest", "current_node", "request_for", "student_prompt"]
 
 
 @dataclass(frozen=True)

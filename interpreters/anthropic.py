@@ -1,0 +1,247 @@
+"""The teacher: Claude (a current Haiku by default) answering ``Ask`` through the Anthropic Messages API.
+
+The system prompt is a base prompt plus the task's guidance; the tools come from the task; tool choice is left
+to the model so that it explains its reasoning before calling the tool (or extended thinking, with
+``thinking_tokens``). Tools and system carry ``cache_control`` for prompt caching. Requests run under a
+concurrency limit and are retried with exponential backoff and jitter on 429, 529, 5xx, timeouts, connection
+errors and malformed bodies, honouring ``retry-after``. Cost is computed from each response's usage with a
+price table the caller can override; a :class:`Budget` stops new requests once it is spent.
+
+The key and endpoint come from the environment as the SDK reads them (``ANTHROPIC_API_KEY``,
+``ANTHROPIC_BASE_URL``); the key is never part of a request body, a record or an error message here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from converters.functiongemma import ToolCall
+from teacher.model import ModelBackend, ModelReply, ModelRequest
+from teacher.operations import OperationFailed
+
+__all__ = [
+    "BASE_PROMPT",
+    "DEFAULT_MODEL",
+    "PRICES",
+    "AnthropicTeacher",
+    "Budget",
+    "BudgetExhausted",
+    "Price",
+    "TeacherRequestFailed",
+    "cost_of",
+    "reply_from_response",
+]
+
+DEFAULT_MODEL = "claude-haiku-4-5"
+BASE_PROMPT = (
+    "You are a senior software engineer helping a code-exploration tool understand a code base. You are given "
+    "one concrete task about real code. First explain your reasoning in two or three sentences, then call the "
+    "task's tool exactly once with your answer. Use only names that appear in the task."
+)
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+
+
+PRICES: dict[str, Price] = {
+    "claude-haiku-4-5": Price(input=1.00, output=5.00, cache_write=1.25, cache_read=0.10),
+    "claude-3-5-haiku-latest": Price(input=0.80, output=4.00, cache_write=1.00, cache_read=0.08),
+}
+BATCH_DISCOUNT = 0.5
+
+
+def cost_of(usage: dict[str, Any], price: Price, *, batch: bool = False) -> float:
+    """The USD cost of one response's usage (input, output, cache write, cache read)."""
+    dollars = (
+        (usage.get("input_tokens") or 0) * price.input
+        + (usage.get("output_tokens") or 0) * price.output
+        + (usage.get("cache_creation_input_tokens") or 0) * price.cache_write
+        + (usage.get("cache_read_input_tokens") or 0) * price.cache_read
+    ) / 1_000_000
+    return dollars * (BATCH_DISCOUNT if batch else 1.0)
+
+
+class BudgetExhausted(OperationFailed):
+    """The USD budget is spent: no new request is sent."""
+
+
+class TeacherRequestFailed(OperationFailed):
+    """A request failed for good (not retryable, or out of attempts); ``reason`` says why."""
+
+    def __init__(self, reason: str, message: str, attempts: int) -> None:
+        super().__init__(f"{reason} after {attempts} attempt(s): {message}")
+        self.reason = reason
+        self.attempts = attempts
+
+
+@dataclass
+class Budget:
+    """A USD limit shared by every request of a run; ``None`` means no limit."""
+
+    limit_usd: float | None = None
+    spent_usd: float = 0.0
+
+    def check(self) -> None:
+        """Raise :class:`BudgetExhausted` when nothing more may be spent."""
+        if self.limit_usd is not None and self.spent_usd >= self.limit_usd:
+            raise BudgetExhausted(f"the budget of ${self.limit_usd:.2f} is spent (${self.spent_usd:.4f})")
+
+    def add(self, usd: float) -> None:
+        """Count a response's cost."""
+        self.spent_usd += usd
+
+
+def reply_from_response(body: dict[str, Any], **meta: Any) -> ModelReply:
+    """Calls and reasoning (text and thinking blocks) from a Messages API response body."""
+    calls, reasoning = [], []
+    for block in body.get("content") or []:
+        kind = block.get("type")
+        if kind == "tool_use":
+            calls.append(ToolCall(str(block.get("name")), dict(block.get("input") or {})))
+        elif kind == "text" and block.get("text"):
+            reasoning.append(str(block["text"]))
+        elif kind == "thinking" and block.get("thinking"):
+            reasoning.append(str(block["thinking"]))
+    return ModelReply(calls=tuple(calls), reasoning="\n\n".join(reasoning), raw=body, meta=dict(meta))
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass
+class AnthropicTeacher(ModelBackend):
+    """Answers tasks with Claude through the official async client."""
+
+    model: str = DEFAULT_MODEL
+    max_tokens: int = 1024
+    concurrency: int = 8
+    budget: Budget = field(default_factory=Budget)
+    price: Price | None = None
+    thinking_tokens: int | None = None
+    timeout: float = 60.0
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    client: Any = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.price is None:
+            if self.model not in PRICES:
+                raise ValueError(f"no price known for model {self.model!r}: pass price=Price(...)")
+            self.price = PRICES[self.model]
+        self._limit = asyncio.Semaphore(self.concurrency)
+        self._random = random.Random(self.seed)
+
+    def _client(self) -> Any:
+        if self.client is None:
+            import anthropic
+
+            self.client = anthropic.AsyncAnthropic(max_retries=0, timeout=self.timeout)
+        return self.client
+
+    def request_params(self, request: ModelRequest) -> dict[str, Any]:
+        """The Messages API request for one task request, exactly as sent (no credentials in it)."""
+        system = BASE_PROMPT + ("\n\n" + request.guidance if request.guidance else "")
+        tools = [tool.anthropic() for tool in request.tools]
+        if tools:
+            tools[-1] = {**tools[-1], "cache_control": {"type": "ephemeral"}}
+        params: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": request.user}],
+            "tools": tools,
+            "tool_choice": {"type": "auto"},
+        }
+        if self.thinking_tokens:
+            params["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_tokens}
+            params["max_tokens"] = max(self.max_tokens, self.thinking_tokens + 512)
+        return params
+
+    async def complete(self, request: ModelRequest) -> ModelReply:
+        params = self.request_params(request)
+        async with self._limit:
+            self.budget.check()
+            body, attempts, retried = await self._send(params)
+        assert self.price is not None
+        cost = cost_of(body.get("usage") or {}, self.price)
+        self.budget.add(cost)
+        return reply_from_response(body, request=params, cost_usd=cost, attempts=attempts, retried=retried)
+
+    async def _send(self, params: dict[str, Any]) -> tuple[dict[str, Any], int, list[str]]:
+        retried: list[str] = []
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return await self._once(params), attempt, retried
+            except _Retry as retry:
+                retried.append(retry.reason)
+                if attempt == self.max_attempts:
+                    raise TeacherRequestFailed(retry.reason, str(retry), attempt) from None
+                delay = retry.retry_after
+                if delay is None:
+                    delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+                    delay *= 0.5 + self._random.random() / 2  # jitter
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _once(self, params: dict[str, Any]) -> dict[str, Any]:
+        import anthropic
+
+        try:
+            raw = await self._client().messages.with_raw_response.create(**params)
+            text = raw.http_response.text
+        except anthropic.APIStatusError as error:
+            status = error.status_code
+            message = f"HTTP {status}: {_error_message(error)}"
+            if status in RETRYABLE_STATUS or status >= 500:
+                raise _Retry(f"http_{status}", message, _retry_after(error)) from None
+            raise TeacherRequestFailed(f"http_{status}", message, 1) from None
+        except anthropic.APITimeoutError:
+            raise _Retry("timeout", f"no answer within {self.timeout:g} s") from None
+        except anthropic.APIConnectionError as error:
+            raise _Retry("connection", f"connection failed: {type(error).__name__}") from None
+        try:
+            body = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise _Retry("malformed_response", f"the response body is not JSON: {error}") from None
+        if not isinstance(body, dict) or not isinstance(body.get("content"), list):
+            raise _Retry("malformed_response", "the response has no content list")
+        return body
+
+
+def _retry_after(error: Any) -> float | None:
+    headers = getattr(getattr(error, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                return None
+    return None
+
+
+def _error_message(error: Any) -> str:
+    body = getattr(error, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error")
+        if isinstance(inner, dict) and inner.get("message"):
+            return f"{inner.get('type', 'error')}: {inner['message']}"[:300]
+    return type(error).__name__
