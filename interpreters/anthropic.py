@@ -74,7 +74,9 @@ def cost_of(usage: dict[str, Any], price: Price, *, batch: bool = False) -> floa
 
 
 class BudgetExhausted(OperationFailed):
-    """The USD budget is spent: no new request is sent."""
+    """The USD budget is spent: no new request is sent (so recorders write no failed turn for it)."""
+
+    sent = False
 
 
 class TeacherRequestFailed(OperationFailed):

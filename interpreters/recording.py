@@ -129,6 +129,9 @@ class Recording(ModelBackend):
         try:
             reply = await self.inner.complete(request)
         except Exception as error:
+            if not getattr(error, "sent", True):  # nothing was asked (e.g. the budget is spent): no turn to record
+                self.log.turns -= 1
+                raise
             self.log.append(
                 {
                     **base,

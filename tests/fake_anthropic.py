@@ -8,7 +8,9 @@ It speaks enough HTTP/JSON for the real ``anthropic`` client to run against it o
 
 Endpoints: ``POST /v1/messages`` (with optional latency and seeded fault injection), ``POST /v1/messages/count_tokens``,
 ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}`` and ``GET /v1/messages/batches/{id}/results``.
-Every endpoint requires a non-empty ``x-api-key`` header and every request is recorded in ``FakeAnthropic.requests``.
+Every endpoint requires a credential, else 401: a non-empty ``x-api-key`` header or ``authorization: Bearer <key>``
+(anthropic 2.x sends ``api_key=`` as the Bearer header, not as ``x-api-key``). Every request is recorded in
+``FakeAnthropic.requests``.
 
 Standard library only: a ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive, served from a daemon thread.
 """
@@ -343,6 +345,14 @@ _BATCH_RE = re.compile(r"^/v1/messages/batches/([^/]+)$")
 _RESULTS_RE = re.compile(r"^/v1/messages/batches/([^/]+)/results$")
 
 
+def _credential(api_key: str | None, authorization: str | None) -> str:
+    """The key a request carries: ``x-api-key`` if non-empty, else the token of ``Authorization: Bearer``; else ""."""
+    if api_key and api_key.strip():
+        return api_key.strip()
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
@@ -362,6 +372,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes; don't let Nagle hold the body back
     server_version = "FakeAnthropic/1.0"
     sys_version = ""
 
@@ -427,8 +438,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "body": body,
             }
         )
-        if not (self.headers.get("x-api-key") or "").strip():
-            self._error(401, "authentication_error", "x-api-key header is required")
+        if not _credential(self.headers.get("x-api-key"), self.headers.get("authorization")):
+            self._error(401, "authentication_error", "an x-api-key header (or Authorization: Bearer) is required")
             return
         if method == "POST" and (body is None or not isinstance(body, dict)):
             message = "request body is not valid JSON" if raw else "request body is required"
@@ -545,7 +556,7 @@ class FakeAnthropic:
         self._server = _Server(self)
         host, port = self._server.server_address[:2]
         self.base_url = f"http://{host!s}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-anthropic", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-anthropic", daemon=True)
         self._thread.start()
         return self
 
