@@ -204,6 +204,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=4, help="sessions and requests at once (default 4)")
     parser.add_argument("--budget-usd", type=float, help="stop cleanly once this much is spent")
     parser.add_argument("--resume", action="store_true", help="continue the sessions already under --out")
+    parser.add_argument("--batch", action="store_true", help="send requests as Message Batches (half price)")
+    parser.add_argument("--batch-wait", type=float, default=2.0, help="quiet seconds before a batch is sent")
+    parser.add_argument("--poll-interval", type=float, default=10.0, help="seconds between batch status polls")
     parser.add_argument("--model", default=None, help="teacher model (default: a current Haiku)")
     parser.add_argument("--thinking-tokens", type=int, help="use extended thinking with this token budget")
     parser.add_argument("--replay-from", type=Path, help="recordings to answer from (--teacher replay)")
@@ -230,6 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("teacher.record: --teacher haiku needs ANTHROPIC_API_KEY in the environment "
               "(or use --teacher heuristic)", file=sys.stderr)
         return 2
+    if args.batch and args.teacher != "haiku":
+        parser.error("--batch needs --teacher haiku")
     if args.teacher == "replay" and not args.replay_from:
         parser.error("--teacher replay needs --replay-from DIR")
     existing = [q for q in queries if (args.out / "sessions" / f"{session_id(q)}.jsonl").exists()]
@@ -264,6 +269,12 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
                     model=args.model or DEFAULT_MODEL, concurrency=args.concurrency, budget=budget,
                     thinking_tokens=args.thinking_tokens, timeout=args.timeout,
                 )
+                if args.batch:
+                    from interpreters.anthropic_batch import AnthropicBatchTeacher
+
+                    model = AnthropicBatchTeacher(
+                        model, args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval
+                    )
             else:
                 model = HeuristicModel()
         return await record(
