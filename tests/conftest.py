@@ -32,3 +32,11 @@ def position_of(relative: str, needle: str, occurrence: int = 1) -> tuple[int, i
                 return number, column
             column = line.find(needle, column + 1)
     raise AssertionError(f"{needle!r} occurs fewer than {occurrence} times in {relative}")
+
+
+@pytest.fixture(autouse=True)
+def no_paid_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach the real Anthropic API: no key, and the default endpoint is a closed local port."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")

@@ -1,0 +1,111 @@
+"""The Anthropic teacher with the real anthropic client against a local fake of the Messages API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import anthropic
+import pytest
+
+from interpreters.anthropic import (
+    AnthropicTeacher,
+    Budget,
+    BudgetExhausted,
+    Price,
+    TeacherRequestFailed,
+    cost_of,
+)
+from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeTask
+from tasks.select_symbols import Candidates, SelectSymbolsInput, SelectSymbolsTask
+from teacher.handlers import interpret, perform
+from teacher.model import request_for
+from teacher.operations import Ask
+from tests.fake_anthropic import FakeAnthropic, Faults
+
+KEY = "sk-ant-test-DO-NOT-LEAK-4242"
+EDGE = ScoreEdgeInput(
+    query="What breaks if I add a status?", source_file="shop/models.py", source_line=7, source_hover="class S(Enum)",
+    target_file="shop/models.py", target_line=107, target_hover="match status:", edge_type=EdgeType.reference,
+)
+SELECT = SelectSymbolsInput(topic="order totals", symbol="order_total", candidates=Candidates(inputs=("Order",)))
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as server:
+        yield server
+
+
+def teacher(server: FakeAnthropic, **options: object) -> AnthropicTeacher:
+    client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=2.0)
+    return AnthropicTeacher(client=client, seed=1, backoff_base=0.01, **options)  # type: ignore[arg-type]
+
+
+async def test_requests_carry_guidance_tools_and_cache_control(fake: FakeAnthropic) -> None:
+    model = teacher(fake)
+    async with interpret(model):
+        scored = await perform(Ask(ScoreEdgeTask(), EDGE))
+        chosen = await perform(Ask(SelectSymbolsTask(), SELECT))
+    assert 1 <= scored.relevance <= 5 and chosen.selected == []
+    body = fake.message_requests()[0]["body"]
+    assert body["model"] == "claude-haiku-4-5" and body["tool_choice"] == {"type": "auto"}
+    assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert ScoreEdgeTask.guidance in body["system"][0]["text"]
+    assert body["tools"][-1]["name"] == "score_edge" and body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert body["messages"] == [{"role": "user", "content": ScoreEdgeTask().render(EDGE)}]
+    assert KEY not in str(body)
+
+
+async def test_reply_keeps_the_raw_response_reasoning_and_cost(fake: FakeAnthropic) -> None:
+    model = teacher(fake, thinking_tokens=1024)
+    request = request_for(ScoreEdgeTask(), EDGE)
+    first = await model.complete(request)
+    second = await model.complete(request)
+    assert first.raw["id"].startswith("msg_") and first.raw["stop_reason"] == "tool_use"
+    kinds = [block["type"] for block in first.raw["content"]]
+    assert kinds[0] == "thinking" and "tool_use" in kinds and first.raw["content"][0]["signature"]
+    assert first.reasoning and first.calls[0].name == "score_edge"
+    assert first.meta["request"]["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    usage_1, usage_2 = first.raw["usage"], second.raw["usage"]
+    assert usage_1["cache_creation_input_tokens"] > 0 and usage_2["cache_read_input_tokens"] > 0
+    assert first.meta["cost_usd"] == pytest.approx(cost_of(usage_1, Price(1.0, 5.0, 1.25, 0.10)))
+    assert second.meta["cost_usd"] < first.meta["cost_usd"]  # cache reads are cheap
+    assert model.budget.spent_usd == pytest.approx(first.meta["cost_usd"] + second.meta["cost_usd"])
+
+
+@pytest.mark.parametrize("kind", ["429", "529", "500", "malformed", "timeout"])
+async def test_each_fault_is_retried_until_it_passes(kind: str) -> None:
+    with FakeAnthropic(faults=Faults(rate=0.5, seed=3, kinds=(kind,), hang_seconds=1.0)) as server:
+        model = teacher(server, timeout=0.3)
+        model.client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=0.3)
+        replies = [await model.complete(request_for(ScoreEdgeTask(), EDGE)) for _ in range(6)]
+    assert all(r.calls for r in replies)
+    retried = [reason for r in replies for reason in r.meta["retried"]]
+    expected = {"429": "http_429", "529": "http_529", "500": "http_500", "malformed": "malformed_response"}
+    assert retried and set(retried) == {expected.get(kind, "timeout")}
+    assert len(server.faults_injected) == len(retried)
+
+
+async def test_retry_after_is_honoured_and_attempts_are_bounded() -> None:
+    with FakeAnthropic(faults=Faults(rate=1.0, kinds=("429",), retry_after=0.2)) as server:
+        model = teacher(server, max_attempts=3)
+        started = time.perf_counter()
+        with pytest.raises(TeacherRequestFailed, match="http_429 after 3 attempt") as caught:
+            await model.complete(request_for(ScoreEdgeTask(), EDGE))
+        assert time.perf_counter() - started >= 0.4  # two waits of retry-after
+    assert caught.value.reason == "http_429" and KEY not in str(caught.value)
+
+
+async def test_the_budget_stops_new_requests(fake: FakeAnthropic) -> None:
+    model = teacher(fake, budget=Budget(limit_usd=1e-9))
+    await model.complete(request_for(ScoreEdgeTask(), EDGE))
+    with pytest.raises(BudgetExhausted, match="budget"):
+        await model.complete(request_for(ScoreEdgeTask(), EDGE))
+    assert len(fake.message_requests()) == 1
+
+
+def test_unknown_models_need_a_price() -> None:
+    with pytest.raises(ValueError, match="no price known"):
+        AnthropicTeacher(model="claude-unknown")
+    assert AnthropicTeacher(model="claude-unknown", price=Price(1, 1, 1, 1)).price == Price(1, 1, 1, 1)
