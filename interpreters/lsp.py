@@ -121,6 +121,8 @@ class LspServer(Handler):
         server = LanguageServer.create(config, MultilspyLogger(), str(self.root))
         if self.language == "python":
             server._get_initialize_params = self._jedi_params(server._get_initialize_params)
+        launch = server.server.process_launch_info  # run the server through the launcher: it dies with us
+        launch.cmd = [sys.executable, str(pathlib.Path(__file__).with_name("lsp_launcher.py")), *launch.cmd]
         stack = AsyncExitStack()
         try:
             await asyncio.wait_for(stack.enter_async_context(server.start_server()), self.timeout)

@@ -10,7 +10,7 @@ import pytest
 from interpreters.lsp import LspError, LspServer, find_server_binary
 from teacher.handlers import interpret, perform
 from teacher.operations import Definition, DocumentSymbols, Hover, Location, References, WorkspaceSymbols
-from tests.conftest import SAMPLE_REPO, position_of
+from tests.conftest import REPO, SAMPLE_REPO, position_of
 
 
 async def test_hover_definition_references_and_symbols_on_real_code() -> None:
@@ -91,3 +91,38 @@ async def test_a_server_that_cannot_start_is_a_clear_error_not_a_hang(tmp_path: 
     async with LspServer(SAMPLE_REPO, server_binary=str(broken), timeout=5) as lsp, interpret(lsp):
         with pytest.raises(LspError, match="could not start"):
             await perform(WorkspaceSymbols("Order"))
+
+
+def test_the_server_dies_with_a_killed_parent() -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    script = (
+        "import asyncio, sys\n"
+        "from interpreters.lsp import LspServer\n"
+        "from teacher.handlers import interpret, perform\n"
+        "from teacher.operations import WorkspaceSymbols\n"
+        "async def main():\n"
+        f"    lsp = LspServer({str(SAMPLE_REPO)!r})\n"
+        "    async with interpret(lsp):\n"
+        "        await perform(WorkspaceSymbols('Order'))\n"
+        "        print(lsp._server.server.process.pid, flush=True)\n"
+        "        await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert parent.stdout is not None
+    server_pid = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(server_pid, signal.SIGKILL)
+    raise AssertionError("the language server outlived its killed parent")

@@ -145,17 +145,20 @@ def test_faults_on_a_fifth_of_requests_lose_nothing(
 def test_sigkill_at_random_points_then_resume_keeps_every_turn_once(tmp_path: Path) -> None:
     queries = write_queries(tmp_path / "queries.jsonl")
     chooser = random.Random(5)
+    interrupted = 0
     with fake_server(latency=0.03) as server:
         env = {**os.environ, "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": server.base_url}
         for run in range(10):
             out = tmp_path / f"run{run}"
             command = [sys.executable, "-m", "teacher.record", *record_args(out, queries, "--concurrency", "2")]
             process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            time.sleep(chooser.uniform(0.8, 3.0))
+            time.sleep(chooser.uniform(0.5, 2.5))
             process.send_signal(signal.SIGKILL)
             process.wait()
+            loose = _loose_sessions(out)
             before = {sid: [r for r in records if r["kind"] == "model" and not r["error"]]
-                      for sid, records in _loose_sessions(out).items()}
+                      for sid, records in loose.items()}
+            interrupted += len(loose) < 3 or any(records[-1]["kind"] != "session_end" for records in loose.values())
             resumed = subprocess.run([*command, "--resume"], cwd=REPO, env=env, capture_output=True, text=True)
             assert resumed.returncode == 0, resumed.stderr
             after = sessions(out)
@@ -165,6 +168,7 @@ def test_sigkill_at_random_points_then_resume_keeps_every_turn_once(tmp_path: Pa
                 assert len(keys) == len(set(keys)), f"run {run}: a finished turn was asked twice"
                 assert {r["key"] for r in before.get(sid, [])} <= set(keys)
             assert_no_key(out, resumed.stdout, resumed.stderr)
+    assert interrupted >= 7  # the kills really landed mid-run
 
 
 def _loose_sessions(out: Path) -> dict[str, list[dict[str, Any]]]:
