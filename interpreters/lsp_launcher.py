@@ -7,6 +7,7 @@ server spinning behind it. Elsewhere it simply runs the server.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -20,10 +21,8 @@ def main() -> None:
         sys.exit("usage: lsp_launcher.py SERVER [ARGS...]")
     parent = os.getppid()
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):  # no prctl: the server runs without the guard
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass  # no prctl: the server runs without the guard
         if os.getppid() != parent:  # the parent died before the guard was set
             sys.exit(1)
     os.execv(sys.argv[1], sys.argv[1:])
