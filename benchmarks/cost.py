@@ -1,0 +1,73 @@
+"""Estimate: teacher cost per 1,000 examples for the shipped prompts, with and without caching and batches.
+
+Run: ``.venv/bin/python -m benchmarks.cost``. Records explorations of ``examples/sample_repo`` with the real
+prompts and tools against the local fake of the Messages API, then prices the recorded usage four ways.
+The fake counts tokens as characters / 4 (it has no Claude tokenizer) and answers with short reasoning, so
+the figures are estimates of the prompt side; a real run's ``summary.json`` gives the real figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import anthropic
+
+from interpreters.anthropic import BATCH_DISCOUNT, PRICES, AnthropicTeacher, cost_of
+from interpreters.lsp import LspServer
+from interpreters.recording import read_log
+from teacher.explore import TeachQuery
+from teacher.record import record
+from tests.fake_anthropic import FakeAnthropic
+from tests.teacher.test_record import Choosing
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERIES = [
+    TeachQuery(topic="How is the order total computed with discounts?", seeds=("order_total",), budget=10),
+    TeachQuery(topic="What breaks if an order status is added?", seeds=("describe_status",), budget=10),
+    TeachQuery(topic="How does checkout charge the customer?", seeds=("checkout",), budget=10),
+    TeachQuery(topic="How are payment results reported?", seeds=("describe_payment",), budget=10),
+]
+
+
+def usages(out: Path) -> list[dict[str, Any]]:
+    """The usage of every successful model turn recorded under ``out``."""
+    found = []
+    for path in (out / "sessions").glob("*.jsonl"):
+        for r in read_log(path)[0]:
+            if r.get("kind") == "model" and not r.get("error"):
+                found.append(r["response"]["usage"])
+    return found
+
+
+async def main() -> None:
+    price = PRICES["claude-haiku-4-5"]
+    with tempfile.TemporaryDirectory() as scratch, FakeAnthropic(responder=Choosing()) as fake:
+        out = Path(scratch)
+        client = anthropic.AsyncAnthropic(api_key="estimate", base_url=fake.base_url, max_retries=0)
+        async with LspServer(ROOT / "examples" / "sample_repo") as lsp:
+            with open(out / "progress.log", "w", encoding="utf-8") as progress:
+                await record(QUERIES, out, AnthropicTeacher(client=client), lsp, concurrency=1, stream=progress)
+        used = usages(out)
+    uncached = [
+        {"input_tokens": u["input_tokens"] + u["cache_creation_input_tokens"] + u["cache_read_input_tokens"],
+         "output_tokens": u["output_tokens"]}
+        for u in used
+    ]
+    per_1000 = {
+        "no caching": sum(cost_of(u, price) for u in uncached),
+        "caching": sum(cost_of(u, price) for u in used),
+        "batches": sum(cost_of(u, price) for u in uncached) * BATCH_DISCOUNT,
+        "caching and batches": sum(cost_of(u, price) for u in used) * BATCH_DISCOUNT,
+    }
+    tokens = {k: sum(u[k] for u in used) for k in used[0]}
+    print(f"{len(used)} examples recorded; tokens {json.dumps(tokens)}")
+    for name, total in per_1000.items():
+        print(f"{name:>20}: ${total / len(used) * 1000:.2f} per 1,000 examples")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
