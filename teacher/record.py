@@ -4,6 +4,8 @@ Each query is one session, recorded to ``OUT/sessions/<id>.jsonl`` (the id is de
 resumed run finds its sessions again): a ``session_start`` line, one line per model exchange and per LSP
 answer used, and a ``session_end`` line with the exploration once the session is complete. ``--resume``
 continues unfinished sessions, answering finished turns from the log; finished sessions are skipped.
+After each exploration the teacher is asked for the topic's semantic opposite (``invert_topic``), from which
+``converters.rebuild`` builds select_symbols negatives (``--no-invert`` skips it).
 A summary (sessions, turns, failures by reason, tokens, cost, cost per 1,000 examples, wall time) is
 printed and written to ``OUT/summary.json``.
 """
@@ -78,6 +80,7 @@ async def _run_session(
     teacher: str,
     budget_spent: Any,
     progress: _Progress,
+    invert: bool = True,
 ) -> None:
     from interpreters.lsp_replay import LspRecorder, lsp_key
     from interpreters.recording import Recording, SessionLog
@@ -101,6 +104,8 @@ async def _run_session(
         recording = Recording(model, log)
         async with interpret(recorder, recording):
             result = await explore(query)
+            if invert and not budget_spent():
+                await _invert_topic(query)
         if budget_spent():
             progress.session_done(f"{sid} (stopped: budget spent; --resume continues it)", log.turns, {})
             return
@@ -109,6 +114,23 @@ async def _run_session(
         progress.session_done(sid, log.turns, result.skip_counts())
     finally:
         log.close()
+
+
+async def _invert_topic(query: TeachQuery) -> None:
+    """Ask the teacher for the topic's semantic opposite (recorded; select_symbols negatives are built from it)."""
+    from tasks.select_symbols.negatives import InvertTopicInput, InvertTopicTask
+    from teacher.handlers import perform
+    from teacher.model import current_node
+    from teacher.operations import Ask, OperationFailed
+    from teacher.task import TaskOutputError
+
+    token = current_node.set("invert_topic")
+    try:
+        await perform(Ask(InvertTopicTask(), InvertTopicInput(topic=query.topic, symbol=query.seeds[0])))
+    except (TaskOutputError, OperationFailed):
+        pass  # no opposite: the recording says so (a failed or empty turn); negatives fall back to the heuristic
+    finally:
+        current_node.reset(token)
 
 
 async def record(
@@ -123,6 +145,7 @@ async def record(
     teacher: str = "",
     budget_spent: Any = lambda: False,
     stream: Any = sys.stderr,
+    invert: bool = True,
 ) -> dict[str, Any]:
     """Record one session per query (``concurrency`` at a time) and return the summary of ``out``."""
     started = time.perf_counter()
@@ -134,7 +157,7 @@ async def record(
             if budget_spent():
                 return
             await _run_session(query, out, model, lsp, resume=resume, repo=repo, teacher=teacher,
-                               budget_spent=budget_spent, progress=progress)
+                               budget_spent=budget_spent, progress=progress, invert=invert)
 
     await asyncio.gather(*(one(q) for q in queries))
     summary = summarise(out)
@@ -214,6 +237,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--budget", type=int, default=20, help="symbols visited per query (default 20)")
     parser.add_argument("--max-depth", type=int, default=3, help="edges from a seed (default 3)")
     parser.add_argument("--breadth", type=int, default=5, help="candidates followed per symbol (default 5)")
+    parser.add_argument("--no-invert", action="store_true", help="do not ask the teacher to invert each topic")
     return parser
 
 
@@ -279,7 +303,7 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
                 model = HeuristicModel()
         return await record(
             queries, args.out, model, lsp, concurrency=args.concurrency, resume=args.resume,
-            repo=str(args.repo), teacher=args.teacher,
+            repo=str(args.repo), teacher=args.teacher, invert=not args.no_invert,
             budget_spent=lambda: budget.limit_usd is not None and budget.spent_usd >= budget.limit_usd,
         )
 

@@ -135,6 +135,6 @@ def student_conversation(
     if not declare_tools:
         return [Message(role="user", content=user)], []
     return (
-        [Message(role="developer", content=DEVELOPER_PROMPT), Message(role="user", content=user)],
+        [Message(role="system", content=DEVELOPER_PROMPT), Message(role="user", content=user)],
         [tool.openai() for tool in tools],
     )
