@@ -2,7 +2,7 @@
 
 Reads session logs (files or directories of ``*.jsonl``), keeps the answered model turns of the chosen tasks,
 converts each through its task (``to_examples``), drops degenerate and duplicate examples, adds negatives
-for select_symbols, splits train/eval grouped so that no symbol or topic straddles the two, and writes
+for select_symbols, splits train/eval grouped so that no symbol (or topic) straddles the two, and writes
 ``train.jsonl``, ``eval.jsonl`` and ``stats.json`` in one of three shapes (``text``, ``messages``,
 ``prompt-completion``) for one codec profile. No model is called.
 
@@ -114,20 +114,14 @@ def _topic_key(text: str) -> str:
 
 
 def group_keys(task: str, input: dict[str, Any]) -> list[str]:
-    """What must not straddle train and eval: the symbols an example is about and its topic (as a word set)."""
-    keys = []
+    """What must stay on one side of the split: the symbol an example is about (select_symbols: the symbol;
+    score_edge: the edge's source), or for a topic-only task its topic as a set of word stems. Paraphrased
+    topics about one symbol, and a negative with its positive, share the symbol and so stay together."""
     if task == "select_symbols":
-        keys.append(f"symbol:{input.get('module', '')}.{input.get('symbol', '')}")
-        keys.append(_topic_key(str(input.get("topic", ""))))
-    elif task == "score_edge":
-        keys.append(f"symbol:{input.get('source_file')}:{input.get('source_line')}")
-        keys.append(f"symbol:{input.get('target_file')}:{input.get('target_line')}")
-        keys.append(_topic_key(str(input.get("query", ""))))
-    else:
-        for name in ("topic", "query", "inverted_topic", "symbol"):
-            if input.get(name):
-                keys.append(_topic_key(str(input[name])) if name != "symbol" else f"symbol:{input[name]}")
-    return keys
+        return [f"symbol:{input.get('module', '')}.{input.get('symbol', '')}"]
+    if task == "score_edge":
+        return [f"symbol:{input.get('source_file')}:{input.get('source_line')}"]
+    return [_topic_key(str(input[name])) for name in ("topic", "query") if input.get(name)]
 
 
 class _Groups:
@@ -251,7 +245,7 @@ class _Writer:
         self.stats.examples[f"{task}/{split}"] += 1
         self.stats.lengths[self._length(example, line)] += 1
         order = hashlib.blake2b(f"{self.options.seed}:".encode() + line, digest_size=8).digest()
-        self.buckets[split][order[0] % BUCKETS].write(order + line + b"\n")
+        self.buckets[split][order[0] % BUCKETS].write(order.hex().encode() + line + b"\n")  # 16 hex digits
 
     def _length(self, example: TrainingExample, line: bytes) -> int:
         if self.tokenizer is None:
@@ -266,8 +260,8 @@ class _Writer:
             with open(self.options.out / f"{split}.jsonl", "wb") as out:
                 for bucket in files:
                     bucket.seek(0)
-                    for entry in sorted(bucket.read().splitlines()):
-                        out.write(entry[8:] + b"\n")
+                    for entry in sorted(bucket.read().split(b"\n")[:-1]):  # JSON lines hold no raw newline
+                        out.write(entry[16:] + b"\n")
                     bucket.close()
 
 
@@ -329,7 +323,6 @@ def rebuild(paths: Sequence[Path], options: Options, progress: IO[str] | None = 
     options.out.mkdir(parents=True, exist_ok=True)
     groups = _Groups()
     teacher_inversions: dict[str, str] = {}
-    select_topics: set[str] = set()
     scan = RebuildStats()
     for _, record in iter_records(paths, scan, strict=False):  # pass 1: groups and the teacher's inversions
         if record.get("kind") != "model" or record.get("error") or not isinstance(record.get("input"), dict):
@@ -341,14 +334,8 @@ def rebuild(paths: Sequence[Path], options: Options, progress: IO[str] | None = 
             if isinstance(inverted, str) and inverted.strip():
                 teacher_inversions.setdefault(str(input.get("topic")), inverted)
                 keys.append(_topic_key(inverted))
-        if task == "select_symbols":
-            select_topics.add(str(input.get("topic", "")))
         if keys:
             groups.join(keys)
-    for topic in sorted(select_topics):  # a negative's inverted topic belongs with its original
-        inverted = teacher_inversions.get(topic) or invert_topic_heuristically(topic)
-        if inverted:
-            groups.join([_topic_key(topic), _topic_key(inverted)])
     stats = RebuildStats()
     filters = FilterStats()
     started = time.perf_counter()

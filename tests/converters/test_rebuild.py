@@ -1,0 +1,195 @@
+"""converters.rebuild on recordings made by the heuristic and replay backends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from converters.functiongemma import parse_calls, render_prompt, split_output
+from converters.rebuild import Options, main, reasoning_comment, rebuild
+from converters.schema import TrainingExample
+from interpreters.heuristic import HeuristicModel
+from interpreters.lsp import LspServer
+from interpreters.lsp_replay import LspReplay
+from interpreters.recording import read_log
+from interpreters.replay import Replay
+from tasks.score_edge.task import SCORE_EDGE
+from tasks.select_symbols.negatives import INVERT_TOPIC
+from tasks.select_symbols.task import SELECT_SYMBOLS
+from teacher.explore import TeachQuery
+from teacher.record import record
+from tests.conftest import SAMPLE_REPO
+
+QUERIES = [
+    TeachQuery(topic="How are orders validated before payment?", seeds=("validate_order",), budget=6),
+    TeachQuery(topic="How is the order total computed with discounts?", seeds=("order_total",), budget=6),
+    TeachQuery(topic="What breaks if an order status is added?", seeds=("describe_status",), budget=6),
+    TeachQuery(topic="How does checkout charge a payment gateway?", seeds=("checkout",), budget=6),
+    TeachQuery(topic="How are payment results described?", seeds=("describe_payment",), budget=6),
+]
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Heuristic recordings of five explorations, plus their replay (no model, no server)."""
+    root = tmp_path_factory.mktemp("recordings")
+
+    async def make() -> None:
+        async with LspServer(SAMPLE_REPO) as lsp:
+            with open(root / "progress.log", "w", encoding="utf-8") as progress:
+                await record(QUERIES, root / "heuristic", HeuristicModel(), lsp, stream=progress)
+        records = [r for p in sorted((root / "heuristic").rglob("*.jsonl")) for r in read_log(p)[0]]
+        with open(root / "progress.log", "a", encoding="utf-8") as progress:
+            await record(QUERIES, root / "replay", Replay(records), LspReplay(records), stream=progress)
+
+    asyncio.run(make())
+    return root
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def build(recordings: Path, out: Path, **options: Any) -> dict[str, Any]:
+    rebuild([recordings / "heuristic", recordings / "replay"], Options(out=out, **options))
+    return json.loads((out / "stats.json").read_text())
+
+
+def examples(out: Path) -> Iterator[dict[str, Any]]:
+    for split in ("train", "eval"):
+        yield from lines(out / f"{split}.jsonl")
+
+
+TOOLS = {"score_edge": SCORE_EDGE, "select_symbols": SELECT_SYMBOLS, "invert_topic": INVERT_TOPIC}
+
+
+def candidates_in(text: str) -> set[str]:
+    """The candidate names listed in a select_symbols user text."""
+    names: set[str] = set()
+    block = text.split("Candidates:\n", 1)[1].split("<end_of_turn>", 1)[0]
+    for line in block.splitlines():
+        shown = line.split(": ", 1)[1] if ": " in line else ""
+        if shown and not shown.startswith("("):
+            names.update(shown.split(", "))
+    return names
+
+
+@pytest.mark.parametrize("profile", ["hf", "ollama"])
+def test_text_examples_parse_and_validate_and_messages_re_render_to_them(
+    recordings: Path, tmp_path: Path, profile: str
+) -> None:
+    stats = build(recordings, tmp_path / "text", profile=profile, split=0.5)
+    texts = [e["text"] for e in examples(tmp_path / "text")]
+    assert len(texts) == stats["train"] + stats["eval"] > 20
+    assert stats["examples"].keys() >= {"select_symbols", "score_edge", "invert_topic"}
+    for text in texts:
+        [call] = parse_calls(text.split("<start_of_turn>model\n")[-1])
+        arguments = TOOLS[call.name].validate(call.arguments)
+        if call.name == "select_symbols":
+            assert set(arguments.selected) <= candidates_in(text)
+    build(recordings, tmp_path / "messages", profile=profile, split=0.5, format="messages")
+    rendered = sorted(
+        render_prompt(e["messages"], e["tools"], profile=profile, add_generation_prompt=False)
+        for e in examples(tmp_path / "messages")
+    )
+    assert rendered == sorted(texts)
+    for example in examples(tmp_path / "messages"):
+        TrainingExample.model_validate(example)
+        call = example["messages"][-1]["tool_calls"][0]
+        assert call["type"] == "function" and call["id"] and isinstance(call["function"]["arguments"], str)
+        assert example["messages"][0]["role"] in ("system", "user")
+
+
+def test_prompt_completion_pairs_join_to_the_text(recordings: Path, tmp_path: Path) -> None:
+    build(recordings, tmp_path / "text")
+    build(recordings, tmp_path / "pc", format="prompt-completion")
+    pairs = list(examples(tmp_path / "pc"))
+    joined = sorted(p["prompt"] + p["completion"] for p in pairs)
+    assert joined == sorted(e["text"] for e in examples(tmp_path / "text"))
+    for pair in pairs:
+        assert pair["prompt"].endswith("<start_of_turn>model\n")
+        assert pair["completion"].startswith("<start_function_call>")
+        assert pair["completion"].endswith("<end_function_call><start_function_response>")
+
+
+def test_same_inputs_and_seed_give_identical_bytes(recordings: Path, tmp_path: Path) -> None:
+    build(recordings, tmp_path / "a", seed=3, split=0.5)
+    build(recordings, tmp_path / "b", seed=3, split=0.5)
+    build(recordings, tmp_path / "c", seed=4, split=0.5)
+    for name in ("train.jsonl", "eval.jsonl", "stats.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "a" / "train.jsonl").read_bytes() != (tmp_path / "c" / "train.jsonl").read_bytes()
+
+
+def test_no_symbol_straddles_the_split(recordings: Path, tmp_path: Path) -> None:
+    for seed in range(3):
+        out = tmp_path / str(seed)
+        stats = build(recordings, out, seed=seed, split=0.5, format="messages")
+        assert stats["train"] and stats["eval"] and stats["groups"] >= 5
+        symbols: dict[str, set[str]] = {"train": set(), "eval": set()}
+        for split in ("train", "eval"):
+            for example in lines(out / f"{split}.jsonl"):
+                user = example["messages"][-2]["content"]
+                if user.startswith("Topic:"):  # select_symbols: the symbol asked about
+                    symbols[split].add(user.splitlines()[1])
+                elif user.startswith("Score this edge:"):  # score_edge: the edge's source
+                    symbols[split].add(user.splitlines()[2].replace("<escape>", ""))
+        assert symbols["train"] and symbols["eval"] and not symbols["train"] & symbols["eval"]
+
+
+def test_duplicates_degenerates_and_negatives_are_counted(recordings: Path, tmp_path: Path) -> None:
+    stats = build(recordings, tmp_path / "out")
+    assert stats["dropped"]["duplicate"] > 0  # the replayed recordings repeat the heuristic ones
+    assert stats["negatives"].get("heuristic", 0) + stats["negatives"].get("teacher", 0) > 0
+    assert stats["length_unit"] == "characters" and stats["length_percentiles"]["p50"] > 0
+    negatives = [
+        e for e in examples(tmp_path / "out") if "call:select_symbols{selected:[]}" in e["text"]
+    ]
+    assert negatives
+    without = build(recordings, tmp_path / "plain", negatives="none")
+    assert without["negatives"] == {} and without["train"] + without["eval"] < stats["train"] + stats["eval"]
+
+
+def test_reasoning_comment_form(recordings: Path, tmp_path: Path) -> None:
+    assert reasoning_comment("Candidates sharing words.  Second sentence.") == "Candidates sharing words."
+    long = "word " * 60
+    assert len(reasoning_comment(long)) <= 160 and reasoning_comment(long).endswith("…")
+    assert reasoning_comment("uses <escape> token\nand lines") == "uses token and lines"
+    assert reasoning_comment("   ") == ""
+    build(recordings, tmp_path / "c", reasoning="comment", format="prompt-completion")
+    comments = []
+    for pair in examples(tmp_path / "c"):
+        calls, comment = split_output(pair["completion"])
+        assert calls and "\n" not in comment and len(comment) <= 160
+        assert pair["completion"].startswith(comment + "<start_function_call>")
+        comments.append(comment)
+    assert sum(1 for c in comments if c) > len(comments) // 2  # negatives carry no reasoning, the rest do
+
+
+def test_a_malformed_line_is_reported_and_skipped_or_fatal(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    good = next((recordings / "heuristic").rglob("*.jsonl")).read_text(encoding="utf-8").splitlines()
+    broken_model = json.loads(next(line for line in good if '"kind":"model"' in line))
+    del broken_model["input"]
+    bad.write_text("\n".join([good[0], "{not json", json.dumps(broken_model), *good[1:]]) + "\n", encoding="utf-8")
+    assert main([str(bad), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert f"{bad}:2: not a JSON object" in err and f"{bad}:3: field 'input' is missing" in err
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["dropped"]["malformed_line"] == 2
+    assert main([str(bad), "--out", str(tmp_path / "strict"), "--strict"]) == 1
+    assert f"{bad}:2: not a JSON object" in capsys.readouterr().err
+
+
+def test_cli_checks_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--out", str(tmp_path / "o"), "--task", "lint"])
+    assert "unknown task(s) lint" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 1
+    assert "no recordings at" in capsys.readouterr().err
