@@ -30,6 +30,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
+import orjson
+
 __all__ = [
     "BOS",
     "CONTROL_TOKENS",
@@ -350,9 +352,12 @@ def render_declaration(tool: Mapping[str, Any], *, profile: Profile = "hf") -> s
 def _arguments_dict(arguments: Any, what: str) -> Mapping[str, Any]:
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as error:
-            raise FunctionGemmaFormatError(f"{what}: arguments are not valid JSON: {error}") from None
+            arguments = orjson.loads(arguments) if arguments.strip() else {}
+        except orjson.JSONDecodeError:
+            try:  # orjson refuses integers beyond 64 bits; the standard library reads them
+                arguments = json.loads(arguments)
+            except json.JSONDecodeError as error:
+                raise FunctionGemmaFormatError(f"{what}: arguments are not valid JSON: {error}") from None
     if not isinstance(arguments, Mapping):
         raise FunctionGemmaFormatError(f"{what}: arguments must be an object, got {type(arguments).__name__}")
     return arguments
@@ -381,9 +386,13 @@ def render_response(name: str, response: Any, *, profile: Profile = "hf") -> str
 
 def render_fields(heading: str, fields: Sequence[tuple[str, str]]) -> str:
     """A user text of labelled fields, each value wrapped in ``<escape>`` (the 2-turn minimal layout)."""
-    lines = [_check_text(heading, "heading")]
-    lines.extend(f"{_check_text(label, 'label')}: {_escaped(value, label)}" for label, value in fields)
-    return "\n".join(lines)
+    text = heading + "".join(f"\n{label}: {ESCAPE}{value}{ESCAPE}" for label, value in fields)
+    if _ANY_CONTROL.search(heading + "".join(label + value for label, value in fields)):  # one search, then who
+        _check_text(heading, "heading")
+        for label, value in fields:
+            _check_text(label, "label")
+            _check_text(value, label)
+    return text
 
 
 def completion_terminator(profile: Profile = "hf") -> str:

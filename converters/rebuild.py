@@ -14,13 +14,17 @@ and seed give byte-identical files.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
+import os
 import re
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -150,8 +154,8 @@ class _Groups:
         return int.from_bytes(digest, "big") / 2**64 >= split
 
 
-def iter_records(paths: Sequence[Path], stats: RebuildStats, strict: bool) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(``file:line``, record) for every readable line; a malformed one is reported (or fatal with strict)."""
+def recording_files(paths: Sequence[Path]) -> list[Path]:
+    """The session logs at ``paths`` (files, or directories searched for ``*.jsonl``), in a stable order."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -160,21 +164,7 @@ def iter_records(paths: Sequence[Path], stats: RebuildStats, strict: bool) -> It
             files.append(path)
         else:
             raise FileNotFoundError(f"no recordings at {path}")
-    for file in files:
-        with open(file, "rb") as lines:
-            for number, line in enumerate(lines, start=1):
-                stats.lines += 1
-                where = f"{file}:{number}"
-                if not line.strip():
-                    continue
-                try:
-                    record = orjson.loads(line)
-                    if not isinstance(record, dict):
-                        raise ValueError("a line must be a JSON object")
-                except ValueError as error:
-                    _malformed(where, f"not a JSON object ({error})", stats, strict)
-                    continue
-                yield where, record
+    return files
 
 
 def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> None:
@@ -185,8 +175,9 @@ def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> N
     print(f"converters.rebuild: {message}; skipped", file=sys.stderr)
 
 
-def _turn(where: str, record: dict[str, Any], options: Options, stats: RebuildStats) -> Turn[Any] | None:
+def _turn(path: Path, number: int, record: dict[str, Any], options: Options, stats: RebuildStats) -> Turn[Any] | None:
     """The turn of an answered model line of a selected task, or None (counted) when it is not one."""
+    where = f"{path}:{number}"
     if record.get("kind") != "model":
         return None
     stats.turns += 1
@@ -216,75 +207,49 @@ def _turn(where: str, record: dict[str, Any], options: Options, stats: RebuildSt
     return Turn(task=task_name, input=input, calls=calls, reasoning=str(record.get("reasoning") or ""))
 
 
-class _Writer:
-    """Dedups, renders and buckets examples by split; ``finish`` writes each split in seeded order."""
-
-    def __init__(self, options: Options, stats: RebuildStats, scratch: Path) -> None:
-        self.options, self.stats = options, stats
-        self.seen_exact: set[bytes] = set()
-        self.seen_loose: set[bytes] = set()
-        self.buckets = {
-            split: [open(scratch / f"{split}.{b}", "w+b") for b in range(BUCKETS)]  # noqa: SIM115
-            for split in ("train", "eval")
-        }
-        self.tokenizer = _load_tokenizer(options.tokenizer) if options.tokenizer else None
-
-    def add(self, task: str, example: TrainingExample, is_eval: bool) -> None:
-        line = render_line(example, self.options)
-        exact = hashlib.blake2b(line, digest_size=16).digest()
-        if exact in self.seen_exact:
-            self.stats.dropped["duplicate"] += 1
-            return
-        loose = hashlib.blake2b(_SPACE.sub(" ", line.decode()).encode(), digest_size=16).digest()
-        if loose in self.seen_loose:
-            self.stats.dropped["duplicate_whitespace"] += 1
-            return
-        self.seen_exact.add(exact)
-        self.seen_loose.add(loose)
-        split = "eval" if is_eval else "train"
-        self.stats.examples[f"{task}/{split}"] += 1
-        self.stats.lengths[self._length(example, line)] += 1
-        order = hashlib.blake2b(f"{self.options.seed}:".encode() + line, digest_size=8).digest()
-        self.buckets[split][order[0] % BUCKETS].write(order.hex().encode() + line + b"\n")  # 16 hex digits
-
-    def _length(self, example: TrainingExample, line: bytes) -> int:
-        if self.tokenizer is None:
-            return len(line)
-        dumped = example.model_dump(exclude_none=True)
-        text = render_prompt(dumped["messages"], dumped["tools"], profile=self.options.profile,
-                             add_generation_prompt=False)
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def finish(self) -> None:
-        for split, files in self.buckets.items():
-            with open(self.options.out / f"{split}.jsonl", "wb") as out:
-                for bucket in files:
-                    bucket.seek(0)
-                    for entry in sorted(bucket.read().split(b"\n")[:-1]):  # JSON lines hold no raw newline
-                        out.write(entry[16:] + b"\n")
-                    bucket.close()
+_TOKENIZERS: dict[str, Any] = {}
 
 
 def _load_tokenizer(name: str) -> Any:
-    try:
-        from transformers import AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        raise SystemExit("--tokenizer needs the finetune extra: pip install -e '.[finetune]'") from None
-    return AutoTokenizer.from_pretrained(name, local_files_only=True)
+    if name not in _TOKENIZERS:
+        try:
+            from transformers import AutoTokenizer  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            raise SystemExit("--tokenizer needs the finetune extra: pip install -e '.[finetune]'") from None
+        _TOKENIZERS[name] = AutoTokenizer.from_pretrained(name, local_files_only=True)
+    return _TOKENIZERS[name]
 
 
-def render_line(example: TrainingExample, options: Options) -> bytes:
-    """One JSONL line (without newline) for an example in the chosen format and profile."""
-    dumped = example.model_dump(exclude_none=True)
+def _message_dicts(example: TrainingExample) -> list[dict[str, Any]]:
+    """The messages as the codec reads them, without a full ``model_dump`` (the hot path of a rebuild)."""
+    found = []
+    for m in example.messages:
+        entry: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.tool_calls:
+            entry["tool_calls"] = [
+                {"id": c.id, "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                for c in m.tool_calls
+            ]
+        if m.tool_call_id:
+            entry["tool_call_id"] = m.tool_call_id
+        found.append(entry)
+    return found
+
+
+def render_line(example: TrainingExample, options: Options) -> tuple[bytes, str]:
+    """One JSONL line (without newline) for an example in the chosen format, and its full FunctionGemma text."""
     if options.format == "messages":
-        return orjson.dumps({"messages": dumped["messages"], "tools": dumped["tools"]})
+        dumped = example.model_dump(exclude_none=True)
+        full = render_prompt(dumped["messages"], dumped["tools"], profile=options.profile, add_generation_prompt=False)
+        return orjson.dumps({"messages": dumped["messages"], "tools": dumped["tools"]}), full
+    dumped = {"messages": _message_dicts(example), "tools": example.tools}
     full = render_prompt(dumped["messages"], dumped["tools"], profile=options.profile, add_generation_prompt=False)
     if options.format == "text":
-        return orjson.dumps({"text": full})
+        return orjson.dumps({"text": full}), full
     prompt = render_prompt(dumped["messages"][:-1], dumped["tools"], profile=options.profile)
     if not full.startswith(prompt):
         raise AssertionError("the prompt is not a prefix of the conversation")  # the codec guarantees it
-    return orjson.dumps({"prompt": prompt, "completion": full[len(prompt) :]})
+    return orjson.dumps({"prompt": prompt, "completion": full[len(prompt) :]}), full
 
 
 def _with_comment(example: TrainingExample, reasoning: str) -> TrainingExample:
@@ -295,10 +260,7 @@ def _with_comment(example: TrainingExample, reasoning: str) -> TrainingExample:
     return example.model_copy(update={"messages": [*example.messages[:-1], answer]})
 
 
-def _examples(turn: Turn[Any], options: Options, stats: RebuildStats, filters: FilterStats) -> Iterable[
-    tuple[Turn[Any], TrainingExample]
-]:
-    task = TASKS[turn.task]
+def _examples(turn: Turn[Any], options: Options, stats: RebuildStats, filters: FilterStats) -> list[TrainingExample]:
     if isinstance(turn.input, SelectSymbolsInput):
         selected = turn.calls[0].arguments.get("selected", []) if turn.calls else []
         before = dict(filters.dropped)
@@ -307,7 +269,7 @@ def _examples(turn: Turn[Any], options: Options, stats: RebuildStats, filters: F
             stats.dropped[reason] += 1
             return []
     try:
-        examples = task.to_examples(turn)
+        examples = TASKS[turn.task].to_examples(turn)
     except TaskOutputError:
         stats.dropped["invalid_answer"] += 1
         return []
@@ -315,73 +277,198 @@ def _examples(turn: Turn[Any], options: Options, stats: RebuildStats, filters: F
         stats.dropped["no_example"] += 1
     if options.reasoning == "comment":
         examples = [_with_comment(e, turn.reasoning) for e in examples]
-    return [(turn, e) for e in examples]
+    return examples
 
 
-def rebuild(paths: Sequence[Path], options: Options, progress: IO[str] | None = None) -> RebuildStats:
-    """Build the dataset under ``options.out`` from the recordings at ``paths``; returns the statistics."""
-    options.out.mkdir(parents=True, exist_ok=True)
-    groups = _Groups()
-    teacher_inversions: dict[str, str] = {}
-    scan = RebuildStats()
-    for _, record in iter_records(paths, scan, strict=False):  # pass 1: groups and the teacher's inversions
-        if record.get("kind") != "model" or record.get("error") or not isinstance(record.get("input"), dict):
-            continue
-        task, input = str(record.get("task")), record["input"]
-        keys = group_keys(task, input)
-        if task == "invert_topic" and record.get("calls"):
-            inverted = (record["calls"][0].get("arguments") or {}).get("inverted_topic")
-            if isinstance(inverted, str) and inverted.strip():
-                teacher_inversions.setdefault(str(input.get("topic")), inverted)
-                keys.append(_topic_key(inverted))
-        if keys:
-            groups.join(keys)
-    stats = RebuildStats()
-    filters = FilterStats()
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="rebuild-") as scratch:
-        writer = _Writer(options, stats, Path(scratch))
-        for where, record in iter_records(paths, stats, options.strict):  # pass 2: examples
-            turn = _turn(where, record, options, stats)
-            if turn is None:
-                continue
-            keys = group_keys(turn.task, record["input"])
-            is_eval = groups.is_eval(keys, options.seed, options.split) if keys else False
-            for kept, example in _examples(turn, options, stats, filters):
-                writer.add(kept.task, example, is_eval)
-                if isinstance(kept.input, SelectSymbolsInput):
-                    _add_negative(kept, options, stats, writer, teacher_inversions, is_eval)
-            if progress is not None and stats.turns % 50_000 == 0 and stats.turns:
-                rate = stats.turns / (time.perf_counter() - started)
-                print(f"{stats.turns} turns read ({rate:,.0f}/s)", file=progress, flush=True)
-        writer.finish()
-    stats.topic_leaks = filters.topic_leaks
-    stats.groups = len({groups.find(k) for k in list(groups.parent)})
-    (options.out / "stats.json").write_text(orjson.dumps(stats_dict(stats, options), option=orjson.OPT_INDENT_2)
-                                            .decode(), encoding="utf-8")
-    return stats
-
-
-def _add_negative(
-    turn: Turn[Any],
-    options: Options,
-    stats: RebuildStats,
-    writer: _Writer,
-    teacher_inversions: dict[str, str],
-    is_eval: bool,
-) -> None:
+def _negative(turn: Turn[Any], options: Options, inversions: dict[str, str]) -> tuple[Turn[Any] | None, str]:
     topic = turn.input.topic
     inverted, source = None, ""
-    if options.negatives in ("teacher", "both") and topic in teacher_inversions:
-        inverted, source = teacher_inversions[topic], "teacher"
+    if options.negatives in ("teacher", "both") and topic in inversions:
+        inverted, source = inversions[topic], "teacher"
     if inverted is None and options.negatives in ("heuristic", "both"):
         inverted, source = invert_topic_heuristically(topic), "heuristic"
     if not inverted or inverted.strip().lower() == topic.strip().lower():
-        return
-    negative = negative_turn(turn.input, inverted, source)  # type: ignore[arg-type]
-    for example in TASKS[turn.task].to_examples(negative):
-        stats.negatives[source] += 1
-        writer.add(turn.task, example, is_eval)
+        return None, ""
+    return negative_turn(turn.input, inverted, source), source  # type: ignore[arg-type]
+
+
+# One converted example, as a plain tuple (cheap to send between processes): task, split, the seeded order key
+# (16 hex digits) followed by the JSON line, exact and whitespace-normalised digests, length, and "" or where a
+# negative's inverted topic came from.
+_Item = tuple[str, str, bytes, bytes, bytes, int, str]
+
+
+@dataclass
+class _Converted:
+    items: list[_Item]
+    stats: RebuildStats
+    topic_leaks: int
+    groups: set[str]
+
+
+def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str]]) -> _Converted:
+    """Everything one session log yields (runs in a worker process)."""
+    gc.disable()  # many short-lived objects and no cycles: the collector's passes cost more than they free
+    try:
+        return _convert(*job)
+    finally:
+        gc.enable()
+
+
+def _convert(path: Path, options: Options, inversions: dict[str, str], parents: dict[str, str]) -> _Converted:
+    groups = _Groups()
+    groups.parent = parents
+    stats, filters, items = RebuildStats(), FilterStats(), []
+    tokenizer = _load_tokenizer(options.tokenizer) if options.tokenizer else None
+    split_of: dict[tuple[str, ...], str] = {}
+    roots: set[str] = set()
+    seed_prefix = f"{options.seed}:".encode()
+    with open(path, "rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            stats.lines += 1
+            try:
+                record = orjson.loads(raw)
+                if not isinstance(record, dict):
+                    raise ValueError("a line must be a JSON object")
+            except ValueError as error:
+                if raw.strip():
+                    _malformed(f"{path}:{number}", f"not a JSON object ({error})", stats, options.strict)
+                continue
+            turn = _turn(path, number, record, options, stats)
+            if turn is None:
+                continue
+            keys = tuple(group_keys(turn.task, record["input"]))
+            if keys not in split_of:
+                split_of[keys] = "eval" if keys and groups.is_eval(keys, options.seed, options.split) else "train"
+                if keys:
+                    roots.add(min(groups.find(k) for k in keys))
+            split = split_of[keys]
+            made = [(e, "") for e in _examples(turn, options, stats, filters)]
+            if made and isinstance(turn.input, SelectSymbolsInput):
+                negative, source = _negative(turn, options, inversions)
+                if negative is not None:
+                    made += [(e, source) for e in TASKS[turn.task].to_examples(negative)]
+            for example, source in made:
+                line, text = render_line(example, options)
+                length = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text)
+                exact = hashlib.blake2b(line, digest_size=16).digest()
+                # whitespace-normalised: runs of spaces collapsed (a JSON line has no other raw whitespace)
+                loose = hashlib.blake2b(b" ".join(line.split()), digest_size=16).digest() if b"  " in line else exact
+                order = hashlib.blake2b(seed_prefix + exact, digest_size=8).hexdigest().encode()
+                items.append((turn.task, split, order + line, exact, loose, length, source))
+    return _Converted(items=items, stats=stats, topic_leaks=filters.topic_leaks, groups=roots)
+
+
+def _scan_inversions(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
+    """The teacher's recorded topic inversions, and the groups joining each topic with its inversion."""
+    inversions: dict[str, str] = {}
+    groups = _Groups()
+    for file in files:
+        with open(file, "rb") as lines:
+            for raw in lines:
+                if b"invert_topic" not in raw:
+                    continue
+                try:
+                    record = orjson.loads(raw)
+                except ValueError:
+                    continue  # reported by the conversion pass
+                if not isinstance(record, dict) or record.get("kind") != "model" or record.get("error"):
+                    continue
+                if record.get("task") != "invert_topic" or not record.get("calls"):
+                    continue
+                topic = str((record.get("input") or {}).get("topic", ""))
+                inverted = ((record["calls"][0] or {}).get("arguments") or {}).get("inverted_topic")
+                if topic and isinstance(inverted, str) and inverted.strip():
+                    inversions.setdefault(topic, inverted)
+                    groups.join([_topic_key(topic), _topic_key(inverted)])
+    return inversions, groups
+
+
+def rebuild(
+    paths: Sequence[Path], options: Options, progress: IO[str] | None = None, workers: int = 1
+) -> RebuildStats:
+    """Build the dataset under ``options.out`` from the recordings at ``paths``; returns the statistics."""
+    files = recording_files(paths)
+    options.out.mkdir(parents=True, exist_ok=True)
+    inversions, groups = _scan_inversions(files)
+    stats = RebuildStats()
+    roots: set[str] = set()
+    jobs = [(file, options, inversions, groups.parent) for file in files]
+    started = time.perf_counter()
+    collecting = gc.isenabled()
+    gc.disable()  # the de-duplication sets are large and hold no cycles: spare them the collector's passes
+    try:
+        _write(jobs, options, stats, roots, progress, workers, started)
+    finally:
+        if collecting:
+            gc.enable()
+    stats.groups = len(roots)
+    summary = orjson.dumps(stats_dict(stats, options), option=orjson.OPT_INDENT_2).decode()
+    (options.out / "stats.json").write_text(summary, encoding="utf-8")
+    return stats
+
+
+def _write(
+    jobs: list[tuple[Path, Options, dict[str, str], dict[str, str]]],
+    options: Options,
+    stats: RebuildStats,
+    roots: set[str],
+    progress: IO[str] | None,
+    workers: int,
+    started: float,
+) -> None:
+    seen_exact: set[bytes] = set()
+    seen_loose: set[bytes] = set()
+    with tempfile.TemporaryDirectory(prefix="rebuild-") as scratch, ExitStack() as stack:
+        buckets = {
+            split: [stack.enter_context(open(Path(scratch) / f"{split}.{b}", "w+b")) for b in range(BUCKETS)]
+            for split in ("train", "eval")
+        }
+        pool = stack.enter_context(ProcessPoolExecutor(workers)) if workers > 1 and len(jobs) > 1 else None
+        results = pool.map(_convert_file, jobs, chunksize=4) if pool is not None else map(_convert_file, jobs)
+        examples: dict[tuple[str, str], int] = {}
+        lengths: dict[int, int] = {}
+        negatives: dict[str, int] = {}
+        duplicates = loose_duplicates = 0
+        for done, converted in enumerate(results, start=1):
+            _merge(stats, converted.stats)
+            stats.topic_leaks += converted.topic_leaks
+            roots |= converted.groups
+            for task, split, line, exact, loose, length, negative in converted.items:
+                if exact in seen_exact:
+                    duplicates += 1
+                    continue
+                if loose in seen_loose:
+                    loose_duplicates += 1
+                    continue
+                seen_exact.add(exact)
+                seen_loose.add(loose)
+                examples[task, split] = examples.get((task, split), 0) + 1
+                lengths[length] = lengths.get(length, 0) + 1
+                if negative:
+                    negatives[negative] = negatives.get(negative, 0) + 1
+                buckets[split][int(line[:2], 16) % BUCKETS].write(line + b"\n")
+            if progress is not None and (done % 100 == 0 or done == len(jobs)) and len(jobs) > 1:
+                rate = stats.turns / max(1e-9, time.perf_counter() - started)
+                print(f"{done}/{len(jobs)} files, {stats.turns} turns ({rate:,.0f}/s)", file=progress, flush=True)
+        stats.examples.update({f"{task}/{split}": n for (task, split), n in examples.items()})
+        stats.lengths.update(lengths)
+        stats.negatives.update(negatives)
+        stats.dropped.update({"duplicate": duplicates, "duplicate_whitespace": loose_duplicates})
+        stats.dropped += Counter()  # drops the zero counts
+        for split, files_of_split in buckets.items():
+            with open(options.out / f"{split}.jsonl", "wb") as out:
+                for bucket in files_of_split:
+                    bucket.seek(0)
+                    entries = bucket.read().split(b"\n")[:-1]  # JSON lines hold no raw newline
+                    entries.sort()
+                    out.write(b"".join(entry[16:] + b"\n" for entry in entries))
+
+
+def _merge(total: RebuildStats, part: RebuildStats) -> None:
+    total.lines += part.lines
+    total.turns += part.turns
+    total.dropped.update(part.dropped)
 
 
 def stats_dict(stats: RebuildStats, options: Options) -> dict[str, Any]:
@@ -434,6 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="select_symbols negatives from recorded invert_topic turns and/or the heuristic")
     parser.add_argument("--tokenizer", help="count lengths in tokens with this local tokenizer directory")
     parser.add_argument("--strict", action="store_true", help="a malformed line is fatal")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes converting session logs (default: one per core; output is the same)")
     args = parser.parse_args(argv)
     if not 0.0 < args.split <= 1.0:
         parser.error("--split must be in (0, 1]")
@@ -446,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tokenizer=args.tokenizer,
     )
     try:
-        stats = rebuild(args.recordings, options, progress=sys.stderr)
+        stats = rebuild(args.recordings, options, progress=sys.stderr, workers=max(1, args.workers))
     except (MalformedRecord, FileNotFoundError) as error:
         print(f"converters.rebuild: {error}", file=sys.stderr)
         return 1

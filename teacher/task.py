@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
+import orjson
 from pydantic import BaseModel
 
 from converters.functiongemma import DEVELOPER_PROMPT, ToolCall
@@ -120,12 +121,20 @@ class SingleCallTask(ABC, Generic[In, Out]):
             tool_calls=[
                 MessageToolCall(
                     id="call_0",
-                    function=FunctionCall(name=call.name, arguments=json.dumps(call.arguments, ensure_ascii=False)),
+                    function=FunctionCall(name=call.name, arguments=arguments_json(call.arguments)),
                 )
             ],
         )
         prompt, tools = student_conversation(self.render(turn.input), self.tools(turn.input), self.declare_tools)
         return [TrainingExample(messages=[*prompt, answer], tools=tools)]
+
+
+def arguments_json(arguments: dict[str, Any]) -> str:
+    """A call's arguments as the JSON string OpenAI-style messages carry (compact, UTF-8 kept)."""
+    try:
+        return orjson.dumps(arguments).decode()
+    except TypeError:  # orjson refuses integers beyond 64 bits
+        return json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
 
 
 def student_conversation(

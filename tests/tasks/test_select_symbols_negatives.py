@@ -52,7 +52,7 @@ def test_negative_turn_keeps_the_context_and_selects_nothing() -> None:
     assert turn.meta == {"negative": True, "inverted_by": "heuristic", "original_topic": INPUT.topic}
     [example] = SelectSymbolsTask().to_examples(turn)
     assert example.messages[-1].tool_calls is not None
-    assert example.messages[-1].tool_calls[0].function.arguments == '{"selected": []}'
+    assert example.messages[-1].tool_calls[0].function.arguments == '{"selected":[]}'
     with pytest.raises(ValueError, match="is the original topic"):
         negative_turn(INPUT, INPUT.topic.upper(), "teacher")
 
