@@ -8,10 +8,13 @@ sites are replaced by a marker with the count and are not offered as candidates.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from teacher.task import SingleCallTask
+from converters.functiongemma import ToolCall
+from teacher.task import SingleCallTask, TaskOutputError
 from teacher.tools import Tool
 
 HUB_THRESHOLD = 20
@@ -85,7 +88,7 @@ class SelectSymbolsInput(BaseModel):
 
 
 class SelectSymbols(BaseModel):
-    """The tool's arguments and the task's output."""
+    """The tool's arguments and the task's output (``repaired`` says when the fallback policy made it)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -93,6 +96,7 @@ class SelectSymbols(BaseModel):
         default_factory=list,
         description="The candidates that matter for the topic, by exact name; empty when none do.",
     )
+    repaired: SkipJsonSchema[str | None] = Field(None, exclude=True)
 
     @field_validator("selected")
     @classmethod
@@ -144,3 +148,19 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
                 shown = ", ".join(names) if names else "(none)"
             lines.append(f"  {_LABELS[group]}: {shown}")
         return "\n".join(lines)
+
+    def output(self, arguments: Any, input: SelectSymbolsInput) -> SelectSymbols:
+        assert isinstance(arguments, SelectSymbols)
+        if arguments.repaired is not None:
+            raise TaskOutputError(self.name, "'repaired' is not an argument the model may set")
+        return arguments
+
+    def fallback(self, call: ToolCall | None, input: SelectSymbolsInput) -> SelectSymbols:
+        """The original system's policy for an invalid answer: keep the names that are candidates; when none
+        is left, select every candidate. ``repaired`` says which happened."""
+        names = input.candidates.names()
+        given = call.arguments.get("selected") if call is not None else None
+        kept = [n for n in dict.fromkeys(given) if isinstance(n, str) and n in names] if isinstance(given, list) else []
+        if kept:
+            return SelectSymbols(selected=kept, repaired="dropped_non_candidates")
+        return SelectSymbols(selected=names, repaired="selected_all")
