@@ -29,6 +29,8 @@ __all__ = ["OllamaStudent", "StudentUnavailable"]
 class StudentUnavailable(OperationFailed):
     """The Ollama server is down or lacks the model; the message says what to run."""
 
+    fatal = True  # no later request can do better: callers that skip failed lookups should stop
+
 
 @dataclass
 class OllamaStudent(ModelBackend):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from converters.functiongemma import DEVELOPER_PROMPT
+from converters.functiongemma import DEVELOPER_PROMPT, ToolCall
 from interpreters.ollama import OllamaStudent, StudentUnavailable
 from tasks.score_edge import ScoreEdgeTask
 from tasks.select_symbols import Candidates, SelectSymbols, SelectSymbolsInput, SelectSymbolsTask
@@ -123,3 +123,49 @@ async def test_the_exploration_runs_on_the_student() -> None:
         async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp, OllamaStudent(host=fake.host)):
             result = await explore(TeachQuery(topic="order totals", seeds=("order_total",), budget=3))
     assert len(result.nodes) >= 2 and result.edges
+
+
+def test_compare_reports_agreement_with_the_teacher(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from interpreters.recording import Recording, SessionLog
+    from interpreters.scripted import ScriptedModel
+    from teacher.compare import agreement, jaccard, main
+    from teacher.model import request_for as build
+
+    log = SessionLog(tmp_path / "s.jsonl", session_id="s")
+    edge_answer = {"relevance": 5, "risk": 4, "reasoning": "t", "is_exhaustive": True, "is_type_family": False,
+                   "is_exported": True}
+    teacher = Recording(
+        ScriptedModel(
+            [ToolCall("select_symbols", {"selected": ["Order", "Money"]}), ToolCall("score_edge", edge_answer)]
+        ),
+        log,
+    )
+
+    async def record_two() -> None:
+        await teacher.complete(build(SelectSymbolsTask(), SELECT))
+        await teacher.complete(build(ScoreEdgeTask(), EDGE))
+
+    import asyncio
+
+    asyncio.run(record_two())
+    log.close()
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("tools"):
+            return calls("select_symbols", {"selected": ["Order"]})(body)
+        return calls("score_edge", {**edge_answer, "relevance": 3, "is_exported": False})(body)
+
+    with FakeOllama(answer) as fake:
+        out = str(tmp_path / "r.json")
+        assert main([str(tmp_path), "--student", "ollama", "--host", fake.host, "--out", out]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["select_symbols"] == {"turns": 1, "valid": 1, "invalid": 0, "failed": 0, "exact": 0.0,
+                                        "jaccard": 0.5}
+    assert report["score_edge"]["relevance_abs_diff"] == 2 and report["score_edge"]["is_exported_agree"] == 0.0
+    assert "select_symbols: turns 1" in capsys.readouterr().out
+    assert jaccard([], []) == 1.0 and agreement("select_symbols", {"selected": []}, {"selected": ["a"]})["exact"] == 0
+    with FakeOllama(answer, models=set()) as fake:
+        assert main([str(tmp_path), "--student", "ollama", "--host", fake.host]) == 2
+    assert "ollama create" in capsys.readouterr().err

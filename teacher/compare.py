@@ -1,0 +1,120 @@
+"""``python -m teacher.compare``: ask a student the questions a teacher recording answered, and measure agreement.
+
+For every answered select_symbols and score_edge turn in the recordings, the same input is put to the student
+(``--student ollama``); per task it reports how often the student's answer is valid and, against the
+teacher's: select_symbols exact selection match and mean Jaccard of the selections; score_edge mean absolute
+difference of relevance and risk and agreement of the three flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from converters.functiongemma import ToolCall
+from teacher.handlers import interpret, perform
+from teacher.model import ModelBackend
+from teacher.operations import Ask, OperationFailed
+from teacher.task import TaskOutputError
+
+__all__ = ["agreement", "compare", "jaccard", "main"]
+
+COMPARED = ("select_symbols", "score_edge")
+FLAGS = ("is_exhaustive", "is_type_family", "is_exported")
+
+
+def jaccard(a: Sequence[str], b: Sequence[str]) -> float:
+    """Size of the intersection over size of the union; two empty selections agree fully."""
+    left, right = set(a), set(b)
+    return 1.0 if not left | right else len(left & right) / len(left | right)
+
+
+def agreement(task: str, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
+    """Per-turn agreement figures between a teacher's and a student's arguments for one task."""
+    if task == "select_symbols":
+        t, s = teacher.get("selected", []), student.get("selected", [])
+        return {"exact": float(set(t) == set(s)), "jaccard": jaccard(t, s)}
+    figures = {
+        "relevance_abs_diff": abs(teacher["relevance"] - student["relevance"]),
+        "risk_abs_diff": abs(teacher["risk"] - student["risk"]),
+    }
+    figures.update({f"{flag}_agree": float(teacher[flag] == student[flag]) for flag in FLAGS})
+    return figures
+
+
+async def compare(records: Sequence[dict[str, Any]], student: ModelBackend) -> dict[str, Any]:
+    """Ask ``student`` every compared teacher turn in ``records``; returns the report per task."""
+    from tasks.registry import TASKS
+
+    totals: dict[str, dict[str, float]] = {}
+    counts: dict[str, dict[str, int]] = {}
+    async with interpret(student):
+        for record in records:
+            task_name = record.get("task")
+            if record.get("kind") != "model" or record.get("error") or task_name not in COMPARED:
+                continue
+            task = TASKS[str(task_name)]
+            count = counts.setdefault(str(task_name), {"turns": 0, "valid": 0, "invalid": 0, "failed": 0})
+            count["turns"] += 1
+            input = task.input_model.model_validate(record["input"])
+            teacher_call = ToolCall(record["calls"][0]["name"], record["calls"][0]["arguments"])
+            try:
+                answer = await perform(Ask(task, input))
+            except TaskOutputError:
+                count["invalid"] += 1
+                continue
+            except OperationFailed as error:
+                if getattr(error, "fatal", False):  # the student is not there at all: stop, saying what to run
+                    raise
+                count["failed"] += 1
+                continue
+            count["valid"] += 1
+            figures = agreement(str(task_name), teacher_call.arguments, answer.model_dump())
+            sums = totals.setdefault(str(task_name), {})
+            for name, value in figures.items():
+                sums[name] = sums.get(name, 0.0) + value
+    report: dict[str, Any] = {}
+    for task_name, count in counts.items():
+        means = {name: round(value / count["valid"], 4) for name, value in totals.get(task_name, {}).items()}
+        report[task_name] = {**count, **means}
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("recordings", type=Path, help="a teacher's recordings (a directory or a session log)")
+    parser.add_argument("--student", choices=["ollama"], required=True, help="the student to ask")
+    parser.add_argument("--model", default="functiongemma-student", help="the student's model name")
+    parser.add_argument("--host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    parser.add_argument("--out", type=Path, help="also write the report as JSON here")
+    args = parser.parse_args(argv)
+
+    from interpreters.ollama import OllamaStudent, StudentUnavailable
+    from interpreters.recording import read_log
+    from interpreters.replay import session_logs
+
+    try:
+        records = [r for log in session_logs(args.recordings) for r in read_log(log)[0]]
+    except FileNotFoundError as error:
+        print(f"teacher.compare: {error}", file=sys.stderr)
+        return 1
+    student = OllamaStudent(model=args.model, host=args.host)
+    try:
+        report = asyncio.run(compare(records, student))
+    except StudentUnavailable as error:
+        print(f"teacher.compare: {error}", file=sys.stderr)
+        return 2
+    for task, figures in report.items():
+        print(f"{task}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
