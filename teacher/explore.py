@@ -267,6 +267,8 @@ class _Walk:
             self.skip(ref.qualified, "invalid_answer", error)
             return
         except OperationFailed as error:
+            if getattr(error, "fatal", False):  # e.g. the student's server is down: nothing later can succeed
+                raise
             self.skip(ref.qualified, "model_failed", error)
             return
         finally:
@@ -344,6 +346,8 @@ class _Walk:
             self.skip(target.qualified, "invalid_answer", error)
             return
         except OperationFailed as error:
+            if getattr(error, "fatal", False):
+                raise
             self.skip(target.qualified, "model_failed", error)
             return
         finally:

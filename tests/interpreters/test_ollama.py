@@ -169,3 +169,24 @@ def test_compare_reports_agreement_with_the_teacher(tmp_path: Any, capsys: pytes
     with FakeOllama(answer, models=set()) as fake:
         assert main([str(tmp_path), "--student", "ollama", "--host", fake.host]) == 2
     assert "ollama create" in capsys.readouterr().err
+
+
+def test_the_agent_example_explores_with_the_student(capsys: pytest.CaptureFixture[str]) -> None:
+    from examples.agent import main
+    from tests.conftest import SAMPLE_REPO
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("tools"):
+            return calls("select_symbols", {"selected": ["Order", "NotACandidate"]})(body)
+        return calls("score_edge", {"relevance": 3, "risk": 1, "reasoning": "r", "is_exhaustive": False,
+                                    "is_type_family": False, "is_exported": True})(body)
+
+    with FakeOllama(answer) as fake:
+        args = ["--repo", str(SAMPLE_REPO), "--topic", "order totals", "--seed", "order_total", "--budget", "3",
+                "--host", fake.host]
+        assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "core: shop.pricing.order_total" in out and "fallback:dropped_non_candidates" in out
+    with FakeOllama(answer, models=set()) as fake:
+        assert main([*args[:-1], fake.host]) == 2
+    assert "ollama create" in capsys.readouterr().err

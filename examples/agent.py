@@ -1,0 +1,53 @@
+"""Agent code as a user writes it: explore a repository for a topic with the production student (Ollama).
+
+    python -m examples.agent --repo examples/sample_repo --topic "How is the order total computed?" \\
+        --seed order_total [--model functiongemma-student] [--host http://127.0.0.1:11434]
+
+The student answers every model question; invalid answers take the original system's fallback, which the
+result reports. The embedded llama.cpp student will be offered here too once its backend exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from interpreters.lsp import LspServer
+from interpreters.ollama import OllamaStudent, StudentUnavailable
+from teacher.explore import Exploration, TeachQuery, explore
+from teacher.handlers import interpret
+
+
+async def explore_with_student(repo: Path, query: TeachQuery, student: OllamaStudent) -> Exploration:
+    """Run the exploration program with the LSP of ``repo`` and the student answering."""
+    async with LspServer(repo) as lsp, interpret(lsp, student):
+        return await explore(query)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m examples.agent", description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, required=True, help="repository to explore")
+    parser.add_argument("--topic", required=True, help="what to explore for")
+    parser.add_argument("--seed", action="append", required=True, help="symbol to start from (repeatable)")
+    parser.add_argument("--budget", type=int, default=20, help="most symbols visited (default 20)")
+    parser.add_argument("--model", default="functiongemma-student", help="the Ollama model of the student")
+    parser.add_argument("--host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    args = parser.parse_args(argv)
+    student = OllamaStudent(model=args.model, host=args.host, on_invalid="fallback")
+    query = TeachQuery(topic=args.topic, seeds=tuple(args.seed), budget=args.budget)
+    try:
+        result = asyncio.run(explore_with_student(args.repo, query, student))
+    except StudentUnavailable as error:
+        print(f"examples.agent: {error}", file=sys.stderr)
+        return 2
+    print(f"core: {', '.join(result.document.core)}")
+    print(f"prerequisites: {', '.join(result.document.prerequisites)}")
+    print(f"support: {', '.join(result.document.support)}")
+    print(f"student answers: {student.outcomes}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
