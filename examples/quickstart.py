@@ -69,13 +69,16 @@ def report(result: Exploration) -> None:
         print(f"skipped: {result.skip_counts()}")
 
 
-async def run(repo: Path, query: TeachQuery, profile: Profile, show: bool, out: Path | None) -> int:
-    """Explore ``repo`` for the query and print (and optionally save) the result."""
-    model = ThroughTheCodec(HeuristicModel(), profile, show)
+async def run(
+    repo: Path, query: TeachQuery, profile: Profile, show: bool, out: Path | None, student: ModelBackend | None = None
+) -> int:
+    """Explore ``repo`` for the query (with the heuristic teacher, or ``student``) and print the result."""
+    model = student or ThroughTheCodec(HeuristicModel(), profile, show)
     async with LspServer(repo) as lsp, interpret(lsp, model):
         result = await explore(query)
     report(result)
-    print(f"{len(result.nodes)} symbols, {len(result.edges)} edges, {model.exchanges} model exchanges, "
+    exchanges = f"{model.exchanges} model exchanges, " if isinstance(model, ThroughTheCodec) else ""
+    print(f"{len(result.nodes)} symbols, {len(result.edges)} edges, {exchanges}"
           f"{lsp.stats.requests} LSP requests ({lsp.stats.cache_hits} answered from the cache)")
     if out is not None:
         out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
@@ -94,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="FunctionGemma profile shown")
     parser.add_argument("--out", type=Path, help="also write the exploration as JSON to this file")
     parser.add_argument("--quiet", action="store_true", help="do not print the FunctionGemma exchanges")
+    parser.add_argument("--student", choices=["ollama"], help="explore with the fine-tuned student instead")
+    parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
+    parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     args = parser.parse_args(argv)
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
@@ -104,6 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_depth=args.max_depth,
         breadth=args.breadth,
     )
+    student = None
+    if args.student == "ollama":
+        from interpreters.ollama import OllamaStudent, StudentUnavailable
+
+        student = OllamaStudent(model=args.ollama_model, host=args.ollama_host, on_invalid="fallback")
+        try:
+            return asyncio.run(run(args.repo, query, args.profile, False, args.out, student))
+        except StudentUnavailable as error:
+            print(f"quickstart: {error}", file=sys.stderr)
+            return 2
     return asyncio.run(run(args.repo, query, args.profile, not args.quiet, args.out))
 
 

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from teacher.explore import TeachQuery, explore
 from teacher.handlers import Handler, interpret
 from teacher.model import ModelBackend
+from teacher.operations import OperationFailed
 
 __all__ = ["main", "record", "session_id", "summarise"]
 
@@ -222,7 +223,11 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--topic", help="topic of a single query (with --symbol)")
     what.add_argument("--queries", type=Path, help="JSONL file of queries: {\"topic\": ..., \"seeds\": [...]}")
     parser.add_argument("--symbol", action="append", help="seed symbol for --topic (repeatable)")
-    parser.add_argument("--teacher", choices=["haiku", "heuristic", "replay"], required=True, help="who answers")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--teacher", choices=["haiku", "heuristic", "replay"], help="who answers")
+    who.add_argument("--student", choices=["ollama"], help="record the fine-tuned student answering instead")
+    parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
+    parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--concurrency", type=int, default=4, help="sessions and requests at once (default 4)")
     parser.add_argument("--budget-usd", type=float, help="stop cleanly once this much is spent")
@@ -257,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("teacher.record: --teacher haiku needs ANTHROPIC_API_KEY in the environment "
               "(or use --teacher heuristic)", file=sys.stderr)
         return 2
+    if args.student:
+        args.teacher = f"student-{args.student}"
     if args.batch and args.teacher != "haiku":
         parser.error("--batch needs --teacher haiku")
     if args.teacher == "replay" and not args.replay_from:
@@ -266,7 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"teacher.record: {args.out} already holds {len(existing)} of these sessions: add --resume to "
               "continue them, or choose another --out", file=sys.stderr)
         return 2
-    summary = asyncio.run(_main(args, queries))
+    try:
+        summary = asyncio.run(_main(args, queries))
+    except OperationFailed as error:
+        if not getattr(error, "fatal", False):
+            raise
+        print(f"teacher.record: {error}", file=sys.stderr)  # e.g. the student's server is down
+        return 2
     _print_summary(summary)
     return 0
 
@@ -299,11 +312,15 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
                     model = AnthropicBatchTeacher(
                         model, args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval
                     )
+            elif args.teacher == "student-ollama":
+                from interpreters.ollama import OllamaStudent
+
+                model = OllamaStudent(model=args.ollama_model, host=args.ollama_host)
             else:
                 model = HeuristicModel()
         return await record(
             queries, args.out, model, lsp, concurrency=args.concurrency, resume=args.resume,
-            repo=str(args.repo), teacher=args.teacher, invert=not args.no_invert,
+            repo=str(args.repo), teacher=args.teacher, invert=not (args.no_invert or args.student),
             budget_spent=lambda: budget.limit_usd is not None and budget.spent_usd >= budget.limit_usd,
         )
 
