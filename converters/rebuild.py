@@ -33,7 +33,6 @@ import orjson
 from pydantic import ValidationError
 
 from converters.functiongemma import CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
-from converters.schema import TrainingExample
 from tasks.registry import TASKS
 from tasks.select_symbols.filters import FilterStats
 from tasks.select_symbols.negatives import invert_topic_heuristically, negative_turn
@@ -220,47 +219,48 @@ def _load_tokenizer(name: str) -> Any:
     return _TOKENIZERS[name]
 
 
-def _message_dicts(example: TrainingExample) -> list[dict[str, Any]]:
-    """The messages as the codec reads them, without a full ``model_dump`` (the hot path of a rebuild)."""
-    found = []
-    for m in example.messages:
-        entry: dict[str, Any] = {"role": m.role, "content": m.content}
-        if m.tool_calls:
-            entry["tool_calls"] = [
-                {"id": c.id, "function": {"name": c.function.name, "arguments": c.function.arguments}}
-                for c in m.tool_calls
-            ]
-        if m.tool_call_id:
-            entry["tool_call_id"] = m.tool_call_id
-        found.append(entry)
-    return found
-
-
-def render_line(example: TrainingExample, options: Options) -> tuple[bytes, str]:
+def render_line(conversation: dict[str, Any], options: Options) -> tuple[bytes, str]:
     """One JSONL line (without newline) for an example in the chosen format, and its full FunctionGemma text."""
+    messages, tools = conversation["messages"], conversation["tools"]
+    full = render_prompt(messages, tools, profile=options.profile, add_generation_prompt=False)
     if options.format == "messages":
-        dumped = example.model_dump(exclude_none=True)
-        full = render_prompt(dumped["messages"], dumped["tools"], profile=options.profile, add_generation_prompt=False)
-        return orjson.dumps({"messages": dumped["messages"], "tools": dumped["tools"]}), full
-    dumped = {"messages": _message_dicts(example), "tools": example.tools}
-    full = render_prompt(dumped["messages"], dumped["tools"], profile=options.profile, add_generation_prompt=False)
+        return orjson.dumps({"messages": messages, "tools": tools}), full
     if options.format == "text":
         return orjson.dumps({"text": full}), full
-    prompt = render_prompt(dumped["messages"][:-1], dumped["tools"], profile=options.profile)
+    prompt = render_prompt(messages[:-1], tools, profile=options.profile)
     if not full.startswith(prompt):
         raise AssertionError("the prompt is not a prefix of the conversation")  # the codec guarantees it
     return orjson.dumps({"prompt": prompt, "completion": full[len(prompt) :]}), full
 
 
-def _with_comment(example: TrainingExample, reasoning: str) -> TrainingExample:
+def _with_comment(conversation: dict[str, Any], reasoning: str) -> dict[str, Any]:
     comment = reasoning_comment(reasoning)
     if not comment:
-        return example
-    answer = example.messages[-1].model_copy(update={"content": comment})
-    return example.model_copy(update={"messages": [*example.messages[:-1], answer]})
+        return conversation
+    *before, answer = conversation["messages"]
+    return {**conversation, "messages": [*before, {**answer, "content": comment}]}
 
 
-def _examples(turn: Turn[Any], options: Options, stats: RebuildStats, filters: FilterStats) -> list[TrainingExample]:
+def _conversations(turn: Turn[Any], options: Options, stats: RebuildStats) -> list[dict[str, Any]]:
+    """The examples of a turn as plain data: validated by pydantic for ``messages``, else the task's fast path."""
+    task = TASKS[turn.task]
+    try:
+        fast = getattr(task, "example_conversations", None)
+        if options.format != "messages" and fast is not None:
+            conversations: list[dict[str, Any]] = fast(turn)
+        else:
+            conversations = [e.model_dump(exclude_none=True) for e in task.to_examples(turn)]
+    except TaskOutputError:
+        stats.dropped["invalid_answer"] += 1
+        return []
+    if not conversations:
+        stats.dropped["no_example"] += 1
+    if options.reasoning == "comment":
+        conversations = [_with_comment(c, turn.reasoning) for c in conversations]
+    return conversations
+
+
+def _examples(turn: Turn[Any], options: Options, stats: RebuildStats, filters: FilterStats) -> list[dict[str, Any]]:
     if isinstance(turn.input, SelectSymbolsInput):
         selected = turn.calls[0].arguments.get("selected", []) if turn.calls else []
         before = dict(filters.dropped)
@@ -268,16 +268,7 @@ def _examples(turn: Turn[Any], options: Options, stats: RebuildStats, filters: F
             reason = next(r for r, n in filters.dropped.items() if n != before.get(r, 0))
             stats.dropped[reason] += 1
             return []
-    try:
-        examples = TASKS[turn.task].to_examples(turn)
-    except TaskOutputError:
-        stats.dropped["invalid_answer"] += 1
-        return []
-    if not examples:
-        stats.dropped["no_example"] += 1
-    if options.reasoning == "comment":
-        examples = [_with_comment(e, turn.reasoning) for e in examples]
-    return examples
+    return _conversations(turn, options, stats)
 
 
 def _negative(turn: Turn[Any], options: Options, inversions: dict[str, str]) -> tuple[Turn[Any] | None, str]:
@@ -347,7 +338,7 @@ def _convert(path: Path, options: Options, inversions: dict[str, str], parents: 
             if made and isinstance(turn.input, SelectSymbolsInput):
                 negative, source = _negative(turn, options, inversions)
                 if negative is not None:
-                    made += [(e, source) for e in TASKS[turn.task].to_examples(negative)]
+                    made += [(e, source) for e in _conversations(negative, options, stats)]
             for example, source in made:
                 line, text = render_line(example, options)
                 length = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text)

@@ -59,7 +59,7 @@ class OllamaStudent(ModelBackend):
         messages, tools = student_conversation(request.user, request.tools, request.declare_tools)
         return {
             "model": self.model,
-            "messages": [m.model_dump(exclude_none=True) for m in messages],
+            "messages": messages,
             "tools": tools,
             "options": {"temperature": 0},
         }

@@ -64,7 +64,7 @@ def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelR
 def student_prompt(request: ModelRequest, profile: Profile = "hf") -> str:
     """The exact FunctionGemma text a student reads for this request (the same as its training prompts)."""
     messages, tools = student_conversation(request.user, request.tools, request.declare_tools)
-    return render_prompt([m.model_dump(exclude_none=True) for m in messages], tools, profile=profile)
+    return render_prompt(messages, tools, profile=profile)
 
 
 class ModelBackend(Handler):

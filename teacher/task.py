@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel
 
 from converters.functiongemma import DEVELOPER_PROMPT, ToolCall
-from converters.schema import FunctionCall, Message, MessageToolCall, TrainingExample
+from converters.schema import TrainingExample
 from teacher.tools import Tool, ToolArgumentsError
 
 In = TypeVar("In", bound=BaseModel)
@@ -112,21 +112,24 @@ class SingleCallTask(ABC, Generic[In, Out]):
         return self.output(arguments, input)
 
     def to_examples(self, turn: Turn[In]) -> list[TrainingExample]:
+        return [TrainingExample.model_validate(c) for c in self.example_conversations(turn)]
+
+    def example_conversations(self, turn: Turn[In]) -> list[dict[str, Any]]:
+        """The examples of ``to_examples`` as plain data (``{"messages": [...], "tools": [...]}``), the answer
+        validated by the task but the shape not yet by pydantic: the fast path of a dataset rebuild."""
         if len(turn.calls) != 1:
             return []
         call = turn.calls[0]
         self.parse(call, turn.input)  # an invalid answer is never learnt from
-        answer = Message(
-            role="assistant",
-            tool_calls=[
-                MessageToolCall(
-                    id="call_0",
-                    function=FunctionCall(name=call.name, arguments=arguments_json(call.arguments)),
-                )
+        answer = {
+            "role": "assistant",
+            "tool_calls": [
+                {"id": "call_0", "type": "function",
+                 "function": {"name": call.name, "arguments": arguments_json(call.arguments)}}
             ],
-        )
+        }
         prompt, tools = student_conversation(self.render(turn.input), self.tools(turn.input), self.declare_tools)
-        return [TrainingExample(messages=[*prompt, answer], tools=tools)]
+        return [{"messages": [*prompt, answer], "tools": tools}]
 
 
 def arguments_json(arguments: dict[str, Any]) -> str:
@@ -139,11 +142,11 @@ def arguments_json(arguments: dict[str, Any]) -> str:
 
 def student_conversation(
     user: str, tools: Sequence[Tool[Any]], declare_tools: bool
-) -> tuple[list[Message], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The messages before the answer and the declared tools, exactly as the student is trained and prompted."""
     if not declare_tools:
-        return [Message(role="user", content=user)], []
+        return [{"role": "user", "content": user}], []
     return (
-        [Message(role="system", content=DEVELOPER_PROMPT), Message(role="user", content=user)],
+        [{"role": "system", "content": DEVELOPER_PROMPT}, {"role": "user", "content": user}],
         [tool.openai() for tool in tools],
     )
