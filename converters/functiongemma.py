@@ -470,7 +470,7 @@ def render_prompt(
     profile = _check_profile(profile)
     tools = list(tools or [])
     for index, message in enumerate(messages):
-        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+        if not (type(message) is dict or isinstance(message, Mapping)) or not isinstance(message.get("role"), str):
             raise FunctionGemmaFormatError(f"message {index} must be a dict with a string 'role'")
     out = [BOS]
     loop = list(enumerate(messages))

@@ -134,21 +134,27 @@ class _Groups:
         self.parent: dict[str, str] = {}
 
     def find(self, key: str) -> str:
-        self.parent.setdefault(key, key)
+        parent = self.parent
         root = key
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[key] != root:
-            self.parent[key], key = root, self.parent[key]
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while key != root:  # path compression (only keys that were joined are ever stored)
+            parent[key], key = root, parent[key]
         return root
 
     def join(self, keys: Sequence[str]) -> None:
         roots = sorted({self.find(k) for k in keys})
         for other in roots[1:]:
             self.parent[other] = roots[0]  # the smallest key is the root: independent of input order
+        if roots:
+            self.parent.setdefault(roots[0], roots[0])
 
-    def is_eval(self, keys: Sequence[str], seed: int, split: float) -> bool:
-        root = min(self.find(k) for k in keys) if keys else ""
+    def root(self, keys: Sequence[str]) -> str:
+        """The group of some keys: the smallest root among them."""
+        return min(self.find(k) for k in keys) if keys else ""
+
+    def is_eval(self, root: str, seed: int, split: float) -> bool:
+        """Whether a group (by its root) goes to eval, by a seeded hash: the same for every example in it."""
         digest = hashlib.blake2b(f"{seed}:{root}".encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") / 2**64 >= split
 
@@ -176,7 +182,6 @@ def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> N
 
 def _turn(path: Path, number: int, record: dict[str, Any], options: Options, stats: RebuildStats) -> Turn[Any] | None:
     """The turn of an answered model line of a selected task, or None (counted) when it is not one."""
-    where = f"{path}:{number}"
     if record.get("kind") != "model":
         return None
     stats.turns += 1
@@ -185,7 +190,7 @@ def _turn(path: Path, number: int, record: dict[str, Any], options: Options, sta
         return None
     task_name = record.get("task")
     if not isinstance(task_name, str):
-        _malformed(where, "field 'task' is missing", stats, options.strict)
+        _malformed(f"{path}:{number}", "field 'task' is missing", stats, options.strict)
         return None
     if options.tasks is not None and task_name not in options.tasks:
         stats.dropped["other_task"] += 1
@@ -198,10 +203,11 @@ def _turn(path: Path, number: int, record: dict[str, Any], options: Options, sta
         input = task.input_model.model_validate(record["input"])
         calls = tuple(ToolCall(str(c["name"]), dict(c["arguments"])) for c in record["calls"])
     except KeyError as error:
-        _malformed(where, f"field {error} is missing", stats, options.strict)
+        _malformed(f"{path}:{number}", f"field {error} is missing", stats, options.strict)
         return None
     except (ValidationError, TypeError, ValueError) as error:
-        _malformed(where, f"field 'input' or 'calls' is invalid: {str(error)[:200]}", stats, options.strict)
+        problem = f"field 'input' or 'calls' is invalid: {str(error)[:200]}"
+        _malformed(f"{path}:{number}", problem, stats, options.strict)
         return None
     return Turn(task=task_name, input=input, calls=calls, reasoning=str(record.get("reasoning") or ""))
 
@@ -311,7 +317,7 @@ def _convert(path: Path, options: Options, inversions: dict[str, str], parents: 
     groups.parent = parents
     stats, filters, items = RebuildStats(), FilterStats(), []
     tokenizer = _load_tokenizer(options.tokenizer) if options.tokenizer else None
-    split_of: dict[tuple[str, ...], str] = {}
+    split_of: dict[str, str] = {}
     roots: set[str] = set()
     seed_prefix = f"{options.seed}:".encode()
     with open(path, "rb") as lines:
@@ -328,12 +334,12 @@ def _convert(path: Path, options: Options, inversions: dict[str, str], parents: 
             turn = _turn(path, number, record, options, stats)
             if turn is None:
                 continue
-            keys = tuple(group_keys(turn.task, record["input"]))
-            if keys not in split_of:
-                split_of[keys] = "eval" if keys and groups.is_eval(keys, options.seed, options.split) else "train"
-                if keys:
-                    roots.add(min(groups.find(k) for k in keys))
-            split = split_of[keys]
+            root = groups.root(group_keys(turn.task, record["input"]))
+            if root not in split_of:
+                split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
+                if root:
+                    roots.add(root)
+            split = split_of[root]
             made = [(e, "") for e in _examples(turn, options, stats, filters)]
             if made and isinstance(turn.input, SelectSymbolsInput):
                 negative, source = _negative(turn, options, inversions)
