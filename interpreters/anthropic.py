@@ -151,7 +151,8 @@ class AnthropicTeacher(ModelBackend):
         self._limit = asyncio.Semaphore(self.concurrency)
         self._random = random.Random(self.seed)
 
-    def _client(self) -> Any:
+    def api_client(self) -> Any:
+        """The async Anthropic client (made on first use from the environment: key, base URL)."""
         if self.client is None:
             import anthropic
 
@@ -207,7 +208,7 @@ class AnthropicTeacher(ModelBackend):
         import anthropic
 
         try:
-            raw = await self._client().messages.with_raw_response.create(**params)
+            raw = await self.api_client().messages.with_raw_response.create(**params)
             text = raw.http_response.text
         except anthropic.APIStatusError as error:
             status = error.status_code

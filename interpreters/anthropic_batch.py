@@ -110,7 +110,7 @@ class AnthropicBatchTeacher(ModelBackend):
                 self._pending.pop(key, None)
 
     async def _submit(self, waiting: dict[str, tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]]) -> None:
-        client = self.teacher._client()
+        client = self.teacher.api_client()
         batch = await client.messages.batches.create(
             requests=[{"custom_id": key, "params": params} for key, (params, _) in waiting.items()]
         )
@@ -126,7 +126,7 @@ class AnthropicBatchTeacher(ModelBackend):
                 future.set_exception(TeacherRequestFailed("batch_missing_result", f"no result for {key}", 1))
 
     async def _collect(self, batch_id: str) -> None:
-        client = self.teacher._client()
+        client = self.teacher.api_client()
         while True:
             batch = await client.messages.batches.retrieve(batch_id)
             if batch.processing_status == "ended":

@@ -54,6 +54,12 @@ class LspRecorder(Handler):
         self.records: list[dict[str, Any]] = []
         self._keys: set[str] = set()
 
+    def already_written(self, records: Iterable[dict[str, Any]]) -> None:
+        """Note LSP records already in the log (a resumed session), so they are not written again."""
+        for record in records:
+            if record.get("kind") == "lsp" and record.get("op") in LSP_OPERATION_NAMES:
+                self._keys.add(lsp_key(LSP_OPERATION_NAMES[record["op"]](**record["args"])))
+
     def _keep(self, operation: Operation[Any], outcome: dict[str, Any]) -> None:
         key = lsp_key(operation)
         if key in self._keys:

@@ -83,9 +83,8 @@ async def _run_session(
     progress: _Progress,
     invert: bool = True,
 ) -> None:
-    from interpreters.lsp_replay import LspRecorder, lsp_key
+    from interpreters.lsp_replay import LspRecorder
     from interpreters.recording import Recording, SessionLog
-    from teacher.operations import LSP_OPERATION_NAMES
 
     sid = session_id(query)
     path = out / "sessions" / f"{sid}.jsonl"
@@ -100,8 +99,7 @@ async def _run_session(
                  "repo": repo, "teacher": teacher, "started": time.time()}
             )
         recorder = LspRecorder(lsp, sink=log.append)
-        for record in log.lines("lsp"):  # answers already in the log are not written again
-            recorder._keys.add(lsp_key(LSP_OPERATION_NAMES[record["op"]](**record["args"])))
+        recorder.already_written(log.records)
         recording = Recording(model, log)
         async with interpret(recorder, recording):
             result = await explore(query)
