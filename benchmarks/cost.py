@@ -8,6 +8,7 @@ the figures are estimates of the prompt side; a real run's ``summary.json`` give
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import tempfile
@@ -44,6 +45,7 @@ def usages(out: Path) -> list[dict[str, Any]]:
 
 
 async def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     price = PRICES["claude-haiku-4-5"]
     with tempfile.TemporaryDirectory() as scratch, FakeAnthropic(responder=Choosing()) as fake:
         out = Path(scratch)
