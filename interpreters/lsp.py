@@ -205,21 +205,37 @@ class LspServer(Handler):
         for attempt in (1, 2):
             self.stats.requests += 1
             try:
-                return await asyncio.wait_for(self._send(server, operation), self.timeout)
-            except TimeoutError:
-                raise LspTimeout(f"{operation!r} took longer than {self.timeout:g} s") from None
+                return await self._send_watching(server, operation)
             except LspError:
                 raise
             except Exception as error:
-                dead = _server_died(error) or server.server.process is None or (
-                    server.server.process.returncode is not None
-                )
+                process = server.server.process
+                dead = _server_died(error) or process is None or process.returncode is not None
                 if not dead:
                     raise LspError(f"{operation!r} failed: {error}") from None
                 if attempt == 2:
                     raise LspError(f"the language server died twice, the second time during {operation!r}") from error
                 server = await self._restart()
         raise AssertionError("unreachable")
+
+    async def _send_watching(self, server: Any, operation: Operation[Any]) -> Any:
+        """Send one request; a server that exits meanwhile is noticed at once (its answer would never come)."""
+        process = server.server.process
+        if process is None or process.returncode is not None:
+            raise ConnectionError("the language server is not running")
+        request = asyncio.ensure_future(self._send(server, operation))
+        exited = asyncio.ensure_future(process.wait())
+        try:
+            done, _ = await asyncio.wait({request, exited}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (request, exited):
+                if not task.done():
+                    task.cancel()
+        if request in done:
+            return request.result()
+        if exited in done:
+            raise ConnectionError(f"the language server exited with code {process.returncode}")
+        raise LspTimeout(f"{operation!r} took longer than {self.timeout:g} s")
 
     def _file(self, path: str) -> tuple[str, str]:
         absolute = (self.root / path).resolve()

@@ -126,3 +126,42 @@ def test_the_server_dies_with_a_killed_parent() -> None:
         time.sleep(0.1)
     os.kill(server_pid, signal.SIGKILL)
     raise AssertionError("the language server outlived its killed parent")
+
+
+DYING_SERVER = '''#!{python}
+"""A language server that initializes properly, then dies on its first real request."""
+import json, sys
+def read():
+    length = 0
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line:
+            sys.exit(0)
+        if line in (b"\\r\\n", b"\\n"):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(sys.stdin.buffer.read(length))
+def send(message):
+    body = json.dumps(message).encode()
+    sys.stdout.buffer.write(b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body)
+    sys.stdout.buffer.flush()
+while True:
+    message = read()
+    if message.get("method") == "initialize":
+        send({{"jsonrpc": "2.0", "id": message["id"], "result": {{"capabilities": {{
+            "textDocumentSync": {{"change": 2}},
+            "completionProvider": {{"triggerCharacters": [".", "'", '"'], "resolveProvider": True}}}}}}}})
+    elif "id" in message and message.get("method") not in ("shutdown",):
+        sys.exit(1)
+'''
+
+
+async def test_a_server_that_dies_again_after_its_restart_is_a_clear_error(tmp_path: Path) -> None:
+    server = tmp_path / "dying-server"
+    server.write_text(DYING_SERVER.format(python=sys.executable), encoding="utf-8")
+    server.chmod(0o755)
+    async with LspServer(SAMPLE_REPO, server_binary=str(server), timeout=10) as lsp, interpret(lsp):
+        with pytest.raises(LspError, match="died twice"):
+            await perform(WorkspaceSymbols("Order"))
+        assert lsp.stats.restarts == 1 and lsp.stats.requests == 2
