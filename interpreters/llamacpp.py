@@ -1,0 +1,84 @@
+"""The embedded student: a FunctionGemma GGUF run in-process by llama.cpp (llama-cpp-python).
+
+The prompt is the codec's ``hf`` rendering of the student's conversation (``teacher.model.student_prompt``),
+byte-identical to the training text; it is tokenised with special tokens parsed (its literal ``<bos>`` is the
+BOS token). Decoding is greedy and stops at FunctionGemma's stop tokens (``<end_of_turn>``,
+``<start_function_response>``); the output, control tokens included, is parsed by the codec and validated by
+the task. Each reply reports latency and prompt/completion token counts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from converters.functiongemma import STOP_SEQUENCES, FunctionGemmaFormatError, split_output
+from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
+from teacher.operations import OperationFailed
+
+__all__ = ["LlamaCppStudent", "StudentModelMissing"]
+
+
+class StudentModelMissing(OperationFailed):
+    """The GGUF file is not there (or llama-cpp-python is not installed); the message says what to do."""
+
+    fatal = True
+
+
+@dataclass
+class LlamaCppStudent(ModelBackend):
+    """A model backend running a GGUF in-process; ``model_path`` is loaded on first use."""
+
+    model_path: str | Path
+    n_ctx: int = 4096
+    max_tokens: int = 256
+    n_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        self._llm: Any = None
+
+    def _model(self) -> Any:
+        if self._llm is None:
+            path = Path(self.model_path)
+            if not path.is_file():
+                raise StudentModelMissing(f"no GGUF at {path}: export one with `python -m finetune export`")
+            try:
+                import llama_cpp
+            except ImportError:
+                raise StudentModelMissing("llama-cpp-python is missing: pip install -e '.[llamacpp]'") from None
+            self._llm = llama_cpp.Llama(str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+        return self._llm
+
+    async def complete(self, request: ModelRequest) -> ModelReply:
+        llm = self._model()
+        prompt = student_prompt(request, "hf")
+        started = time.perf_counter()
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        pieces: list[bytes] = []
+        text = ""
+        stop = ""
+        llm.reset()
+        for count, token in enumerate(llm.generate(tokens, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0)):
+            if token == llm.token_eos() or count >= self.max_tokens:
+                break
+            pieces.append(llm.detokenize([token], special=True))
+            text = b"".join(pieces).decode("utf-8", errors="replace")
+            stop = next((s for s in STOP_SEQUENCES if text.endswith(s)), "")
+            if stop:
+                break
+        latency = time.perf_counter() - started
+        meta = {
+            "latency_s": latency,
+            "prompt_tokens": len(tokens),
+            "completion_tokens": len(pieces),
+            "stopped_at": stop or ("max_tokens" if len(pieces) >= self.max_tokens else "eos"),
+            "request": {"prompt": prompt},
+        }
+        try:
+            calls, content = split_output(text)
+        except FunctionGemmaFormatError as error:
+            meta["format_error"] = str(error)
+            return ModelReply(calls=(), reasoning=text, raw=text, meta=meta)
+        return ModelReply(calls=tuple(calls), reasoning=content, raw=text, meta=meta)

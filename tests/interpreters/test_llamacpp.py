@@ -1,0 +1,76 @@
+"""The embedded student on the real llama.cpp runtime, with a tiny scripted Gemma 3 GGUF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from interpreters.llamacpp import LlamaCppStudent, StudentModelMissing
+from interpreters.lsp import LspServer
+from tasks.select_symbols import SelectSymbols, SelectSymbolsTask
+from teacher.explore import TeachQuery, explore
+from teacher.handlers import interpret, perform
+from teacher.model import request_for, student_prompt
+from teacher.operations import Ask
+from teacher.task import TaskOutputError
+from tests.conftest import SAMPLE_REPO
+from tests.interpreters.test_ollama import SELECT
+from tests.tiny_gguf import write_tiny_gguf
+
+EMPTY = "call:select_symbols{selected:[]}"
+WORDS = ["\n", "user", "model", "Topic", "Symbol", EMPTY, "chatter"]
+
+
+def scripted(tmp_path: Path, follows: dict[str, str]) -> Path:
+    return write_tiny_gguf(tmp_path / "tiny.gguf", WORDS, follows)
+
+
+ANSWERS_EMPTY = {
+    "\n": "<start_function_call>",
+    "<start_function_call>": EMPTY,
+    EMPTY: "<end_function_call>",
+    "<end_function_call>": "<start_function_response>",
+}
+
+
+async def test_greedy_output_is_parsed_validated_and_measured(tmp_path: Path) -> None:
+    student = LlamaCppStudent(scripted(tmp_path, ANSWERS_EMPTY))
+    async with interpret(student):
+        assert await perform(Ask(SelectSymbolsTask(), SELECT)) == SelectSymbols(selected=[])
+    reply = await student.complete(request_for(SelectSymbolsTask(), SELECT))
+    assert reply.raw == f"<start_function_call>{EMPTY}<end_function_call><start_function_response>"
+    assert reply.meta["stopped_at"] == "<start_function_response>" and reply.meta["completion_tokens"] == 4
+    assert reply.meta["prompt_tokens"] > 20 and reply.meta["latency_s"] > 0
+    assert reply.meta["request"]["prompt"] == student_prompt(request_for(SelectSymbolsTask(), SELECT), "hf")
+
+
+async def test_text_without_a_call_is_a_task_error(tmp_path: Path) -> None:
+    student = LlamaCppStudent(scripted(tmp_path, {"\n": "chatter", "chatter": "<end_of_turn>"}))
+    reply = await student.complete(request_for(SelectSymbolsTask(), SELECT))
+    assert reply.calls == () and reply.raw == "chatter<end_of_turn>" and reply.meta["stopped_at"] == "<end_of_turn>"
+    async with interpret(student):
+        with pytest.raises(TaskOutputError, match="no tool call"):
+            await perform(Ask(SelectSymbolsTask(), SELECT))
+
+
+async def test_malformed_calls_and_runaway_output_are_reported(tmp_path: Path) -> None:
+    student = LlamaCppStudent(scripted(tmp_path, {"\n": "<start_function_call>", "<start_function_call>": "chatter",
+                                                  "chatter": "chatter"}), max_tokens=12)
+    reply = await student.complete(request_for(SelectSymbolsTask(), SELECT))
+    assert reply.calls == () and reply.meta["stopped_at"] == "max_tokens" and "format_error" in reply.meta
+
+
+async def test_the_exploration_runs_end_to_end_on_the_embedded_student(tmp_path: Path) -> None:
+    student = LlamaCppStudent(scripted(tmp_path, ANSWERS_EMPTY))
+    query = TeachQuery(topic="order totals", seeds=("order_total", "checkout"), budget=4)
+    async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp, student):
+        result = await explore(query)
+    assert [n.symbol.qualified for n in result.nodes] == ["shop.pricing.order_total", "shop.checkout.checkout"]
+    assert all(n.selected == [] for n in result.nodes) and not result.skipped
+
+
+async def test_a_missing_model_says_what_to_run(tmp_path: Path) -> None:
+    async with interpret(LlamaCppStudent(tmp_path / "absent.gguf")):
+        with pytest.raises(StudentModelMissing, match="python -m finetune export"):
+            await perform(Ask(SelectSymbolsTask(), SELECT))
