@@ -1,10 +1,10 @@
-"""Agent code as a user writes it: explore a repository for a topic with the production student (Ollama).
+"""Agent code as a user writes it: explore a repository for a topic with the production student.
 
     python -m examples.agent --repo examples/sample_repo --topic "How is the order total computed?" \\
-        --seed order_total [--model functiongemma-student] [--host http://127.0.0.1:11434]
+        --seed order_total [--model functiongemma-student] [--host http://127.0.0.1:11434] [--gguf student.gguf]
 
-The student answers every model question; invalid answers take the original system's fallback, which the
-result reports. The embedded llama.cpp student will be offered here too once its backend exists.
+The student is Ollama's, or the embedded llama.cpp one when ``--gguf`` is given. It answers every model
+question; with Ollama, invalid answers take the original system's fallback, which the result reports.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import asyncio
 import sys
 from pathlib import Path
 
+from interpreters.llamacpp import LlamaCppStudent, StudentModelMissing
 from interpreters.lsp import LspServer
 from interpreters.ollama import OllamaStudent, StudentUnavailable
 from teacher.explore import Exploration, TeachQuery, explore
 from teacher.handlers import interpret
+from teacher.model import ModelBackend
 
 
-async def explore_with_student(repo: Path, query: TeachQuery, student: OllamaStudent) -> Exploration:
+async def explore_with_student(repo: Path, query: TeachQuery, student: ModelBackend) -> Exploration:
     """Run the exploration program with the LSP of ``repo`` and the student answering."""
     async with LspServer(repo) as lsp, interpret(lsp, student):
         return await explore(query)
@@ -34,18 +36,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=20, help="most symbols visited (default 20)")
     parser.add_argument("--model", default="functiongemma-student", help="the Ollama model of the student")
     parser.add_argument("--host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    parser.add_argument("--gguf", type=Path, help="run this GGUF in-process with llama.cpp instead of Ollama")
     args = parser.parse_args(argv)
-    student = OllamaStudent(model=args.model, host=args.host, on_invalid="fallback")
     query = TeachQuery(topic=args.topic, seeds=tuple(args.seed), budget=args.budget)
+    student: ModelBackend
     try:
+        if args.gguf:
+            student = LlamaCppStudent(args.gguf)
+        else:
+            student = OllamaStudent(model=args.model, host=args.host, on_invalid="fallback")
         result = asyncio.run(explore_with_student(args.repo, query, student))
-    except StudentUnavailable as error:
+    except (StudentUnavailable, StudentModelMissing) as error:
         print(f"examples.agent: {error}", file=sys.stderr)
         return 2
     print(f"core: {', '.join(result.document.core)}")
     print(f"prerequisites: {', '.join(result.document.prerequisites)}")
     print(f"support: {', '.join(result.document.support)}")
-    print(f"student answers: {student.outcomes}")
+    if isinstance(student, OllamaStudent):
+        print(f"student answers: {student.outcomes}")
     return 0
 
 

@@ -97,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="FunctionGemma profile shown")
     parser.add_argument("--out", type=Path, help="also write the exploration as JSON to this file")
     parser.add_argument("--quiet", action="store_true", help="do not print the FunctionGemma exchanges")
-    parser.add_argument("--student", choices=["ollama"], help="explore with the fine-tuned student instead")
+    parser.add_argument("--student", choices=["ollama", "llamacpp"], help="explore with the fine-tuned student instead")
+    parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
     parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
     parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     args = parser.parse_args(argv)
@@ -110,14 +111,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_depth=args.max_depth,
         breadth=args.breadth,
     )
-    student = None
-    if args.student == "ollama":
-        from interpreters.ollama import OllamaStudent, StudentUnavailable
+    if args.student:
+        from interpreters.llamacpp import LlamaCppStudent
+        from interpreters.ollama import OllamaStudent
+        from teacher.operations import OperationFailed
 
-        student = OllamaStudent(model=args.ollama_model, host=args.ollama_host, on_invalid="fallback")
+        if args.student == "llamacpp" and not args.gguf:
+            parser.error("--student llamacpp needs --gguf PATH")
         try:
+            student: ModelBackend = (
+                OllamaStudent(model=args.ollama_model, host=args.ollama_host, on_invalid="fallback")
+                if args.student == "ollama"
+                else LlamaCppStudent(args.gguf)
+            )
             return asyncio.run(run(args.repo, query, args.profile, False, args.out, student))
-        except StudentUnavailable as error:
+        except OperationFailed as error:
+            if not getattr(error, "fatal", False):
+                raise
             print(f"quickstart: {error}", file=sys.stderr)
             return 2
     return asyncio.run(run(args.repo, query, args.profile, not args.quiet, args.out))

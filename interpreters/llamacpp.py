@@ -38,12 +38,12 @@ class LlamaCppStudent(ModelBackend):
 
     def __post_init__(self) -> None:
         self._llm: Any = None
+        if not Path(self.model_path).is_file():
+            raise StudentModelMissing(f"no GGUF at {self.model_path}: export one with `python -m finetune export`")
 
     def _model(self) -> Any:
         if self._llm is None:
             path = Path(self.model_path)
-            if not path.is_file():
-                raise StudentModelMissing(f"no GGUF at {path}: export one with `python -m finetune export`")
             try:
                 import llama_cpp
             except ImportError:

@@ -223,7 +223,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--symbol", action="append", help="seed symbol for --topic (repeatable)")
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--teacher", choices=["haiku", "heuristic", "replay"], help="who answers")
-    who.add_argument("--student", choices=["ollama"], help="record the fine-tuned student answering instead")
+    who.add_argument("--student", choices=["ollama", "llamacpp"], help="record the fine-tuned student instead")
+    parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
     parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
     parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
@@ -260,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("teacher.record: --teacher haiku needs ANTHROPIC_API_KEY in the environment "
               "(or use --teacher heuristic)", file=sys.stderr)
         return 2
+    if args.student == "llamacpp" and (not args.gguf or not args.gguf.is_file()):
+        parser.error(f"--student llamacpp needs --gguf PATH of an existing GGUF (got {args.gguf})")
     if args.student:
         args.teacher = f"student-{args.student}"
     if args.batch and args.teacher != "haiku":
@@ -314,6 +317,10 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
                 from interpreters.ollama import OllamaStudent
 
                 model = OllamaStudent(model=args.ollama_model, host=args.ollama_host)
+            elif args.teacher == "student-llamacpp":
+                from interpreters.llamacpp import LlamaCppStudent
+
+                model = LlamaCppStudent(args.gguf)
             else:
                 model = HeuristicModel()
         return await record(

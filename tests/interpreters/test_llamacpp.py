@@ -70,7 +70,30 @@ async def test_the_exploration_runs_end_to_end_on_the_embedded_student(tmp_path:
     assert all(n.selected == [] for n in result.nodes) and not result.skipped
 
 
-async def test_a_missing_model_says_what_to_run(tmp_path: Path) -> None:
-    async with interpret(LlamaCppStudent(tmp_path / "absent.gguf")):
-        with pytest.raises(StudentModelMissing, match="python -m finetune export"):
-            await perform(Ask(SelectSymbolsTask(), SELECT))
+def test_a_missing_model_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(StudentModelMissing, match="python -m finetune export"):
+        LlamaCppStudent(tmp_path / "absent.gguf")
+
+
+def test_agent_quickstart_and_record_take_the_embedded_student(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from examples.agent import main as agent
+    from examples.quickstart import main as quickstart
+    from teacher.record import main as record
+
+    gguf = scripted(tmp_path, ANSWERS_EMPTY)
+    assert agent(["--repo", str(SAMPLE_REPO), "--topic", "t", "--seed", "order_total", "--gguf", str(gguf)]) == 0
+    assert "core: shop.pricing.order_total" in capsys.readouterr().out
+    assert quickstart(["--student", "llamacpp", "--gguf", str(gguf), "--seed", "checkout", "--budget", "2"]) == 0
+    assert "core: shop.checkout.checkout" in capsys.readouterr().out
+    args = ["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol", "order_total", "--student", "llamacpp",
+            "--gguf", str(gguf), "--out", str(tmp_path / "run"), "--budget", "2"]
+    assert record(args) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["sessions_finished"] == 1 and summary["turns"] == 1 and summary["turns_failed"] == 0
+    missing = str(tmp_path / "absent.gguf")
+    assert agent(["--repo", str(SAMPLE_REPO), "--topic", "t", "--seed", "x", "--gguf", missing]) == 2
+    assert "python -m finetune export" in capsys.readouterr().err
