@@ -1,9 +1,9 @@
 """``python -m teacher.compare``: ask a student the questions a teacher recording answered, and measure agreement.
 
 For every answered select_symbols and score_edge turn in the recordings, the same input is put to the student
-(``--student ollama``); per task it reports how often the student's answer is valid and, against the
-teacher's: select_symbols exact selection match and mean Jaccard of the selections; score_edge mean absolute
-difference of relevance and risk and agreement of the three flags.
+(``--student ollama``, or ``--student llamacpp --gguf PATH``); per task it reports how often the student's
+answer is valid and, against the teacher's: select_symbols exact selection match and mean Jaccard of the
+selections; score_edge mean absolute difference of relevance and risk and agreement of the three flags.
 """
 
 from __future__ import annotations
@@ -88,13 +88,15 @@ async def compare(records: Sequence[dict[str, Any]], student: ModelBackend) -> d
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0])
     parser.add_argument("recordings", type=Path, help="a teacher's recordings (a directory or a session log)")
-    parser.add_argument("--student", choices=["ollama"], required=True, help="the student to ask")
+    parser.add_argument("--student", choices=["ollama", "llamacpp"], required=True, help="the student to ask")
+    parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
     parser.add_argument("--model", default="functiongemma-student", help="the student's model name")
     parser.add_argument("--host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
     args = parser.parse_args(argv)
 
-    from interpreters.ollama import OllamaStudent, StudentUnavailable
+    from interpreters.llamacpp import LlamaCppStudent
+    from interpreters.ollama import OllamaStudent
     from interpreters.recording import read_log
     from interpreters.replay import session_logs
 
@@ -103,10 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(f"teacher.compare: {error}", file=sys.stderr)
         return 1
-    student = OllamaStudent(model=args.model, host=args.host)
+    if args.student == "llamacpp" and not args.gguf:
+        parser.error("--student llamacpp needs --gguf PATH")
     try:
+        student: ModelBackend
+        if args.student == "llamacpp":
+            student = LlamaCppStudent(args.gguf)
+        else:
+            student = OllamaStudent(model=args.model, host=args.host)
         report = asyncio.run(compare(records, student))
-    except StudentUnavailable as error:
+    except OperationFailed as error:
+        if not getattr(error, "fatal", False):
+            raise
         print(f"teacher.compare: {error}", file=sys.stderr)
         return 2
     for task, figures in report.items():

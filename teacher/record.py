@@ -143,12 +143,12 @@ async def record(
     repo: str = "",
     teacher: str = "",
     budget_spent: Any = lambda: False,
-    stream: Any = sys.stderr,
+    stream: Any = None,
     invert: bool = True,
 ) -> dict[str, Any]:
     """Record one session per query (``concurrency`` at a time) and return the summary of ``out``."""
     started = time.perf_counter()
-    progress = _Progress(len(queries), stream)
+    progress = _Progress(len(queries), stream if stream is not None else sys.stderr)
     limit = asyncio.Semaphore(max(1, concurrency))
 
     async def one(query: TeachQuery) -> None:

@@ -97,3 +97,24 @@ def test_agent_quickstart_and_record_take_the_embedded_student(
     missing = str(tmp_path / "absent.gguf")
     assert agent(["--repo", str(SAMPLE_REPO), "--topic", "t", "--seed", "x", "--gguf", missing]) == 2
     assert "python -m finetune export" in capsys.readouterr().err
+
+
+def test_compare_takes_the_embedded_student(tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from converters.functiongemma import ToolCall
+    from interpreters.recording import Recording, SessionLog
+    from interpreters.scripted import ScriptedModel
+    from teacher.compare import main as compare
+
+    log = SessionLog(tmp_path / "rec" / "s.jsonl", session_id="s")
+    teacher = Recording(ScriptedModel([ToolCall("select_symbols", {"selected": ["Order"]})]), log)
+    asyncio.run(teacher.complete(request_for(SelectSymbolsTask(), SELECT)))
+    log.close()
+    gguf = scripted(tmp_path, ANSWERS_EMPTY)
+    out = tmp_path / "report.json"
+    assert compare([str(tmp_path / "rec"), "--student", "llamacpp", "--gguf", str(gguf), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())["select_symbols"]
+    assert report["valid"] == 1 and report["exact"] == 0.0 and report["jaccard"] == 0.0
+    assert compare([str(tmp_path / "rec"), "--student", "llamacpp", "--gguf", str(tmp_path / "none.gguf")]) == 2
