@@ -146,8 +146,6 @@ class _Groups:
         roots = sorted({self.find(k) for k in keys})
         for other in roots[1:]:
             self.parent[other] = roots[0]  # the smallest key is the root: independent of input order
-        if roots:
-            self.parent.setdefault(roots[0], roots[0])
 
     def root(self, keys: Sequence[str]) -> str:
         """The group of some keys: the smallest root among them."""
@@ -451,8 +449,9 @@ def _write(
         stats.examples.update({f"{task}/{split}": n for (task, split), n in examples.items()})
         stats.lengths.update(lengths)
         stats.negatives.update(negatives)
-        stats.dropped.update({"duplicate": duplicates, "duplicate_whitespace": loose_duplicates})
-        stats.dropped += Counter()  # drops the zero counts
+        for reason, count in (("duplicate", duplicates), ("duplicate_whitespace", loose_duplicates)):
+            if count:
+                stats.dropped[reason] += count
         for split, files_of_split in buckets.items():
             with open(options.out / f"{split}.jsonl", "wb") as out:
                 for bucket in files_of_split:

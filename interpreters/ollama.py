@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from converters.functiongemma import ToolCall
-from teacher.model import ModelBackend, ModelReply, ModelRequest, request_for
-from teacher.operations import Ask, Operation, OperationFailed
+from teacher.model import ModelBackend, ModelReply, ModelRequest
+from teacher.operations import Ask, OperationFailed
 from teacher.task import TaskOutputError, student_conversation
 
 R = TypeVar("R")
@@ -112,15 +112,10 @@ class OllamaStudent(ModelBackend):
             tool_calls.extend(part.get("tool_calls") or [])
         return {"role": "assistant", "content": "".join(content), "tool_calls": tool_calls}, chunks
 
-    async def handle(self, operation: Operation[R]) -> R:
-        ask = cast(Ask[Any, R], operation)
-        reply = await self.complete(request_for(ask.task, ask.input))
+    def output_of(self, ask: Ask[Any, R], reply: ModelReply) -> R:
+        """The task's output, or on an invalid answer (with ``on_invalid="fallback"``) the task's fallback."""
         try:
-            if not reply.calls:
-                raise TaskOutputError(ask.task.name, "the model made no tool call")
-            result = ask.task.parse(reply.calls[0], ask.input)
-            self._count("valid")
-            return result
+            result = super().output_of(ask, reply)
         except TaskOutputError:
             fallback = getattr(ask.task, "fallback", None)
             if self.on_invalid != "fallback" or fallback is None:
@@ -129,6 +124,8 @@ class OllamaStudent(ModelBackend):
             repaired = fallback(reply.calls[0] if reply.calls else None, ask.input)
             self._count(f"fallback:{getattr(repaired, 'repaired', 'applied')}")
             return cast(R, repaired)
+        self._count("valid")
+        return result
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

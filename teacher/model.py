@@ -78,7 +78,10 @@ class ModelBackend(Handler):
 
     async def handle(self, operation: Operation[R]) -> R:
         ask = cast(Ask[Any, R], operation)
-        reply = await self.complete(request_for(ask.task, ask.input))
+        return self.output_of(ask, await self.complete(request_for(ask.task, ask.input)))
+
+    def output_of(self, ask: Ask[Any, R], reply: ModelReply) -> R:
+        """The task's output for a reply: its first call, parsed and validated by the task."""
         if not reply.calls:
             raise TaskOutputError(ask.task.name, "the model made no tool call")
         return ask.task.parse(reply.calls[0], ask.input)
