@@ -40,7 +40,7 @@ from tasks.select_symbols.task import SelectSymbolsInput
 from tasks.text import words
 from teacher.task import TaskOutputError, Turn
 
-__all__ = ["Options", "RebuildStats", "main", "reasoning_comment", "rebuild"]
+__all__ = ["Options", "RebuildStats", "main", "prompt_completion", "reasoning_comment", "rebuild"]
 
 Format = Literal["text", "messages", "prompt-completion"]
 Reasoning = Literal["none", "comment"]
@@ -66,6 +66,8 @@ class Options:
     strict: bool = False
     negatives: Negatives = "both"
     tokenizer: str | None = None
+    #: add ``task`` and ``input`` to every line (what ``finetune eval`` needs for schema checks and baselines)
+    with_inputs: bool = False
 
 
 @dataclass
@@ -223,18 +225,30 @@ def _load_tokenizer(name: str) -> Any:
     return _TOKENIZERS[name]
 
 
-def render_line(conversation: dict[str, Any], options: Options) -> tuple[bytes, str]:
-    """One JSONL line (without newline) for an example in the chosen format, and its full FunctionGemma text."""
-    messages, tools = conversation["messages"], conversation["tools"]
-    full = render_prompt(messages, tools, profile=options.profile, add_generation_prompt=False)
-    if options.format == "messages":
-        return orjson.dumps({"messages": messages, "tools": tools}), full
-    if options.format == "text":
-        return orjson.dumps({"text": full}), full
-    prompt = render_prompt(messages[:-1], tools, profile=options.profile)
+def prompt_completion(
+    messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], profile: Profile
+) -> tuple[str, str]:
+    """A conversation as the text the model reads (everything before the last message) and what it writes."""
+    full = render_prompt(messages, tools, profile=profile, add_generation_prompt=False)
+    prompt = render_prompt(messages[:-1], tools, profile=profile)
     if not full.startswith(prompt):
         raise AssertionError("the prompt is not a prefix of the conversation")  # the codec guarantees it
-    return orjson.dumps({"prompt": prompt, "completion": full[len(prompt) :]}), full
+    return prompt, full[len(prompt) :]
+
+
+def render_line(
+    conversation: dict[str, Any], options: Options, meta: dict[str, Any] | None = None
+) -> tuple[bytes, str]:
+    """One JSONL line (without newline) for an example in the chosen format, and its full FunctionGemma text."""
+    messages, tools = conversation["messages"], conversation["tools"]
+    extra = meta or {}
+    if options.format == "messages":
+        full = render_prompt(messages, tools, profile=options.profile, add_generation_prompt=False)
+        return orjson.dumps({"messages": messages, "tools": tools, **extra}), full
+    prompt, completion = prompt_completion(messages, tools, options.profile)
+    if options.format == "text":
+        return orjson.dumps({"text": prompt + completion, **extra}), prompt + completion
+    return orjson.dumps({"prompt": prompt, "completion": completion, **extra}), prompt + completion
 
 
 def _with_comment(conversation: dict[str, Any], reasoning: str) -> dict[str, Any]:
@@ -338,13 +352,14 @@ def _convert(path: Path, options: Options, inversions: dict[str, str], parents: 
                 if root:
                     roots.add(root)
             split = split_of[root]
-            made = [(e, "") for e in _examples(turn, options, stats, filters)]
+            made = [(e, "", turn) for e in _examples(turn, options, stats, filters)]
             if made and isinstance(turn.input, SelectSymbolsInput):
                 negative, source = _negative(turn, options, inversions)
                 if negative is not None:
-                    made += [(e, source) for e in _conversations(negative, options, stats)]
-            for example, source in made:
-                line, text = render_line(example, options)
+                    made += [(e, source, negative) for e in _conversations(negative, options, stats)]
+            for example, source, of in made:
+                meta = {"task": of.task, "input": of.input.model_dump(mode="json")} if options.with_inputs else None
+                line, text = render_line(example, options, meta)
                 length = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text)
                 exact = hashlib.blake2b(line, digest_size=16).digest()
                 # whitespace-normalised: runs of spaces collapsed (a JSON line has no other raw whitespace)
@@ -517,6 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="select_symbols negatives from recorded invert_topic turns and/or the heuristic")
     parser.add_argument("--tokenizer", help="count lengths in tokens with this local tokenizer directory")
     parser.add_argument("--strict", action="store_true", help="a malformed line is fatal")
+    parser.add_argument("--with-inputs", action="store_true",
+                        help="add each example's task and typed input to its line (for finetune eval)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes converting session logs (default: one per core; output is the same)")
     args = parser.parse_args(argv)
@@ -528,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = Options(
         out=args.out, tasks=frozenset(args.task) if args.task else None, format=args.format, profile=args.profile,
         reasoning=args.reasoning, split=args.split, seed=args.seed, strict=args.strict, negatives=args.negatives,
-        tokenizer=args.tokenizer,
+        tokenizer=args.tokenizer, with_inputs=args.with_inputs,
     )
     try:
         stats = rebuild(args.recordings, options, progress=sys.stderr, workers=max(1, args.workers))

@@ -1,0 +1,107 @@
+"""Training data for ``finetune``: read, checked line by line before any training starts.
+
+A dataset is a directory with ``train.jsonl`` and ``eval.jsonl`` (what ``converters.rebuild`` and the task
+generators write) or a single JSONL file. A line is a ``messages`` conversation (``{"messages", "tools"}``,
+rendered here with the chosen codec profile), a ``prompt``/``completion`` pair, or a FunctionGemma ``text``
+(split before the last model turn). Optional ``task`` and ``input`` keys name the task and its typed input,
+which evaluation uses to check answers against the task's schema and to run the heuristic baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from converters.functiongemma import START_TURN, FunctionGemmaFormatError, Profile
+from converters.rebuild import prompt_completion
+
+__all__ = ["DatasetError", "Example", "dataset_file", "load_examples"]
+
+_MODEL_TURN = f"{START_TURN}model\n"
+
+
+class DatasetError(ValueError):
+    """A dataset line that cannot be trained on; the message names the file, the line and the field."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example as the model sees it, and where it came from."""
+
+    prompt: str
+    completion: str
+    where: str
+    task: str | None = None
+    input: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+
+
+def dataset_file(data: Path, split: str) -> Path:
+    """The JSONL file of a split: ``data/<split>.jsonl`` for a directory, ``data`` itself for a file."""
+    if data.is_dir():
+        path = data / f"{split}.jsonl"
+    else:
+        path = data
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such dataset file")
+    return path
+
+
+def _parse(record: Any, where: str, profile: Profile) -> Example:
+    if not isinstance(record, dict):
+        raise DatasetError(f"{where}: a line must be a JSON object")
+    task, input = record.get("task"), record.get("input")
+    if task is not None and not isinstance(task, str):
+        raise DatasetError(f"{where}: field 'task' must be a string")
+    if input is not None and not isinstance(input, dict):
+        raise DatasetError(f"{where}: field 'input' must be an object")
+    tools = record.get("tools") or []
+    if "messages" in record:
+        messages = record["messages"]
+        if not isinstance(messages, list) or len(messages) < 2:
+            raise DatasetError(f"{where}: field 'messages' must be a list of at least two messages")
+        if not isinstance(messages[-1], dict) or messages[-1].get("role") != "assistant":
+            raise DatasetError(f"{where}: field 'messages': the last message must be the assistant's answer")
+        if not isinstance(tools, list):
+            raise DatasetError(f"{where}: field 'tools' must be a list")
+        try:
+            prompt, completion = prompt_completion(messages, tools, profile)
+        except (FunctionGemmaFormatError, KeyError, TypeError) as error:
+            raise DatasetError(f"{where}: field 'messages': {error}") from None
+    elif "prompt" in record or "completion" in record:
+        for name in ("prompt", "completion"):
+            if not isinstance(record.get(name), str) or not record[name]:
+                raise DatasetError(f"{where}: field '{name}' is missing or not a non-empty string")
+        prompt, completion = record["prompt"], record["completion"]
+    elif "text" in record:
+        text = record["text"]
+        if not isinstance(text, str) or _MODEL_TURN not in text:
+            raise DatasetError(f"{where}: field 'text' must be FunctionGemma text with a model turn")
+        cut = text.rindex(_MODEL_TURN) + len(_MODEL_TURN)
+        prompt, completion = text[:cut], text[cut:]
+    else:
+        raise DatasetError(f"{where}: no 'messages', 'prompt'/'completion' or 'text' field")
+    if not completion.strip():
+        raise DatasetError(f"{where}: the completion is empty")
+    return Example(prompt, completion, where, task, input, tools if isinstance(tools, list) else [])
+
+
+def load_examples(path: Path, profile: Profile = "hf") -> list[Example]:
+    """Every example of a JSONL file; the first bad line raises :class:`DatasetError` naming file:line and field."""
+    examples = []
+    with open(path, "rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError as error:
+                raise DatasetError(f"{where}: not valid JSON ({error})") from None
+            examples.append(_parse(record, where, profile))
+    if not examples:
+        raise DatasetError(f"{path}: no examples")
+    return examples

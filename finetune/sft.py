@@ -1,0 +1,92 @@
+"""``finetune sft``: supervised fine-tuning with TRL's ``SFTTrainer`` on prompt-completion data.
+
+The loss is on the completion only (the model's answer) with ``<eos>`` appended; the rendered prompt already
+starts with ``<bos>``, so it is removed from the text and the tokenizer adds the one BOS (never two). LoRA
+through PEFT or full fine-tuning; eager attention (Gemma 3's recommendation for training); bf16 where the
+hardware has it. Every line of the data is checked, and the tokenizer is checked against it, before training.
+Runs unchanged under ``accelerate launch`` (data-parallel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from converters.functiongemma import BOS
+from finetune.data import Example, dataset_file, load_examples
+from finetune.models import check_model_dir, load_merged, load_tokenizer
+from finetune.tiny import check_tokenizer
+from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
+
+__all__ = ["SftSettings", "prepare_sft", "run_sft", "token_lengths", "trl_rows"]
+
+
+@dataclasses.dataclass
+class SftSettings(TrainingSettings):
+    """SFT settings (all shared with DPO; kept as a class of its own so the CLI and YAML name the stage)."""
+
+
+def trl_rows(examples: list[Example]) -> dict[str, list[str]]:
+    """Prompt/completion columns for TRL: the leading ``<bos>`` left to the tokenizer, which adds exactly one."""
+    return {
+        "prompt": [e.prompt.removeprefix(BOS) for e in examples],
+        "completion": [e.completion for e in examples],
+    }
+
+
+def token_lengths(tokenizer: Any, examples: list[Example]) -> list[int]:
+    """Each example's length in tokens as trained (BOS, prompt, completion, EOS)."""
+    texts = [e.prompt.removeprefix(BOS) + e.completion for e in examples]
+    return [len(ids) + 2 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def _fit(tokenizer: Any, examples: list[Example], max_length: int) -> tuple[list[Example], int, int]:
+    lengths = token_lengths(tokenizer, examples)
+    kept = [e for e, n in zip(examples, lengths, strict=True) if n <= max_length]
+    return kept, len(examples) - len(kept), sum(n for n in lengths if n <= max_length)
+
+
+def prepare_sft(settings: SftSettings) -> tuple[Any, dict[str, Any]]:
+    """The ready-to-train ``SFTTrainer`` and the data counts; every input is checked before anything trains."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    base = check_model_dir(Path(settings.base))
+    train = load_examples(dataset_file(Path(settings.data), "train"), settings.profile)  # type: ignore[arg-type]
+    evaluation: list[Example] = []
+    if settings.eval_examples > 0 and Path(settings.data).is_dir() and (Path(settings.data) / "eval.jsonl").is_file():
+        evaluation = load_examples(Path(settings.data) / "eval.jsonl", settings.profile)[: settings.eval_examples]  # type: ignore[arg-type]
+    tokenizer = load_tokenizer(base)
+    check_tokenizer(tokenizer, [e.prompt + e.completion for e in train], source=str(dataset_file(Path(settings.data), "train")))
+    train, too_long, train_tokens = _fit(tokenizer, train, settings.max_length)
+    evaluation, _, _ = _fit(tokenizer, evaluation, settings.max_length)
+    if not train:
+        raise ValueError(f"{settings.data}: every example is longer than --max-length {settings.max_length}")
+    model = load_merged(base, settings.precision)  # type: ignore[arg-type]
+    config = SFTConfig(
+        **trainer_arguments(settings, bool(evaluation)),
+        completion_only_loss=True,
+        dataset_num_proc=None,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_dict(trl_rows(train)),
+        eval_dataset=Dataset.from_dict(trl_rows(evaluation)) if evaluation else None,
+        processing_class=tokenizer,
+        peft_config=lora_config(settings),
+    )
+    counts = {"train_examples": len(train), "eval_examples": len(evaluation), "dropped_too_long": too_long,
+              "train_tokens": train_tokens}
+    return trainer, counts
+
+
+def run_sft(settings: SftSettings) -> Path:
+    """Train and save; returns ``OUT/model``. An interrupted run resumes from its last checkpoint."""
+    started = time.perf_counter()
+    trainer, counts = prepare_sft(settings)
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(settings))
+    counts["train_runtime"] = result.metrics.get("train_runtime")
+    return save_result(trainer, settings, "sft", Path(settings.base), counts, started)

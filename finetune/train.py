@@ -1,0 +1,151 @@
+"""What SFT and DPO share: LoRA settings, trainer arguments, saving the result with its lineage, the summary.
+
+A stage writes ``OUT/checkpoints/`` while it trains (so an interrupted run resumes from the last one),
+then ``OUT/model/`` (a PEFT adapter or a full model, with the tokenizer) and ``OUT/training.json`` (settings,
+data counts, the loss history, throughput). A stage's output is valid when both exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from finetune.models import Precision, torch_dtype
+
+__all__ = [
+    "TrainingSettings",
+    "finished",
+    "last_checkpoint",
+    "lora_config",
+    "save_result",
+    "trainer_arguments",
+]
+
+
+@dataclasses.dataclass
+class TrainingSettings:
+    """The settings every training stage has."""
+
+    base: str = dataclasses.field(metadata={"help": "model directory to start from (a tiny model, FunctionGemma, or an earlier stage's OUT/model)"})
+    data: str = dataclasses.field(metadata={"help": "dataset directory (train.jsonl, eval.jsonl) or JSONL file"})
+    out: str = dataclasses.field(metadata={"help": "output directory of this stage"})
+    profile: str = dataclasses.field(default="hf", metadata={"help": "codec profile the data is rendered with (hf or ollama)"})
+    epochs: float = dataclasses.field(default=3.0, metadata={"help": "training epochs"})
+    max_steps: int = dataclasses.field(default=-1, metadata={"help": "stop after this many optimizer steps (-1: epochs decide)"})
+    learning_rate: float = dataclasses.field(default=2e-4, metadata={"help": "peak learning rate"})
+    batch_size: int = dataclasses.field(default=8, metadata={"help": "examples per device per step"})
+    gradient_accumulation: int = dataclasses.field(default=1, metadata={"help": "steps accumulated per optimizer step"})
+    max_length: int = dataclasses.field(default=2048, metadata={"help": "longest example in tokens; longer ones are dropped and counted"})
+    lora: bool = dataclasses.field(default=True, metadata={"help": "train a LoRA adapter (--no-lora: full fine-tuning)"})
+    lora_r: int = dataclasses.field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = dataclasses.field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = dataclasses.field(default=0.05, metadata={"help": "LoRA dropout"})
+    target_modules: list[str] = dataclasses.field(default_factory=lambda: ["all-linear"], metadata={"help": "modules LoRA adapts (names, or all-linear)"})
+    precision: str = dataclasses.field(default="auto", metadata={"help": "auto (bf16 where the hardware has it), bf16, fp16 or fp32"})
+    seed: int = dataclasses.field(default=0, metadata={"help": "random seed"})
+    warmup: float = dataclasses.field(default=0.0, metadata={"help": "warm-up steps, or a fraction of all steps when below 1"})
+    scheduler: str = dataclasses.field(default="linear", metadata={"help": "learning-rate schedule (linear, cosine, constant...)"})
+    logging_steps: int = dataclasses.field(default=10, metadata={"help": "log the loss every N steps"})
+    save_steps: int = dataclasses.field(default=100, metadata={"help": "checkpoint every N steps (for resuming)"})
+    eval_examples: int = dataclasses.field(default=200, metadata={"help": "eval-split examples whose loss is tracked (0: none)"})
+    resume: bool = dataclasses.field(default=True, metadata={"help": "resume from the last checkpoint in OUT/checkpoints"})
+
+
+def lora_config(settings: TrainingSettings) -> Any:
+    """The PEFT LoRA configuration of the settings, or None for full fine-tuning."""
+    if not settings.lora:
+        return None
+    from peft import LoraConfig
+
+    modules: str | list[str] = settings.target_modules
+    if modules == ["all-linear"]:
+        modules = "all-linear"
+    return LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def trainer_arguments(settings: TrainingSettings, has_eval: bool) -> dict[str, Any]:
+    """Keyword arguments shared by TRL's ``SFTConfig`` and ``DPOConfig``."""
+    import torch
+
+    dtype = torch_dtype(settings.precision)  # type: ignore[arg-type]
+    return {
+        "output_dir": str(Path(settings.out) / "checkpoints"),
+        "num_train_epochs": settings.epochs,
+        "max_steps": settings.max_steps,
+        "per_device_train_batch_size": settings.batch_size,
+        "per_device_eval_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation,
+        "learning_rate": settings.learning_rate,
+        "lr_scheduler_type": settings.scheduler,
+        "warmup_steps": settings.warmup,
+        "logging_steps": settings.logging_steps,
+        "save_steps": settings.save_steps,
+        "save_total_limit": 2,
+        "eval_strategy": "steps" if has_eval else "no",
+        "eval_steps": settings.logging_steps * 5 if has_eval else None,
+        "seed": settings.seed,
+        "bf16": dtype == torch.bfloat16,
+        "fp16": dtype == torch.float16,
+        "report_to": "none",
+        "max_length": settings.max_length,
+        "use_cpu": not torch.cuda.is_available(),
+        "ddp_find_unused_parameters": False,
+    }
+
+
+def last_checkpoint(settings: TrainingSettings) -> str | None:
+    """The newest checkpoint of an interrupted run, when resuming is on."""
+    folder = Path(settings.out) / "checkpoints"
+    if not settings.resume or not folder.is_dir():
+        return None
+    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(found[-1]) if found else None
+
+
+def finished(out: Path) -> bool:
+    """Whether a stage's output directory holds a complete result."""
+    summary = out / "training.json"
+    model = out / "model"
+    has_weights = any(model.glob("*.safetensors")) if model.is_dir() else False
+    return summary.is_file() and has_weights
+
+
+def save_result(
+    trainer: Any, settings: TrainingSettings, stage: str, base: Path, counts: dict[str, Any], started: float
+) -> Path:
+    """Save the trained model (adapter or full) with its tokenizer and lineage, and the stage's summary."""
+    out = Path(settings.out)
+    model_dir = out / "model"
+    trainer.save_model(str(model_dir))
+    if not trainer.is_world_process_zero():
+        return model_dir
+    trainer.processing_class.save_pretrained(str(model_dir))
+    adapter = model_dir / "adapter_config.json"
+    if adapter.is_file():  # record what the adapter was trained on, which may itself be an adapter
+        config = json.loads(adapter.read_text(encoding="utf-8"))
+        config["base_model_name_or_path"] = str(base.resolve())
+        adapter.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    elapsed = time.perf_counter() - started
+    tokens = counts.get("train_tokens", 0) * max(1.0, settings.epochs if settings.max_steps < 0 else 1.0)
+    summary = {
+        "stage": stage,
+        "base": str(base.resolve()),
+        "settings": dataclasses.asdict(settings),
+        "counts": counts,
+        "wall_seconds": round(elapsed, 2),
+        "world_size": trainer.args.world_size,
+        "global_steps": trainer.state.global_step,
+        "tokens_per_second": round(tokens / elapsed, 1) if elapsed > 0 else None,
+        "log_history": trainer.state.log_history,
+    }
+    (out / "training.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return model_dir
