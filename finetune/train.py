@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from finetune.models import Precision, torch_dtype
+from finetune.models import adapter_chain, torch_dtype
 
 __all__ = [
     "TrainingSettings",
@@ -114,6 +115,8 @@ def last_checkpoint(settings: TrainingSettings) -> str | None:
 def finished(out: Path) -> bool:
     """Whether a stage's output directory holds a complete result."""
     summary = out / "training.json"
+    if summary.is_file() and "skipped" in json.loads(summary.read_text(encoding="utf-8")):
+        return True  # nothing to train on (e.g. DPO without a single mistake to learn from)
     model = out / "model"
     has_weights = any(model.glob("*.safetensors")) if model.is_dir() else False
     return summary.is_file() and has_weights
@@ -129,13 +132,19 @@ def save_result(
     if not trainer.is_world_process_zero():
         return model_dir
     trainer.processing_class.save_pretrained(str(model_dir))
+    for source in (base, adapter_chain(base)[0]):  # the SentencePiece model travels with every stage (GGUF export)
+        if (source / "tokenizer.model").is_file():
+            shutil.copy2(source / "tokenizer.model", model_dir / "tokenizer.model")
+            break
     adapter = model_dir / "adapter_config.json"
     if adapter.is_file():  # record what the adapter was trained on, which may itself be an adapter
         config = json.loads(adapter.read_text(encoding="utf-8"))
         config["base_model_name_or_path"] = str(base.resolve())
         adapter.write_text(json.dumps(config, indent=2), encoding="utf-8")
     elapsed = time.perf_counter() - started
-    tokens = counts.get("train_tokens", 0) * max(1.0, settings.epochs if settings.max_steps < 0 else 1.0)
+    runtime = counts.get("train_runtime") or elapsed
+    # tokens the trainer actually consumed (TRL logs a running count), padding excluded
+    tokens = max((float(h.get("num_tokens", 0)) for h in trainer.state.log_history), default=0.0)
     summary = {
         "stage": stage,
         "base": str(base.resolve()),
@@ -144,7 +153,7 @@ def save_result(
         "wall_seconds": round(elapsed, 2),
         "world_size": trainer.args.world_size,
         "global_steps": trainer.state.global_step,
-        "tokens_per_second": round(tokens / elapsed, 1) if elapsed > 0 else None,
+        "tokens_per_second": round(tokens / runtime, 1) if tokens and runtime > 0 else None,
         "log_history": trainer.state.log_history,
     }
     (out / "training.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

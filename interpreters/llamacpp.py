@@ -18,7 +18,7 @@ from converters.functiongemma import STOP_SEQUENCES, FunctionGemmaFormatError, s
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
 from teacher.operations import OperationFailed
 
-__all__ = ["LlamaCppStudent", "StudentModelMissing"]
+__all__ = ["Completion", "LlamaCppStudent", "StudentModelMissing", "greedy_completion"]
 
 
 class StudentModelMissing(OperationFailed):
@@ -52,33 +52,49 @@ class LlamaCppStudent(ModelBackend):
         return self._llm
 
     async def complete(self, request: ModelRequest) -> ModelReply:
-        llm = self._model()
         prompt = student_prompt(request, "hf")
-        started = time.perf_counter()
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        pieces: list[bytes] = []
-        text = ""
-        stop = ""
-        llm.reset()
-        for count, token in enumerate(llm.generate(tokens, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0)):
-            if token == llm.token_eos() or count >= self.max_tokens:
-                break
-            pieces.append(llm.detokenize([token], special=True))
-            text = b"".join(pieces).decode("utf-8", errors="replace")
-            stop = next((s for s in STOP_SEQUENCES if text.endswith(s)), "")
-            if stop:
-                break
-        latency = time.perf_counter() - started
+        done = greedy_completion(self._model(), prompt, self.max_tokens)
         meta = {
-            "latency_s": latency,
-            "prompt_tokens": len(tokens),
-            "completion_tokens": len(pieces),
-            "stopped_at": stop or ("max_tokens" if len(pieces) >= self.max_tokens else "eos"),
+            "latency_s": done.latency_s,
+            "prompt_tokens": done.prompt_tokens,
+            "completion_tokens": done.completion_tokens,
+            "stopped_at": done.stopped_at,
             "request": {"prompt": prompt},
         }
         try:
-            calls, content = split_output(text)
+            calls, content = split_output(done.text)
         except FunctionGemmaFormatError as error:
             meta["format_error"] = str(error)
-            return ModelReply(calls=(), reasoning=text, raw=text, meta=meta)
-        return ModelReply(calls=tuple(calls), reasoning=content, raw=text, meta=meta)
+            return ModelReply(calls=(), reasoning=done.text, raw=done.text, meta=meta)
+        return ModelReply(calls=tuple(calls), reasoning=content, raw=done.text, meta=meta)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a model wrote for one prompt, with its cost."""
+
+    text: str
+    latency_s: float
+    prompt_tokens: int
+    completion_tokens: int
+    stopped_at: str
+
+
+def greedy_completion(llm: Any, prompt: str, max_tokens: int = 256) -> Completion:
+    """Greedy decoding of FunctionGemma text with a loaded ``llama_cpp.Llama``, stopping at the stop tokens."""
+    started = time.perf_counter()
+    tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+    pieces: list[bytes] = []
+    text = ""
+    stop = ""
+    llm.reset()
+    for count, token in enumerate(llm.generate(tokens, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0)):
+        if token == llm.token_eos() or count >= max_tokens:
+            break
+        pieces.append(llm.detokenize([token], special=True))
+        text = b"".join(pieces).decode("utf-8", errors="replace")
+        stop = next((s for s in STOP_SEQUENCES if text.endswith(s)), "")
+        if stop:
+            break
+    stopped = stop or ("max_tokens" if len(pieces) >= max_tokens else "eos")
+    return Completion(text, time.perf_counter() - started, len(tokens), len(pieces), stopped)

@@ -1,0 +1,154 @@
+"""``python -m finetune <stage>``: the fine-tuning stages one by one, or all of them with ``pipeline``.
+
+Stages: tiny, sft, dpo, merge, export, quantize, modelfile, eval, pipeline. Each is also a library function
+(``finetune.tiny.build_tiny_model``, ``finetune.sft.run_sft``, ...). Errors in the input (a bad dataset line, a
+missing model or GGUF, a bad configuration) are reported in one line before any training starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    from finetune.config import add_arguments
+    from finetune.dpo import DpoSettings
+    from finetune.pipeline import STAGES
+    from finetune.quantize import QUANT_TYPES
+    from finetune.sft import SftSettings
+
+    parser = argparse.ArgumentParser(prog="python -m finetune", description=__doc__.splitlines()[0])
+    stages = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
+
+    tiny = stages.add_parser("tiny", help="build a tiny FunctionGemma-compatible model offline")
+    tiny.add_argument("--out", type=Path, required=True, help="directory to write the model to")
+    tiny.add_argument("--corpus", type=Path, nargs="*", default=[],
+                      help="JSONL datasets whose text the tokenizer learns (default: built-in examples)")
+    tiny.add_argument("--vocab-size", type=int, default=1024, help="tokenizer vocabulary size")
+    tiny.add_argument("--hidden-size", type=int, default=64, help="hidden size")
+    tiny.add_argument("--layers", type=int, default=2, help="decoder layers")
+    tiny.add_argument("--seed", type=int, default=0, help="random seed")
+
+    add_arguments(stages.add_parser("sft", help="supervised fine-tuning (TRL SFTTrainer)"), SftSettings)
+    add_arguments(stages.add_parser("dpo", help="DPO on the SFT model's mistakes (TRL DPOTrainer)"), DpoSettings)
+
+    merge = stages.add_parser("merge", help="fold adapters (also stacked ones) into the base model")
+    merge.add_argument("--model", type=Path, required=True, help="a stage's OUT/model (adapter or full model)")
+    merge.add_argument("--out", type=Path, required=True, help="directory of the merged model")
+
+    export = stages.add_parser("export", help="write a merged Gemma 3 model as GGUF")
+    export.add_argument("--model", type=Path, required=True, help="merged model directory")
+    export.add_argument("--out", type=Path, required=True, help="GGUF file to write")
+    export.add_argument("--type", choices=["f32", "f16", "bf16"], default="f16", help="tensor type (default f16)")
+
+    quant = stages.add_parser("quantize", help="quantize a GGUF with llama.cpp")
+    quant.add_argument("--gguf", type=Path, required=True, help="the f16/bf16/f32 GGUF")
+    quant.add_argument("--out", type=Path, required=True, help="GGUF file to write")
+    quant.add_argument("--type", choices=QUANT_TYPES, default="q8_0", help="quantization (default q8_0)")
+
+    modelfile = stages.add_parser("modelfile", help="an Ollama Modelfile for a GGUF (ollama-profile data)")
+    modelfile.add_argument("--gguf", type=Path, required=True, help="the GGUF the Modelfile serves")
+    modelfile.add_argument("--out", type=Path, required=True, help="Modelfile to write")
+    modelfile.add_argument("--profile", choices=["hf", "ollama"], default="ollama", help="profile the data used")
+
+    evaluate = stages.add_parser("eval", help="score HF checkpoints and GGUFs on the eval split")
+    evaluate.add_argument("--data", type=Path, required=True, help="dataset directory (eval.jsonl) or JSONL file")
+    evaluate.add_argument("--model", type=Path, nargs="+", required=True, help="model directories and/or GGUF files")
+    evaluate.add_argument("--out", type=Path, required=True, help="directory for eval.json, eval.md, loss.png")
+    evaluate.add_argument("--training", type=Path, nargs="*", default=[], help="stage directories to plot losses of")
+    evaluate.add_argument("--profile", choices=["hf", "ollama"], default="hf", help="profile the data used")
+    evaluate.add_argument("--limit", type=int, help="evaluate only the first N examples")
+
+    pipeline = stages.add_parser("pipeline", help="all stages for a named training, each skipped when done")
+    pipeline.add_argument("--name", required=True, help="the training's name (training/data/NAME, training/models/NAME)")
+    pipeline.add_argument("--root", type=Path, default=Path("training"), help="root of the layout (default training)")
+    pipeline.add_argument("--recordings", type=Path, nargs="*", default=[], help="session logs to build the data from")
+    pipeline.add_argument("--base", type=Path, help="base model directory (default: build a tiny model)")
+    pipeline.add_argument("--profile", choices=["hf", "ollama"], default="hf", help="codec profile of the data")
+    pipeline.add_argument("--quant", nargs="*", default=["q8_0", "q4_k_m"], choices=QUANT_TYPES, help="GGUF quantizations")
+    pipeline.add_argument("--no-dpo", action="store_true", help="skip the DPO stage")
+    pipeline.add_argument("--config", type=Path, help="YAML with 'sft:' and 'dpo:' sections of stage settings")
+    pipeline.add_argument("--eval-limit", type=int, help="evaluate only the first N eval examples")
+    pipeline.add_argument("--force", nargs="*", choices=STAGES, help="redo these stages (no names: all)")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from finetune.config import resolve
+
+    if args.stage == "tiny":
+        from finetune.data import load_examples
+        from finetune.tiny import TinySpec, build_tiny_model
+
+        texts = [e.prompt + e.completion for path in args.corpus for e in load_examples(path)] or None
+        spec = TinySpec(vocab_size=args.vocab_size, hidden_size=args.hidden_size, layers=args.layers, seed=args.seed)
+        print(build_tiny_model(args.out, spec, corpus=texts))
+    elif args.stage == "sft":
+        from finetune.sft import SftSettings, run_sft
+
+        print(run_sft(resolve(SftSettings, args)))
+    elif args.stage == "dpo":
+        from finetune.dpo import DpoSettings, run_dpo
+
+        print(run_dpo(resolve(DpoSettings, args)) or "no preference pairs: nothing to train")
+    elif args.stage == "merge":
+        from finetune.merge import merge
+
+        print(merge(args.model, args.out))
+    elif args.stage == "export":
+        from finetune.export import export_gguf
+
+        print(export_gguf(args.model, args.out, args.type))
+    elif args.stage == "quantize":
+        from finetune.quantize import quantize
+
+        print(quantize(args.gguf, args.out, args.type))
+    elif args.stage == "modelfile":
+        from finetune.modelfile import write_modelfile
+
+        print(write_modelfile(args.gguf, args.out, args.profile))
+    elif args.stage == "eval":
+        from finetune.evaluate import evaluate, write_report
+
+        print(write_report(evaluate(args.data, args.model, args.out, args.profile, args.limit, args.training)))
+    else:
+        from finetune.evaluate import write_report
+        from finetune.pipeline import STAGES, PipelineSettings, load_stage_config, run_pipeline
+
+        sft, dpo = load_stage_config(args.config)
+        settings = PipelineSettings(
+            name=args.name, root=args.root, recordings=args.recordings, base=args.base, profile=args.profile,
+            quantizations=args.quant, dpo=not args.no_dpo, eval_limit=args.eval_limit,
+            force=frozenset(STAGES if args.force == [] else args.force or ()), sft_settings=sft, dpo_settings=dpo,
+        )
+        print(write_report(run_pipeline(settings)))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from finetune.config import ConfigError
+    from finetune.data import DatasetError
+    from finetune.export import ExportError
+    from finetune.models import ModelError
+    from finetune.quantize import QuantizeError
+    from finetune.tiny import TokenizerCheckError
+
+    try:
+        return _run(args)
+    except (ConfigError, DatasetError, ExportError, ModelError, QuantizeError, TokenizerCheckError,
+            FileNotFoundError) as error:
+        print(f"finetune {args.stage}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"finetune {args.stage}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

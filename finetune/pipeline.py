@@ -1,0 +1,202 @@
+"""``finetune pipeline --name NAME``: every stage from data to evaluated GGUFs, in the named layout.
+
+::
+
+    training/data/NAME/            train.jsonl, eval.jsonl, stats.json (from --recordings, or put there)
+    training/models/NAME/base/     the tiny model, when no --base is given
+    training/models/NAME/sft/      OUT/model (adapter or full model), training.json, checkpoints/
+    training/models/NAME/dpo/      the same, trained on the SFT model's mistakes
+    training/models/NAME/merged/   the adapters folded into the base
+    training/models/NAME/NAME-f16.gguf, NAME-q8_0.gguf, NAME-q4_k_m.gguf, Modelfile (ollama profile)
+    training/models/NAME/eval/     eval.json, eval.md, loss.png
+
+Each stage is skipped when its output exists and is valid; ``--force`` redoes all stages (or the named ones).
+An interrupted run continues where it stopped (training resumes from its last checkpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from finetune.config import ConfigError
+from finetune.data import DatasetError, dataset_file, load_examples
+from finetune.train import finished
+
+__all__ = ["STAGES", "PipelineSettings", "run_pipeline"]
+
+STAGES = ("data", "base", "sft", "dpo", "merge", "export", "quantize", "modelfile", "eval")
+
+
+@dataclass
+class PipelineSettings:
+    """What a named training needs; ``sft``/``dpo`` hold stage settings overriding the defaults."""
+
+    name: str
+    root: Path = Path("training")
+    recordings: list[Path] = field(default_factory=list)
+    base: Path | None = None
+    profile: str = "hf"
+    quantizations: list[str] = field(default_factory=lambda: ["q8_0", "q4_k_m"])
+    dpo: bool = True
+    force: frozenset[str] = frozenset()
+    eval_limit: int | None = None
+    sft_settings: dict[str, Any] = field(default_factory=dict)
+    dpo_settings: dict[str, Any] = field(default_factory=dict)
+    #: a function that writes the dataset into a directory (e.g. a task's generator); used instead of rebuild
+    make_data: Callable[[Path], None] | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data" / self.name
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models" / self.name
+
+
+#: settings for a tiny model trained from random weights: full fine-tuning at a high learning rate
+TINY_SFT = {"lora": False, "learning_rate": 3e-3, "epochs": 8.0, "batch_size": 8, "warmup": 0.05,
+            "scheduler": "cosine", "logging_steps": 10, "save_steps": 100}
+TINY_DPO = {"lora": True, "lora_r": 8, "lora_alpha": 16, "learning_rate": 1e-3, "epochs": 1.0, "mine_examples": 100,
+            "batch_size": 4}
+
+
+def _valid_data(folder: Path, profile: str) -> bool:
+    try:
+        load_examples(dataset_file(folder, "train"), profile)  # type: ignore[arg-type]
+        load_examples(dataset_file(folder, "eval"), profile)  # type: ignore[arg-type]
+    except DatasetError:
+        return False
+    return True
+
+
+def _valid_gguf(path: Path) -> bool:
+    if not path.is_file() or path.stat().st_size < 32:
+        return False
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"GGUF"
+
+
+def _log(progress: IO[str] | None, message: str) -> None:
+    if progress is not None:
+        print(f"[pipeline] {message}", file=progress, flush=True)
+
+
+def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = sys.stderr) -> dict[str, Any]:
+    """Run (or continue) every stage of the named training; returns the evaluation results."""
+    from finetune.dpo import DpoSettings, run_dpo
+    from finetune.evaluate import evaluate
+    from finetune.export import export_gguf
+    from finetune.merge import merge
+    from finetune.modelfile import write_modelfile
+    from finetune.quantize import quantize
+    from finetune.sft import SftSettings, run_sft
+    from finetune.tiny import TinySpec, build_tiny_model
+
+    started = time.perf_counter()
+    models, data, name = settings.models, settings.data, settings.name
+    models.mkdir(parents=True, exist_ok=True)
+
+    def redo(stage: str, done: bool) -> bool:
+        if done and stage.split()[0] not in settings.force:
+            _log(progress, f"{stage}: done already, skipped")
+            return False
+        _log(progress, f"{stage}: running ({time.perf_counter() - started:.0f} s so far)")
+        return True
+
+    # data
+    if redo("data", _valid_data(data, settings.profile)):
+        if settings.make_data is not None:
+            settings.make_data(data)
+        elif settings.recordings:
+            from converters.rebuild import Options, rebuild
+
+            rebuild(settings.recordings, Options(out=data, format="messages", profile=settings.profile,  # type: ignore[arg-type]
+                                                 with_inputs=True), progress=progress)
+        else:
+            raise DatasetError(f"{data}: no train.jsonl/eval.jsonl; pass --recordings (or a task's data)")
+        if not _valid_data(data, settings.profile):
+            raise DatasetError(f"{data}: the data stage wrote no usable train.jsonl and eval.jsonl")
+
+    # base
+    tiny = settings.base is None
+    base = settings.base or models / "base"
+    if tiny and redo("base", (base / "config.json").is_file()):
+        if base.exists():
+            shutil.rmtree(base)
+        texts = [e.prompt + e.completion for e in load_examples(data / "train.jsonl", settings.profile)]  # type: ignore[arg-type]
+        build_tiny_model(base, TinySpec(), corpus=texts)
+
+    def stage_settings(kind: type[Any], defaults: dict[str, Any], extra: dict[str, Any], src: Path, out: Path) -> Any:
+        known = {f.name for f in dataclasses.fields(kind)}
+        unknown = set(extra) - known
+        if unknown:
+            raise ConfigError(f"unknown {kind.__name__} setting(s): {', '.join(sorted(unknown))}")
+        values = {**(defaults if tiny else {}), **extra, "base": str(src), "data": str(data), "out": str(out),
+                  "profile": settings.profile}
+        return kind(**{k: v for k, v in values.items() if k in known})
+
+    sft_out = models / "sft"
+    if redo("sft", finished(sft_out)):
+        run_sft(stage_settings(SftSettings, TINY_SFT, settings.sft_settings, base, sft_out))
+    policy = sft_out / "model"
+    trainings = [sft_out]
+
+    dpo_out = models / "dpo"
+    if settings.dpo:
+        if redo("dpo", finished(dpo_out)):
+            run_dpo(stage_settings(DpoSettings, TINY_DPO, settings.dpo_settings, policy, dpo_out), progress)
+        if (dpo_out / "model").is_dir():
+            policy = dpo_out / "model"
+            trainings.append(dpo_out)
+
+    merged = models / "merged"
+    if redo("merge", (merged / "config.json").is_file() and (merged / "tokenizer.model").is_file()):
+        merge(policy, merged)
+
+    f16 = models / f"{name}-f16.gguf"
+    if redo("export", _valid_gguf(f16)):
+        export_gguf(merged, f16, "f16", name=name)
+    ggufs = [f16]
+    for kind in settings.quantizations:
+        target = models / f"{name}-{kind}.gguf"
+        if redo(f"quantize {kind}", _valid_gguf(target)):
+            quantize(f16, target, kind)
+        ggufs.append(target)
+
+    if settings.profile == "ollama" and redo("modelfile", (models / "Modelfile").is_file()):
+        write_modelfile(ggufs[-1], models / "Modelfile", settings.profile)
+
+    eval_dir = models / "eval"
+    if redo("eval", (eval_dir / "eval.json").is_file()):
+        results = evaluate(data, [merged, *ggufs], eval_dir, settings.profile, settings.eval_limit, trainings, progress)
+    else:
+        results = json.loads((eval_dir / "eval.json").read_text(encoding="utf-8"))
+    _log(progress, f"finished in {time.perf_counter() - started:.0f} s; report: {eval_dir / 'eval.md'}")
+    return results
+
+
+def load_stage_config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``sft:`` and ``dpo:`` sections of a pipeline YAML file."""
+    if path is None:
+        return {}, {}
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file")
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, dict) or set(loaded) - {"sft", "dpo"}:
+        raise ConfigError(f"{path}: expected a mapping with 'sft' and/or 'dpo' sections, got keys {list(loaded)}")
+    sections: Sequence[Any] = (loaded.get("sft") or {}, loaded.get("dpo") or {})
+    for key, section in zip(("sft", "dpo"), sections, strict=True):
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: key {key!r} must be a mapping of settings")
+    return {k.replace("-", "_"): v for k, v in sections[0].items()}, {k.replace("-", "_"): v for k, v in sections[1].items()}
