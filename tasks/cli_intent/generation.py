@@ -188,7 +188,10 @@ def example_from_item(
 
 def _accepted(request: str, context: CliContext | None, category: str, kind: str, answer: Answer) -> GeneratedExample:
     tool = "clarify" if category == "negative" else "run_command"
-    kind = kind if category == "negative" and kind in NEGATIVE_KINDS else ("" if category != "negative" else "other")
+    if category == "negative":
+        kind = kind if kind in NEGATIVE_KINDS else "other"
+    else:
+        kind = "context_used" if kind == "context_used" and context is not None else ""
     return GeneratedExample.model_validate(
         {"request": request, "context": context, "category": category, "kind": kind, "tool": tool,
          "arguments": answer.model_dump(mode="json")}
