@@ -258,12 +258,12 @@ class ValidationReport:
 
 # --------------------------------------------------------------------------------- near duplicates, diversity
 
-_NON_WORD = re.compile(r"[^a-z0-9#/.\-]+")
+_NON_WORD = re.compile(r"[^a-z0-9/.\-]+")
 
 
 def normalize_request(text: str) -> str:
     """Lower-case words with punctuation and repeated spaces removed: equal for trivially different requests."""
-    return " ".join(_NON_WORD.sub(" ", text.lower()).split())
+    return " ".join(w for w in (w.strip(".-/") for w in _NON_WORD.sub(" ", text.lower()).split()) if w)
 
 
 def _shingles(text: str) -> frozenset[str]:
