@@ -70,7 +70,8 @@ def cli_intent_metrics(
 ) -> dict[str, float]:
     """Exact match, per-field accuracy, invalid outputs, clarification precision/recall and threshold bands.
 
-    Field accuracies (command, subcommand, args, flags) are over the examples that expect ``run_command``;
+    Field accuracies (command, subcommand, args, flags) are over the examples that expect ``run_command``
+    (invalid outputs count as wrong);
     each needs the fields before it right too (subcommand needs the command). Rates with an empty
     denominator are 0.0; the counts are included so that a reader can tell.
     """
@@ -89,6 +90,7 @@ def cli_intent_metrics(
             raise ValueError(f"expected answer {index} is not a valid run_command or clarify call: {want_calls!r}")
         got = _answer(got_calls)
         counts["clarify_expected"] += isinstance(want, Clarify)
+        counts["commands"] += isinstance(want, RunCommand)
         if got is None:
             counts["invalid"] += 1
             continue
@@ -100,14 +102,12 @@ def cli_intent_metrics(
         band_total[band] += 1
         band_right[band] += right
         executed_wrong += band == "execute" and not right
-        if isinstance(want, RunCommand):
-            counts["commands"] += 1
-            if isinstance(got, RunCommand) and got.command == want.command:
-                counts["command"] += 1
-                if got.subcommand == want.subcommand:
-                    counts["subcommand"] += 1
-                    counts["args"] += got.args == want.args
-                    counts["flags"] += sorted(got.flags) == sorted(want.flags)
+        if isinstance(want, RunCommand) and isinstance(got, RunCommand) and got.command == want.command:
+            counts["command"] += 1
+            if got.subcommand == want.subcommand:
+                counts["subcommand"] += 1
+                counts["args"] += got.args == want.args
+                counts["flags"] += sorted(got.flags) == sorted(want.flags)
     valid = n - counts["invalid"]
     metrics: dict[str, float] = {
         "examples": float(n),
