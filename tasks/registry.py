@@ -1,19 +1,29 @@
-"""The project's tasks by name, for code that meets them as names (recordings, conversion, evaluation)."""
+"""The project's tasks by name, for code that meets them as names (recordings, conversion, evaluation).
+
+CLI-intent tasks depend on a CLI schema, so there is one task per schema, named ``cli_intent:<cli_name>``:
+the shipped schemas' tasks are registered here, and :func:`register_task` adds one for any other schema
+(``register_task(CliIntentTask(load_schema(path)))``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tasks.cli_intent.shipped import cli_intent_tasks
 from tasks.score_edge import ScoreEdgeTask
 from tasks.select_symbols import SelectSymbolsTask
 from tasks.select_symbols.negatives import InvertTopicTask
 from teacher.task import FineTrainingTeacher
 
-__all__ = ["TASKS", "task_named"]
+__all__ = ["TASKS", "register_task", "task_named"]
 
-TASKS: dict[str, FineTrainingTeacher[Any, Any]] = {
-    task.name: task for task in (SelectSymbolsTask(), ScoreEdgeTask(), InvertTopicTask())
-}
+_BUILT_IN: list[FineTrainingTeacher[Any, Any]] = [SelectSymbolsTask(), ScoreEdgeTask(), InvertTopicTask()]
+TASKS: dict[str, FineTrainingTeacher[Any, Any]] = {task.name: task for task in [*_BUILT_IN, *cli_intent_tasks()]}
+
+
+def register_task(task: FineTrainingTeacher[Any, Any]) -> None:
+    """Make a task known by its name (a CLI-intent task for a schema of your own, for instance)."""
+    TASKS[task.name] = task
 
 
 def task_named(name: str) -> FineTrainingTeacher[Any, Any]:

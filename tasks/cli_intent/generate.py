@@ -1,0 +1,202 @@
+"""``python -m tasks.cli_intent.generate``: generate a cli_intent dataset for a CLI schema, resumably.
+
+Batches are asked from the teacher (``--teacher heuristic``: the offline template teacher; ``haiku``: Claude
+through the Anthropic API), each item validated, exact duplicates dropped, and each finished batch appended
+to ``OUT_ROOT/NAME/train_progress.jsonl`` before the next is asked. A rerun resumes from it (the category
+counts come from the saved examples); ``--force`` starts afresh. When every category has its share of
+``--count`` (60% with context, 20% without, 20% negative), ``train.jsonl``, ``eval.jsonl`` and ``stats.json``
+are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import IO
+
+from tasks.cli_intent.dataset import (
+    PROGRESS_FILE,
+    BatchRecord,
+    append_batch,
+    dedup_key,
+    next_batch,
+    read_progress,
+    targets,
+    write_dataset,
+)
+from tasks.cli_intent.generation import GenerateBatchTask, GeneratedExample, example_from_item
+from tasks.cli_intent.schema import CliSchema, SchemaError
+from tasks.cli_intent.shipped import resolve_schema
+from tasks.cli_intent.validate import ValidationReport
+from teacher.handlers import interpret, perform
+from teacher.model import ModelBackend
+from teacher.operations import Ask, OperationFailed
+from teacher.task import TaskOutputError
+
+__all__ = ["generate", "main"]
+
+#: Stop when this many batches in a row add nothing (a teacher that only repeats itself).
+MAX_IDLE_BATCHES = 20
+
+
+def _summary(have: Counter[str], wanted: dict[str, int]) -> str:
+    total = sum(min(have[c], n) for c, n in wanted.items())
+    parts = ", ".join(f"{c} {min(have[c], n)}/{n}" for c, n in wanted.items())
+    return f"{total}/{sum(wanted.values())} ({parts})"
+
+
+async def generate(
+    schema: CliSchema,
+    count: int,
+    out: Path,
+    backend: ModelBackend,
+    *,
+    batch_size: int = 10,
+    seed: int = 0,
+    delay: float = 0.0,
+    log: IO[str] | None = None,
+) -> tuple[list[GeneratedExample], ValidationReport, int]:
+    """Generate until every category has its share of ``count``, resuming from the progress log.
+
+    Returns the examples (each category cut to its target), the validation report over every batch, and the
+    number of batches."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / PROGRESS_FILE
+    progress = read_progress(path)
+    wanted = targets(count)
+    report = ValidationReport()
+    seen: set[str] = set()
+    for record in progress.batches:
+        report.kept += len(record.examples)
+        report.dropped.update(record.dropped)
+        seen.update(dedup_key(e) for e in record.examples)
+    have = progress.counts()
+    if log is not None and progress.batches:
+        torn = " (a torn last line was cut off)" if progress.torn else ""
+        print(f"resuming from {len(progress.batches)} saved batches{torn}: {_summary(have, wanted)}", file=log,
+              flush=True)
+    task = GenerateBatchTask(schema)
+    batch_number = max((b.batch for b in progress.batches), default=-1) + 1
+    idle = 0
+    async with interpret(backend):
+        while (batch := next_batch(schema, have, wanted, batch_size, batch_number, seed)) is not None:
+            dropped: Counter[str] = Counter()
+            accepted: list[GeneratedExample] = []
+            try:
+                items = await perform(Ask(task, batch))
+            except TaskOutputError as error:
+                items = []
+                dropped["batch_invalid"] += 1
+                if log is not None:
+                    print(f"batch {batch_number}: the answer was refused: {error}", file=log, flush=True)
+            for item in items:
+                example, problems = example_from_item(item, batch.category, schema)
+                if example is not None and dedup_key(example) in seen:
+                    dropped["duplicate"] += 1
+                elif example is None:
+                    dropped[problems[0].rule] += 1
+                elif len(accepted) < batch.count:
+                    seen.add(dedup_key(example))
+                    accepted.append(example)
+                else:
+                    dropped["surplus"] += 1
+            record = BatchRecord(batch_number, batch.category, batch.count, tuple(accepted), dict(dropped))
+            append_batch(path, record)
+            report.kept += len(accepted)
+            report.dropped.update(dropped)
+            have[batch.category] += len(accepted)
+            if log is not None:
+                drops = f" (dropped {sum(dropped.values())}: " + ", ".join(
+                    f"{r} {n}" for r, n in sorted(dropped.items())) + ")" if dropped else ""
+                print(f"batch {batch_number}: {batch.category} +{len(accepted)}{drops}; {_summary(have, wanted)}",
+                      file=log, flush=True)
+            idle = 0 if accepted else idle + 1
+            if idle >= MAX_IDLE_BATCHES:
+                raise RuntimeError(f"{idle} batches in a row added no new example; the teacher only repeats itself")
+            batch_number += 1
+            if delay:
+                await asyncio.sleep(delay)
+    kept: list[GeneratedExample] = []
+    taken: Counter[str] = Counter()
+    for example in read_progress(path).examples():
+        if taken[example.category] < wanted[example.category]:
+            taken[example.category] += 1
+            kept.append(example)
+    return kept, report, batch_number
+
+
+def _backend(args: argparse.Namespace, schema: CliSchema) -> ModelBackend:
+    if args.teacher == "heuristic":
+        from tasks.cli_intent.templates import TemplateTeacher
+
+        return TemplateTeacher(schema)
+    from interpreters.anthropic import AnthropicTeacher, Budget
+
+    return AnthropicTeacher(model=args.model, max_tokens=600 * args.batch_size + 1024, concurrency=1,
+                            budget=Budget(args.budget_usd))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tasks.cli_intent.generate",
+        description="Generate a cli_intent training set for a CLI schema: natural-language requests and their "
+        "run_command / clarify answers, 60%% with git context, 20%% without, 20%% negative. Progress is saved "
+        "after each batch and a rerun resumes; writes OUT_ROOT/NAME/{train,eval}.jsonl and stats.json.",
+    )
+    parser.add_argument("--schema", required=True, help="a CLI schema YAML file, or the name of a shipped one (gh)")
+    parser.add_argument("--count", type=int, default=3000, help="examples to generate (default 3000)")
+    parser.add_argument("--name", help="training name: the output folder (default: the schema's cli_name)")
+    parser.add_argument("--out-root", type=Path, default=Path("training/data"), help="default training/data")
+    parser.add_argument("--teacher", choices=["heuristic", "haiku"], default="heuristic",
+                        help="heuristic: offline templates (default); haiku: Claude via ANTHROPIC_API_KEY")
+    parser.add_argument("--model", default="claude-haiku-4-5", help="the Anthropic model for --teacher haiku")
+    parser.add_argument("--budget-usd", type=float, default=None, help="stop asking once this much is spent")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the template teacher and of the split")
+    parser.add_argument("--split", type=float, default=0.9, help="fraction of groups in train (default 0.9)")
+    parser.add_argument("--batch-size", type=int, default=10, help="examples asked per batch (default 10)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait after each batch (rate limiting)")
+    parser.add_argument("--force", action="store_true", help="discard saved progress and start afresh")
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    if not 0.0 <= args.split <= 1.0:
+        parser.error("--split must lie between 0 and 1")
+    try:
+        schema, schema_path = resolve_schema(args.schema)
+    except SchemaError as error:
+        print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
+        return 2
+    if args.teacher == "haiku" and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+        print("tasks.cli_intent.generate: --teacher haiku needs ANTHROPIC_API_KEY in the environment "
+              "(or use --teacher heuristic)", file=sys.stderr)
+        return 2
+    out = args.out_root / (args.name or schema.cli_name)
+    if args.force:
+        for name in (PROGRESS_FILE, "train.jsonl", "eval.jsonl", "stats.json"):
+            (out / name).unlink(missing_ok=True)
+    started = time.perf_counter()
+    try:
+        examples, report, batches = asyncio.run(generate(
+            schema, args.count, out, _backend(args, schema), batch_size=args.batch_size, seed=args.seed,
+            delay=args.delay, log=sys.stderr))
+    except (OperationFailed, RuntimeError, ValueError) as error:
+        print(f"tasks.cli_intent.generate: stopped: {error}\nprogress is kept in {out / PROGRESS_FILE}; "
+              "run the same command again to resume", file=sys.stderr)
+        return 1
+    meta = {"schema": str(schema_path), "teacher": args.teacher, "requested": args.count, "batches": batches,
+            "targets": targets(args.count), "validation": report.as_dict()}
+    stats = write_dataset(out, schema, examples, split=args.split, seed=args.seed, meta=meta)
+    print(f"wrote {stats['train']} train and {stats['eval']} eval examples to {out} in "
+          f"{time.perf_counter() - started:.1f} s (dropped {sum(report.dropped.values())}; see stats.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
