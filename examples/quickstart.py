@@ -1,136 +1,143 @@
-"""Quickstart: explore a code base for a topic over LSP, offline, and show the FunctionGemma exchanges.
+"""Quickstart: from a teacher's recorded work to a local student model, end to end, offline.
 
-The exploration program runs against the real jedi language server and the heuristic teacher (no API key,
-GPU or server needed). Every model answer also goes through the FunctionGemma codec: the student's prompt is
-rendered, the answer written in the wire format and parsed back, and the first exchange of each task is
-printed, so what a fine-tuned student would read and write is visible. By default it explores
-``examples/sample_repo``.
+1. record: the heuristic teacher explores ``examples/sample_repo`` over the real jedi language server for the
+   training queries, and every exchange is recorded;
+2. rebuild: the recordings become FunctionGemma training data (``training/data/quickstart``);
+3. train: a tiny FunctionGemma-compatible model, built on the spot, is fine-tuned (SFT), merged, exported to
+   GGUF and quantized to q8_0 (``training/models/quickstart``);
+4. run: the same exploration program runs on held-out queries with the GGUF as its model, in-process through
+   llama.cpp, and every student answer is checked and compared with the teacher's answer to the same request.
+
+No API key, GPU or server is needed. Every step is skipped when its output is already there, so an
+interrupted run continues where it stopped (``--force`` starts afresh).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import shutil
+import subprocess
 import sys
+import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from converters.functiongemma import PROFILES, Profile, completion_terminator, parse_calls, render_call
+from finetune.evaluate import calls_agree
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
-from teacher.explore import Exploration, TeachQuery, explore
+from tasks.registry import TASKS
+from teacher.explore import TeachQuery, explore
 from teacher.handlers import interpret
-from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
+from teacher.model import ModelBackend, ModelReply, ModelRequest
+from teacher.task import TaskOutputError
 
-SAMPLE_REPO = Path(__file__).resolve().parent / "sample_repo"
-DEFAULT_TOPIC = "How is the order total computed with discounts?"
-DEFAULT_SEEDS = ("order_total", "checkout")
+HERE = Path(__file__).resolve().parent
+SAMPLE_REPO = HERE / "sample_repo"
+QUERIES = HERE / "sample_queries.jsonl"
+HELD_OUT = 4
 
 
-class ThroughTheCodec(ModelBackend):
-    """Wraps a backend: each answer is rendered as FunctionGemma text and parsed back before it is used."""
+class AgreementCheck(ModelBackend):
+    """Answers with the student, and counts how often its answer is valid and agrees with the teacher's."""
 
-    def __init__(self, inner: ModelBackend, profile: Profile, show: bool) -> None:
-        self.inner = inner
-        self.profile = profile
-        self.shown: set[str] = set() if show else {"*"}
-        self.exchanges = 0
+    def __init__(self, student: ModelBackend, teacher: ModelBackend) -> None:
+        self.student = student
+        self.teacher = teacher
+        self.counts: Counter[str] = Counter()
 
     async def complete(self, request: ModelRequest) -> ModelReply:
-        reply = await self.inner.complete(request)
-        prompt = student_prompt(request, self.profile)
-        completion = "".join(render_call(c.name, c.arguments, profile=self.profile) for c in reply.calls)
-        completion += completion_terminator(self.profile)
-        calls = parse_calls(completion)
-        if calls != list(reply.calls):
-            raise AssertionError(f"the codec changed an answer: {reply.calls} became {calls}")
-        self.exchanges += 1
-        if request.task not in self.shown and "*" not in self.shown:
-            self.shown.add(request.task)
-            print(f"--- {request.task}: prompt ({self.profile} profile) ---\n{prompt}")
-            print(f"--- completion ---\n{completion}\n")
-        return ModelReply(calls=tuple(calls), reasoning=reply.reasoning, raw=completion)
+        reply = await self.student.complete(request)
+        expected = await self.teacher.complete(request)
+        task = TASKS[request.task]
+        self.counts[f"{request.task}/requests"] += 1
+        try:
+            if len(reply.calls) != 1:
+                raise TaskOutputError(request.task, f"{len(reply.calls)} calls")
+            task.parse(reply.calls[0], request.input)
+        except TaskOutputError:
+            return reply
+        self.counts[f"{request.task}/valid"] += 1
+        if calls_agree(expected.calls, reply.calls):
+            self.counts[f"{request.task}/agree"] += 1
+        return reply
+
+    def rates(self) -> dict[str, dict[str, float | int]]:
+        """Requests, valid-call rate and agreement with the teacher, per task and overall."""
+        tasks = sorted({key.split("/")[0] for key in self.counts})
+        table: dict[str, dict[str, float | int]] = {}
+        for name in [*tasks, "all"]:
+            keys = tasks if name == "all" else [name]
+            n = sum(self.counts[f"{t}/requests"] for t in keys)
+            valid = sum(self.counts[f"{t}/valid"] for t in keys)
+            agree = sum(self.counts[f"{t}/agree"] for t in keys)
+            table[name] = {"requests": n, "valid_calls": valid / n if n else 0.0, "agreement": agree / n if n else 0.0}
+        return table
 
 
-def report(result: Exploration) -> None:
-    """Print the explored symbols, the scored edges and the grouped document."""
-    for node in result.nodes:
-        print(f"[depth {node.depth}] {node.symbol.qualified}: {node.signature[:90]}")
-        if node.selected:
-            print(f"    selected: {', '.join(node.selected)}")
-    for edge in result.edges:
-        s = edge.score
-        print(f"edge {edge.source} -> {edge.target} ({edge.edge_type.value}): relevance {s.relevance}, risk {s.risk}")
-    doc = result.document
-    print(f"core: {', '.join(doc.core) or '-'}")
-    print(f"prerequisites: {', '.join(doc.prerequisites) or '-'}")
-    print(f"support: {', '.join(doc.support) or '-'}")
-    if result.skipped:
-        print(f"skipped: {result.skip_counts()}")
+def record(queries: Path, out: Path) -> None:
+    """Record the heuristic teacher exploring the sample repository (resumed when partly done)."""
+    command = [sys.executable, "-m", "teacher.record", "--repo", str(SAMPLE_REPO), "--queries", str(queries),
+               "--teacher", "heuristic", "--out", str(out)]
+    if (out / "sessions").is_dir():
+        command.append("--resume")
+    subprocess.run(command, check=True)
 
 
-async def run(
-    repo: Path, query: TeachQuery, profile: Profile, show: bool, out: Path | None, student: ModelBackend | None = None
-) -> int:
-    """Explore ``repo`` for the query (with the heuristic teacher, or ``student``) and print the result."""
-    model = student or ThroughTheCodec(HeuristicModel(), profile, show)
-    async with LspServer(repo) as lsp, interpret(lsp, model):
-        result = await explore(query)
-    report(result)
-    exchanges = f"{model.exchanges} model exchanges, " if isinstance(model, ThroughTheCodec) else ""
-    print(f"{len(result.nodes)} symbols, {len(result.edges)} edges, {exchanges}"
-          f"{lsp.stats.requests} LSP requests ({lsp.stats.cache_hits} answered from the cache)")
-    if out is not None:
-        out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
-        print(f"wrote {out}")
-    return 0 if result.nodes else 1
+async def held_out_run(gguf: Path, queries: list[TeachQuery]) -> AgreementCheck:
+    """Explore the held-out queries with the GGUF student, checking each answer against the teacher."""
+    from interpreters.llamacpp import LlamaCppStudent
+
+    check = AgreementCheck(LlamaCppStudent(gguf), HeuristicModel())
+    async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp, check):
+        for query in queries:
+            result = await explore(query)
+            print(f"  {query.topic}: {len(result.nodes)} symbols, {len(result.edges)} edges, "
+                  f"skipped {dict(result.skip_counts()) or 'none'}")
+    return check
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m examples.quickstart", description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, default=SAMPLE_REPO, help="repository root (default: the sample)")
-    parser.add_argument("--topic", default=DEFAULT_TOPIC, help="what to explore for")
-    parser.add_argument("--seed", action="append", help="symbol to start from (repeatable)")
-    parser.add_argument("--budget", type=int, default=12, help="most symbols visited (default 12)")
-    parser.add_argument("--max-depth", type=int, default=2, help="most edges from a seed (default 2)")
-    parser.add_argument("--breadth", type=int, default=4, help="most candidates followed per symbol (default 4)")
-    parser.add_argument("--profile", choices=PROFILES, default="hf", help="FunctionGemma profile shown")
-    parser.add_argument("--out", type=Path, help="also write the exploration as JSON to this file")
-    parser.add_argument("--quiet", action="store_true", help="do not print the FunctionGemma exchanges")
-    parser.add_argument("--student", choices=["ollama", "llamacpp"], help="explore with the fine-tuned student instead")
-    parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
-    parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
-    parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    parser.add_argument("--root", type=Path, default=Path("training"), help="where data and models go (default training)")
+    parser.add_argument("--epochs", type=float, default=6.0, help="SFT epochs (default 6)")
+    parser.add_argument("--max-steps", type=int, default=-1, help="stop SFT after this many steps (for a smoke run)")
+    parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
     args = parser.parse_args(argv)
-    if not args.repo.is_dir():
-        parser.error(f"--repo {args.repo} is not a directory")
-    query = TeachQuery(
-        topic=args.topic,
-        seeds=tuple(args.seed or DEFAULT_SEEDS),
-        budget=args.budget,
-        max_depth=args.max_depth,
-        breadth=args.breadth,
-    )
-    if args.student:
-        from interpreters.llamacpp import LlamaCppStudent
-        from interpreters.ollama import OllamaStudent
-        from teacher.operations import OperationFailed
+    from finetune.pipeline import PipelineSettings, run_pipeline
 
-        if args.student == "llamacpp" and not args.gguf:
-            parser.error("--student llamacpp needs --gguf PATH")
-        try:
-            student: ModelBackend = (
-                OllamaStudent(model=args.ollama_model, host=args.ollama_host, on_invalid="fallback")
-                if args.student == "ollama"
-                else LlamaCppStudent(args.gguf)
-            )
-            return asyncio.run(run(args.repo, query, args.profile, False, args.out, student))
-        except OperationFailed as error:
-            if not getattr(error, "fatal", False):
-                raise
-            print(f"quickstart: {error}", file=sys.stderr)
-            return 2
-    return asyncio.run(run(args.repo, query, args.profile, not args.quiet, args.out))
+    started = time.perf_counter()
+    name = "quickstart"
+    lines = [line for line in QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    train_queries, held_out = lines[:-HELD_OUT], [TeachQuery.model_validate(json.loads(line)) for line in lines[-HELD_OUT:]]
+    recordings = args.root / "recordings" / name
+    if args.force:
+        for path in (recordings, args.root / "data" / name, args.root / "models" / name):
+            shutil.rmtree(path, ignore_errors=True)
+    recordings.mkdir(parents=True, exist_ok=True)
+    (recordings / "queries.jsonl").write_text("\n".join(train_queries) + "\n", encoding="utf-8")
+
+    print(f"1. recording the teacher on {len(train_queries)} queries over examples/sample_repo", flush=True)
+    record(recordings / "queries.jsonl", recordings)
+    print("2-3. rebuilding the data, training the tiny student, exporting q8_0", flush=True)
+    settings = PipelineSettings(
+        name=name, root=args.root, recordings=[recordings / "sessions"], dpo=False, quantizations=["q8_0"],
+        sft_settings={"epochs": args.epochs, "max_steps": args.max_steps},
+    )
+    evaluation = run_pipeline(settings)
+    gguf = settings.models / f"{name}-q8_0.gguf"
+    print(f"4. exploring {len(held_out)} held-out queries with the student ({gguf})", flush=True)
+    check = asyncio.run(held_out_run(gguf, held_out))
+    rates = check.rates()
+    for task, row in rates.items():
+        print(f"   {task:>15}: {row['requests']:>4} requests, {row['valid_calls']:.1%} valid calls, "
+              f"{row['agreement']:.1%} agree with the teacher")
+    summary = {"held_out": rates, "eval_split": evaluation["artifacts"], "wall_seconds": time.perf_counter() - started}
+    (settings.models / "quickstart.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(f"done in {summary['wall_seconds']:.0f} s; eval report: {settings.models / 'eval' / 'eval.md'}")
+    return 0 if rates["all"]["requests"] else 1
 
 
 if __name__ == "__main__":

@@ -98,6 +98,8 @@ class Scores:
     fields_right: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
+    expected: list[list[ToolCall]] = field(default_factory=list)
+    predicted: list[list[ToolCall] | None] = field(default_factory=list)
 
     def add(self, example: Example, expected: Sequence[ToolCall], output: str | None, latency: float | None) -> None:
         """Score one output (None: the artifact gave no answer)."""
@@ -114,6 +116,8 @@ class Scores:
             except FunctionGemmaFormatError:
                 parsed = False
                 self.failures["unparsable"] += 1
+        self.expected.append(list(expected))
+        self.predicted.append(predicted if parsed else None)
         if parsed and (predicted or not expected):
             self.parsed_with_call += 1
         elif parsed:
@@ -139,7 +143,7 @@ class Scores:
                 return None
             return round(1000 * ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)], 2)
 
-        return {
+        metrics = {
             "examples": self.examples,
             "valid_call_rate": round(self.parsed_with_call / n, 4),
             "schema_valid_rate": round(self.schema_valid / n, 4),
@@ -148,6 +152,12 @@ class Scores:
             "latency_ms": {"p50": percentile(0.5), "p95": percentile(0.95)},
             "failures": dict(self.failures),
         }
+        from tasks.cli_intent.metrics import belongs_to_cli_intent, cli_intent_metrics
+
+        names = sorted({call.name for calls in self.expected for call in calls})
+        if names and belongs_to_cli_intent(names):
+            metrics["cli_intent"] = cli_intent_metrics(self.expected, self.predicted)
+        return metrics
 
 
 def expected_calls(example: Example) -> list[ToolCall]:
@@ -237,6 +247,18 @@ def write_report(results: dict[str, Any]) -> str:
     for name, m in rows.items():
         fields = ", ".join(f"{k} {v:.1%}" for k, v in m["field_accuracy"].items()) or "-"
         lines.append(f"- {name}: {fields}")
+    intent = {name: m["cli_intent"] for name, m in rows.items() if "cli_intent" in m}
+    if intent:
+        lines += ["", "CLI intent (execute at confidence >= 0.9, confirm 0.7-0.9, clarify below):", "",
+                  "| artifact | exact | command | subcommand | args | flags | invalid | clarify P | clarify R "
+                  "| execute / confirm / clarify |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for name, m in intent.items():
+            lines.append(
+                f"| {name} | {m['exact_match']:.1%} | {m['command_accuracy']:.1%} | {m['subcommand_accuracy']:.1%} "
+                f"| {m['args_accuracy']:.1%} | {m['flags_accuracy']:.1%} | {m['invalid_output_rate']:.1%} "
+                f"| {m['clarification_precision']:.1%} | {m['clarification_recall']:.1%} "
+                f"| {m['execute_rate']:.0%} / {m['confirm_rate']:.0%} / {m['clarify_rate']:.0%} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -39,6 +39,8 @@ def trl_rows(examples: list[Example]) -> dict[str, list[str]]:
 def token_lengths(tokenizer: Any, examples: list[Example]) -> list[int]:
     """Each example's length in tokens as trained (BOS, prompt, completion, EOS)."""
     texts = [e.prompt.removeprefix(BOS) + e.completion for e in examples]
+    if not texts:
+        return []
     return [len(ids) + 2 for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 

@@ -75,19 +75,19 @@ def test_a_missing_model_says_what_to_run(tmp_path: Path) -> None:
         LlamaCppStudent(tmp_path / "absent.gguf")
 
 
-def test_agent_quickstart_and_record_take_the_embedded_student(
+def test_agent_explore_and_record_take_the_embedded_student(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import json
 
     from examples.agent import main as agent
-    from examples.quickstart import main as quickstart
+    from examples.explore import main as explore_example
     from teacher.record import main as record
 
     gguf = scripted(tmp_path, ANSWERS_EMPTY)
     assert agent(["--repo", str(SAMPLE_REPO), "--topic", "t", "--seed", "order_total", "--gguf", str(gguf)]) == 0
     assert "core: shop.pricing.order_total" in capsys.readouterr().out
-    assert quickstart(["--student", "llamacpp", "--gguf", str(gguf), "--seed", "checkout", "--budget", "2"]) == 0
+    assert explore_example(["--student", "llamacpp", "--gguf", str(gguf), "--seed", "checkout", "--budget", "2"]) == 0
     assert "core: shop.checkout.checkout" in capsys.readouterr().out
     args = ["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol", "order_total", "--student", "llamacpp",
             "--gguf", str(gguf), "--out", str(tmp_path / "run"), "--budget", "2"]

@@ -192,10 +192,10 @@ def test_the_agent_example_explores_with_the_student(capsys: pytest.CaptureFixtu
     assert "ollama create" in capsys.readouterr().err
 
 
-def test_quickstart_and_record_run_on_the_student(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_explore_and_record_run_on_the_student(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from examples.quickstart import main as quickstart
+    from examples.explore import main as explore_example
     from teacher.record import main as record
     from tests.conftest import SAMPLE_REPO
 
@@ -207,7 +207,7 @@ def test_quickstart_and_record_run_on_the_student(tmp_path: Any, capsys: pytest.
                                     "is_type_family": False, "is_exported": True})(body)
 
     with FakeOllama(answer) as fake:
-        assert quickstart(["--student", "ollama", "--ollama-host", fake.host, "--budget", "3"]) == 0
+        assert explore_example(["--student", "ollama", "--ollama-host", fake.host, "--budget", "3"]) == 0
         assert "core: shop.pricing.order_total" in capsys.readouterr().out
         args = ["--repo", str(SAMPLE_REPO), "--topic", "order totals", "--symbol", "order_total", "--student",
                 "ollama", "--ollama-host", fake.host, "--out", str(tmp_path / "run"), "--budget", "3"]
@@ -216,5 +216,5 @@ def test_quickstart_and_record_run_on_the_student(tmp_path: Any, capsys: pytest.
     assert summary["sessions_finished"] == 1 and summary["turns"] >= 2 and summary["turns_failed"] == 0
     with FakeOllama(answer, models=set()) as fake:
         assert record([*args[:-5], fake.host, "--out", str(tmp_path / "run2"), "--budget", "3"]) == 2
-        assert quickstart(["--student", "ollama", "--ollama-host", fake.host]) == 2
+        assert explore_example(["--student", "ollama", "--ollama-host", fake.host]) == 2
     assert "ollama create" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The quickstart, run as a user runs it: an offline exploration of the sample repository."""
+"""The exploration example, run as a user runs it: an offline exploration of the sample repository."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from examples.quickstart import main
+from examples.explore import main
 from tests.conftest import REPO
 
 
-def test_quickstart_explores_the_sample_and_shows_each_task_once(capsys: pytest.CaptureFixture[str]) -> None:
+def test_explore_explores_the_sample_and_shows_each_task_once(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     out = capsys.readouterr().out
     assert out.count("--- select_symbols: prompt (hf profile) ---") == 1
@@ -24,7 +24,7 @@ def test_quickstart_explores_the_sample_and_shows_each_task_once(capsys: pytest.
     assert "edge shop.pricing.order_total -> shop.models.Order (type_constraint)" in out
 
 
-def test_quickstart_writes_json_and_takes_the_ollama_profile(
+def test_explore_writes_json_and_takes_the_ollama_profile(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_file = tmp_path / "exploration.json"
@@ -36,13 +36,13 @@ def test_quickstart_writes_json_and_takes_the_ollama_profile(
     assert len(saved["nodes"]) <= 3
 
 
-def test_quickstart_cli_help_and_bad_repo(tmp_path: Path) -> None:
+def test_explore_cli_help_and_bad_repo(tmp_path: Path) -> None:
     helped = subprocess.run(
-        [sys.executable, "-m", "examples.quickstart", "--help"], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "examples.explore", "--help"], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert "--repo" in helped.stdout and "--budget" in helped.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "examples.quickstart", "--repo", str(tmp_path / "nope")],
+        [sys.executable, "-m", "examples.explore", "--repo", str(tmp_path / "nope")],
         cwd=REPO, capture_output=True, text=True,
     )
     assert bad.returncode == 2 and "is not a directory" in bad.stderr

@@ -1,0 +1,137 @@
+"""Explore a code base for a topic over LSP, offline, and show the FunctionGemma exchanges (the teacher or a student).
+
+The exploration program runs against the real jedi language server and the heuristic teacher (no API key,
+GPU or server needed). Every model answer also goes through the FunctionGemma codec: the student's prompt is
+rendered, the answer written in the wire format and parsed back, and the first exchange of each task is
+printed, so what a fine-tuned student would read and write is visible. By default it explores
+``examples/sample_repo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from converters.functiongemma import PROFILES, Profile, completion_terminator, parse_calls, render_call
+from interpreters.heuristic import HeuristicModel
+from interpreters.lsp import LspServer
+from teacher.explore import Exploration, TeachQuery, explore
+from teacher.handlers import interpret
+from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
+
+SAMPLE_REPO = Path(__file__).resolve().parent / "sample_repo"
+DEFAULT_TOPIC = "How is the order total computed with discounts?"
+DEFAULT_SEEDS = ("order_total", "checkout")
+
+
+class ThroughTheCodec(ModelBackend):
+    """Wraps a backend: each answer is rendered as FunctionGemma text and parsed back before it is used."""
+
+    def __init__(self, inner: ModelBackend, profile: Profile, show: bool) -> None:
+        self.inner = inner
+        self.profile = profile
+        self.shown: set[str] = set() if show else {"*"}
+        self.exchanges = 0
+
+    async def complete(self, request: ModelRequest) -> ModelReply:
+        reply = await self.inner.complete(request)
+        prompt = student_prompt(request, self.profile)
+        completion = "".join(render_call(c.name, c.arguments, profile=self.profile) for c in reply.calls)
+        completion += completion_terminator(self.profile)
+        calls = parse_calls(completion)
+        if calls != list(reply.calls):
+            raise AssertionError(f"the codec changed an answer: {reply.calls} became {calls}")
+        self.exchanges += 1
+        if request.task not in self.shown and "*" not in self.shown:
+            self.shown.add(request.task)
+            print(f"--- {request.task}: prompt ({self.profile} profile) ---\n{prompt}")
+            print(f"--- completion ---\n{completion}\n")
+        return ModelReply(calls=tuple(calls), reasoning=reply.reasoning, raw=completion)
+
+
+def report(result: Exploration) -> None:
+    """Print the explored symbols, the scored edges and the grouped document."""
+    for node in result.nodes:
+        print(f"[depth {node.depth}] {node.symbol.qualified}: {node.signature[:90]}")
+        if node.selected:
+            print(f"    selected: {', '.join(node.selected)}")
+    for edge in result.edges:
+        s = edge.score
+        print(f"edge {edge.source} -> {edge.target} ({edge.edge_type.value}): relevance {s.relevance}, risk {s.risk}")
+    doc = result.document
+    print(f"core: {', '.join(doc.core) or '-'}")
+    print(f"prerequisites: {', '.join(doc.prerequisites) or '-'}")
+    print(f"support: {', '.join(doc.support) or '-'}")
+    if result.skipped:
+        print(f"skipped: {result.skip_counts()}")
+
+
+async def run(
+    repo: Path, query: TeachQuery, profile: Profile, show: bool, out: Path | None, student: ModelBackend | None = None
+) -> int:
+    """Explore ``repo`` for the query (with the heuristic teacher, or ``student``) and print the result."""
+    model = student or ThroughTheCodec(HeuristicModel(), profile, show)
+    async with LspServer(repo) as lsp, interpret(lsp, model):
+        result = await explore(query)
+    report(result)
+    exchanges = f"{model.exchanges} model exchanges, " if isinstance(model, ThroughTheCodec) else ""
+    print(f"{len(result.nodes)} symbols, {len(result.edges)} edges, {exchanges}"
+          f"{lsp.stats.requests} LSP requests ({lsp.stats.cache_hits} answered from the cache)")
+    if out is not None:
+        out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        print(f"wrote {out}")
+    return 0 if result.nodes else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m examples.explore", description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=SAMPLE_REPO, help="repository root (default: the sample)")
+    parser.add_argument("--topic", default=DEFAULT_TOPIC, help="what to explore for")
+    parser.add_argument("--seed", action="append", help="symbol to start from (repeatable)")
+    parser.add_argument("--budget", type=int, default=12, help="most symbols visited (default 12)")
+    parser.add_argument("--max-depth", type=int, default=2, help="most edges from a seed (default 2)")
+    parser.add_argument("--breadth", type=int, default=4, help="most candidates followed per symbol (default 4)")
+    parser.add_argument("--profile", choices=PROFILES, default="hf", help="FunctionGemma profile shown")
+    parser.add_argument("--out", type=Path, help="also write the exploration as JSON to this file")
+    parser.add_argument("--quiet", action="store_true", help="do not print the FunctionGemma exchanges")
+    parser.add_argument("--student", choices=["ollama", "llamacpp"], help="explore with the fine-tuned student instead")
+    parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
+    parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
+    parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    args = parser.parse_args(argv)
+    if not args.repo.is_dir():
+        parser.error(f"--repo {args.repo} is not a directory")
+    query = TeachQuery(
+        topic=args.topic,
+        seeds=tuple(args.seed or DEFAULT_SEEDS),
+        budget=args.budget,
+        max_depth=args.max_depth,
+        breadth=args.breadth,
+    )
+    if args.student:
+        from interpreters.llamacpp import LlamaCppStudent
+        from interpreters.ollama import OllamaStudent
+        from teacher.operations import OperationFailed
+
+        if args.student == "llamacpp" and not args.gguf:
+            parser.error("--student llamacpp needs --gguf PATH")
+        try:
+            student: ModelBackend = (
+                OllamaStudent(model=args.ollama_model, host=args.ollama_host, on_invalid="fallback")
+                if args.student == "ollama"
+                else LlamaCppStudent(args.gguf)
+            )
+            return asyncio.run(run(args.repo, query, args.profile, False, args.out, student))
+        except OperationFailed as error:
+            if not getattr(error, "fatal", False):
+                raise
+            print(f"explore: {error}", file=sys.stderr)
+            return 2
+    return asyncio.run(run(args.repo, query, args.profile, not args.quiet, args.out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""SFT on the tiny model: the label mask, one BOS, EOS appended, LoRA and full training, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from finetune.sft import SftSettings, prepare_sft, run_sft
+from finetune.train import finished, last_checkpoint
+
+
+def _settings(base: Path, data: Path, out: Path, **extra: object) -> SftSettings:
+    values: dict[str, object] = {"base": str(base), "data": str(data), "out": str(out), "max_steps": 2,
+                                 "batch_size": 2, "save_steps": 1, "logging_steps": 1, "eval_examples": 0}
+    values.update(extra)
+    return SftSettings(**values)  # type: ignore[arg-type]
+
+
+def test_prompt_tokens_are_masked_and_the_completion_and_eos_are_labelled(tiny_base: Path, tiny_data: Path, tmp_path: Path) -> None:
+    trainer, counts = prepare_sft(_settings(tiny_base, tiny_data, tmp_path))
+    tokenizer = trainer.processing_class
+    assert counts["train_examples"] == len(trainer.train_dataset) > 10
+    for row in trainer.train_dataset.select(range(10)):
+        ids, labels = row["input_ids"], row["labels"]
+        assert ids[0] == tokenizer.bos_token_id and tokenizer.bos_token_id not in ids[1:]  # exactly one BOS
+        first = next(i for i, label in enumerate(labels) if label != -100)
+        assert all(label == -100 for label in labels[:first])
+        assert labels[first:] == ids[first:]  # everything after the prompt is learnt, up to the end
+        assert ids[-1] == tokenizer.eos_token_id
+        prompt = tokenizer.decode(ids[1:first], skip_special_tokens=False)
+        completion = tokenizer.decode(ids[first:-1], skip_special_tokens=False)
+        assert (prompt, completion + tokenizer.eos_token) == (row["prompt"], row["completion"])  # TRL appended it
+        assert completion.startswith("<start_function_call>call:")
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    padded = batch["input_ids"] == tokenizer.pad_token_id
+    assert bool((batch["labels"][padded] == -100).all())  # padding is never learnt
+
+
+def test_lora_sft_writes_an_adapter_and_resumes_from_its_last_checkpoint(
+    tiny_base: Path, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = _settings(tiny_base, tiny_data, tmp_path, lora=True, lora_r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    model = run_sft(settings)
+    assert finished(tmp_path)
+    adapter = json.loads((model / "adapter_config.json").read_text())
+    assert adapter["r"] == 4 and sorted(adapter["target_modules"]) == ["q_proj", "v_proj"]
+    assert adapter["base_model_name_or_path"] == str(tiny_base.resolve())
+    assert (model / "tokenizer.model").is_file()
+    # a longer run on the same output resumes at step 2 instead of starting over
+    settings.max_steps = 4
+    assert last_checkpoint(settings) == str(tmp_path / "checkpoints" / "checkpoint-2")
+    capsys.readouterr()
+    run_sft(settings)
+    trained = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{'loss'")]
+    summary = json.loads((tmp_path / "training.json").read_text())
+    steps = [entry["step"] for entry in summary["log_history"] if "loss" in entry]
+    assert summary["global_steps"] == 4 and steps == [1, 2, 3, 4] and len(trained) == 2
+    assert summary["counts"]["dropped_too_long"] == 0 and summary["tokens_per_second"] > 0
+
+
+def test_full_fine_tuning_learns_the_call_format(tiny_sft: Path, tiny_data: Path) -> None:
+    from finetune.data import load_examples
+    from finetune.generate import HfGenerator
+
+    summary = json.loads((tiny_sft / "training.json").read_text())
+    losses = [entry["loss"] for entry in summary["log_history"] if "loss" in entry]
+    assert losses[-1] < losses[0] / 3
+    generator = HfGenerator(tiny_sft / "model", max_tokens=200)
+    outputs = [generator.complete(e.prompt).text for e in load_examples(tiny_data / "eval.jsonl")[:5]]
+    assert all(text.startswith("<start_function_call>call:") for text in outputs), outputs
