@@ -12,8 +12,8 @@ import yaml
 from converters.functiongemma import ToolCall
 from interpreters.scripted import ScriptedModel
 from tasks.subagents.definition import NodeContext
-from tasks.subagents.domains import SUBAGENTS
 from tasks.subagents.docstring.styles import detect_style
+from tasks.subagents.domains import SUBAGENTS
 from tasks.subagents.lint.tools import ruff_issues
 from tasks.subagents.runner import run_subagent
 from tasks.subagents.sandbox import Sandbox
