@@ -37,10 +37,10 @@ class ToolEnv:
 ToolFunction = Callable[..., dict[str, Any]]
 
 
-def run_python(env: ToolEnv, *args: str) -> subprocess.CompletedProcess[str]:
+def run_python(env: ToolEnv, *args: str, environ: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python ARGS`` (this interpreter) in the sandbox under the tool's timeout; raises :class:`ToolTimeout`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
-    clean.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(env.sandbox.root), NO_COLOR="1")
+    clean.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(env.sandbox.root), NO_COLOR="1", **(environ or {}))
     try:
         return subprocess.run(
             [sys.executable, *args], cwd=env.sandbox.root, capture_output=True, text=True, timeout=env.timeout_s,

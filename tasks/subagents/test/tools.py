@@ -69,7 +69,8 @@ def run_tests(env: ToolEnv, path: str) -> dict[str, Any]:
     if not env.sandbox.path(path).is_file():
         return {"error": f"{path}: no such file"}
     done = run_python(env, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                      f"--rootdir={env.sandbox.root}", "--no-header", "-o", "addopts=", path)
+                      f"--rootdir={env.sandbox.root}", "--no-header", "-o", "addopts=", path,
+                      environ={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})  # plain tests; 5 times faster to start
     counts = pytest_counts(done.stdout)
     failures = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
     return {**counts, "exit_code": done.returncode, "failures": failures[:10]}
