@@ -27,7 +27,7 @@ class DocParts:
     raises: Sequence[tuple[str, str]] = field(default_factory=tuple)
 
 
-def render_docstring(parts: DocParts, style: Style) -> str:
+def render_docstring(parts: DocParts, style: str) -> str:
     """The docstring text (no quotes, no indentation) of ``parts`` in ``style``."""
     lines = [parts.summary]
     if style == "google":
