@@ -7,12 +7,15 @@ from typing import Any
 from tasks.score_edge import ScoreEdgeTask
 from tasks.select_symbols import SelectSymbolsTask
 from tasks.select_symbols.negatives import InvertTopicTask
+from tasks.subagents.domains import SUBAGENT_TASKS
 from teacher.task import FineTrainingTeacher
 
 __all__ = ["TASKS", "task_named"]
 
+_SINGLE_CALL: tuple[FineTrainingTeacher[Any, Any], ...] = (SelectSymbolsTask(), ScoreEdgeTask(), InvertTopicTask())
 TASKS: dict[str, FineTrainingTeacher[Any, Any]] = {
-    task.name: task for task in (SelectSymbolsTask(), ScoreEdgeTask(), InvertTopicTask())
+    **{task.name: task for task in _SINGLE_CALL},
+    **SUBAGENT_TASKS,
 }
 
 
