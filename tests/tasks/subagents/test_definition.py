@@ -23,7 +23,10 @@ def test_each_domain_has_exactly_one_terminal_submit_result(domain: str) -> None
     assert all(t.tool.parameters()["additionalProperties"] is False for t in definition.tools)
 
 
-def _broken(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+Change = Callable[[dict[str, Any]], None]
+
+
+def _broken(tmp_path: Path, change: Change) -> Path:
     raw = yaml.safe_load((HERE / "lint" / "definition.yaml").read_text())
     change(raw)
     path = tmp_path / "definition.yaml"
@@ -71,7 +74,7 @@ def _template(raw: dict[str, Any]) -> None:
         (_template, "context_template: unknown field {path}"),
     ],
 )
-def test_a_bad_definition_is_refused_naming_file_and_key(tmp_path: Path, change: Callable[[dict[str, Any]], None], message: str) -> None:
+def test_a_bad_definition_is_refused_naming_file_and_key(tmp_path: Path, change: Change, message: str) -> None:
     path = _broken(tmp_path, change)
     with pytest.raises(DefinitionError) as error:
         load_definition(path)
