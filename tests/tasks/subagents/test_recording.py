@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
@@ -16,6 +17,7 @@ from tasks.subagents.definition import NodeContext
 from tasks.subagents.lint import TASK
 from tasks.subagents.task import SubagentTurn, assistant_call, tool_result
 from teacher.model import request_for, student_prompt
+from teacher.record import main as record_main
 from teacher.record_subagents import SubagentNode, record_subagents
 
 SOURCE = "import os\n\n\ndef total(a,b):\n    return a+b\n"
@@ -43,6 +45,11 @@ async def test_a_recorded_session_replays_and_rebuilds_into_one_conversation(tmp
     assert len({r["key"] for r in turns}) == 4  # each turn has its own key: the history is part of it
     assert records[-1]["kind"] == "session_end" and records[-1]["result"]["issues_fixed"] == 4
     assert records[-1]["changed_files"] == ["pkg/calc.py"]
+
+    argv = ["--subagent", "lint", "--repo", str(repo), "--file", "pkg/calc.py", "--node", "total",
+            "--teacher", "replay", "--replay-from", str(tmp_path / "run"), "--out", str(tmp_path / "cli")]
+    code = await asyncio.to_thread(record_main, argv)
+    assert code == 0 and json.loads((tmp_path / "cli" / "summary.json").read_text())["sessions_finished"] == 1
 
     replay = Replay.from_path(tmp_path / "run")
     await record_subagents("lint", [node], repo, tmp_path / "again", replay, stream=io.StringIO())
