@@ -126,6 +126,9 @@ def group_keys(task: str, input: dict[str, Any]) -> list[str]:
         return [f"symbol:{input.get('module', '')}.{input.get('symbol', '')}"]
     if task == "score_edge":
         return [f"symbol:{input.get('source_file')}:{input.get('source_line')}"]
+    context = input.get("context")
+    if isinstance(context, dict) and "node_name" in context:  # a subagent turn: the node it works on
+        return [f"symbol:{context.get('file_path')}:{context['node_name']}"]
     return [_topic_key(str(input[name])) for name in ("topic", "query") if input.get(name)]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "BudgetExhausted",
     "Price",
     "TeacherRequestFailed",
+    "anthropic_history",
     "cost_of",
     "reply_from_response",
 ]
@@ -105,6 +107,30 @@ class Budget:
         self.spent_usd += usd
 
 
+def anthropic_history(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI-style messages (assistant tool calls, tool results) as Messages API turns (tool_use, tool_result)."""
+    turns: list[dict[str, Any]] = []
+    for message in history:
+        role = message.get("role")
+        if role == "assistant":
+            text = message.get("content")
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+            for call in message.get("tool_calls") or []:
+                arguments = call["function"].get("arguments") or {}
+                blocks.append({"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
+                               "input": json.loads(arguments) if isinstance(arguments, str) else dict(arguments)})
+            turns.append({"role": "assistant", "content": blocks})
+        elif role == "tool":
+            block = {"type": "tool_result", "tool_use_id": message["tool_call_id"], "content": message["content"]}
+            if turns and turns[-1]["role"] == "user" and isinstance(turns[-1]["content"], list):
+                turns[-1]["content"].append(block)
+            else:
+                turns.append({"role": "user", "content": [block]})
+        else:
+            turns.append({"role": "user", "content": str(message.get("content") or "")})
+    return turns
+
+
 def reply_from_response(body: dict[str, Any], **meta: Any) -> ModelReply:
     """Calls and reasoning (text and thinking blocks) from a Messages API response body."""
     calls, reasoning = [], []
@@ -161,7 +187,7 @@ class AnthropicTeacher(ModelBackend):
 
     def request_params(self, request: ModelRequest) -> dict[str, Any]:
         """The Messages API request for one task request, exactly as sent (no credentials in it)."""
-        system = BASE_PROMPT + ("\n\n" + request.guidance if request.guidance else "")
+        system = (request.system or BASE_PROMPT) + ("\n\n" + request.guidance if request.guidance else "")
         tools = [tool.anthropic() for tool in request.tools]
         if tools:
             tools[-1] = {**tools[-1], "cache_control": {"type": "ephemeral"}}
@@ -169,7 +195,7 @@ class AnthropicTeacher(ModelBackend):
             "model": self.model,
             "max_tokens": self.max_tokens,
             "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
-            "messages": [{"role": "user", "content": request.user}],
+            "messages": [{"role": "user", "content": request.user}, *anthropic_history(request.history)],
             "tools": tools,
             "tool_choice": {"type": "auto"},
         }

@@ -12,6 +12,7 @@ whose result says so. The host is ``host=`` or else ``OLLAMA_HOST``, as Ollama's
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
@@ -56,10 +57,12 @@ class OllamaStudent(ModelBackend):
 
     def chat_request(self, request: ModelRequest) -> dict[str, Any]:
         """The ``chat`` arguments for a task request: the student's own prompt and tools."""
-        messages, tools = student_conversation(request.user, request.tools, request.declare_tools)
+        messages, tools = student_conversation(
+            request.user, request.tools, request.declare_tools, system=request.system, history=request.history
+        )
         return {
             "model": self.model,
-            "messages": messages,
+            "messages": [_ollama_message(m, messages) for m in messages],
             "tools": tools,
             "options": {"temperature": 0},
         }
@@ -129,3 +132,19 @@ class OllamaStudent(ModelBackend):
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def _ollama_message(message: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """A message as Ollama's chat API takes it: call arguments as objects, a tool result with its tool's name."""
+    if message.get("tool_calls"):
+        calls = [
+            {"function": {"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}}
+            if isinstance(c["function"].get("arguments"), str) else c
+            for c in message["tool_calls"]
+        ]
+        return {**{k: v for k, v in message.items() if k != "tool_calls"}, "tool_calls": calls}
+    if message.get("role") == "tool" and "tool_call_id" in message:
+        names = {c["id"]: c["function"]["name"] for m in messages for c in m.get("tool_calls") or [] if "id" in c}
+        name = names.get(message["tool_call_id"])
+        return {"role": "tool", "content": message.get("content") or "", **({"tool_name": name} if name else {})}
+    return message

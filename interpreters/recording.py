@@ -26,12 +26,12 @@ SCHEMA_VERSION = 1
 
 
 def turn_key(request: ModelRequest) -> str:
-    """A stable key for a request: its task, guidance, user text and tool schemas."""
-    material = json.dumps(
-        [request.task, request.guidance, request.user, [t.anthropic() for t in request.tools]],
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+    """A stable key for a request: its task, guidance, user text and tool schemas (and a multi-turn task's
+    system prompt and history, so that each turn of a conversation has its own key)."""
+    parts: list[Any] = [request.task, request.guidance, request.user, [t.anthropic() for t in request.tools]]
+    if request.system or request.history:
+        parts += [request.system, list(request.history)]
+    material = json.dumps(parts, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
 
 

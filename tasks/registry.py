@@ -13,12 +13,16 @@ from tasks.cli_intent.shipped import cli_intent_tasks
 from tasks.score_edge import ScoreEdgeTask
 from tasks.select_symbols import SelectSymbolsTask
 from tasks.select_symbols.negatives import InvertTopicTask
+from tasks.subagents.domains import SUBAGENT_TASKS
 from teacher.task import FineTrainingTeacher
 
 __all__ = ["TASKS", "register_task", "task_named"]
 
 _BUILT_IN: list[FineTrainingTeacher[Any, Any]] = [SelectSymbolsTask(), ScoreEdgeTask(), InvertTopicTask()]
-TASKS: dict[str, FineTrainingTeacher[Any, Any]] = {task.name: task for task in [*_BUILT_IN, *cli_intent_tasks()]}
+TASKS: dict[str, FineTrainingTeacher[Any, Any]] = {
+    **{task.name: task for task in [*_BUILT_IN, *cli_intent_tasks()]},
+    **SUBAGENT_TASKS,
+}
 
 
 def register_task(task: FineTrainingTeacher[Any, Any]) -> None:

@@ -29,7 +29,11 @@ __all__ = ["ModelBackend", "ModelReply", "ModelRequest", "current_node", "reques
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """What a backend is asked: the task, its input, the user text, the task's guidance and its tools."""
+    """What a backend is asked: the task, its input, the user text, the task's guidance and its tools.
+
+    A multi-turn task adds its own ``system`` prompt (seen by teacher and student alike) and the ``history``:
+    the OpenAI-style messages after the user text (assistant tool calls, tool results) of the turns so far.
+    """
 
     task: str
     input: BaseModel
@@ -37,6 +41,8 @@ class ModelRequest:
     guidance: str
     tools: tuple[Tool[Any], ...]
     declare_tools: bool = True
+    system: str = ""
+    history: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class ModelReply:
 
 def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelRequest:
     """Build the request for one task input; every backend gets exactly this."""
+    conversation = getattr(task, "conversation", None)  # multi-turn tasks: (system prompt, messages so far)
+    system, history = conversation(input) if conversation is not None else ("", ())
     return ModelRequest(
         task=task.name,
         input=input,
@@ -58,12 +66,16 @@ def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelR
         guidance=task.guidance,
         tools=tuple(task.tools(input)),
         declare_tools=task.declare_tools,
+        system=system,
+        history=tuple(history),
     )
 
 
 def student_prompt(request: ModelRequest, profile: Profile = "hf") -> str:
     """The exact FunctionGemma text a student reads for this request (the same as its training prompts)."""
-    messages, tools = student_conversation(request.user, request.tools, request.declare_tools)
+    messages, tools = student_conversation(
+        request.user, request.tools, request.declare_tools, system=request.system, history=request.history
+    )
     return render_prompt(messages, tools, profile=profile)
 
 

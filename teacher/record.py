@@ -220,6 +220,11 @@ def _parser() -> argparse.ArgumentParser:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--topic", help="topic of a single query (with --symbol)")
     what.add_argument("--queries", type=Path, help="JSONL file of queries: {\"topic\": ..., \"seeds\": [...]}")
+    what.add_argument("--subagent", choices=["lint", "test", "docstring", "sample_data"],
+                      help="record a subagent's sessions instead, on --file/--node or --nodes")
+    parser.add_argument("--file", help="--subagent: the repository file to work on")
+    parser.add_argument("--node", help="--subagent: the function or class (Class.method) in --file")
+    parser.add_argument("--nodes", type=Path, help="--subagent: JSONL of {\"file\": ..., \"node\": ...}")
     parser.add_argument("--symbol", action="append", help="seed symbol for --topic (repeatable)")
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--teacher", choices=["haiku", "heuristic", "replay"], help="who answers")
@@ -250,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
+    if args.subagent:
+        return _main_subagent(parser, args)
     defaults = {"budget": args.budget, "max_depth": args.max_depth, "breadth": args.breadth}
     if args.queries:
         queries = load_queries(args.queries, defaults)
@@ -283,6 +290,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _print_summary(summary)
     return 0
+
+
+def _main_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from teacher.record_subagents import SubagentNode, load_nodes, record_subagents, subagent_session_id
+
+    if args.nodes:
+        nodes = load_nodes(args.nodes)
+    elif args.file and args.node:
+        nodes = [SubagentNode(file=args.file, node=args.node)]
+    else:
+        parser.error("--subagent needs --file and --node, or --nodes FILE")
+    if args.teacher == "heuristic":
+        parser.error("--subagent needs a model that can call tools: --teacher haiku or replay, or a --student")
+    if args.batch or args.thinking_tokens:
+        parser.error("--subagent runs turn by turn: no --batch, and no --thinking-tokens (thinking blocks would "
+                     "have to be sent back with each turn)")
+    if args.teacher == "haiku" and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+        print("teacher.record: --teacher haiku needs ANTHROPIC_API_KEY in the environment", file=sys.stderr)
+        return 2
+    if args.student == "llamacpp" and (not args.gguf or not args.gguf.is_file()):
+        parser.error(f"--student llamacpp needs --gguf PATH of an existing GGUF (got {args.gguf})")
+    if args.teacher == "replay" and not args.replay_from:
+        parser.error("--teacher replay needs --replay-from DIR")
+    existing = [n for n in nodes if (args.out / "sessions" / f"{subagent_session_id(args.subagent, n)}.jsonl").exists()]
+    if existing and not args.resume:
+        print(f"teacher.record: {args.out} already holds {len(existing)} of these sessions: add --resume",
+              file=sys.stderr)
+        return 2
+    model = _subagent_model(args)
+    started = time.perf_counter()
+    asyncio.run(record_subagents(args.subagent, nodes, args.repo, args.out, model, resume=args.resume))
+    summary = summarise(args.out)
+    summary["wall_time_s"] = round(time.perf_counter() - started, 3)
+    summary["stopped_by_budget"] = False
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    _print_summary(summary)
+    return 0
+
+
+def _subagent_model(args: argparse.Namespace) -> ModelBackend:
+    from interpreters.anthropic import DEFAULT_MODEL, AnthropicTeacher, Budget
+
+    if args.teacher == "replay":
+        from interpreters.replay import Replay
+
+        return Replay.from_path(args.replay_from)
+    if args.student == "ollama":
+        from interpreters.ollama import OllamaStudent
+
+        return OllamaStudent(model=args.ollama_model, host=args.ollama_host)
+    if args.student == "llamacpp":
+        from interpreters.llamacpp import LlamaCppStudent
+
+        return LlamaCppStudent(args.gguf)
+    return AnthropicTeacher(model=args.model or DEFAULT_MODEL, concurrency=args.concurrency,
+                            budget=Budget(args.budget_usd), timeout=args.timeout)
 
 
 async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str, Any]:

@@ -72,6 +72,9 @@ class FineTrainingTeacher(Protocol[In, Out_co]):
         """The training examples a recorded turn yields (none when it must not be learnt from)."""
         ...
 
+    # Optional, for multi-turn tasks: ``conversation(input) -> (system prompt, messages so far)``; the backends
+    # then send the system prompt and the earlier calls and tool results with the user text.
+
 
 class SingleCallTask(ABC, Generic[In, Out]):
     """A task answered by exactly one call of its one tool; subclasses give the tool, render and convert."""
@@ -141,12 +144,22 @@ def arguments_json(arguments: dict[str, Any]) -> str:
 
 
 def student_conversation(
-    user: str, tools: Sequence[Tool[Any]], declare_tools: bool
+    user: str,
+    tools: Sequence[Tool[Any]],
+    declare_tools: bool,
+    *,
+    system: str = "",
+    history: Sequence[dict[str, Any]] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The messages before the answer and the declared tools, exactly as the student is trained and prompted."""
+    """The messages before the answer and the declared tools, exactly as the student is trained and prompted.
+
+    A task's own ``system`` prompt comes first, Google's trigger line right before the declarations;
+    ``history`` (a multi-turn task's calls and tool results so far) follows the user text."""
     if not declare_tools:
-        return [{"role": "user", "content": user}], []
+        head = [{"role": "system", "content": system}] if system else []
+        return [*head, {"role": "user", "content": user}, *history], []
+    developer = f"{system}\n\n{DEVELOPER_PROMPT}" if system else DEVELOPER_PROMPT
     return (
-        [{"role": "system", "content": DEVELOPER_PROMPT}, {"role": "user", "content": user}],
+        [{"role": "system", "content": developer}, {"role": "user", "content": user}, *history],
         [tool.openai() for tool in tools],
     )

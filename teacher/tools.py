@@ -2,7 +2,9 @@
 
 ``Tool.anthropic()`` is the Anthropic Messages API tool, ``Tool.openai()`` the OpenAI/Ollama tool,
 ``Tool.declaration(profile)`` the FunctionGemma declaration, and ``Tool.validate(arguments)`` checks any
-model's answer against the same model (plus any ``restrict``-ed choices).
+model's answer against the same model (plus any ``restrict``-ed choices). A tool whose arguments are declared
+as a JSON schema (loaded from YAML) is a :class:`SchemaTool`: the same forms, validated by
+:mod:`teacher.json_schema`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from converters.functiongemma import Profile, render_declaration
+from teacher.json_schema import schema_problems, value_problems
 
 A = TypeVar("A", bound=BaseModel)
 
-__all__ = ["Tool", "ToolArgumentsError", "json_schema"]
+__all__ = ["InvalidToolSchema", "SchemaTool", "Tool", "ToolArgumentsError", "json_schema"]
 
 
 class ToolArgumentsError(ValueError):
@@ -119,13 +122,7 @@ class Tool(Generic[A]):
     def validate(self, arguments: Mapping[str, Any] | str) -> A:
         """Validate a model's arguments (a dict or a JSON string); raises :class:`ToolArgumentsError`."""
         raw = arguments
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except json.JSONDecodeError as error:
-                raise ToolArgumentsError(self.name, raw, [f"not valid JSON: {error}"]) from None
-        if not isinstance(arguments, Mapping):
-            raise ToolArgumentsError(self.name, raw, ["arguments must be an object"])
+        arguments = _arguments_object(self.name, arguments)
         try:
             value = self.arguments.model_validate(dict(arguments))
         except ValidationError as error:
@@ -143,3 +140,53 @@ class Tool(Generic[A]):
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r}, arguments={self.arguments.__name__})"
+
+
+def _arguments_object(tool: str, arguments: Any) -> Mapping[str, Any]:
+    """The arguments as a mapping (a JSON string is decoded); anything else is a :class:`ToolArgumentsError`."""
+    raw = arguments
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except json.JSONDecodeError as error:
+            raise ToolArgumentsError(tool, raw, [f"not valid JSON: {error}"]) from None
+    if not isinstance(arguments, Mapping):
+        raise ToolArgumentsError(tool, raw, ["arguments must be an object"])
+    return arguments
+
+
+class InvalidToolSchema(ValueError):
+    """A JSON schema given for a tool uses something outside the supported subset; lists every problem."""
+
+
+class SchemaTool(Tool[Any]):
+    """A tool whose arguments are a JSON schema (from YAML) instead of a pydantic model; validates to a dict."""
+
+    def __init__(self, name: str, description: str, schema: Mapping[str, Any]) -> None:
+        problems = schema_problems(schema)
+        if not problems and schema.get("type") != "object":
+            problems = ["type: a tool's parameters must be an object"]
+        if problems:
+            raise InvalidToolSchema(f"tool {name}: " + "; ".join(problems))
+        self.name = name
+        self.description = description
+        self.schema: dict[str, Any] = copy.deepcopy(dict(schema))
+        self.schema.setdefault("properties", {})
+        self.choices = {}
+
+    def restrict(self, field: str, values: Iterable[str]) -> Tool[Any]:
+        raise NotImplementedError("a SchemaTool states its choices as enums in its schema")
+
+    def parameters(self) -> dict[str, Any]:
+        return copy.deepcopy(self.schema)
+
+    def validate(self, arguments: Mapping[str, Any] | str) -> dict[str, Any]:
+        raw = arguments
+        arguments = _arguments_object(self.name, arguments)
+        problems = value_problems(arguments, self.schema)
+        if problems:
+            raise ToolArgumentsError(self.name, raw, problems)
+        return dict(arguments)
+
+    def __repr__(self) -> str:
+        return f"SchemaTool({self.name!r})"

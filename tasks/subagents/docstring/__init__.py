@@ -1,0 +1,13 @@
+"""The docstring subagent: a docstring written in the asked style."""
+
+from pathlib import Path
+
+from tasks.subagents.definition import load_definition
+from tasks.subagents.docstring.tools import IMPLEMENTATIONS
+from tasks.subagents.task import SubagentTask
+from tasks.subagents.toolbox import Subagent
+
+__all__ = ["SUBAGENT", "TASK"]
+
+SUBAGENT = Subagent(load_definition(Path(__file__).with_name("definition.yaml")), IMPLEMENTATIONS)
+TASK = SubagentTask(SUBAGENT.definition)

@@ -1,0 +1,13 @@
+"""The sample_data subagent: sample inputs written for one function."""
+
+from pathlib import Path
+
+from tasks.subagents.definition import load_definition
+from tasks.subagents.sample_data.tools import IMPLEMENTATIONS
+from tasks.subagents.task import SubagentTask
+from tasks.subagents.toolbox import Subagent
+
+__all__ = ["SUBAGENT", "TASK"]
+
+SUBAGENT = Subagent(load_definition(Path(__file__).with_name("definition.yaml")), IMPLEMENTATIONS)
+TASK = SubagentTask(SUBAGENT.definition)

@@ -1,0 +1,11 @@
+"""``python -m tasks.subagents.sample_data.generate_examples --count N --split 0.9 --seed S --out DIR``."""
+
+from __future__ import annotations
+
+import sys
+
+from tasks.subagents.generate import main
+from tasks.subagents.sample_data.examples import SampleDataExamples
+
+if __name__ == "__main__":
+    sys.exit(main(SampleDataExamples()))

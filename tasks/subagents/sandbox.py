@@ -1,0 +1,93 @@
+"""A sandbox: a temporary copy of the files a subagent works on; every path a tool touches must stay inside it."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+
+__all__ = ["Sandbox", "SandboxEscape"]
+
+_IGNORED = ("__pycache__", ".pytest_cache", ".ruff_cache")
+
+
+class SandboxEscape(ValueError):
+    """A path that would leave the sandbox (absolute, ``..``, or a link pointing out)."""
+
+
+class Sandbox:
+    """A directory holding copies of the target file (and any companions); remembers what it started with."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.initial = self.snapshot()
+
+    @classmethod
+    def from_files(cls, files: Mapping[str, str]) -> Sandbox:
+        """A fresh temporary sandbox holding ``files`` (relative path -> text)."""
+        root = Path(tempfile.mkdtemp(prefix="subagent-"))
+        for relative, text in files.items():
+            target = _inside(root.resolve(), relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        return cls(root)
+
+    @classmethod
+    def copy_of(cls, repo: Path, paths: list[str]) -> Sandbox:
+        """A sandbox with copies of ``paths`` (relative to ``repo``, which must hold them)."""
+        files = {}
+        for relative in paths:
+            source = _inside(repo.resolve(), relative)
+            files[relative] = source.read_text(encoding="utf-8")
+        return cls.from_files(files)
+
+    def path(self, relative: str) -> Path:
+        """The real path of a sandbox-relative path; raises :class:`SandboxEscape` for one that leaves it."""
+        return _inside(self.root, relative)
+
+    def read(self, relative: str) -> str:
+        """The text of a sandbox file."""
+        return self.path(relative).read_text(encoding="utf-8")
+
+    def write(self, relative: str, text: str) -> None:
+        """Write a sandbox file (its folders are made)."""
+        target = self.path(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every file's bytes by sandbox-relative path (caches left out)."""
+        return {
+            file.relative_to(self.root).as_posix(): file.read_bytes()
+            for file in sorted(self.root.rglob("*"))
+            if file.is_file() and not any(part in _IGNORED for part in file.relative_to(self.root).parts)
+        }
+
+    def changed_files(self) -> list[str]:
+        """The files added or modified since the sandbox was made, sorted."""
+        now = self.snapshot()
+        return sorted(path for path, data in now.items() if self.initial.get(path) != data)
+
+    def close(self) -> None:
+        """Remove the sandbox."""
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _inside(root: Path, relative: str) -> Path:
+    pure = PurePosixPath(relative.replace("\\", "/"))
+    if not relative.strip() or pure.is_absolute() or relative.startswith("~"):
+        raise SandboxEscape(f"path {relative!r} is not relative to the sandbox")
+    target = (root / pure).resolve()
+    if target != root and not target.is_relative_to(root):
+        raise SandboxEscape(f"path {relative!r} leaves the sandbox")
+    return target

@@ -1,0 +1,13 @@
+"""The test subagent: pytest tests written for one function and run."""
+
+from pathlib import Path
+
+from tasks.subagents.definition import load_definition
+from tasks.subagents.task import SubagentTask
+from tasks.subagents.test.tools import IMPLEMENTATIONS
+from tasks.subagents.toolbox import Subagent
+
+__all__ = ["SUBAGENT", "TASK"]
+
+SUBAGENT = Subagent(load_definition(Path(__file__).with_name("definition.yaml")), IMPLEMENTATIONS)
+TASK = SubagentTask(SUBAGENT.definition)

@@ -1,0 +1,108 @@
+"""Recording subagent sessions (``python -m teacher.record --subagent DOMAIN``): one session per node.
+
+Each node (a file of the repository and a function or class in it) is copied into a fresh sandbox and the
+subagent's runner is driven by the chosen backend through the recording wrapper, so every turn (the
+conversation so far, the call, the raw response) is a ``model`` line of ``OUT/sessions/<id>.jsonl``, between
+``session_start`` and ``session_end`` (the submitted result, why the run stopped, the changed files). Finished
+turns are answered from the log on ``--resume``; the tools run again on a fresh copy, so they end in the same
+state. ``converters.rebuild`` turns each session's submitting turn into one training example.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tasks.subagents.definition import NodeContext
+from tasks.subagents.domains import SUBAGENTS
+from tasks.subagents.runner import run_subagent
+from tasks.subagents.sandbox import Sandbox
+from tasks.subagents.source import find_node, node_source
+from teacher.handlers import interpret
+from teacher.model import ModelBackend
+
+__all__ = ["SubagentNode", "load_nodes", "record_subagents", "subagent_session_id"]
+
+
+class SubagentNode(BaseModel):
+    """A node to work on: a repository file, a function or class in it, and files to copy beside it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    file: str = Field(min_length=1)
+    node: str = Field(min_length=1)
+    companions: tuple[str, ...] = ()
+
+
+def subagent_session_id(domain: str, node: SubagentNode) -> str:
+    """A stable id: the same node of the same domain always records to the same session log."""
+    return hashlib.sha256(f"{domain}:{node.model_dump_json()}".encode()).hexdigest()[:16]
+
+
+def load_nodes(path: Path) -> list[SubagentNode]:
+    """Nodes from JSONL (``{"file": ..., "node": ...}`` per line); errors name the file, line and field."""
+    nodes = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            nodes.append(SubagentNode.model_validate(json.loads(line)))
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"{path}:{number}: not JSON: {error}") from None
+        except ValidationError as error:
+            fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise SystemExit(f"{path}:{number}: {fields}") from None
+    return nodes
+
+
+def _context(sandbox: Sandbox, node: SubagentNode) -> NodeContext:
+    text = sandbox.read(node.file)
+    found = find_node(text, node.node)
+    kind = "class" if isinstance(found, ast.ClassDef) else "method" if "." in node.node else "function"
+    return NodeContext(node_text=node_source(text, node.node), node_name=node.node, node_type=kind,
+                       file_path=node.file)
+
+
+async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model: ModelBackend,
+                   resume: bool, stream: Any) -> None:
+    from interpreters.recording import Recording, SessionLog
+
+    sid = subagent_session_id(domain, node)
+    log = SessionLog(out / "sessions" / f"{sid}.jsonl", session_id=sid, resume=resume)
+    try:
+        if any(r.get("kind") == "session_end" for r in log.records):
+            print(f"{sid} {node.file}:{node.node}: already finished", file=stream, flush=True)
+            return
+        if not any(r.get("kind") == "session_start" for r in log.records):
+            log.append({"schema": 1, "kind": "session_start", "session": sid, "subagent": domain,
+                        "node": node.model_dump(mode="json"), "repo": str(repo), "started": time.time()})
+        with Sandbox.copy_of(repo, [node.file, *node.companions]) as sandbox:
+            async with interpret(Recording(model, log)):
+                run = await run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox)
+            changed = sandbox.changed_files()
+        log.append({"schema": 1, "kind": "session_end", "session": sid, "finished": time.time(),
+                    "result": run.result, "stopped": run.stopped, "turns": run.turns, "rejected": run.rejected,
+                    "changed_files": changed})
+        print(f"{sid} {node.file}:{node.node}: {run.stopped} after {run.turns} turns, changed {changed or 'nothing'}",
+              file=stream, flush=True)
+    finally:
+        log.close()
+
+
+async def record_subagents(
+    domain: str, nodes: Sequence[SubagentNode], repo: Path, out: Path, model: ModelBackend, *,
+    resume: bool = False, stream: Any = None,
+) -> None:
+    """Record one session per node, one after another (the tools share the machine's few cores)."""
+    if domain not in SUBAGENTS:
+        raise ValueError(f"unknown subagent {domain!r}; known: {', '.join(SUBAGENTS)}")
+    for node in nodes:
+        await _session(domain, node, repo, out, model, resume, stream if stream is not None else sys.stderr)
