@@ -79,8 +79,19 @@ class AgreementCheck(ModelBackend):
 
 def record(queries: Path, out: Path) -> None:
     """Record the heuristic teacher exploring the sample repository (resumed when partly done)."""
-    command = [sys.executable, "-m", "teacher.record", "--repo", str(SAMPLE_REPO), "--queries", str(queries),
-               "--teacher", "heuristic", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "teacher.record",
+        "--repo",
+        str(SAMPLE_REPO),
+        "--queries",
+        str(queries),
+        "--teacher",
+        "heuristic",
+        "--out",
+        str(out),
+    ]
     if (out / "sessions").is_dir():
         command.append("--resume")
     subprocess.run(command, check=True)
@@ -94,14 +105,18 @@ async def held_out_run(gguf: Path, queries: list[TeachQuery]) -> AgreementCheck:
     async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp, check):
         for query in queries:
             result = await explore(query)
-            print(f"  {query.topic}: {len(result.nodes)} symbols, {len(result.edges)} edges, "
-                  f"skipped {dict(result.skip_counts()) or 'none'}")
+            print(
+                f"  {query.topic}: {len(result.nodes)} symbols, {len(result.edges)} edges, "
+                f"skipped {dict(result.skip_counts()) or 'none'}"
+            )
     return check
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m examples.quickstart", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("training"), help="where data and models go (default training)")
+    parser.add_argument(
+        "--root", type=Path, default=Path("training"), help="where data and models go (default training)"
+    )
     parser.add_argument("--epochs", type=float, default=6.0, help="SFT epochs (default 6)")
     parser.add_argument("--max-steps", type=int, default=-1, help="stop SFT after this many steps (for a smoke run)")
     parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
@@ -111,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     name = "quickstart"
     lines = [line for line in QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    train_queries, held_out = lines[:-HELD_OUT], [TeachQuery.model_validate(json.loads(line)) for line in lines[-HELD_OUT:]]
+    train_queries, held_out = (
+        lines[:-HELD_OUT],
+        [TeachQuery.model_validate(json.loads(line)) for line in lines[-HELD_OUT:]],
+    )
     recordings = args.root / "recordings" / name
     if args.force:
         for path in (recordings, args.root / "data" / name, args.root / "models" / name):
@@ -123,7 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     record(recordings / "queries.jsonl", recordings)
     print("2-3. rebuilding the data, training the tiny student, exporting q8_0", flush=True)
     settings = PipelineSettings(
-        name=name, root=args.root, recordings=[recordings / "sessions"], dpo=False, quantizations=["q8_0"],
+        name=name,
+        root=args.root,
+        recordings=[recordings / "sessions"],
+        dpo=False,
+        quantizations=["q8_0"],
         sft_settings={"epochs": args.epochs, "max_steps": args.max_steps},
     )
     evaluation = run_pipeline(settings)
@@ -132,8 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     check = asyncio.run(held_out_run(gguf, held_out))
     rates = check.rates()
     for task, row in rates.items():
-        print(f"   {task:>15}: {row['requests']:>4} requests, {row['valid_calls']:.1%} valid calls, "
-              f"{row['agreement']:.1%} agree with the teacher")
+        print(
+            f"   {task:>15}: {row['requests']:>4} requests, {row['valid_calls']:.1%} valid calls, "
+            f"{row['agreement']:.1%} agree with the teacher"
+        )
     summary = {"held_out": rates, "eval_split": evaluation["artifacts"], "wall_seconds": time.perf_counter() - started}
     (settings.models / "quickstart.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(f"done in {summary['wall_seconds']:.0f} s; eval report: {settings.models / 'eval' / 'eval.md'}")

@@ -69,10 +69,11 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
     return str(value)
 
 
-def resolve(config: type[C], args: argparse.Namespace) -> C:
+def resolve(config: type[C], args: argparse.Namespace) -> C:  # C is a dataclass
     """The configuration from defaults, then the ``--config`` YAML file, then the flags that were given."""
     hints = get_type_hints(config)
-    names = {item.name for item in dataclasses.fields(config)}
+    fields = dataclasses.fields(config)  # type: ignore[arg-type]
+    names = {item.name for item in fields}
     values: dict[str, Any] = {}
     path: Path | None = getattr(args, "config", None)
     if path is not None:
@@ -94,8 +95,11 @@ def resolve(config: type[C], args: argparse.Namespace) -> C:
         if given is not None:
             values[name] = _coerce(given, hints[name], f"--{name.replace('_', '-')}")
     missing = [
-        item.name for item in dataclasses.fields(config)
-        if item.name not in values and item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
+        item.name
+        for item in fields
+        if item.name not in values
+        and item.default is dataclasses.MISSING
+        and item.default_factory is dataclasses.MISSING
     ]
     if missing:
         raise ConfigError("missing setting(s): " + ", ".join(f"--{m.replace('_', '-')}" for m in missing))

@@ -41,10 +41,7 @@ class Example:
 
 def dataset_file(data: Path, split: str) -> Path:
     """The JSONL file of a split: ``data/<split>.jsonl`` for a directory, ``data`` itself for a file."""
-    if data.is_dir():
-        path = data / f"{split}.jsonl"
-    else:
-        path = data
+    path = data / f"{split}.jsonl" if data.is_dir() else data
     if not path.is_file():
         raise DatasetError(f"{path}: no such dataset file")
     return path

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from converters.functiongemma import BOS, FunctionGemmaFormatError, split_output
 from finetune.data import Example, dataset_file, load_examples
-from finetune.evaluate import schema_valid, calls_agree, expected_calls
+from finetune.evaluate import calls_agree, expected_calls, schema_valid
 from finetune.generate import Generator, HfGenerator
 from finetune.models import check_model_dir, load_merged, load_tokenizer
 from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
@@ -36,7 +36,9 @@ class DpoSettings(TrainingSettings):
     learning_rate: float = dataclasses.field(default=5e-5, metadata={"help": "peak learning rate"})
     beta: float = dataclasses.field(default=0.1, metadata={"help": "DPO beta (strength of the reference)"})
     loss_type: str = dataclasses.field(default="sigmoid", metadata={"help": "DPO loss (sigmoid, ipo, hinge, ...)"})
-    mine_examples: int = dataclasses.field(default=500, metadata={"help": "training prompts the SFT model answers to find its mistakes"})
+    mine_examples: int = dataclasses.field(
+        default=500, metadata={"help": "training prompts the SFT model answers to find its mistakes"}
+    )
     max_new_tokens: int = dataclasses.field(default=256, metadata={"help": "longest answer generated while mining"})
 
 
@@ -64,8 +66,9 @@ def mine_pairs(
             counts["skipped_identical"] += 1
         else:
             counts["invalid" if not valid else "wrong"] += 1
-            pairs.append({"prompt": example.prompt, "chosen": example.completion, "rejected": output,
-                          "where": example.where})
+            pairs.append(
+                {"prompt": example.prompt, "chosen": example.completion, "rejected": output, "where": example.where}
+            )
         if progress is not None and (index % 25 == 0 or index == len(chosen_examples)):
             print(f"  mining: {index}/{len(chosen_examples)}, {len(pairs)} pairs", file=progress, flush=True)
     return pairs, counts
@@ -119,8 +122,12 @@ def run_dpo(settings: DpoSettings, progress: IO[str] | None = sys.stderr) -> Pat
     trainer, counts = prepare_dpo(settings, progress)
     out = Path(settings.out)
     if trainer is None:
-        summary = {"stage": "dpo", "skipped": "no preference pairs: the SFT model answered every mined prompt right",
-                   "counts": counts, "settings": dataclasses.asdict(settings)}
+        summary = {
+            "stage": "dpo",
+            "skipped": "no preference pairs: the SFT model answered every mined prompt right",
+            "counts": counts,
+            "settings": dataclasses.asdict(settings),
+        }
         (out / "training.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         return None
     result = trainer.train(resume_from_checkpoint=last_checkpoint(settings))

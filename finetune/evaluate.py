@@ -30,7 +30,17 @@ from converters.functiongemma import FunctionGemmaFormatError, ToolCall, split_o
 from finetune.data import Example, dataset_file, load_examples
 from finetune.generate import Generator, open_generator
 
-__all__ = ["Scores", "calls_agree", "evaluate", "expected_calls", "schema_valid", "normalise", "plot_losses", "score", "write_report"]
+__all__ = [
+    "Scores",
+    "calls_agree",
+    "evaluate",
+    "expected_calls",
+    "normalise",
+    "plot_losses",
+    "schema_valid",
+    "score",
+    "write_report",
+]
 
 
 def normalise(value: Any) -> Any:
@@ -169,8 +179,10 @@ def expected_calls(example: Example) -> list[ToolCall]:
 
 
 def score(
-    examples: Sequence[Example], answer: Callable[[Example], tuple[str | None, float | None]],
-    progress: IO[str] | None = None, label: str = "",
+    examples: Sequence[Example],
+    answer: Callable[[Example], tuple[str | None, float | None]],
+    progress: IO[str] | None = None,
+    label: str = "",
 ) -> dict[str, Any]:
     """Metrics of one answerer over the examples."""
     scores = Scores()
@@ -196,8 +208,14 @@ def heuristic_answer(example: Example) -> tuple[str | None, float | None]:
 
 
 def evaluate(
-    data: Path, artifacts: Sequence[Path], out: Path, profile: str = "hf", limit: int | None = None,
-    trainings: Sequence[Path] = (), progress: IO[str] | None = sys.stderr, max_tokens: int = 256,
+    data: Path,
+    artifacts: Sequence[Path],
+    out: Path,
+    profile: str = "hf",
+    limit: int | None = None,
+    trainings: Sequence[Path] = (),
+    progress: IO[str] | None = sys.stderr,
+    max_tokens: int = 256,
 ) -> dict[str, Any]:
     """Score every artifact and the heuristic baseline on the eval split; write eval.json, eval.md, loss.png."""
     examples = load_examples(dataset_file(data, "eval"), profile)  # type: ignore[arg-type]
@@ -249,9 +267,14 @@ def write_report(results: dict[str, Any]) -> str:
         lines.append(f"- {name}: {fields}")
     intent = {name: m["cli_intent"] for name, m in rows.items() if "cli_intent" in m}
     if intent:
-        lines += ["", "CLI intent (execute at confidence >= 0.9, confirm 0.7-0.9, clarify below):", "",
-                  "| artifact | exact | command | subcommand | args | flags | invalid | clarify P | clarify R "
-                  "| execute / confirm / clarify |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "CLI intent (execute at confidence >= 0.9, confirm 0.7-0.9, clarify below):",
+            "",
+            "| artifact | exact | command | subcommand | args | flags | invalid | clarify P | clarify R "
+            "| execute / confirm / clarify |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for name, m in intent.items():
             lines.append(
                 f"| {name} | {m['exact_match']:.1%} | {m['command_accuracy']:.1%} | {m['subcommand_accuracy']:.1%} "
@@ -277,8 +300,12 @@ def plot_losses(trainings: Sequence[Path], png: Path) -> Path:
             points = [(h["step"], h[key]) for h in history if key in h]
             if points:
                 steps, values = zip(*points, strict=True)
-                axes.plot(steps, values, marker="." if key == "eval_loss" else None,
-                          label=f"{summary.get('stage', training.name)} {key.replace('_', ' ')}")
+                axes.plot(
+                    steps,
+                    values,
+                    marker="." if key == "eval_loss" else None,
+                    label=f"{summary.get('stage', training.name)} {key.replace('_', ' ')}",
+                )
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
     axes.legend()

@@ -118,8 +118,11 @@ def export_gguf(model_dir: Path, out: Path, out_type: OutType = "f16", name: str
     tokens, scores, types = _vocabulary(model_dir, vocab_size)
     special = _special_ids(model_dir, tokens)
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.GEMMA3, blocks)
-    file_type = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-                 "bf16": gguf.LlamaFileType.MOSTLY_BF16}[out_type]
+    file_type = {
+        "f32": gguf.LlamaFileType.ALL_F32,
+        "f16": gguf.LlamaFileType.MOSTLY_F16,
+        "bf16": gguf.LlamaFileType.MOSTLY_BF16,
+    }[out_type]
     layer_types = config.get("layer_types") or [
         "full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(blocks)
     ]

@@ -15,7 +15,7 @@ from converters.functiongemma import BOS, STOP_SEQUENCES
 from finetune.models import ModelError, load_merged, load_tokenizer
 from interpreters.llamacpp import Completion, greedy_completion
 
-__all__ = ["Completion", "GgufGenerator", "Generator", "HfGenerator", "open_generator"]
+__all__ = ["Completion", "Generator", "GgufGenerator", "HfGenerator", "open_generator"]
 
 
 class Generator(Protocol):
@@ -51,7 +51,10 @@ class HfGenerator:
         ids = self.tokenizer(prompt.removeprefix(BOS), return_tensors="pt").input_ids.to(self.device)
         with torch.no_grad():
             out = self.model.generate(
-                ids, max_new_tokens=self.max_tokens, do_sample=False, eos_token_id=self.stop_ids,
+                ids,
+                max_new_tokens=self.max_tokens,
+                do_sample=False,
+                eos_token_id=self.stop_ids,
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         new = out[0, ids.shape[1] :].tolist()

@@ -11,7 +11,15 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["ModelError", "Precision", "adapter_chain", "check_model_dir", "load_merged", "load_tokenizer", "torch_dtype"]
+__all__ = [
+    "ModelError",
+    "Precision",
+    "adapter_chain",
+    "check_model_dir",
+    "load_merged",
+    "load_tokenizer",
+    "torch_dtype",
+]
 
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 

@@ -65,10 +65,25 @@ class PipelineSettings:
 
 
 #: settings for a tiny model trained from random weights: full fine-tuning at a high learning rate
-TINY_SFT = {"lora": False, "learning_rate": 3e-3, "epochs": 8.0, "batch_size": 8, "warmup": 0.05,
-            "scheduler": "cosine", "logging_steps": 10, "save_steps": 100}
-TINY_DPO = {"lora": True, "lora_r": 8, "lora_alpha": 16, "learning_rate": 1e-3, "epochs": 1.0, "mine_examples": 100,
-            "batch_size": 4}
+TINY_SFT = {
+    "lora": False,
+    "learning_rate": 3e-3,
+    "epochs": 8.0,
+    "batch_size": 8,
+    "warmup": 0.05,
+    "scheduler": "cosine",
+    "logging_steps": 10,
+    "save_steps": 100,
+}
+TINY_DPO = {
+    "lora": True,
+    "lora_r": 8,
+    "lora_alpha": 16,
+    "learning_rate": 1e-3,
+    "epochs": 1.0,
+    "mine_examples": 100,
+    "batch_size": 4,
+}
 
 
 def _valid_data(folder: Path, profile: str) -> bool:
@@ -121,8 +136,16 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = sys.stde
         elif settings.recordings:
             from converters.rebuild import Options, rebuild
 
-            rebuild(settings.recordings, Options(out=data, format="messages", profile=settings.profile,  # type: ignore[arg-type]
-                                                 with_inputs=True), progress=progress)
+            rebuild(
+                settings.recordings,
+                Options(
+                    out=data,
+                    format="messages",
+                    profile=settings.profile,  # type: ignore[arg-type]
+                    with_inputs=True,
+                ),
+                progress=progress,
+            )
         else:
             raise DatasetError(f"{data}: no train.jsonl/eval.jsonl; pass --recordings (or a task's data)")
         if not _valid_data(data, settings.profile):
@@ -142,8 +165,14 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = sys.stde
         unknown = set(extra) - known
         if unknown:
             raise ConfigError(f"unknown {kind.__name__} setting(s): {', '.join(sorted(unknown))}")
-        values = {**(defaults if tiny else {}), **extra, "base": str(src), "data": str(data), "out": str(out),
-                  "profile": settings.profile}
+        values = {
+            **(defaults if tiny else {}),
+            **extra,
+            "base": str(src),
+            "data": str(data),
+            "out": str(out),
+            "profile": settings.profile,
+        }
         return kind(**{k: v for k, v in values.items() if k in known})
 
     sft_out = models / "sft"
@@ -199,4 +228,6 @@ def load_stage_config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]
     for key, section in zip(("sft", "dpo"), sections, strict=True):
         if not isinstance(section, dict):
             raise ConfigError(f"{path}: key {key!r} must be a mapping of settings")
-    return {k.replace("-", "_"): v for k, v in sections[0].items()}, {k.replace("-", "_"): v for k, v in sections[1].items()}
+    return {k.replace("-", "_"): v for k, v in sections[0].items()}, {
+        k.replace("-", "_"): v for k, v in sections[1].items()
+    }

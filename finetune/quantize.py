@@ -9,8 +9,25 @@ __all__ = ["QUANT_TYPES", "QuantizeError", "quantize"]
 
 #: The quantization types by the names llama.cpp's ``llama-quantize`` uses (lower case).
 QUANT_TYPES: tuple[str, ...] = (
-    "q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q5_1", "q4_k_m", "q4_k_s", "q4_0", "q4_1",
-    "q3_k_l", "q3_k_m", "q3_k_s", "q2_k", "iq4_nl", "iq4_xs", "f16", "bf16", "f32",
+    "q8_0",
+    "q6_k",
+    "q5_k_m",
+    "q5_k_s",
+    "q5_0",
+    "q5_1",
+    "q4_k_m",
+    "q4_k_s",
+    "q4_0",
+    "q4_1",
+    "q3_k_l",
+    "q3_k_m",
+    "q3_k_s",
+    "q2_k",
+    "iq4_nl",
+    "iq4_xs",
+    "f16",
+    "bf16",
+    "f32",
 )
 
 

@@ -61,7 +61,9 @@ def prepare_sft(settings: SftSettings) -> tuple[Any, dict[str, Any]]:
     if settings.eval_examples > 0 and Path(settings.data).is_dir() and (Path(settings.data) / "eval.jsonl").is_file():
         evaluation = load_examples(Path(settings.data) / "eval.jsonl", settings.profile)[: settings.eval_examples]  # type: ignore[arg-type]
     tokenizer = load_tokenizer(base)
-    check_tokenizer(tokenizer, [e.prompt + e.completion for e in train], source=str(dataset_file(Path(settings.data), "train")))
+    check_tokenizer(
+        tokenizer, [e.prompt + e.completion for e in train], source=str(dataset_file(Path(settings.data), "train"))
+    )
     train, too_long, train_tokens = _fit(tokenizer, train, settings.max_length)
     evaluation, _, _ = _fit(tokenizer, evaluation, settings.max_length)
     if not train:
@@ -80,8 +82,12 @@ def prepare_sft(settings: SftSettings) -> tuple[Any, dict[str, Any]]:
         processing_class=tokenizer,
         peft_config=lora_config(settings),
     )
-    counts = {"train_examples": len(train), "eval_examples": len(evaluation), "dropped_too_long": too_long,
-              "train_tokens": train_tokens}
+    counts = {
+        "train_examples": len(train),
+        "eval_examples": len(evaluation),
+        "dropped_too_long": too_long,
+        "train_tokens": train_tokens,
+    }
     return trainer, counts
 
 

@@ -142,7 +142,8 @@ def hf_tokenizer(sentencepiece_model: Path) -> Any:
     processor = spm.SentencePieceProcessor(model_file=str(sentencepiece_model))
     vocab = {processor.id_to_piece(index): index for index in range(processor.get_piece_size())}
     merges = generate_merges(vocab)
-    tokenizer = GemmaTokenizer(vocab=vocab, merges=merges, mask_token=None, add_bos_token=True, add_eos_token=False)
+    no_mask: Any = None  # Gemma 3 has no mask token
+    tokenizer = GemmaTokenizer(vocab=vocab, merges=merges, mask_token=no_mask, add_bos_token=True, add_eos_token=False)
     tokenizer.add_special_tokens({"additional_special_tokens": list(CONTROL_TOKENS)})
     return tokenizer
 
@@ -197,7 +198,9 @@ def check_tokenizer(tokenizer: Any, texts: Iterable[str], source: str = "the dat
             raise TokenizerCheckError(f"{source}, example {number}: <unk> at token {at}, near {context!r}")
         back = tokenizer.decode(ids, skip_special_tokens=False)
         if back != text:
-            at = next((i for i, (a, b) in enumerate(zip(back, text, strict=False)) if a != b), min(len(back), len(text)))
+            at = next(
+                (i for i, (a, b) in enumerate(zip(back, text, strict=False)) if a != b), min(len(back), len(text))
+            )
             raise TokenizerCheckError(
                 f"{source}, example {number}: decoding does not give the text back at character {at}: "
                 f"{text[max(0, at - 20) : at + 20]!r} became {back[max(0, at - 20) : at + 20]!r}"

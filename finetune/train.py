@@ -30,29 +30,53 @@ __all__ = [
 class TrainingSettings:
     """The settings every training stage has."""
 
-    base: str = dataclasses.field(metadata={"help": "model directory to start from (a tiny model, FunctionGemma, or an earlier stage's OUT/model)"})
+    base: str = dataclasses.field(
+        metadata={
+            "help": "model directory to start from (a tiny model, FunctionGemma, or an earlier stage's OUT/model)"
+        }
+    )
     data: str = dataclasses.field(metadata={"help": "dataset directory (train.jsonl, eval.jsonl) or JSONL file"})
     out: str = dataclasses.field(metadata={"help": "output directory of this stage"})
-    profile: str = dataclasses.field(default="hf", metadata={"help": "codec profile the data is rendered with (hf or ollama)"})
+    profile: str = dataclasses.field(
+        default="hf", metadata={"help": "codec profile the data is rendered with (hf or ollama)"}
+    )
     epochs: float = dataclasses.field(default=3.0, metadata={"help": "training epochs"})
-    max_steps: int = dataclasses.field(default=-1, metadata={"help": "stop after this many optimizer steps (-1: epochs decide)"})
+    max_steps: int = dataclasses.field(
+        default=-1, metadata={"help": "stop after this many optimizer steps (-1: epochs decide)"}
+    )
     learning_rate: float = dataclasses.field(default=2e-4, metadata={"help": "peak learning rate"})
     batch_size: int = dataclasses.field(default=8, metadata={"help": "examples per device per step"})
     gradient_accumulation: int = dataclasses.field(default=1, metadata={"help": "steps accumulated per optimizer step"})
-    max_length: int = dataclasses.field(default=2048, metadata={"help": "longest example in tokens; longer ones are dropped and counted"})
-    lora: bool = dataclasses.field(default=True, metadata={"help": "train a LoRA adapter (--no-lora: full fine-tuning)"})
+    max_length: int = dataclasses.field(
+        default=2048, metadata={"help": "longest example in tokens; longer ones are dropped and counted"}
+    )
+    lora: bool = dataclasses.field(
+        default=True, metadata={"help": "train a LoRA adapter (--no-lora: full fine-tuning)"}
+    )
     lora_r: int = dataclasses.field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = dataclasses.field(default=32, metadata={"help": "LoRA alpha"})
     lora_dropout: float = dataclasses.field(default=0.05, metadata={"help": "LoRA dropout"})
-    target_modules: list[str] = dataclasses.field(default_factory=lambda: ["all-linear"], metadata={"help": "modules LoRA adapts (names, or all-linear)"})
-    precision: str = dataclasses.field(default="auto", metadata={"help": "auto (bf16 where the hardware has it), bf16, fp16 or fp32"})
+    target_modules: list[str] = dataclasses.field(
+        default_factory=lambda: ["all-linear"], metadata={"help": "modules LoRA adapts (names, or all-linear)"}
+    )
+    precision: str = dataclasses.field(
+        default="auto", metadata={"help": "auto (bf16 where the hardware has it), bf16, fp16 or fp32"}
+    )
     seed: int = dataclasses.field(default=0, metadata={"help": "random seed"})
-    warmup: float = dataclasses.field(default=0.0, metadata={"help": "warm-up steps, or a fraction of all steps when below 1"})
-    scheduler: str = dataclasses.field(default="linear", metadata={"help": "learning-rate schedule (linear, cosine, constant...)"})
+    warmup: float = dataclasses.field(
+        default=0.0, metadata={"help": "warm-up steps, or a fraction of all steps when below 1"}
+    )
+    scheduler: str = dataclasses.field(
+        default="linear", metadata={"help": "learning-rate schedule (linear, cosine, constant...)"}
+    )
     logging_steps: int = dataclasses.field(default=10, metadata={"help": "log the loss every N steps"})
     save_steps: int = dataclasses.field(default=100, metadata={"help": "checkpoint every N steps (for resuming)"})
-    eval_examples: int = dataclasses.field(default=200, metadata={"help": "eval-split examples whose loss is tracked (0: none)"})
-    resume: bool = dataclasses.field(default=True, metadata={"help": "resume from the last checkpoint in OUT/checkpoints"})
+    eval_examples: int = dataclasses.field(
+        default=200, metadata={"help": "eval-split examples whose loss is tracked (0: none)"}
+    )
+    resume: bool = dataclasses.field(
+        default=True, metadata={"help": "resume from the last checkpoint in OUT/checkpoints"}
+    )
 
 
 def lora_config(settings: TrainingSettings) -> Any:

@@ -35,8 +35,19 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("finetune-data")
     queries = root / "queries.jsonl"
     queries.write_text("".join(json.dumps(q) + "\n" for q in QUERIES), encoding="utf-8")
-    run = [sys.executable, "-m", "teacher.record", "--repo", str(SAMPLE_REPO), "--queries", str(queries),
-           "--teacher", "heuristic", "--out", str(root / "recordings")]
+    run = [
+        sys.executable,
+        "-m",
+        "teacher.record",
+        "--repo",
+        str(SAMPLE_REPO),
+        "--queries",
+        str(queries),
+        "--teacher",
+        "heuristic",
+        "--out",
+        str(root / "recordings"),
+    ]
     subprocess.run(run, cwd=REPO, check=True, capture_output=True, timeout=300)
     from converters.rebuild import Options, rebuild
 
@@ -60,7 +71,17 @@ def tiny_sft(tiny_base: Path, tiny_data: Path, tmp_path_factory: pytest.TempPath
     from finetune.sft import SftSettings, run_sft
 
     out = tmp_path_factory.mktemp("sft")
-    settings = SftSettings(base=str(tiny_base), data=str(tiny_data), out=str(out), lora=False, learning_rate=3e-3,
-                           max_steps=60, batch_size=8, save_steps=1000, logging_steps=10, eval_examples=8)
+    settings = SftSettings(
+        base=str(tiny_base),
+        data=str(tiny_data),
+        out=str(out),
+        lora=False,
+        learning_rate=3e-3,
+        max_steps=60,
+        batch_size=8,
+        save_steps=1000,
+        logging_steps=10,
+        eval_examples=8,
+    )
     run_sft(settings)
     return out

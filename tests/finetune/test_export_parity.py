@@ -33,8 +33,9 @@ def test_f16_gguf_tokenizes_and_decodes_like_transformers(merged: Path, tiny_dat
         hf_ids = tokenizer.encode(example.prompt, add_special_tokens=False)
         assert llm.tokenize(example.prompt.encode(), add_bos=False, special=True) == hf_ids
         with torch.no_grad():
-            expected = model.generate(torch.tensor([hf_ids]), max_new_tokens=24, do_sample=False,
-                                      eos_token_id=None, pad_token_id=0)[0, len(hf_ids):].tolist()
+            expected = model.generate(
+                torch.tensor([hf_ids]), max_new_tokens=24, do_sample=False, eos_token_id=None, pad_token_id=0
+            )[0, len(hf_ids) :].tolist()
         llm.reset()
         got = []
         for token in llm.generate(hf_ids, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0):
@@ -47,11 +48,11 @@ def test_f16_gguf_tokenizes_and_decodes_like_transformers(merged: Path, tiny_dat
 
 
 def test_export_refuses_what_it_cannot_convert(merged: Path, tmp_path: Path) -> None:
-    with pytest.raises(ExportError, match="no config.json"):
+    with pytest.raises(ExportError, match=r"no config\.json"):
         export_gguf(tmp_path, tmp_path / "x.gguf")
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "llama", "architectures": ["LlamaForCausalLM"]}')
-    with pytest.raises(ExportError, match="is not Gemma3ForCausalLM"):
+    with pytest.raises(ExportError, match=r"is not Gemma3ForCausalLM"):
         export_gguf(broken, tmp_path / "x.gguf")
     assert not (tmp_path / "x.gguf").exists()

@@ -12,13 +12,23 @@ from finetune.train import finished, last_checkpoint
 
 
 def _settings(base: Path, data: Path, out: Path, **extra: object) -> SftSettings:
-    values: dict[str, object] = {"base": str(base), "data": str(data), "out": str(out), "max_steps": 2,
-                                 "batch_size": 2, "save_steps": 1, "logging_steps": 1, "eval_examples": 0}
+    values: dict[str, object] = {
+        "base": str(base),
+        "data": str(data),
+        "out": str(out),
+        "max_steps": 2,
+        "batch_size": 2,
+        "save_steps": 1,
+        "logging_steps": 1,
+        "eval_examples": 0,
+    }
     values.update(extra)
     return SftSettings(**values)  # type: ignore[arg-type]
 
 
-def test_prompt_tokens_are_masked_and_the_completion_and_eos_are_labelled(tiny_base: Path, tiny_data: Path, tmp_path: Path) -> None:
+def test_prompt_tokens_are_masked_and_the_completion_and_eos_are_labelled(
+    tiny_base: Path, tiny_data: Path, tmp_path: Path
+) -> None:
     trainer, counts = prepare_sft(_settings(tiny_base, tiny_data, tmp_path))
     tokenizer = trainer.processing_class
     assert counts["train_examples"] == len(trainer.train_dataset) > 10
@@ -41,7 +51,9 @@ def test_prompt_tokens_are_masked_and_the_completion_and_eos_are_labelled(tiny_b
 def test_lora_sft_writes_an_adapter_and_resumes_from_its_last_checkpoint(
     tiny_base: Path, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = _settings(tiny_base, tiny_data, tmp_path, lora=True, lora_r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    settings = _settings(
+        tiny_base, tiny_data, tmp_path, lora=True, lora_r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]
+    )
     model = run_sft(settings)
     assert finished(tmp_path)
     adapter = json.loads((model / "adapter_config.json").read_text())

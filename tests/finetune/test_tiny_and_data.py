@@ -22,7 +22,12 @@ def test_the_tiny_tokenizer_has_single_control_tokens_and_round_trips(tiny_base:
     from transformers import AutoConfig, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
-    assert (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id) == (0, 1, 2, 3)
+    assert (tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id) == (
+        0,
+        1,
+        2,
+        3,
+    )
     for token in CONTROL_TOKENS:
         assert len(tokenizer.encode(token, add_special_tokens=False)) == 1, token
     texts = [e.prompt + e.completion for e in load_examples(tiny_data / "eval.jsonl")]
@@ -49,7 +54,9 @@ def test_bad_dataset_lines_name_file_line_and_field(tmp_path: Path) -> None:
     cases = {
         "{not json": "2: not valid JSON",
         json.dumps({"prompt": "p"}): "2: field 'completion' is missing",
-        json.dumps({"messages": [{"role": "user", "content": "q"}]}): "2: field 'messages' must be a list of at least two",
+        json.dumps(
+            {"messages": [{"role": "user", "content": "q"}]}
+        ): "2: field 'messages' must be a list of at least two",
         json.dumps({"text": "no model turn"}): "2: field 'text' must be FunctionGemma text",
         json.dumps({"other": 1}): "2: no 'messages', 'prompt'/'completion' or 'text' field",
         json.dumps({**good, "task": 3}): "2: field 'task' must be a string",
@@ -72,7 +79,9 @@ def test_sft_reports_a_bad_line_and_a_missing_base_in_one_line_before_training(t
         f"finetune sft: {data / 'train.jsonl'}:2: field 'completion' is missing or not a non-empty string"
     )
     assert not (tmp_path / "out").exists()  # nothing trained, nothing written
-    done = subprocess.run([*run, "--base", str(tmp_path / "nope")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*run, "--base", str(tmp_path / "nope")], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"finetune sft: base model {tmp_path / 'nope'} not found (give a directory from `python -m finetune tiny` "
@@ -94,5 +103,5 @@ def test_flags_override_the_yaml_file_which_overrides_defaults(tmp_path: Path) -
     config.write_text("base: b\ndata: d\nout: o\nepochs: many\n")
     with pytest.raises(ConfigError, match="key 'epochs': expected a number"):
         resolve(SftSettings, parser.parse_args(["--config", str(config)]))
-    with pytest.raises(ConfigError, match="missing setting.*--base"):
+    with pytest.raises(ConfigError, match=r"missing setting.*--base"):
         resolve(SftSettings, parser.parse_args(["--data", "d", "--out", "o"]))
