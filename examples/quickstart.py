@@ -37,11 +37,15 @@ from teacher.task import TaskOutputError
 HERE = Path(__file__).resolve().parent
 SAMPLE_REPO = HERE / "sample_repo"
 QUERIES = HERE / "sample_queries.jsonl"
-HELD_OUT = 4
+HELD_OUT = 4  # the last queries of sample_queries.jsonl are never recorded for training
 
 
 class AgreementCheck(ModelBackend):
-    """Answers with the student, and counts how often its answer is valid and agrees with the teacher's."""
+    """Answers with the student, and counts how often its answer is valid and agrees with the teacher's.
+
+    A student answer the task refuses is counted and replaced by the teacher's, as a production fallback
+    would, so the exploration goes on and every held-out request reaches the student.
+    """
 
     def __init__(self, student: ModelBackend, teacher: ModelBackend) -> None:
         self.student = student
@@ -53,12 +57,15 @@ class AgreementCheck(ModelBackend):
         expected = await self.teacher.complete(request)
         task = TASKS[request.task]
         self.counts[f"{request.task}/requests"] += 1
+        tool = {t.name for t in request.tools}
+        if len(reply.calls) == 1 and reply.calls[0].name in tool:
+            self.counts[f"{request.task}/calls"] += 1  # a well-formed call of the task's tool
         try:
             if len(reply.calls) != 1:
                 raise TaskOutputError(request.task, f"{len(reply.calls)} calls")
             task.parse(reply.calls[0], request.input)
         except TaskOutputError:
-            return reply
+            return expected
         self.counts[f"{request.task}/valid"] += 1
         if calls_agree(expected.calls, reply.calls):
             self.counts[f"{request.task}/agree"] += 1
@@ -72,8 +79,15 @@ class AgreementCheck(ModelBackend):
             keys = tasks if name == "all" else [name]
             n = sum(self.counts[f"{t}/requests"] for t in keys)
             valid = sum(self.counts[f"{t}/valid"] for t in keys)
+            calls = sum(self.counts[f"{t}/calls"] for t in keys)
             agree = sum(self.counts[f"{t}/agree"] for t in keys)
-            table[name] = {"requests": n, "valid_calls": valid / n if n else 0.0, "agreement": agree / n if n else 0.0}
+            table[name] = {
+                "requests": n,
+                "valid_calls": calls / n if n else 0.0,
+                "schema_valid": valid / n if n else 0.0,
+                "agreement": agree / n if n else 0.0,
+                "teacher_fallbacks": n - valid,
+            }
         return table
 
 
@@ -117,11 +131,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--root", type=Path, default=Path("training"), help="where data and models go (default training)"
     )
-    parser.add_argument("--epochs", type=float, default=6.0, help="SFT epochs (default 6)")
+    parser.add_argument("--epochs", type=float, default=4.0, help="SFT epochs (default 4)")
     parser.add_argument("--max-steps", type=int, default=-1, help="stop SFT after this many steps (for a smoke run)")
+    parser.add_argument("--hidden-size", type=int, default=128, help="the tiny student's hidden size (default 128)")
+    parser.add_argument("--layers", type=int, default=4, help="the tiny student's decoder layers (default 4)")
+    parser.add_argument("--eval-limit", type=int, help="evaluate only the first N eval examples")
     parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
     args = parser.parse_args(argv)
     from finetune.pipeline import PipelineSettings, run_pipeline
+    from finetune.tiny import TinySpec
 
     started = time.perf_counter()
     name = "quickstart"
@@ -147,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dpo=False,
         quantizations=["q8_0"],
         sft_settings={"epochs": args.epochs, "max_steps": args.max_steps},
+        tiny=TinySpec(hidden_size=args.hidden_size, intermediate_size=4 * args.hidden_size, layers=args.layers,
+                      heads=4, kv_heads=1, head_dim=args.hidden_size // 4),
     )
     evaluation = run_pipeline(settings)
     gguf = settings.models / f"{name}-q8_0.gguf"
@@ -156,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for task, row in rates.items():
         print(
             f"   {task:>15}: {row['requests']:>4} requests, {row['valid_calls']:.1%} valid calls, "
-            f"{row['agreement']:.1%} agree with the teacher"
+            f"{row['schema_valid']:.1%} accepted by the task, {row['agreement']:.1%} agree with the teacher"
         )
     summary = {"held_out": rates, "eval_split": evaluation["artifacts"], "wall_seconds": time.perf_counter() - started}
     (settings.models / "quickstart.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")

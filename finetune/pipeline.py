@@ -30,6 +30,7 @@ import yaml
 
 from finetune.config import ConfigError
 from finetune.data import DatasetError, dataset_file, load_examples
+from finetune.tiny import TinySpec
 from finetune.train import finished
 
 __all__ = ["STAGES", "PipelineSettings", "run_pipeline"]
@@ -50,6 +51,8 @@ class PipelineSettings:
     dpo: bool = True
     force: frozenset[str] = frozenset()
     eval_limit: int | None = None
+    #: the size of the tiny model built when no ``base`` is given
+    tiny: TinySpec = field(default_factory=TinySpec)
     sft_settings: dict[str, Any] = field(default_factory=dict)
     dpo_settings: dict[str, Any] = field(default_factory=dict)
     #: a function that writes the dataset into a directory (e.g. a task's generator); used instead of rebuild
@@ -116,7 +119,7 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = sys.stde
     from finetune.modelfile import write_modelfile
     from finetune.quantize import quantize
     from finetune.sft import SftSettings, run_sft
-    from finetune.tiny import TinySpec, build_tiny_model
+    from finetune.tiny import build_tiny_model
 
     started = time.perf_counter()
     models, data, name = settings.models, settings.data, settings.name
@@ -158,7 +161,7 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = sys.stde
         if base.exists():
             shutil.rmtree(base)
         texts = [e.prompt + e.completion for e in load_examples(data / "train.jsonl", settings.profile)]  # type: ignore[arg-type]
-        build_tiny_model(base, TinySpec(), corpus=texts)
+        build_tiny_model(base, settings.tiny, corpus=texts)
 
     def stage_settings(kind: type[Any], defaults: dict[str, Any], extra: dict[str, Any], src: Path, out: Path) -> Any:
         known = {f.name for f in dataclasses.fields(kind)}
