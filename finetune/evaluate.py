@@ -308,7 +308,8 @@ def plot_losses(trainings: Sequence[Path], png: Path) -> Path:
                 )
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
-    axes.legend()
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(png, dpi=100)
