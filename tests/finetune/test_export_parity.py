@@ -56,3 +56,31 @@ def test_export_refuses_what_it_cannot_convert(merged: Path, tmp_path: Path) -> 
     with pytest.raises(ExportError, match=r"is not Gemma3ForCausalLM"):
         export_gguf(broken, tmp_path / "x.gguf")
     assert not (tmp_path / "x.gguf").exists()
+
+
+def test_bf16_and_f32_exports_load_and_agree_with_f16(merged: Path, tiny_data: Path, tmp_path: Path) -> None:
+    from finetune.generate import GgufGenerator
+
+    prompt = load_examples(tiny_data / "eval.jsonl")[0].prompt
+    texts = {}
+    for kind in ("f32", "f16", "bf16"):
+        gguf = export_gguf(merged, tmp_path / f"m-{kind}.gguf", kind)  # type: ignore[arg-type]
+        texts[kind] = GgufGenerator(gguf, max_tokens=40).complete(prompt).text
+    assert texts["f32"].startswith("<start_function_call>call:")
+    assert texts["f32"] == texts["f16"]  # small weights: half precision changes no greedy choice here
+    assert texts["bf16"].startswith("<start_function_call>call:")
+    sizes = {kind: (tmp_path / f"m-{kind}.gguf").stat().st_size for kind in texts}
+    assert sizes["f32"] > sizes["f16"] and sizes["f16"] == sizes["bf16"]
+
+
+def test_eval_with_a_missing_gguf_is_one_line(tiny_data: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    missing = tmp_path / "none.gguf"
+    done = subprocess.run([sys.executable, "-m", "finetune", "eval", "--data", str(tiny_data), "--model", str(missing),
+                           "--out", str(tmp_path / "e")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"finetune eval: GGUF {missing} not found (make one with `python -m finetune export`)"
