@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -93,22 +92,13 @@ class AgreementCheck(ModelBackend):
 
 def record(queries: Path, out: Path) -> None:
     """Record the heuristic teacher exploring the sample repository (resumed when partly done)."""
-    command = [
-        sys.executable,
-        "-m",
-        "teacher.record",
-        "--repo",
-        str(SAMPLE_REPO),
-        "--queries",
-        str(queries),
-        "--teacher",
-        "heuristic",
-        "--out",
-        str(out),
-    ]
+    from teacher.record import main as record_main
+
+    argv = ["--repo", str(SAMPLE_REPO), "--queries", str(queries), "--teacher", "heuristic", "--out", str(out)]
     if (out / "sessions").is_dir():
-        command.append("--resume")
-    subprocess.run(command, check=True)
+        argv.append("--resume")
+    if record_main(argv) != 0:
+        raise SystemExit(f"quickstart: recording the teacher into {out} failed (see above)")
 
 
 async def held_out_run(gguf: Path, queries: list[TeachQuery]) -> AgreementCheck:

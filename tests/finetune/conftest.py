@@ -8,13 +8,9 @@ fine-tuning run on it (enough for the model to write FunctionGemma calls).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import REPO, SAMPLE_REPO
 
 pytest.importorskip("torch", reason="the finetune extra is not installed: pip install -e '.[finetune]'")
 pytest.importorskip("trl", reason="the finetune extra is not installed: pip install -e '.[finetune]'")
@@ -35,21 +31,10 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("finetune-data")
     queries = root / "queries.jsonl"
     queries.write_text("".join(json.dumps(q) + "\n" for q in QUERIES), encoding="utf-8")
-    run = [
-        sys.executable,
-        "-m",
-        "teacher.record",
-        "--repo",
-        str(SAMPLE_REPO),
-        "--queries",
-        str(queries),
-        "--teacher",
-        "heuristic",
-        "--out",
-        str(root / "recordings"),
-    ]
-    subprocess.run(run, cwd=REPO, check=True, capture_output=True, timeout=300)
     from converters.rebuild import Options, rebuild
+    from examples.quickstart import record
+
+    record(queries, root / "recordings")
 
     rebuild([root / "recordings"], Options(out=root / "data", format="messages", with_inputs=True, split=0.8))
     return root / "data"
