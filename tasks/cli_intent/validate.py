@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from converters.functiongemma import CONTROL_TOKENS
-from tasks.cli_intent.schema import CliSchema
+from tasks.cli_intent.schema import CliSchema, SubcommandSpec
 from tasks.cli_intent.tools import CLARIFY, RUN_COMMAND, Clarify, CliContext, RunCommand
 from teacher.tools import ToolArgumentsError
 
@@ -101,11 +101,20 @@ def check_command(answer: Answer, schema: CliSchema) -> list[Problem]:
     return []
 
 
+def _command_and_spec(answer: Answer, schema: CliSchema) -> tuple[RunCommand, SubcommandSpec] | None:
+    """A ``run_command`` answer and the spec of its subcommand, or None (a clarify, or an unknown command)."""
+    if not isinstance(answer, RunCommand):
+        return None
+    sub = schema.subcommand(answer.command, answer.subcommand)
+    return None if sub is None else (answer, sub)
+
+
 def check_arg_types(answer: Answer, schema: CliSchema) -> list[Problem]:
     """Rule ``arg_type``: every argument is declared by the subcommand and has its type (string or integer)."""
-    sub = schema.subcommand(answer.command, answer.subcommand) if isinstance(answer, RunCommand) else None
-    if sub is None or not isinstance(answer, RunCommand):
+    found = _command_and_spec(answer, schema)
+    if found is None:
         return []
+    answer, sub = found
     problems = []
     for name, value in answer.args.items():
         spec = sub.arg(name)
@@ -120,9 +129,10 @@ def check_arg_types(answer: Answer, schema: CliSchema) -> list[Problem]:
 
 def check_enum_values(answer: Answer, schema: CliSchema) -> list[Problem]:
     """Rule ``enum``: every enum argument holds one of its values."""
-    sub = schema.subcommand(answer.command, answer.subcommand) if isinstance(answer, RunCommand) else None
-    if sub is None or not isinstance(answer, RunCommand):
+    found = _command_and_spec(answer, schema)
+    if found is None:
         return []
+    answer, sub = found
     problems = []
     for name, value in answer.args.items():
         spec = sub.arg(name)
@@ -133,9 +143,10 @@ def check_enum_values(answer: Answer, schema: CliSchema) -> list[Problem]:
 
 def check_required_args(answer: Answer, schema: CliSchema) -> list[Problem]:
     """Rule ``required``: a command gives every required argument (otherwise the answer must be a clarify)."""
-    sub = schema.subcommand(answer.command, answer.subcommand) if isinstance(answer, RunCommand) else None
-    if sub is None or not isinstance(answer, RunCommand):
+    found = _command_and_spec(answer, schema)
+    if found is None:
         return []
+    answer, sub = found
     missing = [a.name for a in sub.args if a.required and a.name not in answer.args]
     if missing:
         return [Problem("required", f"missing required argument(s) {', '.join(missing)}; clarify instead")]
@@ -144,9 +155,10 @@ def check_required_args(answer: Answer, schema: CliSchema) -> list[Problem]:
 
 def check_flags(answer: Answer, schema: CliSchema) -> list[Problem]:
     """Rule ``flag``: every flag is declared by the subcommand, by its long name, at most once."""
-    sub = schema.subcommand(answer.command, answer.subcommand) if isinstance(answer, RunCommand) else None
-    if sub is None or not isinstance(answer, RunCommand):
+    found = _command_and_spec(answer, schema)
+    if found is None:
         return []
+    answer, sub = found
     names = {f.name for f in sub.flags}
     problems = [Problem("flag", f"{answer.command} {answer.subcommand} has no flag {f!r}") for f in answer.flags
                 if f not in names]
