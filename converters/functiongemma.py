@@ -51,6 +51,7 @@ __all__ = [
     "FunctionGemmaFormatError",
     "Profile",
     "ToolCall",
+    "check_text",
     "completion_terminator",
     "parse_calls",
     "render_call",
@@ -133,7 +134,8 @@ _ANY_CONTROL = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS))
 _CONTROL_BUT_ESCAPE = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS if t != ESCAPE))
 
 
-def _check_text(text: str, what: str, *, allow_escape: bool = False) -> str:
+def check_text(text: str, what: str, *, allow_escape: bool = False) -> str:
+    """``text`` unchanged, or :class:`FunctionGemmaFormatError` naming ``what`` and the control token it holds."""
     found = (_CONTROL_BUT_ESCAPE if allow_escape else _ANY_CONTROL).search(text)
     if found:
         token = found.group()
@@ -158,7 +160,7 @@ def _check_name(name: object, what: str) -> str:
 
 
 def _escaped(text: str, what: str = "string value") -> str:
-    return ESCAPE + _check_text(text, what) + ESCAPE
+    return ESCAPE + check_text(text, what) + ESCAPE
 
 
 def _sorted_keys(mapping: Mapping[str, Any], profile: Profile) -> list[str]:
@@ -388,10 +390,10 @@ def render_fields(heading: str, fields: Sequence[tuple[str, str]]) -> str:
     """A user text of labelled fields, each value wrapped in ``<escape>`` (the 2-turn minimal layout)."""
     text = heading + "".join(f"\n{label}: {ESCAPE}{value}{ESCAPE}" for label, value in fields)
     if _ANY_CONTROL.search(heading + "".join(label + value for label, value in fields)):  # one search, then who
-        _check_text(heading, "heading")
+        check_text(heading, "heading")
         for label, value in fields:
-            _check_text(label, "label")
-            _check_text(value, label)
+            check_text(label, "label")
+            check_text(value, label)
     return text
 
 
@@ -405,13 +407,13 @@ def _content_text(message: Mapping[str, Any], index: int) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
-        return _check_text(content, f"message {index} content", allow_escape=True)
+        return check_text(content, f"message {index} content", allow_escape=True)
     if isinstance(content, list):  # OpenAI content parts: keep the text parts
         texts = []
         for part in content:
             if not isinstance(part, Mapping) or part.get("type") != "text" or not isinstance(part.get("text"), str):
                 raise FunctionGemmaFormatError(f"message {index}: only text content parts can be rendered")
-            texts.append(_check_text(part["text"], f"message {index} content", allow_escape=True))
+            texts.append(check_text(part["text"], f"message {index} content", allow_escape=True))
         return "".join(texts)
     raise FunctionGemmaFormatError(f"message {index}: content must be a string or a list of text parts")
 
