@@ -2,12 +2,17 @@
 
 Two profiles render the same conversation:
 
-* ``hf``: what FunctionGemma's Hugging Face chat template renders (Google's documented format). Declarations
-  carry ``description``, ``enum``, nested ``properties``/``items`` and ``required``; object keys are sorted
-  case-insensitively (Jinja's ``dictsort``); floats are written as Python writes them; a tool result is
-  ``response:NAME{value:<escape>..<escape>}`` for text and ``response:NAME{k:v,..}`` for an object; an
-  assistant turn that ends the conversation with calls ends with ``<start_function_response>``, the token the
-  model emits to hand over to the tool.
+* ``hf``: what FunctionGemma's Hugging Face chat template renders, checked byte for byte against renderings of
+  that template (``../shared/testdata/functiongemma_hf_renderings.json``); the project ships the same rules as a
+  Jinja chat template (``functiongemma_chat_template.jinja``). Declarations carry ``description``, ``enum``,
+  nested ``properties``/``items`` and ``required``; object keys are sorted case-insensitively (Jinja's
+  ``dictsort``); floats are written as Python writes them; the system message is trimmed, and with tools but no
+  system message the developer turn opens with Google's trigger line (:data:`DEVELOPER_PROMPT`); a tool result
+  is ``response:NAME{value:<escape>..<escape>}`` for text and ``response:NAME{k:v,..}`` for an object, where the
+  tool message's ``content`` is the response itself (named by ``name``, ``tool_call_id`` or position) or, in
+  Google's form, ``{"name": .., "response": ..}`` or a list of such dicts (one block each); an assistant turn
+  that ends the conversation with calls ends with ``<start_function_response>``, the token the model emits to
+  hand over to the tool.
 * ``ollama``: byte-identical to Ollama's built-in ``functiongemma`` renderer: it adds its own developer line
   ("You can do function calling with the following functions:") when tools are given, renders only each
   property's ``description`` and first ``type``, sorts keys by byte value, writes integral floats as integers
@@ -28,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from importlib import resources
 from typing import Any, Literal
 
 import orjson
@@ -53,6 +59,7 @@ __all__ = [
     "ToolCall",
     "check_text",
     "completion_terminator",
+    "hf_chat_template",
     "parse_calls",
     "render_call",
     "render_declaration",
@@ -397,6 +404,11 @@ def render_fields(heading: str, fields: Sequence[tuple[str, str]]) -> str:
     return text
 
 
+def hf_chat_template() -> str:
+    """The Jinja chat template of the ``hf`` profile, the text every tokenizer the project writes carries."""
+    return resources.files(__package__).joinpath("functiongemma_chat_template.jinja").read_text(encoding="utf-8")
+
+
 def completion_terminator(profile: Profile = "hf") -> str:
     """What follows the calls when an assistant turn with calls ends the rendered text."""
     return START_RESPONSE if _check_profile(profile) == "hf" else END_TURN + "\n"
@@ -430,6 +442,30 @@ def _calls_of(message: Mapping[str, Any], index: int) -> list[tuple[str, str | N
     return calls
 
 
+_NAMED_RESPONSE_KEYS = frozenset({"name", "response"})
+
+
+def _is_named_response(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == _NAMED_RESPONSE_KEYS
+
+
+def _named_responses(message: Mapping[str, Any], index: int) -> list[tuple[str, Any]] | None:
+    """Google's tool-result form: ``content`` is ``{"name", "response"}`` or a list of such dicts; else None."""
+    content = message.get("content")
+    entries: list[Mapping[str, Any]]
+    if isinstance(content, Mapping) and _is_named_response(content):
+        entries = [content]
+    elif isinstance(content, list) and content and any(_is_named_response(item) for item in content):
+        if not all(_is_named_response(item) for item in content):
+            raise FunctionGemmaFormatError(
+                f"message {index}: a tool result list must hold only {{name, response}} entries or only text parts"
+            )
+        entries = content
+    else:
+        return None
+    return [(_check_name(entry["name"], f"message {index}: tool result name"), entry["response"]) for entry in entries]
+
+
 def _tool_result(message: Mapping[str, Any], index: int) -> Any:
     content = message.get("content")
     if isinstance(content, Mapping):
@@ -448,7 +484,12 @@ class _ToolNames:
         self.pending = [name for name, _, _ in calls]
         self.by_id.update({call_id: name for name, call_id, _ in calls if call_id})
 
-    def answer(self, message: Mapping[str, Any], index: int) -> str:
+    def answer(self, message: Mapping[str, Any], index: int) -> list[tuple[str, Any]]:
+        """The (name, response) pairs a tool message renders, each answering the next pending call."""
+        named = _named_responses(message, index)
+        if named is not None:
+            del self.pending[: len(named)]
+            return named
         name = message.get("name")
         if not name and message.get("tool_call_id") in self.by_id:
             name = self.by_id[message["tool_call_id"]]
@@ -458,7 +499,7 @@ class _ToolNames:
             self.pending.pop(0)
         if not name:
             raise FunctionGemmaFormatError(f"message {index}: a tool result that answers no call")
-        return str(name)
+        return [(str(name), _tool_result(message, index))]
 
 
 def render_prompt(
@@ -483,7 +524,9 @@ def render_prompt(
     declarations = "".join(render_declaration(tool, profile=profile) for tool in tools)
     if profile == "hf":
         if tools or system is not None:
-            out.append(f"{START_TURN}developer\n{system or ''}{declarations}{END_TURN}\n")
+            # With tools and no system message the template writes Google's trigger line itself.
+            text = DEVELOPER_PROMPT if system is None else system
+            out.append(f"{START_TURN}developer\n{text}{declarations}{END_TURN}\n")
     elif system or tools:
         text = system or ""
         if tools:
@@ -496,12 +539,12 @@ def render_prompt(
         role = message["role"]
         last = position == len(loop) - 1
         if role == "tool":
-            name = names.answer(message, index)
-            response = render_response(name, _tool_result(message, index), profile=profile)
-            if profile == "ollama" and previous == "tool_call":
-                response = response[len(START_RESPONSE) :]  # the call already opened it
-            out.append(response)
-            previous = "tool_response"
+            for name, result in names.answer(message, index):
+                response = render_response(name, result, profile=profile)
+                if profile == "ollama" and previous == "tool_call":
+                    response = response[len(START_RESPONSE) :]  # the call already opened it
+                out.append(response)
+                previous = "tool_response"
             continue
         turn_role = "model" if role == "assistant" else role
         if previous != "tool_response":

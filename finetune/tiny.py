@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from converters.functiongemma import CONTROL_TOKENS, END_TURN
+from converters.functiongemma import CONTROL_TOKENS, END_TURN, hf_chat_template
 
 __all__ = [
     "CONTROL_TOKENS",
@@ -145,6 +145,7 @@ def hf_tokenizer(sentencepiece_model: Path) -> Any:
     no_mask: Any = None  # Gemma 3 has no mask token
     tokenizer = GemmaTokenizer(vocab=vocab, merges=merges, mask_token=no_mask, add_bos_token=True, add_eos_token=False)
     tokenizer.add_special_tokens({"additional_special_tokens": list(CONTROL_TOKENS)})
+    tokenizer.chat_template = hf_chat_template()  # apply_chat_template gives the codec's hf bytes
     return tokenizer
 
 

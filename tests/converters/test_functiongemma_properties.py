@@ -8,30 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from converters.functiongemma import (
-    CONTROL_TOKENS,
     FunctionGemmaFormatError,
     ToolCall,
     parse_calls,
     render_call,
     split_output,
 )
-
-SPECIALS = [*',{}[]:"\'\n\t<>\\ ', "é", "日本", "🎉", "\u0000", "escape", "call:"]
-texts = (
-    st.lists(st.one_of(st.text(max_size=8), st.sampled_from(SPECIALS)), max_size=8)
-    .map("".join)
-    .filter(lambda s: not any(token in s for token in CONTROL_TOKENS))
-)
-keys = st.text(
-    alphabet=st.characters(blacklist_characters=":,{}[]<>", blacklist_categories=("Cs",)), min_size=1, max_size=12
-)
-names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.\-]{0,20}", fullmatch=True)
-scalars = st.one_of(
-    texts, st.integers(), st.integers(min_value=-(2**70), max_value=2**70), st.booleans(),
-    st.floats(allow_nan=False, allow_infinity=False),
-)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4))
-arguments = st.dictionaries(keys, values, max_size=6)
+from tests.converters.strategies import arguments, names, texts
 
 
 def strictly_equal(a: Any, b: Any) -> bool:
