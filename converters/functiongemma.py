@@ -26,15 +26,16 @@ keys or names containing one of ``:,{}[]<>``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec
 
 import orjson
 
@@ -104,6 +105,7 @@ Profile = Literal["hf", "ollama"]
 PROFILES: tuple[Profile, ...] = ("hf", "ollama")
 
 _FORBIDDEN_IN_NAMES = frozenset(":,{}[]<>")
+_NAME_END = re.compile(r"[:,{}\[\]<>]")
 _MAX_DEPTH = 64
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _INT64_LIMIT = 2**63
@@ -129,6 +131,25 @@ class ToolCall:
 
 
 # --------------------------------------------------------------------------------------------- rendering
+
+_P = ParamSpec("_P")
+
+
+def _typed_errors(function: Callable[_P, str]) -> Callable[_P, str]:
+    """Make a public renderer total: any input it cannot render raises :class:`FunctionGemmaFormatError`."""
+
+    @functools.wraps(function)
+    def render(*args: _P.args, **kwargs: _P.kwargs) -> str:
+        try:
+            return function(*args, **kwargs)
+        except FunctionGemmaFormatError:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError) as error:
+            raise FunctionGemmaFormatError(
+                f"{function.__name__} cannot render its input: {type(error).__name__}: {str(error)[:200]}"
+            ) from None
+
+    return render
 
 
 def _check_profile(profile: str) -> Profile:
@@ -197,8 +218,7 @@ def _go_float(value: float) -> str:
     return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
-def render_value(value: Any, *, profile: Profile = "hf", _depth: int = 0) -> str:
-    """Render one argument value (string, number, boolean, list or object) in the given profile."""
+def _render_value(value: Any, *, profile: Profile = "hf", _depth: int = 0) -> str:
     if _depth > _MAX_DEPTH:
         raise FunctionGemmaFormatError(f"value nested deeper than {_MAX_DEPTH} levels")
     if isinstance(value, str):
@@ -206,7 +226,10 @@ def render_value(value: Any, *, profile: Profile = "hf", _depth: int = 0) -> str
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # beyond Python's int-to-text digit limit, which the parser's int() obeys too
+            raise FunctionGemmaFormatError(f"the format cannot carry an integer of {value.bit_length()} bits") from None
     if isinstance(value, float):
         if not math.isfinite(value):
             raise FunctionGemmaFormatError(f"the format cannot carry the non-finite number {value!r}")
@@ -217,15 +240,21 @@ def render_value(value: Any, *, profile: Profile = "hf", _depth: int = 0) -> str
         return repr(value)
     if isinstance(value, Mapping):
         inner = ",".join(
-            f"{key}:{render_value(value[key], profile=profile, _depth=_depth + 1)}"
+            f"{key}:{_render_value(value[key], profile=profile, _depth=_depth + 1)}"
             for key in _sorted_keys(value, profile)
         )
         return "{" + inner + "}"
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        return "[" + ",".join(render_value(item, profile=profile, _depth=_depth + 1) for item in value) + "]"
+        return "[" + ",".join(_render_value(item, profile=profile, _depth=_depth + 1) for item in value) + "]"
     if value is None:
         raise FunctionGemmaFormatError("the format cannot carry null; leave the argument out instead")
     raise FunctionGemmaFormatError(f"the format cannot carry a value of type {type(value).__name__}")
+
+
+@_typed_errors
+def render_value(value: Any, *, profile: Profile = "hf") -> str:
+    """Render one argument value (string, number, boolean, list or object) in the given profile."""
+    return _render_value(value, profile=_check_profile(profile))
 
 
 def _tool_function(tool: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -265,7 +294,7 @@ def _hf_properties(properties: Mapping[str, Any], depth: int = 0) -> str:
         text = f"{name}:{{description:{_escaped(str(schema.get('description', '')), 'description')}"
         if kind == "STRING":
             if schema.get("enum"):
-                text += ",enum:" + render_value(list(schema["enum"]))
+                text += ",enum:" + _render_value(list(schema["enum"]))
         elif kind == "OBJECT":
             nested = schema.get("properties")
             text += ",properties:{" + (_hf_properties(nested, depth + 1) if isinstance(nested, Mapping) else "") + "}"
@@ -292,20 +321,22 @@ def _hf_items(items: Mapping[str, Any], depth: int) -> str:
             parts.append("required:[" + ",".join(_escaped(str(r)) for r in value) + "]")
         elif key == "type":
             kind = [str(v).upper() for v in value] if isinstance(value, list) else str(value).upper()
-            parts.append("type:" + render_value(kind))
+            parts.append("type:" + _render_value(kind))
         else:
             parts.append(f"{key}:{_render_schema_value(value)}")
     return ",".join(parts)
 
 
-def _render_schema_value(value: Any) -> str:
+def _render_schema_value(value: Any, depth: int = 0) -> str:
     """Schema values are rendered like arguments, with keys inside objects escaped (the template's default)."""
+    if depth > _MAX_DEPTH:
+        raise FunctionGemmaFormatError(f"schema nested deeper than {_MAX_DEPTH} levels")
     if isinstance(value, Mapping):
-        pairs = (f"{_escaped(k)}:{_render_schema_value(value[k])}" for k in _sorted_keys(value, "hf"))
+        pairs = (f"{_escaped(k)}:{_render_schema_value(value[k], depth + 1)}" for k in _sorted_keys(value, "hf"))
         return "{" + ",".join(pairs) + "}"
     if isinstance(value, list):
-        return "[" + ",".join(_render_schema_value(v) for v in value) + "]"
-    return render_value(value)
+        return "[" + ",".join(_render_schema_value(v, depth + 1) for v in value) + "]"
+    return _render_value(value)
 
 
 def _ollama_properties(properties: Mapping[str, Any]) -> str:
@@ -322,6 +353,7 @@ def _ollama_properties(properties: Mapping[str, Any]) -> str:
     return ",".join(parts)
 
 
+@_typed_errors
 def render_declaration(tool: Mapping[str, Any], *, profile: Profile = "hf") -> str:
     """Render one OpenAI-style tool as a ``<start_function_declaration>`` block."""
     profile = _check_profile(profile)
@@ -365,34 +397,37 @@ def _arguments_dict(arguments: Any, what: str) -> Mapping[str, Any]:
         except orjson.JSONDecodeError:
             try:  # orjson refuses integers beyond 64 bits; the standard library reads them
                 arguments = json.loads(arguments)
-            except json.JSONDecodeError as error:
+            except (json.JSONDecodeError, RecursionError, ValueError) as error:
                 raise FunctionGemmaFormatError(f"{what}: arguments are not valid JSON: {error}") from None
     if not isinstance(arguments, Mapping):
         raise FunctionGemmaFormatError(f"{what}: arguments must be an object, got {type(arguments).__name__}")
     return arguments
 
 
+@_typed_errors
 def render_call(name: str, arguments: Mapping[str, Any] | str, *, profile: Profile = "hf") -> str:
     """Render one call as ``<start_function_call>call:NAME{k:v,..}<end_function_call>``."""
     profile = _check_profile(profile)
     _check_name(name, "function name")
     args = _arguments_dict(arguments, f"call to {name}")
-    return f"{START_CALL}call:{name}{render_value(args, profile=profile)}{END_CALL}"
+    return f"{START_CALL}call:{name}{_render_value(args, profile=profile)}{END_CALL}"
 
 
+@_typed_errors
 def render_response(name: str, response: Any, *, profile: Profile = "hf") -> str:
     """Render a tool result as ``<start_function_response>response:NAME{..}<end_function_response>``."""
     profile = _check_profile(profile)
     _check_name(name, "function name")
     if isinstance(response, Mapping):
-        body = render_value(response, profile=profile)
+        body = _render_value(response, profile=profile)
     elif profile == "hf":
-        body = "{value:" + render_value(response, profile=profile) + "}"
+        body = "{value:" + _render_value(response, profile=profile) + "}"
     else:
-        body = "{" + render_value(response, profile=profile) + "}"
+        body = "{" + _render_value(response, profile=profile) + "}"
     return f"{START_RESPONSE}response:{name}{body}{END_RESPONSE}"
 
 
+@_typed_errors
 def render_fields(heading: str, fields: Sequence[tuple[str, str]]) -> str:
     """A user text of labelled fields, each value wrapped in ``<escape>`` (the 2-turn minimal layout)."""
     text = heading + "".join(f"\n{label}: {ESCAPE}{value}{ESCAPE}" for label, value in fields)
@@ -502,6 +537,7 @@ class _ToolNames:
         return [(str(name), _tool_result(message, index))]
 
 
+@_typed_errors
 def render_prompt(
     messages: Sequence[Mapping[str, Any]],
     tools: Sequence[Mapping[str, Any]] | None = None,
@@ -594,9 +630,8 @@ class _Reader:
         self.pos += len(literal)
 
     def name(self, what: str, stop: str) -> str:
-        end = self.pos
-        while end < len(self.text) and self.text[end] not in _FORBIDDEN_IN_NAMES:
-            end += 1
+        found = _NAME_END.search(self.text, self.pos)
+        end = found.start() if found else len(self.text)
         if end == self.pos or end >= len(self.text) or self.text[end] != stop:
             raise self.fail(f"expected a {what} followed by {stop!r}")
         value = self.text[self.pos : end]
@@ -611,6 +646,10 @@ class _Reader:
             end = text.find(ESCAPE, pos + len(ESCAPE))
             if end < 0:
                 raise self.fail("unterminated <escape> string")
+            inside = _CONTROL_BUT_ESCAPE.search(text, pos + len(ESCAPE), end)
+            if inside:  # the renderer refuses such a string, so the parser does too
+                self.pos = inside.start()
+                raise self.fail(f"a string holds the control token {inside.group()}")
             self.pos = end + len(ESCAPE)
             return text[pos + len(ESCAPE) : end]
         if text.startswith("{", pos):
