@@ -12,16 +12,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import math
 import os
+import pwd
 import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -79,7 +82,7 @@ def child_environment(sandbox: Path, extra: Mapping[str, str] | None = None) -> 
     env = {k: v for k, v in parent.items() if k in _PASSED or k.startswith("LC_")}
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "/usr/bin:/bin")])
     env.update(HOME=str(sandbox), PYTHONPATH=str(sandbox), PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1",
-               RAYON_NUM_THREADS="2")  # ruff: a thread per core would not fit the address-space limit on big machines
+               RAYON_NUM_THREADS="2")  # a ruff thread per core would not fit the address-space limit
     env.update(extra or {})
     secrets = [v for k, v in parent.items() if _SECRET_NAME.search(k) and len(v) >= 8]
     for name, value in env.items():
@@ -91,7 +94,7 @@ def child_environment(sandbox: Path, extra: Mapping[str, str] | None = None) -> 
 def _hidden_and_kept() -> tuple[list[str], list[str], list[str]]:
     """Folders replaced by empty tmpfs in the jail (all, the writable ones), and the paths the interpreter needs."""
     temporary = [os.path.realpath(p) for p in (*_TEMPORARY, tempfile.gettempdir())]
-    homes = [os.path.realpath(Path.home()), os.path.realpath(os.environ.get("HOME", Path.home()))]
+    homes = [os.path.realpath(p) for p in (pwd.getpwuid(os.geteuid()).pw_dir, Path.home())]
     hidden = sorted({p for p in [*temporary, *homes] if p != "/"}, key=len)  # a parent before its children
     writable = [p for p in hidden if p in temporary]
     wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(sys.executable),
@@ -112,14 +115,25 @@ def _spec(sandbox: Path, timeout_s: float, limits: Limits, namespaces: bool) -> 
     })
 
 
-@functools.cache
+_probe_lock = threading.Lock()
+
+
 def isolation() -> Isolation:
     """Probe once whether the jail's namespaces work here; warn once (logging) when they do not."""
+    with _probe_lock:
+        return _probe()
+
+
+@functools.cache
+def _probe() -> Isolation:
     with tempfile.TemporaryDirectory(prefix="subagent-probe-") as folder:
         command = [sys.executable, "-I", "-S", "-c", "pass"]
         try:
             done = _run(command, Path(folder), 30, None, Limits(), namespaces=True)
-            problem = "" if done.returncode == 0 else (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            said = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+            problem = "" if done.returncode == 0 else said[-1]
+        except IsolationError as error:
+            problem = str(error)
         except (OSError, ToolTimeout) as error:
             problem = f"{type(error).__name__}: {error}"
     found = Isolation(namespaces=not problem, problem=problem)
@@ -128,8 +142,10 @@ def isolation() -> Isolation:
     return found
 
 
-def run_isolated(command: Sequence[str], sandbox: Path, timeout_s: float, *,
-                 environ: Mapping[str, str] | None = None, limits: Limits = Limits()) -> subprocess.CompletedProcess[str]:
+def run_isolated(
+    command: Sequence[str], sandbox: Path, timeout_s: float, *, environ: Mapping[str, str] | None = None,
+    limits: Limits = Limits(),
+) -> subprocess.CompletedProcess[str]:
     """Run ``command`` (its first item an absolute path) in ``sandbox``, isolated; raises :class:`ToolTimeout`."""
     return _run(command, sandbox, timeout_s, environ, limits, namespaces=isolation().namespaces)
 
@@ -141,10 +157,13 @@ def _run(command: Sequence[str], sandbox: Path, timeout_s: float, environ: Mappi
         child = subprocess.Popen(argv, cwd=sandbox, env=child_environment(sandbox, environ), stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=err, start_new_session=True)
         timed_out = not _exited(child.pid, time.monotonic() + timeout_s)
-        try:
+        if timed_out and namespaces:  # the jail kills its PID namespace's init and exits once all of it is gone
+            child.send_signal(signal.SIGTERM)
+            _exited(child.pid, time.monotonic() + 5)
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)  # the leader is not reaped yet, so its group id is still ours
-        except ProcessLookupError:
-            pass
+        if not namespaces:
+            _wait_group_gone(child.pid, time.monotonic() + 5)
         code = child.wait()
         out.seek(0)
         err.seek(0)
@@ -167,3 +186,19 @@ def _exited(pid: int, deadline: float) -> bool:
             return False
         time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
         delay = min(delay * 2, 0.02)
+
+
+def _wait_group_gone(group: int, deadline: float) -> None:
+    """Wait until no process but the (unreaped) leader is left in the process group, or the deadline passes."""
+    while time.monotonic() < deadline:
+        members = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == group and int(stat.parent.name) != group and fields[0] != "Z":
+                members.append(stat.parent.name)
+        if not members:
+            return
+        time.sleep(0.01)

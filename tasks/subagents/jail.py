@@ -76,11 +76,19 @@ def _set_readonly(step: str, fd: int, path: str, readonly: bool, recursive: bool
 
 def _clone_tree(path: str) -> int:
     flags = _OPEN_TREE_CLONE | _AT_RECURSIVE | os.O_CLOEXEC
-    return _syscall(f"open_tree {path}", _SYS_OPEN_TREE, ctypes.c_int(_AT_FDCWD), os.fsencode(path), ctypes.c_uint(flags))
+    return _syscall(f"open_tree {path}", _SYS_OPEN_TREE, ctypes.c_int(_AT_FDCWD), os.fsencode(path),
+                    ctypes.c_uint(flags))
+
+
+def _makedirs(path: str) -> None:
+    try:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+    except OSError as error:
+        raise JailError(f"mkdir {path}: {error.strerror}") from None
 
 
 def _attach(fd: int, target: str) -> None:
-    os.makedirs(target, mode=0o755, exist_ok=True)
+    _makedirs(target)
     _syscall(f"move_mount {target}", _SYS_MOVE_MOUNT, ctypes.c_int(fd), b"", ctypes.c_int(_AT_FDCWD),
              os.fsencode(target), ctypes.c_uint(_MOVE_MOUNT_F_EMPTY_PATH))
     os.close(fd)
@@ -98,11 +106,14 @@ def _build_filesystem(spec: dict[str, Any]) -> None:
     _mount("make mounts private", None, "/", None, _MS_REC | _MS_PRIVATE)
     sandbox_fd = _clone_tree(sandbox)
     kept_fds = [(path, _clone_tree(path)) for path in kept]
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)  # root of the namespace, nobody (or the caller) outside it; new files need a mapped owner
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)  # root of the namespace, nobody (or the caller) outside it; new files need a mapped owner
+    except OSError as error:
+        raise JailError(f"setresuid 0 in the namespace: {error.strerror}") from None
     _set_readonly("read-only /", -1, "/", True)
     for folder in hidden:  # parents first
-        os.makedirs(folder, mode=0o755, exist_ok=True)
+        _makedirs(folder)
         _mount(f"tmpfs on {folder}", "tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV,
                f"size={spec['tmpfs_size']},mode={'1777' if folder in spec['writable_hide'] else '755'}")
     for path, fd in kept_fds:
@@ -172,24 +183,40 @@ def _jailed(spec: dict[str, Any], command: list[str], ready: int, go: int) -> No
             _exec(spec, command)
         except (JailError, OSError) as error:
             _fail(error)
+    _forward_stop(init, signal.SIGKILL)  # pid 1 dies only once every process of its namespace is gone
     _, status = os.waitpid(init, 0)
     os._exit(_exit_code(status))
 
 
+def _forward_stop(pid: int, as_signal: int) -> None:
+    """On SIGTERM (the caller's timeout), pass it on; the jail's exit then means everything in it has exited."""
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, as_signal))
+
+
 def _chown_tree(root: str, uid: int, gid: int) -> None:
-    os.chown(root, uid, gid, follow_symlinks=False)
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+    try:
+        os.chown(root, uid, gid, follow_symlinks=False)
+        for folder, dirs, files in os.walk(root):
+            for name in dirs + files:
+                os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+    except OSError as error:
+        raise JailError(f"chown {root} to {uid}: {error.strerror}") from None
+
+
+def _initial_namespace() -> bool:
+    """Whether this process is in the initial user namespace (all ids mapped), where nobody can be mapped."""
+    with open("/proc/self/uid_map") as file:
+        return file.read().split() == ["0", "0", "4294967295"]
 
 
 def run(spec: dict[str, Any], command: list[str]) -> int:
     """Run ``command`` as the spec says; returns its exit code (128+N for signal N)."""
     if not spec["namespaces"]:
         _exec(spec, command)
-    uid, gid = (_NOBODY, _NOBODY) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
-    if os.geteuid() == 0:
-        os.setgroups([])
+    root = os.geteuid() == 0 and _initial_namespace()
+    uid, gid = (_NOBODY, _NOBODY) if root else (os.geteuid(), os.getegid())
+    if root:
+        os.setgroups([])  # root's supplementary groups would stay with the child
         _chown_tree(spec["sandbox"], uid, gid)
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
@@ -210,6 +237,7 @@ def run(spec: dict[str, Any], command: list[str]) -> int:
             os.kill(child, signal.SIGKILL)
             raise
         os.write(go_w, b"1")
+    _forward_stop(child, signal.SIGTERM)
     _, status = os.waitpid(child, 0)
     return _exit_code(status)
 
@@ -221,7 +249,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         return run(json.loads(argv[1]), argv[3:])
-    except JailError as error:
+    except (JailError, OSError) as error:
         print(f"jail: {error}", file=sys.stderr)
         return JAIL_FAILED
 

@@ -47,6 +47,15 @@ class Sandbox:
         """The real path of a sandbox-relative path; raises :class:`SandboxEscape` for one that leaves it."""
         return _inside(self.root, relative)
 
+    def argument(self, relative: str) -> str:
+        """``relative`` as a command-line argument (``./tests/test_x.py``); refuses a path a tool could read as
+        an option (a part starting with ``-``) or that leaves the sandbox."""
+        self.path(relative)
+        pure = PurePosixPath(relative.replace("\\", "/"))
+        if any(part.startswith("-") for part in pure.parts):
+            raise SandboxEscape(f"path {relative!r} has a part starting with '-', which a tool could read as an option")
+        return f"./{pure.as_posix()}"
+
     def read(self, relative: str) -> str:
         """The text of a sandbox file."""
         return self.path(relative).read_text(encoding="utf-8")
@@ -58,11 +67,12 @@ class Sandbox:
         target.write_text(text, encoding="utf-8")
 
     def snapshot(self) -> dict[str, bytes]:
-        """Every file's bytes by sandbox-relative path (caches left out)."""
+        """Every file's bytes by sandbox-relative path (caches, and links, which may point out, left out)."""
         return {
             file.relative_to(self.root).as_posix(): file.read_bytes()
             for file in sorted(self.root.rglob("*"))
-            if file.is_file() and not any(part in _IGNORED for part in file.relative_to(self.root).parts)
+            if not file.is_symlink() and file.is_file()
+            and not any(part in _IGNORED for part in file.relative_to(self.root).parts)
         }
 
     def changed_files(self) -> list[str]:

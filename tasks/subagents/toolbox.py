@@ -74,6 +74,8 @@ class Subagent:
             return {"error": str(error)}
         except (OSError, ValueError, SyntaxError, UnicodeError) as error:
             return {"error": f"{type(error).__name__}: {error}"}
+        except (RecursionError, MemoryError) as error:  # parsing a model-written file nested too deeply
+            return {"error": f"{type(error).__name__}: {str(error) or 'nested too deeply'}"}
 
     async def acall(
         self, name: str, arguments: Mapping[str, Any], sandbox: Sandbox, context: NodeContext
