@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -350,3 +351,21 @@ def test_when_namespaces_are_unavailable_it_is_said_once_and_the_tools_still_run
     assert done.stdout.splitlines() == ["0 False", "0 False"], done.stderr
     [warning] = [line for line in done.stderr.splitlines() if "isolated" in line]
     assert "NOT isolated (jail: unshare: " in warning and "write outside the sandbox" in warning
+
+
+def test_a_fifo_left_by_the_tested_code_is_an_error_not_a_hang(sandbox: Sandbox) -> None:
+    content = ("import os\n\n\ndef test_fifo():\n    os.remove('pkg/calc.py')\n    os.mkfifo('pkg/calc.py')\n"
+               "    os.mkfifo('tests/test_y.py')\n")
+    assert _run(sandbox, content)["passed"] == 1
+    test = SUBAGENTS["test"]
+    results: list[dict[str, Any]] = []
+    calls = [("analyze_signature", {}), ("read_existing_tests", {}),
+             ("write_test_file", {"content": "def test_a():\n    pass\n", "path": "tests/test_y.py"})]
+    worker = threading.Thread(target=lambda: results.extend(test.call(n, a, sandbox, CONTEXT) for n, a in calls),
+                              daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "a tool blocked on a FIFO"
+    signature, existing, written = results
+    assert "not a regular file" in signature["error"] and "not a regular file" in written["error"]
+    assert existing == {"files": [], "count": 0}
