@@ -38,7 +38,7 @@ JAIL = Path(__file__).with_name("jail.py")
 JAIL_FAILED = 125  # jail.py's exit code when its setup fails
 _SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
 _PASSED = ("PATH", "LANG", "LANGUAGE", "TZ")
-_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")
+_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")  # and /run, hidden read-only: its services' Unix sockets
 
 
 class ToolTimeout(RuntimeError):
@@ -95,7 +95,7 @@ def _hidden_and_kept() -> tuple[list[str], list[str], list[str]]:
     """Folders replaced by empty tmpfs in the jail (all, the writable ones), and the paths the interpreter needs."""
     temporary = [os.path.realpath(p) for p in (*_TEMPORARY, tempfile.gettempdir())]
     homes = [os.path.realpath(p) for p in (pwd.getpwuid(os.geteuid()).pw_dir, Path.home())]
-    hidden = sorted({p for p in [*temporary, *homes] if p != "/"}, key=len)  # a parent before its children
+    hidden = sorted({p for p in [*temporary, *homes, "/run"] if p != "/"}, key=len)  # a parent before its children
     writable = [p for p in hidden if p in temporary]
     wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(sys.executable),
               os.path.dirname(os.path.realpath(sys.executable)), *(p for p in sys.path if os.path.isabs(p))}

@@ -1,9 +1,10 @@
 """Run one command jailed: ``python -I -S jail.py SPEC_JSON -- COMMAND...`` (stdlib only; see ``isolation.py``).
 
 With ``"namespaces": true`` the command runs in new user, mount, network, PID, IPC and UTS namespaces, as a
-non-root user outside them (nobody when started as root, so the process limit holds); every mount is
-read-only except the sandbox, the home folder and the temporary folders are empty private tmpfs (the paths
-the interpreter needs are bound back, read-only), and ``/proc`` shows only the jail's processes. The resource
+non-root user inside and outside them (nobody when started as root, so the process limit holds), with no
+capabilities and no nested user namespaces; every mount is read-only except the sandbox; the home folder,
+``/run`` and the temporary folders are empty private tmpfs (the paths the interpreter needs are bound back,
+read-only), and ``/proc`` shows only the jail's processes. The resource
 limits are set in both modes, then the command is exec'd. A step that fails ends the jail with exit code 125
 and one line ``jail: STEP: ERROR`` on stderr, before the command ever runs.
 """
@@ -27,7 +28,7 @@ _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 1, 2, 4, 8
 _AT_FDCWD, _AT_EMPTY_PATH, _AT_RECURSIVE = -100, 0x1000, 0x8000
 _OPEN_TREE_CLONE, _MOVE_MOUNT_F_EMPTY_PATH, _MOUNT_ATTR_RDONLY = 1, 4, 1
 _SYS_OPEN_TREE, _SYS_MOVE_MOUNT, _SYS_MOUNT_SETATTR = 428, 429, 442  # the same number on every architecture
-_PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
+_PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 24, 38
 _NOBODY = 65534
 _LIMITS = {"cpu_s": resource.RLIMIT_CPU, "address_space": resource.RLIMIT_AS, "file_size": resource.RLIMIT_FSIZE,
            "processes": resource.RLIMIT_NPROC}
@@ -98,7 +99,7 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def _build_filesystem(spec: dict[str, Any]) -> None:
+def _build_filesystem(spec: dict[str, Any], uid: int, gid: int) -> None:
     """Read-only everything; private tmpfs on the hidden folders; the sandbox (rw) and kept paths (ro) bound back."""
     sandbox: str = spec["sandbox"]
     hidden = [h for h in spec["hide"] if os.path.isdir(h) and h != "/"]
@@ -106,11 +107,11 @@ def _build_filesystem(spec: dict[str, Any]) -> None:
     _mount("make mounts private", None, "/", None, _MS_REC | _MS_PRIVATE)
     sandbox_fd = _clone_tree(sandbox)
     kept_fds = [(path, _clone_tree(path)) for path in kept]
-    try:
-        os.setresgid(0, 0, 0)
-        os.setresuid(0, 0, 0)  # root of the namespace, nobody (or the caller) outside it; new files need a mapped owner
+    try:  # new files need a mapped owner; the namespace's capabilities stay until the exec
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
     except OSError as error:
-        raise JailError(f"setresuid 0 in the namespace: {error.strerror}") from None
+        raise JailError(f"setresuid {uid} in the namespace: {error.strerror}") from None
     _set_readonly("read-only /", -1, "/", True)
     for folder in hidden:  # parents first
         _makedirs(folder)
@@ -133,9 +134,22 @@ def _map_ids(pid: int, uid: int, gid: int) -> None:
                 file.write("deny")
         for name, outer in (("uid_map", uid), ("gid_map", gid)):
             with open(f"/proc/{pid}/{name}", "w") as file:
-                file.write(f"0 {outer} 1\n")
+                file.write(f"{outer} {outer} 1\n")  # the same id inside: not root there, so no capabilities
     except OSError as error:
         raise JailError(f"writing /proc/{pid}/uid_map: {error.strerror}") from None
+
+
+def _no_way_back() -> None:
+    """No nested user namespace (whose capabilities could unmount the tmpfs covers) and no capability to keep:
+    the bounding set is emptied; the exec as a non-root id clears the rest."""
+    try:
+        with open("/proc/sys/user/max_user_namespaces", "w") as file:
+            file.write("0")
+    except OSError as error:
+        raise JailError(f"max_user_namespaces: {error.strerror}") from None
+    for capability in range(64):
+        if _libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) < 0 and ctypes.get_errno() != errno.EINVAL:
+            _check(-1, f"dropping capability {capability}")
 
 
 def _set_limits(limits: dict[str, int]) -> None:
@@ -166,7 +180,7 @@ def _exec(spec: dict[str, Any], command: list[str]) -> None:
         raise JailError(f"exec {command[0]}: {error.strerror}") from None
 
 
-def _jailed(spec: dict[str, Any], command: list[str], ready: int, go: int) -> None:
+def _jailed(spec: dict[str, Any], command: list[str], ids: tuple[int, int], ready: int, go: int) -> None:
     """In the forked child: new namespaces, wait for the id maps, build the filesystem, become pid 1's parent."""
     _call("prctl PDEATHSIG", "prctl", _PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     flags = _CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWUTS
@@ -174,12 +188,13 @@ def _jailed(spec: dict[str, Any], command: list[str], ready: int, go: int) -> No
     os.write(ready, b"1")
     if os.read(go, 1) != b"1":
         os._exit(JAIL_FAILED)  # the parent failed and said why
-    _build_filesystem(spec)
+    _build_filesystem(spec, *ids)
     init = os.fork()
     if init == 0:
         try:
             _call("prctl PDEATHSIG", "prctl", _PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
             _mount("mount /proc", "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+            _no_way_back()
             _exec(spec, command)
         except (JailError, OSError) as error:
             _fail(error)
@@ -225,7 +240,7 @@ def run(spec: dict[str, Any], command: list[str]) -> int:
         os.close(ready_r)
         os.close(go_w)
         try:
-            _jailed(spec, command, ready_w, go_r)
+            _jailed(spec, command, (uid, gid), ready_w, go_r)
         except (JailError, OSError) as error:
             _fail(error)
     os.close(ready_w)

@@ -130,6 +130,8 @@ def test_writes_outside_the_sandbox_fail_and_the_home_folder_is_hidden(sandbox: 
         "        except OSError as error:\n"
         "            outcome[name] = error.strerror\n"
         f"    outcome['home_listing'] = os.listdir({str(Path.home())!r})\n"
+        "    outcome['run_listing'] = os.listdir('/run')\n"
+        "    outcome['processes'] = sorted(p for p in os.listdir('/proc') if p.isdigit())\n"
         f"    outcome['credentials'] = os.path.exists({str(tmp_path / 'credentials')!r})\n"
         "    with open('outcome.json', 'w') as f:\n"
         "        json.dump(outcome, f)\n"
@@ -140,7 +142,8 @@ def test_writes_outside_the_sandbox_fail_and_the_home_folder_is_hidden(sandbox: 
     assert not any(Path(path).exists() for path in targets.values()), outcome  # nothing reached the real disk
     assert outcome["home"] == outcome["repo"] == outcome["root"] == "Read-only file system", outcome
     assert outcome["temp"] == outcome["dev_shm"] == "written"  # a private tmpfs, gone with the run
-    assert outcome["credentials"] is False
+    assert outcome["credentials"] is False and outcome["run_listing"] == []
+    assert outcome["processes"] == ["1"]  # pytest alone: no process of the machine is visible
     assert set(outcome["home_listing"]) < set(os.listdir(Path.home())) or outcome["home_listing"] == []
 
 
@@ -277,18 +280,30 @@ def test_ruff_runs_isolated_too(sandbox: Sandbox) -> None:
     assert [i["code"] for i in result["issues"]] == ["F401"]
 
 
-def test_without_namespaces_the_rest_still_holds_and_the_session_says_so(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+async def test_without_namespaces_the_rest_still_holds_and_the_session_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     missing = Isolation(namespaces=False, problem="jail: unshare: EPERM (forced by this test)")
-    monkeypatch.setattr(isolation_module, "isolation", lambda: missing)
-    content = "import os\n\n\ndef test_key():\n    assert False, f\"KEY={os.environ.get('ANTHROPIC_API_KEY')}\"\n\n\n" \
-              "def test_alloc():\n    assert bytearray(10**9)\n"
-    result = _run(sandbox, content)
-    assert result["failed"] == 2 and KEY not in json.dumps(result)
-    assert any("MemoryError" in line for line in result["failures"])
-    assert "NOT isolated (jail: unshare: EPERM (forced by this test))" in missing.describe()
-    assert "write outside the sandbox" in missing.describe()
+    monkeypatch.setattr(isolation_module, "_probe", lambda: missing)
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "calc.py").write_text(SOURCE)
+    outside = tmp_path / "outside.txt"
+    content = ("import os\n\n\ndef test_key():\n    assert False, f\"KEY={os.environ.get('ANTHROPIC_API_KEY')}\"\n\n\n"
+               f"def test_alloc():\n    open({str(outside)!r}, 'w').write('x')\n    assert bytearray(10**9)\n")
+    calls = [ToolCall("write_test_file", {"content": content, "path": "tests/test_calc.py"}),
+             ToolCall("run_tests", {"path": "tests/test_calc.py"}),
+             ToolCall("submit_result", {"summary": "-", "tests_generated": 2, "tests_passing": 0,
+                                        "changed_files": ["tests/test_calc.py"]})]
+    node = SubagentNode(file="pkg/calc.py", node="add")
+    await record_subagents("test", [node], repo, tmp_path / "run", ScriptedModel(calls), stream=io.StringIO())
+    [log] = (tmp_path / "run" / "sessions").glob("*.jsonl")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records[0]["isolation"].startswith("NOT isolated (jail: unshare: EPERM (forced by this test))")
+    assert "write outside the sandbox" in records[0]["isolation"]
+    assert outside.exists()  # not prevented here, and the session says so
+    assert KEY not in log.read_text() and "KEY=None" in log.read_text()
+    assert "test_alloc - MemoryError" in log.read_text()  # the limits still apply
 
 
 async def test_a_hostile_session_records_no_key_and_goes_on_after_the_tool_error(
@@ -369,3 +384,26 @@ def test_a_fifo_left_by_the_tested_code_is_an_error_not_a_hang(sandbox: Sandbox)
     signature, existing, written = results
     assert "not a regular file" in signature["error"] and "not a regular file" in written["error"]
     assert existing == {"files": [], "count": 0}
+
+
+@needs_namespaces
+def test_the_child_cannot_undo_the_jail(sandbox: Sandbox) -> None:
+    content = (
+        "import ctypes, json, os, subprocess\n\n\n"
+        "def test_undo():\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    outcome = {}\n"
+        "    def attempt(name, result):\n"
+        "        outcome[name] = 'done' if result == 0 else os.strerror(ctypes.get_errno())\n"
+        "    attempt('remount / rw', libc.mount(None, b'/', None, ctypes.c_ulong(0x20 | 0x1000), None))\n"
+        "    attempt('umount /tmp', libc.umount2(b'/tmp', 2))\n"
+        "    attempt('new user namespace', libc.unshare(0x10000000 | 0x00020000))\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        outcome['CapEff'] = [l.split()[1] for l in f if l.startswith('CapEff')][0]\n"
+        "    with open('outcome.json', 'w') as f:\n"
+        "        json.dump(outcome, f)\n"
+    )
+    result = _run(sandbox, content)
+    assert result["passed"] == 1, result
+    outcome = json.loads(sandbox.read("outcome.json"))
+    assert "done" not in outcome.values() and outcome["CapEff"] == "0000000000000000", outcome
