@@ -84,7 +84,7 @@ def child_environment(sandbox: Path, extra: Mapping[str, str] | None = None) -> 
     env.update(HOME=str(sandbox), PYTHONPATH=str(sandbox), PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1",
                RAYON_NUM_THREADS="2")  # a ruff thread per core would not fit the address-space limit
     env.update(extra or {})
-    secrets = [v for k, v in parent.items() if _SECRET_NAME.search(k) and len(v) >= 8]
+    secrets = [v for k, v in parent.items() if _SECRET_NAME.search(k) and len(v) >= 16]  # short ones match by chance
     for name, value in env.items():
         if _SECRET_NAME.search(name) or any(secret in value for secret in secrets):
             raise ValueError(f"refusing to pass {name} to code run by a tool: it names or holds a credential")
