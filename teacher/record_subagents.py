@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tasks.subagents.definition import NodeContext
 from tasks.subagents.domains import SUBAGENTS
+from tasks.subagents.isolation import isolation
 from tasks.subagents.runner import run_subagent
 from tasks.subagents.sandbox import Sandbox
 from tasks.subagents.source import find_node, node_source
@@ -83,7 +84,8 @@ async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model
             return
         if not any(r.get("kind") == "session_start" for r in log.records):
             log.append({"schema": 1, "kind": "session_start", "session": sid, "subagent": domain,
-                        "node": node.model_dump(mode="json"), "repo": str(repo), "started": time.time()})
+                        "node": node.model_dump(mode="json"), "repo": str(repo), "started": time.time(),
+                        "isolation": isolation().describe()})  # says so when the tools' code is not isolated
         with Sandbox.copy_of(repo, [node.file, *node.companions]) as sandbox:
             async with interpret(Recording(model, log)):
                 run = await run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox)

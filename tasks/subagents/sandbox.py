@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
@@ -47,22 +50,35 @@ class Sandbox:
         """The real path of a sandbox-relative path; raises :class:`SandboxEscape` for one that leaves it."""
         return _inside(self.root, relative)
 
+    def argument(self, relative: str) -> str:
+        """``relative`` as a command-line argument (``./tests/test_x.py``); refuses a path a tool could read as
+        an option (a part starting with ``-``) or that leaves the sandbox."""
+        self.path(relative)
+        pure = PurePosixPath(relative.replace("\\", "/"))
+        if any(part.startswith("-") for part in pure.parts):
+            raise SandboxEscape(f"path {relative!r} has a part starting with '-', which a tool could read as an option")
+        return f"./{pure.as_posix()}"
+
     def read(self, relative: str) -> str:
         """The text of a sandbox file."""
-        return self.path(relative).read_text(encoding="utf-8")
+        return _read_regular(self.path(relative)).decode("utf-8")
 
     def write(self, relative: str, text: str) -> None:
-        """Write a sandbox file (its folders are made)."""
+        """Write a sandbox file (its folders are made); refuses a FIFO or device the tested code left there."""
         target = self.path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        fd = _open_regular(target, os.O_WRONLY | os.O_CREAT)
+        with os.fdopen(fd, "wb") as file:
+            file.truncate()
+            file.write(text.encode("utf-8"))
 
     def snapshot(self) -> dict[str, bytes]:
-        """Every file's bytes by sandbox-relative path (caches left out)."""
+        """Every file's bytes by sandbox-relative path (caches, and links, which may point out, left out)."""
         return {
-            file.relative_to(self.root).as_posix(): file.read_bytes()
+            file.relative_to(self.root).as_posix(): _read_regular(file)
             for file in sorted(self.root.rglob("*"))
-            if file.is_file() and not any(part in _IGNORED for part in file.relative_to(self.root).parts)
+            if not file.is_symlink() and file.is_file()
+            and not any(part in _IGNORED for part in file.relative_to(self.root).parts)
         }
 
     def changed_files(self) -> list[str]:
@@ -81,6 +97,25 @@ class Sandbox:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _open_regular(path: Path, flags: int) -> int:
+    """Open without following a link or blocking on a FIFO; raises OSError unless it is a regular file."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        if error.errno in (errno.ENXIO, errno.ELOOP):  # a FIFO with no reader, a link
+            raise OSError(f"{path.name}: not a regular file") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path.name}: not a regular file")
+    return fd
+
+
+def _read_regular(path: Path) -> bytes:
+    with os.fdopen(_open_regular(path, os.O_RDONLY), "rb") as file:
+        return file.read()
 
 
 def _inside(root: Path, relative: str) -> Path:

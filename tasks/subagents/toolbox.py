@@ -8,7 +8,6 @@ back as ``{"error": ...}`` for the model to read.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -16,13 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasks.subagents.definition import NodeContext, SubagentDefinition
+from tasks.subagents.isolation import IsolationError, ToolTimeout, run_isolated
 from tasks.subagents.sandbox import Sandbox, SandboxEscape
 
-__all__ = ["Subagent", "ToolEnv", "ToolFunction", "ToolTimeout", "run_python"]
-
-
-class ToolTimeout(RuntimeError):
-    """A tool ran past its timeout (its process was killed)."""
+__all__ = ["IsolationError", "Subagent", "ToolEnv", "ToolFunction", "ToolTimeout", "run_python"]
 
 
 @dataclass(frozen=True)
@@ -38,16 +34,9 @@ ToolFunction = Callable[..., dict[str, Any]]
 
 
 def run_python(env: ToolEnv, *args: str, environ: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python ARGS`` (this interpreter) in the sandbox under the tool's timeout; raises :class:`ToolTimeout`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
-    clean.update(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(env.sandbox.root), NO_COLOR="1", **(environ or {}))
-    try:
-        return subprocess.run(
-            [sys.executable, *args], cwd=env.sandbox.root, capture_output=True, text=True, timeout=env.timeout_s,
-            env=clean, check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ToolTimeout(f"{' '.join(args[:2])} timed out after {env.timeout_s:g} s") from None
+    """Run ``python ARGS`` (this interpreter) in the sandbox, isolated (:mod:`tasks.subagents.isolation`), under the
+    tool's timeout; raises :class:`ToolTimeout`."""
+    return run_isolated([sys.executable, *args], env.sandbox.root, env.timeout_s, environ=environ)
 
 
 @dataclass(frozen=True)
@@ -85,6 +74,8 @@ class Subagent:
             return {"error": str(error)}
         except (OSError, ValueError, SyntaxError, UnicodeError) as error:
             return {"error": f"{type(error).__name__}: {error}"}
+        except (RecursionError, MemoryError) as error:  # parsing a model-written file nested too deeply
+            return {"error": f"{type(error).__name__}: {str(error) or 'nested too deeply'}"}
 
     async def acall(
         self, name: str, arguments: Mapping[str, Any], sandbox: Sandbox, context: NodeContext

@@ -15,7 +15,7 @@ RUFF_ARGS = ("check", "--isolated", "--no-cache", "--preview", "--select", "E,W,
 
 def ruff_issues(env: ToolEnv, *extra: str) -> list[dict[str, Any]]:
     """Ruff's diagnostics for the target file, as it reports them (raises on a ruff failure)."""
-    done = run_python(env, "-m", "ruff", *RUFF_ARGS, *extra, env.context.file_path)
+    done = run_python(env, "-m", "ruff", *RUFF_ARGS, *extra, env.sandbox.argument(env.context.file_path))
     if done.returncode not in (0, 1):
         raise ValueError(f"ruff failed: {(done.stderr or done.stdout).strip()[:300]}")
     diagnostics: list[dict[str, Any]] = json.loads(done.stdout or "[]")

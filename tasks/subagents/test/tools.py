@@ -41,7 +41,8 @@ def read_existing_tests(env: ToolEnv) -> dict[str, Any]:
 def write_test_file(env: ToolEnv, content: str, path: str) -> dict[str, Any]:
     """Write a test file under ``tests/`` named ``test_*.py``; it must be valid Python."""
     pure = PurePosixPath(path)
-    target = env.sandbox.path(path)  # refuses a path that leaves the sandbox
+    env.sandbox.argument(path)  # refuses a path that leaves the sandbox or that pytest would read as an option
+    target = env.sandbox.path(path)
     if not (pure.name.startswith("test_") and pure.suffix == ".py"):
         return {"error": f"{path}: a test file must be named test_*.py"}
     try:
@@ -66,10 +67,11 @@ def pytest_counts(output: str) -> dict[str, int]:
 
 def run_tests(env: ToolEnv, path: str) -> dict[str, Any]:
     """Run pytest on one file in the sandbox; the counts and the end of its report."""
+    argument = env.sandbox.argument(path)  # ./PATH: never an option
     if not env.sandbox.path(path).is_file():
         return {"error": f"{path}: no such file"}
     done = run_python(env, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                      f"--rootdir={env.sandbox.root}", "--no-header", "-o", "addopts=", path,
+                      f"--rootdir={env.sandbox.root}", "--no-header", "-o", "addopts=", argument,
                       environ={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})  # plain tests; 5 times faster to start
     counts = pytest_counts(done.stdout)
     failures = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
