@@ -322,9 +322,12 @@ class AnthropicTeacher(ModelBackend):
             delay = min(delay, self.retry_after_max)
             left = deadline - loop.time()
             if delay >= left:
-                raise TeacherRequestFailed(
-                    "turn_timeout", f"{retry} - the turn's {self.turn_timeout:g} s would be spent before the next "
-                    f"attempt (wait {delay:.3g} s, {max(left, 0):.3g} s left)", attempt) from None
+                turn = f"the turn's {self.turn_timeout:g} s"
+                if left <= 0:
+                    why = f"{turn} are spent"
+                else:
+                    why = f"a wait of {delay:.3g} s would pass the {left:.3g} s left of {turn}"
+                raise TeacherRequestFailed("turn_timeout", f"{why} (last: {retry.reason}: {retry})", attempt) from None
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 

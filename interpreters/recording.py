@@ -24,7 +24,7 @@ from typing import Any
 
 from converters.functiongemma import ToolCall
 from teacher.model import ModelBackend, ModelReply, ModelRequest, current_node
-from teacher.redact import redact_json
+from teacher.redact import redact, redact_json
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -172,7 +172,8 @@ class SessionLog:
         drop = {number for number, _ in aside}
         with open(self.path.with_name(self.path.name + ".torn"), "ab") as side:
             for number, line in aside:
-                side.write(f"{self.path.name}:{number}: ".encode() + line.rstrip(b"\r\n") + b"\n")
+                text = redact(line.rstrip(b"\r\n").decode("utf-8", "surrogateescape"))
+                side.write(f"{self.path.name}:{number}: {text}\n".encode("utf-8", "surrogateescape"))
         kept = self.path.with_name(self.path.name + ".rewrite")
         with open(kept, "wb") as out:
             out.writelines(line for number, line in enumerate(lines, start=1) if number not in drop)
