@@ -405,6 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LogWriteError as error:  # the log could not be written (a full disk): names the file
         print(redact(f"teacher.record: {error.strerror}"), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: every line written so far is kept, and the lock is released
+        print(f"teacher.record: interrupted; run again with --resume to continue {args.out}", file=sys.stderr)
+        return 130
 
 
 def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:

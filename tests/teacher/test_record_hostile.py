@@ -278,3 +278,27 @@ def test_a_garbage_line_mid_log_is_set_aside_and_resume_asks_nothing_again(
     assert unreadable == b"" and records[-1]["kind"] == "session_end"
     assert len(records) == len(lines)  # every line but the garbage one, plus the new session_end
 
+
+
+def test_an_interrupt_during_a_dripped_body_is_one_line_and_resume_completes(tmp_path: Path) -> None:
+    queries = write_queries(tmp_path / "queries.jsonl", QUERIES[:1])
+    out = tmp_path / "out"
+    with FakeAnthropic(responder=Choosing(), hostile=Hostile(("drip",), drip_interval=0.4)) as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": server.base_url}
+        process = subprocess.Popen([*CLI, *record_args(out, queries, "--timeout", "30")], cwd=REPO, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not server.hostile_served and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # mid-body
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+        assert "Traceback" not in stdout + stderr, stderr[-2000:]
+        assert process.returncode == 130
+        last = stderr.strip().splitlines()[-1]
+        assert last == f"teacher.record: interrupted; run again with --resume to continue {out}"
+        server.hostile = None
+        resumed = run_cli([*record_args(out, queries), "--resume"], env=env)
+    no_traceback(resumed)
+    assert resumed.returncode == 0 and all(rs[-1]["kind"] == "session_end" for rs in sessions(out).values())
+    assert_no_key(out, stdout, stderr, resumed.stdout, resumed.stderr)
