@@ -14,7 +14,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from interpreters.anthropic import AnthropicTeacher, TeacherRequestFailed, cost_of, reply_from_response
+from interpreters.anthropic import (
+    AnthropicTeacher,
+    TeacherRequestFailed,
+    cost_of,
+    reply_from_response,
+    response_problem,
+)
 from interpreters.recording import turn_key
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 
@@ -84,7 +90,10 @@ class AnthropicBatchTeacher(ModelBackend):
         result = entry["result"]
         if result.get("type") != "succeeded":
             raise TeacherRequestFailed(f"batch_{result.get('type')}", json.dumps(result)[:300], 1)
-        body = result["message"]
+        body = result.get("message")
+        problem = response_problem(body)
+        if problem:  # wrong types in a result (usage a string, negative counts): it cannot be priced or used
+            raise TeacherRequestFailed("malformed_response", problem, 1)
         assert self.teacher.price is not None
         cost = cost_of(body.get("usage") or {}, self.teacher.price, batch=True)
         self.teacher.budget.add(cost)

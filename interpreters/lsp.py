@@ -3,7 +3,10 @@ language server (jedi-language-server for Python) driven by multilspy.
 
 One server per handler (a session), started on the first request; a timeout on every request; a server that
 dies is restarted once, then a clear error; a per-session cache so the same request is never sent twice
-(failures are cached too); clean shutdown with ``await lsp.close()`` or ``async with LspServer(...)``.
+(failures of the request are cached too); clean shutdown with ``await lsp.close()`` or ``async with LspServer(...)``.
+Cancellation (``asyncio.CancelledError``, KeyboardInterrupt, SystemExit) always goes through unchanged. A failure
+of the server itself rather than of the request (it could not start, died twice, timed out) is an
+:class:`LspUnavailable`: asking again later may succeed, so a recorder does not count the session finished.
 Everything the program sees is repository-relative: locations outside the root (the standard library,
 site-packages) are left out.
 """
@@ -37,7 +40,7 @@ from teacher.operations import (
 
 R = TypeVar("R")
 
-__all__ = ["LspError", "LspServer", "LspStats", "LspTimeout", "find_server_binary"]
+__all__ = ["LspError", "LspServer", "LspStats", "LspTimeout", "LspUnavailable", "find_server_binary"]
 
 _SERVERS = {"python": "jedi-language-server"}
 WORKSPACE_SYMBOL_LIMIT = 200
@@ -47,7 +50,13 @@ class LspError(OperationFailed):
     """A language-server request failed (bad file, server error, or a server that died twice)."""
 
 
-class LspTimeout(LspError):
+class LspUnavailable(LspError):
+    """The server itself failed (could not start, died twice): the request may succeed when asked again."""
+
+    transient = True
+
+
+class LspTimeout(LspUnavailable):
     """A request took longer than the handler's timeout."""
 
 
@@ -126,9 +135,12 @@ class LspServer(Handler):
         stack = AsyncExitStack()
         try:
             await asyncio.wait_for(stack.enter_async_context(server.start_server()), self.timeout)
-        except BaseException as error:
+        except Exception as error:
             await stack.aclose()
-            raise LspError(f"could not start {self.server_binary} in {self.root}: {error!r}") from error
+            raise LspUnavailable(f"could not start {self.server_binary} in {self.root}: {error!r}") from error
+        except BaseException:  # cancelled or interrupted: clean up, and let it go on unchanged
+            await asyncio.shield(stack.aclose())
+            raise
         self._server, self._stack = server, stack
         return server
 
@@ -193,7 +205,7 @@ class LspServer(Handler):
             result = await self._ask(operation)
         except LspError as error:
             self.stats.failures += 1
-            if self.use_cache:
+            if self.use_cache and not getattr(error, "transient", False):  # the server's failure may pass
                 self._cache[operation] = error
             raise
         if self.use_cache:
@@ -214,7 +226,8 @@ class LspServer(Handler):
                 if not dead:
                     raise LspError(f"{operation!r} failed: {error}") from None
                 if attempt == 2:
-                    raise LspError(f"the language server died twice, the second time during {operation!r}") from error
+                    raise LspUnavailable(
+                        f"the language server died twice, the second time during {operation!r}") from error
                 server = await self._restart()
         raise AssertionError("unreachable")
 

@@ -4,7 +4,10 @@
 request (its answer, or the error it failed with); ``LspReplay(records)`` answers the same requests from
 those records alone. A request that was never recorded is a :class:`LspReplayMiss`.
 
-A record is ``{"kind": "lsp", "op": "Hover", "args": {...}, "result": ...}`` or ``{..., "error": "..."}``.
+A record is ``{"kind": "lsp", "op": "Hover", "args": {...}, "result": ...}`` or ``{..., "error": "..."}``; an
+error of the server itself (:class:`~interpreters.lsp.LspUnavailable`: a timeout, a server that would not start)
+adds ``"transient": true``, is collected in ``LspRecorder.failures``, and does not count as answered: a resumed
+session asks it again and records the answer after it (a replay takes the last record of a request).
 """
 
 from __future__ import annotations
@@ -52,12 +55,13 @@ class LspRecorder(Handler):
         self.inner = inner
         self.sink = sink
         self.records: list[dict[str, Any]] = []
+        self.failures: list[str] = []  # messages of the transient failures seen through this recorder
         self._keys: set[str] = set()
 
     def already_written(self, records: Iterable[dict[str, Any]]) -> None:
         """Note LSP records already in the log (a resumed session), so they are not written again."""
         for record in records:
-            if record.get("kind") == "lsp" and record.get("op") in LSP_OPERATION_NAMES:
+            if record.get("kind") == "lsp" and record.get("op") in LSP_OPERATION_NAMES and not record.get("transient"):
                 self._keys.add(lsp_key(LSP_OPERATION_NAMES[record["op"]](**record["args"])))
 
     def _keep(self, operation: Operation[Any], outcome: dict[str, Any]) -> None:
@@ -74,7 +78,15 @@ class LspRecorder(Handler):
         try:
             result = await self.inner.handle(operation)
         except LspError as error:
-            self._keep(operation, {"error": str(error)})
+            if getattr(error, "transient", False):
+                self.failures.append(str(error))
+                record = {"kind": "lsp", "op": type(operation).__name__, "args": dataclasses.asdict(operation),
+                          "error": str(error), "transient": True}
+                self.records.append(record)
+                if self.sink is not None:
+                    self.sink(record)
+            else:
+                self._keep(operation, {"error": str(error)})
             raise
         self._keep(operation, {"result": _adapter(operation).dump_python(result, mode="json")})
         return result
@@ -95,7 +107,10 @@ class LspReplay(Handler):
                 raise ValueError(f"LSP record {number}: unknown operation {record.get('op')!r} or missing args")
             if "result" not in record and "error" not in record:
                 raise ValueError(f"LSP record {number}: neither 'result' nor 'error'")
-            self._answers[lsp_key(kind(**record["args"]))] = record
+            key = lsp_key(kind(**record["args"]))
+            if record.get("transient") and key in self._answers:
+                continue  # a server hiccup on a later run does not undo an answer already recorded
+            self._answers[key] = record
         self.hits = 0
 
     async def handle(self, operation: Operation[R]) -> R:

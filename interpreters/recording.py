@@ -2,9 +2,13 @@
 
 Each model line holds the schema version, session and turn ids, task, graph node, timestamps, the request
 exactly as the backend sent it, the raw response exactly as returned, the calls and reasoning read from it,
-latency, cost and any error. LSP answers the session used go in the same log (``kind: "lsp"``). Lines are
-flushed one by one; on resume a torn last line is moved aside to ``<log>.torn`` and finished turns are
-answered from the log, never asked again. Credentials are never written: backends put none in their request.
+latency, cost and any error. LSP answers the session used go in the same log (``kind: "lsp"``). Every line
+carries ``schema`` (:data:`SCHEMA_VERSION`); a line of another version is a :class:`RecordingError` naming
+FILE:LINE wherever a log is read. Lines are flushed one by one; on resume a torn last line (a writer that
+died mid-line) and any damaged line in the middle are each moved aside, alone and with their line number, to
+``<log>.torn``; every readable line around them is kept, and finished turns are answered from the log, never
+asked again. Credentials are never written: backends put none in their request, and every line passes through
+:func:`teacher.redact.redact_json` (a server may echo a key back).
 """
 
 from __future__ import annotations
@@ -14,15 +18,46 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from converters.functiongemma import ToolCall
 from teacher.model import ModelBackend, ModelReply, ModelRequest, current_node
+from teacher.redact import redact, redact_json
 
-__all__ = ["SCHEMA_VERSION", "Recording", "SessionLog", "read_log", "reply_from_record", "turn_key"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "LogContents",
+    "LogWriteError",
+    "Recording",
+    "RecordingError",
+    "SessionLog",
+    "read_log",
+    "read_session",
+    "reply_from_record",
+    "turn_key",
+]
 
 SCHEMA_VERSION = 1
+_VERSIONED_KINDS = ("session_start", "model", "session_end")
+
+
+class RecordingError(ValueError):
+    """A recording this code cannot read (a line of another schema version); the message names FILE:LINE."""
+
+
+class LogWriteError(OSError):
+    """A session log line could not be written (a full disk, a file that became unwritable); names the file."""
+
+
+@dataclass
+class LogContents:
+    """What a session log holds: its readable records, a torn last line, and the damaged lines in between."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    torn: bytes = b""  # an incomplete last line (no newline): a writer that died mid-line
+    damaged: list[tuple[int, bytes]] = field(default_factory=list)  # (1-based line number, raw line)
 
 
 def turn_key(request: ModelRequest) -> str:
@@ -35,23 +70,74 @@ def turn_key(request: ModelRequest) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
 
 
-def read_log(path: Path) -> tuple[list[dict[str, Any]], bytes]:
-    """The complete lines of a log, and the bytes of a torn last line (empty when there is none)."""
+def _check_schema(path: Path, number: int, record: dict[str, Any]) -> None:
+    if "schema" not in record and record.get("kind") not in _VERSIONED_KINDS:
+        return  # an LSP line written before lines carried their version
+    version = record.get("schema")
+    if version != SCHEMA_VERSION:
+        found = "no schema version" if "schema" not in record else f"schema version {version!r}"
+        raise RecordingError(f"{path}:{number}: schema: {found}; this code reads version {SCHEMA_VERSION}")
+
+
+def _check_model(path: Path, number: int, record: dict[str, Any]) -> None:
+    """A finished model line must hold what a replay answers from: a text key and a list of calls."""
+    if record.get("kind") != "model" or record.get("error"):
+        return
+    problem = None
+    if not isinstance(record.get("key"), str):
+        problem = f"key: {record.get('key')!r} is not a string"
+    elif not isinstance(record.get("calls"), list | None):
+        problem = f"calls: {type(record.get('calls')).__name__}, not a list"
+    else:
+        for index, call in enumerate(record.get("calls") or []):
+            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                problem = f"calls[{index}]: not an object with a name"
+            elif not isinstance(call.get("arguments"), dict):
+                problem = f"calls[{index}].arguments: not an object"
+            if problem:
+                break
+    if problem:
+        raise RecordingError(f"{path}:{number}: {problem}")
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """The lines of a log, each with its newline (a last line without one is the torn line); only ``\\n`` ends a
+    line, so line numbers match what an editor shows."""
+    parts = data.split(b"\n")
+    return [part + b"\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def read_session(path: Path) -> LogContents:
+    """Every readable line of a log; a damaged line is set aside alone and the lines after it are kept.
+
+    Raises :class:`RecordingError` (naming FILE:LINE) for a line of another schema version, or a finished model
+    line without a text key and a list of calls.
+    """
     data = path.read_bytes() if path.exists() else b""
-    records: list[dict[str, Any]] = []
-    good = 0
-    for line in data.splitlines(keepends=True):
+    contents = LogContents()
+    for number, line in enumerate(_lines(data), start=1):
         if not line.endswith(b"\n"):
+            contents.torn = line  # only the last line can lack its newline
             break
         try:
             record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            break
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reading
+            record = None
         if not isinstance(record, dict):
-            break
-        records.append(record)
-        good += len(line)
-    return records, data[good:]
+            if line.strip():
+                contents.damaged.append((number, line))
+            continue
+        _check_schema(path, number, record)
+        _check_model(path, number, record)
+        contents.records.append(record)
+    return contents
+
+
+def read_log(path: Path) -> tuple[list[dict[str, Any]], bytes]:
+    """The readable records of a log, and the bytes of its unreadable lines (a torn last line, damaged lines
+    in the middle; empty when every line reads). See :func:`read_session` for the line numbers."""
+    contents = read_session(path)
+    return contents.records, b"".join(line for _, line in contents.damaged) + contents.torn
 
 
 class SessionLog:
@@ -62,14 +148,13 @@ class SessionLog:
         self.session_id = session_id
         self.durable = durable
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        records, torn = read_log(self.path) if resume else ([], b"")
+        contents = read_session(self.path) if resume else LogContents()
         if not resume and self.path.exists() and self.path.stat().st_size:
             raise FileExistsError(f"{self.path} already holds a session: resume it or choose another output")
-        if torn:
-            with open(self.path.with_name(self.path.name + ".torn"), "ab") as aside:
-                aside.write(torn + b"\n")
-            with open(self.path, "r+b") as log:
-                log.truncate(self.path.stat().st_size - len(torn))
+        self.set_aside: list[int] = []  # line numbers moved to the .torn side file when the log was opened
+        if contents.torn or contents.damaged:
+            self._set_aside(contents)
+        records = contents.records
         self.records = records
         self.finished: dict[str, dict[str, Any]] = {
             r["key"]: r for r in records if r.get("kind") == "model" and not r.get("error") and "key" in r
@@ -77,12 +162,37 @@ class SessionLog:
         self.turns = sum(1 for r in records if r.get("kind") == "model")
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the session
 
+    def _set_aside(self, contents: LogContents) -> None:
+        """Move the torn last line and each damaged line to ``<log>.torn`` (``NAME:LINE: text`` each) and rewrite
+        the log with every other line, byte for byte, through a temporary file renamed over it."""
+        aside = [*contents.damaged]
+        lines = _lines(self.path.read_bytes())
+        if contents.torn:
+            aside.append((len(lines), contents.torn))
+        drop = {number for number, _ in aside}
+        with open(self.path.with_name(self.path.name + ".torn"), "ab") as side:
+            for number, line in aside:
+                text = redact(line.rstrip(b"\r\n").decode("utf-8", "surrogateescape"))
+                side.write(f"{self.path.name}:{number}: {text}\n".encode("utf-8", "surrogateescape"))
+        kept = self.path.with_name(self.path.name + ".rewrite")
+        with open(kept, "wb") as out:
+            out.writelines(line for number, line in enumerate(lines, start=1) if number not in drop)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(kept, self.path)
+        self.set_aside = sorted(drop)
+
     def append(self, record: dict[str, Any]) -> None:
-        """Write one line and flush it (and fsync it when ``durable``)."""
-        self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-        self._file.flush()
-        if self.durable:
-            os.fsync(self._file.fileno())
+        """Write one line (with the schema version, credentials redacted) and flush it (and fsync it when
+        ``durable``); a failed write is a :class:`LogWriteError` naming the log."""
+        record = redact_json({"schema": SCHEMA_VERSION, **record})
+        try:
+            self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._file.flush()
+            if self.durable:
+                os.fsync(self._file.fileno())
+        except OSError as error:
+            raise LogWriteError(error.errno, f"{self.path}: cannot write: {error.strerror or error}") from None
         self.records.append(record)
 
     def lines(self, kind: str) -> Iterator[dict[str, Any]]:
@@ -90,8 +200,11 @@ class SessionLog:
         return (r for r in self.records if r.get("kind") == kind)
 
     def close(self) -> None:
-        """Close the file."""
-        self._file.close()
+        """Close the file (a write that fails now, e.g. on a full disk, is a :class:`LogWriteError`)."""
+        try:
+            self._file.close()
+        except OSError as error:
+            raise LogWriteError(error.errno, f"{self.path}: cannot write: {error.strerror or error}") from None
 
 
 def reply_from_record(record: dict[str, Any]) -> ModelReply:
@@ -106,6 +219,7 @@ class Recording(ModelBackend):
         self.inner = inner
         self.log = log
         self.replayed = 0
+        self.failures: list[tuple[str, str]] = []  # (reason, message) of each turn that failed for good here
 
     async def complete(self, request: ModelRequest) -> ModelReply:
         key = turn_key(request)
@@ -132,18 +246,16 @@ class Recording(ModelBackend):
             if not getattr(error, "sent", True):  # nothing was asked (e.g. the budget is spent): no turn to record
                 self.log.turns -= 1
                 raise
+            reason = getattr(error, "reason", "") or type(error).__name__
             self.log.append(
                 {
                     **base,
                     "started": started,
                     "latency_s": round(time.perf_counter() - clock, 6),
-                    "error": {
-                        "type": type(error).__name__,
-                        "reason": getattr(error, "reason", "") or type(error).__name__,
-                        "message": str(error),
-                    },
+                    "error": {"type": type(error).__name__, "reason": reason, "message": str(error)},
                 }
             )
+            self.failures.append((reason, self.log.records[-1]["error"]["message"]))
             raise
         record = {
             **base,

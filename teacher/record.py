@@ -8,6 +8,11 @@ After each exploration the teacher is asked for the topic's semantic opposite (`
 ``converters.rebuild`` builds select_symbols negatives (``--no-invert`` skips it).
 A summary (sessions, turns, failures by reason, tokens, cost, cost per 1,000 examples, wall time) is
 printed and written to ``OUT/summary.json``.
+
+A session is finished only when every turn of it succeeded: a turn that failed for good (a 401, a 5xx after
+its retries, a connection failure, a language-server timeout) leaves it unfinished, the run exits 1 with one
+line saying what failed, and ``--resume`` asks those turns again. One recorder at a time writes an ``--out``
+(``OUT/.lock`` holds its PID). Bad flags and files are one line each: exit 2 for usage, 1 for data.
 """
 
 from __future__ import annotations
@@ -16,21 +21,25 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
+from converters.functiongemma import FunctionGemmaFormatError, check_text
 from teacher.explore import TeachQuery, explore
 from teacher.handlers import Handler, interpret
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
+from teacher.redact import redact, redact_json
 
 __all__ = ["main", "record", "session_id", "summarise"]
 
@@ -40,22 +49,62 @@ def session_id(query: TeachQuery) -> str:
     return hashlib.sha256(query.model_dump_json().encode("utf-8")).hexdigest()[:16]
 
 
+class Refused(Exception):
+    """A run refused before or while it runs: one line for the user, and the exit code (2 usage, 1 data)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_query_text(query: TeachQuery, topic: str, seed: str, code: int = 1) -> TeachQuery:
+    """``query`` unchanged, or :class:`Refused` (exit ``code``) naming where the text came from (``topic``,
+    ``seed``) when its topic or a seed holds a control token of the student's format: such a recording could
+    never become training text."""
+    try:
+        check_text(query.topic, topic)
+        for index, name in enumerate(query.seeds):
+            check_text(name, seed.format(index=index))
+    except FunctionGemmaFormatError as error:
+        raise Refused(str(error), code) from None
+    return query
+
+
 def load_queries(path: Path, defaults: dict[str, Any]) -> list[TeachQuery]:
     """Queries from a JSONL file (``{"topic": ..., "seeds": [...]}`` per line); errors name the line and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise Refused(f"--queries {path}: cannot read: {reason}", 2) from None
     queries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            queries.append(TeachQuery.model_validate({**defaults, **json.loads(line)}))
-        except json.JSONDecodeError as error:
-            raise SystemExit(f"{path}:{number}: not JSON: {error}") from None
+            entry = json.loads(line)
+            if not isinstance(entry, dict):
+                raise Refused(f"{path}:{number}: a query is a JSON object, not {type(entry).__name__}")
+            query = TeachQuery.model_validate({**defaults, **entry})
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise Refused(f"{path}:{number}: not JSON: {error}") from None
         except ValidationError as error:
             fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-            raise SystemExit(f"{path}:{number}: {fields}") from None
+            raise Refused(f"{path}:{number}: {fields}") from None
+        queries.append(check_query_text(query, f"{path}:{number}: topic", f"{path}:{number}: seeds[{{index}}]"))
     if not queries:
-        raise SystemExit(f"{path}: no queries")
+        raise Refused(f"{path}: no queries")
     return queries
+
+
+@dataclass
+class SessionOutcome:
+    """How one session of this run ended: finished, already finished, stopped by the budget, or not finished
+    because turns failed for good (``failures``: reason and message of each)."""
+
+    session: str
+    state: str
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
 
 class _Progress:
@@ -79,10 +128,10 @@ async def _run_session(
     resume: bool,
     repo: str,
     teacher: str,
-    budget_spent: Any,
+    budget_spent: Callable[[], bool],
     progress: _Progress,
     invert: bool = True,
-) -> None:
+) -> SessionOutcome:
     from interpreters.lsp_replay import LspRecorder
     from interpreters.recording import Recording, SessionLog
 
@@ -90,12 +139,15 @@ async def _run_session(
     path = out / "sessions" / f"{sid}.jsonl"
     log = SessionLog(path, session_id=sid, resume=resume)
     try:
+        if log.set_aside:
+            print(f"{path}: set aside unreadable line(s) {', '.join(map(str, log.set_aside))} to {path.name}.torn",
+                  file=progress.stream, flush=True)
         if any(r.get("kind") == "session_end" for r in log.records):
             progress.session_done(f"{sid} (already finished)", 0, {})
-            return
+            return SessionOutcome(sid, "already_finished")
         if not any(r.get("kind") == "session_start" for r in log.records):
             log.append(
-                {"schema": 1, "kind": "session_start", "session": sid, "query": query.model_dump(mode="json"),
+                {"kind": "session_start", "session": sid, "query": query.model_dump(mode="json"),
                  "repo": repo, "teacher": teacher, "started": time.time()}
             )
         recorder = LspRecorder(lsp, sink=log.append)
@@ -105,12 +157,18 @@ async def _run_session(
             result = await explore(query)
             if invert and not budget_spent():
                 await _invert_topic(query)
+        failures = recording.failures + [("lsp_unavailable", message) for message in recorder.failures]
+        if failures:  # a turn failed for good: the session is not finished, and --resume asks it again
+            reasons = Counter(reason for reason, _ in failures)
+            progress.session_done(f"{sid} (not finished: {dict(reasons)}; --resume retries it)", log.turns, {})
+            return SessionOutcome(sid, "failed", failures)
         if budget_spent():
             progress.session_done(f"{sid} (stopped: budget spent; --resume continues it)", log.turns, {})
-            return
-        log.append({"schema": 1, "kind": "session_end", "session": sid, "finished": time.time(),
+            return SessionOutcome(sid, "budget")
+        log.append({"kind": "session_end", "session": sid, "finished": time.time(),
                     "result": result.model_dump(mode="json")})
         progress.session_done(sid, log.turns, result.skip_counts())
+        return SessionOutcome(sid, "finished")
     finally:
         log.close()
 
@@ -126,8 +184,10 @@ async def _invert_topic(query: TeachQuery) -> None:
     token = current_node.set("invert_topic")
     try:
         await perform(Ask(InvertTopicTask(), InvertTopicInput(topic=query.topic, symbol=query.seeds[0])))
-    except (TaskOutputError, OperationFailed):
-        pass  # no opposite: the recording says so (a failed or empty turn); negatives fall back to the heuristic
+    except (TaskOutputError, OperationFailed) as error:
+        if getattr(error, "fatal", False):
+            raise
+        # no opposite: the recording says so (a failed or empty turn); negatives fall back to the heuristic
     finally:
         current_node.reset(token)
 
@@ -142,28 +202,52 @@ async def record(
     resume: bool = False,
     repo: str = "",
     teacher: str = "",
-    budget_spent: Any = lambda: False,
+    budget_spent: Callable[[], bool] = lambda: False,
     stream: Any = None,
     invert: bool = True,
 ) -> dict[str, Any]:
-    """Record one session per query (``concurrency`` at a time) and return the summary of ``out``."""
+    """Record one session per query (``concurrency`` at a time) and return the summary of ``out``.
+
+    ``summary["failed_sessions"]`` counts the sessions of this run left unfinished by turns that failed for good,
+    and ``summary["failures_this_run"]`` their reasons, each with one message."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, not {concurrency}")
     started = time.perf_counter()
     progress = _Progress(len(queries), stream if stream is not None else sys.stderr)
-    limit = asyncio.Semaphore(max(1, concurrency))
+    limit = asyncio.Semaphore(concurrency)
 
-    async def one(query: TeachQuery) -> None:
+    async def one(query: TeachQuery) -> SessionOutcome | None:
         async with limit:
             if budget_spent():
-                return
-            await _run_session(query, out, model, lsp, resume=resume, repo=repo, teacher=teacher,
-                               budget_spent=budget_spent, progress=progress, invert=invert)
+                return None
+            return await _run_session(query, out, model, lsp, resume=resume, repo=repo, teacher=teacher,
+                                      budget_spent=budget_spent, progress=progress, invert=invert)
 
-    await asyncio.gather(*(one(q) for q in queries))
+    outcomes = [o for o in await asyncio.gather(*(one(q) for q in queries)) if o is not None]
     summary = summarise(out)
     summary["wall_time_s"] = round(time.perf_counter() - started, 3)
     summary["stopped_by_budget"] = bool(budget_spent())
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    failed = [o for o in outcomes if o.state == "failed"]
+    reasons: dict[str, dict[str, Any]] = {}
+    for outcome in failed:
+        for reason, message in outcome.failures:
+            entry = reasons.setdefault(reason, {"turns": 0, "message": message})
+            entry["turns"] += 1
+    summary["failed_sessions"] = len(failed)
+    summary["failures_this_run"] = dict(sorted(reasons.items()))
+    write_summary(out, summary)
     return summary
+
+
+def write_summary(out: Path, summary: dict[str, Any]) -> None:
+    """Write ``OUT/summary.json`` (credentials redacted)."""
+    from interpreters.recording import LogWriteError
+
+    path = out / "summary.json"
+    try:
+        path.write_text(json.dumps(redact_json(summary), indent=2), encoding="utf-8")
+    except OSError as error:
+        raise LogWriteError(error.errno, f"{path}: cannot write: {error.strerror or error}") from None
 
 
 def summarise(out: Path) -> dict[str, Any]:
@@ -205,17 +289,59 @@ def summarise(out: Path) -> dict[str, Any]:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    print(
+    print(redact(
         f"sessions {summary['sessions_finished']}/{summary['sessions']} finished, turns {summary['turns']} "
         f"({summary['turns_failed']} failed: {summary['failures_by_reason'] or 'none'}), tokens {summary['tokens']}, "
         f"cost ${summary['cost_usd']:.4f} (${summary['cost_per_1000_examples_usd']:.2f} per 1,000 examples), "
         f"wall time {summary['wall_time_s']:.1f} s"
         + (" - stopped: budget spent" if summary["stopped_by_budget"] else "")
-    )
+    ))
+
+
+def failure_line(summary: dict[str, Any]) -> str | None:
+    """One line on the sessions this run left unfinished (None when there are none)."""
+    failed = summary.get("failed_sessions") or 0
+    if not failed:
+        return None
+    reasons = summary.get("failures_this_run") or {}
+    turns = sum(entry["turns"] for entry in reasons.values())
+    detail = "; ".join(f"{reason} x{entry['turns']}: {' '.join(str(entry['message']).split())[:160]}"
+                       for reason, entry in reasons.items())
+    return redact(f"teacher.record: {failed} session(s) not finished, {turns} turn(s) failed for good ({detail}); "
+                  "run again with --resume to retry them")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _number(kind: Callable[[str], Any], what: str, check: Callable[[Any], bool]) -> Callable[[str], Any]:
+    """An argparse type: ``kind`` of the text, refused (one line naming the rule) unless ``check`` holds."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return convert
+
+
+_AT_LEAST_1 = _number(int, "an integer >= 1", lambda v: v >= 1)
+_AT_LEAST_0 = _number(int, "an integer >= 0", lambda v: v >= 0)
+_THINKING = _number(int, "an integer >= 1024 (the API's minimum thinking budget)", lambda v: v >= 1024)
+_SECONDS = _number(float, "a finite number of seconds > 0", lambda v: math.isfinite(v) and v > 0)
+_DOLLARS = _number(float, "a finite number of dollars >= 0", lambda v: math.isfinite(v) and v >= 0)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m teacher.record", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m teacher.record", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, required=True, help="root of the code base to explore")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--topic", help="topic of a single query (with --symbol)")
@@ -233,19 +359,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
     parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--concurrency", type=int, default=4, help="sessions and requests at once (default 4)")
-    parser.add_argument("--budget-usd", type=float, help="stop cleanly once this much is spent")
+    parser.add_argument("--concurrency", type=_AT_LEAST_1, default=4, help="sessions and requests at once (default 4)")
+    parser.add_argument("--budget-usd", type=_DOLLARS, help="stop cleanly once this much is spent")
     parser.add_argument("--resume", action="store_true", help="continue the sessions already under --out")
     parser.add_argument("--batch", action="store_true", help="send requests as Message Batches (half price)")
-    parser.add_argument("--batch-wait", type=float, default=2.0, help="quiet seconds before a batch is sent")
-    parser.add_argument("--poll-interval", type=float, default=10.0, help="seconds between batch status polls")
+    parser.add_argument("--batch-wait", type=_SECONDS, default=2.0, help="quiet seconds before a batch is sent")
+    parser.add_argument("--poll-interval", type=_SECONDS, default=10.0, help="seconds between batch status polls")
     parser.add_argument("--model", default=None, help="teacher model (default: a current Haiku)")
-    parser.add_argument("--thinking-tokens", type=int, help="use extended thinking with this token budget")
+    parser.add_argument("--thinking-tokens", type=_THINKING, help="use extended thinking with this token budget")
     parser.add_argument("--replay-from", type=Path, help="recordings to answer from (--teacher replay)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per model request (default 60)")
-    parser.add_argument("--budget", type=int, default=20, help="symbols visited per query (default 20)")
-    parser.add_argument("--max-depth", type=int, default=3, help="edges from a seed (default 3)")
-    parser.add_argument("--breadth", type=int, default=5, help="candidates followed per symbol (default 5)")
+    parser.add_argument("--timeout", type=_SECONDS, default=60.0,
+                        help="seconds per model request, the whole request (default 60)")
+    parser.add_argument("--turn-timeout", type=_SECONDS, default=600.0,
+                        help="seconds a turn may take with all its retries and waits (default 600)")
+    parser.add_argument("--budget", type=_AT_LEAST_1, default=20, help="symbols visited per query (default 20)")
+    parser.add_argument("--max-depth", type=_AT_LEAST_0, default=3, help="edges from a seed (default 3)")
+    parser.add_argument("--breadth", type=_AT_LEAST_1, default=5, help="candidates followed per symbol (default 5)")
     parser.add_argument("--no-invert", action="store_true", help="do not ask the teacher to invert each topic")
     return parser
 
@@ -253,21 +382,60 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    from interpreters.recording import LogWriteError, RecordingError
+    from teacher.dir_lock import DirectoryInUse, hold
+
+    try:
+        runner = _prepare(parser, args)
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(hold(args.out))
+            except OSError as error:
+                raise Refused(f"--out {args.out}: cannot write there: {error.strerror or error}", 2) from None
+            return runner()
+    except Refused as refused:
+        print(redact(f"teacher.record: {refused}"), file=sys.stderr)
+        return refused.code
+    except DirectoryInUse as error:
+        print(f"teacher.record: {error}: wait for it to end, or choose another --out", file=sys.stderr)
+        return 2
+    except RecordingError as error:  # a session log this code cannot read: FILE:LINE says where
+        print(redact(f"teacher.record: {error}"), file=sys.stderr)
+        return 1
+    except LogWriteError as error:  # the log could not be written (a full disk): names the file
+        print(redact(f"teacher.record: {error.strerror}"), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C: every line written so far is kept, and the lock is released
+        print(f"teacher.record: interrupted; run again with --resume to continue {args.out}", file=sys.stderr)
+        return 130
+
+
+def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:
+    """Check everything the flags name before anything is written; the run, to call while ``--out`` is held."""
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
+    if args.out.exists() and not args.out.is_dir():
+        raise Refused(f"--out {args.out} is not a directory", 2)
+    if args.model is not None:
+        from interpreters.anthropic import PRICES
+
+        if args.model not in PRICES:
+            parser.error(f"--model {args.model}: no price is known for it; known: {', '.join(PRICES)}")
     if args.subagent:
-        return _main_subagent(parser, args)
+        return _prepare_subagent(parser, args)
     defaults = {"budget": args.budget, "max_depth": args.max_depth, "breadth": args.breadth}
     if args.queries:
         queries = load_queries(args.queries, defaults)
     else:
         if not args.symbol:
             parser.error("--topic needs at least one --symbol")
-        queries = [TeachQuery(topic=args.topic, seeds=tuple(args.symbol), **defaults)]
+        try:
+            query = TeachQuery(topic=args.topic, seeds=tuple(args.symbol), **defaults)
+        except ValidationError as error:
+            parser.error("; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
+        queries = [check_query_text(query, "the --topic flag", "--symbol number {index}", code=2)]
     if args.teacher == "haiku" and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
-        print("teacher.record: --teacher haiku needs ANTHROPIC_API_KEY in the environment "
-              "(or use --teacher heuristic)", file=sys.stderr)
-        return 2
+        raise Refused("--teacher haiku needs ANTHROPIC_API_KEY in the environment (or use --teacher heuristic)", 2)
     if args.student == "llamacpp" and (not args.gguf or not args.gguf.is_file()):
         parser.error(f"--student llamacpp needs --gguf PATH of an existing GGUF (got {args.gguf})")
     if args.student:
@@ -278,25 +446,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--teacher replay needs --replay-from DIR")
     existing = [q for q in queries if (args.out / "sessions" / f"{session_id(q)}.jsonl").exists()]
     if existing and not args.resume:
-        print(f"teacher.record: {args.out} already holds {len(existing)} of these sessions: add --resume to "
-              "continue them, or choose another --out", file=sys.stderr)
-        return 2
-    try:
-        summary = asyncio.run(_main(args, queries))
-    except OperationFailed as error:
-        if not getattr(error, "fatal", False):
-            raise
-        print(f"teacher.record: {error}", file=sys.stderr)  # e.g. the student's server is down
-        return 2
-    _print_summary(summary)
-    return 0
+        raise Refused(f"{args.out} already holds {len(existing)} of these sessions: add --resume to continue them, "
+                      "or choose another --out", 2)
+
+    def run() -> int:
+        try:
+            summary = asyncio.run(_main(args, queries))
+        except OperationFailed as error:
+            if not getattr(error, "fatal", False):
+                raise
+            raise Refused(str(error), 2) from None  # e.g. the student's server is down
+        _print_summary(summary)
+        line = failure_line(summary)
+        if line:
+            print(line, file=sys.stderr)
+            return 1
+        return 0
+
+    return run
 
 
-def _main_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:
     from teacher.record_subagents import SubagentNode, load_nodes, record_subagents, subagent_session_id
 
     if args.nodes:
-        nodes = load_nodes(args.nodes)
+        try:
+            nodes = load_nodes(args.nodes)
+        except OSError as error:
+            raise Refused(f"--nodes {args.nodes}: cannot read: {error.strerror or error}", 2) from None
     elif args.file and args.node:
         nodes = [SubagentNode(file=args.file, node=args.node)]
     else:
@@ -307,30 +484,54 @@ def _main_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error("--subagent runs turn by turn: no --batch, and no --thinking-tokens (thinking blocks would "
                      "have to be sent back with each turn)")
     if args.teacher == "haiku" and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
-        print("teacher.record: --teacher haiku needs ANTHROPIC_API_KEY in the environment", file=sys.stderr)
-        return 2
+        raise Refused("--teacher haiku needs ANTHROPIC_API_KEY in the environment", 2)
     if args.student == "llamacpp" and (not args.gguf or not args.gguf.is_file()):
         parser.error(f"--student llamacpp needs --gguf PATH of an existing GGUF (got {args.gguf})")
     if args.teacher == "replay" and not args.replay_from:
         parser.error("--teacher replay needs --replay-from DIR")
     existing = [n for n in nodes if (args.out / "sessions" / f"{subagent_session_id(args.subagent, n)}.jsonl").exists()]
     if existing and not args.resume:
-        print(f"teacher.record: {args.out} already holds {len(existing)} of these sessions: add --resume",
-              file=sys.stderr)
-        return 2
-    model = _subagent_model(args)
-    started = time.perf_counter()
-    asyncio.run(record_subagents(args.subagent, nodes, args.repo, args.out, model, resume=args.resume))
-    summary = summarise(args.out)
-    summary["wall_time_s"] = round(time.perf_counter() - started, 3)
-    summary["stopped_by_budget"] = False
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    _print_summary(summary)
-    return 0
+        raise Refused(f"{args.out} already holds {len(existing)} of these sessions: add --resume", 2)
+
+    def run() -> int:
+        model = _subagent_model(args)
+        started = time.perf_counter()
+
+        async def go() -> None:
+            try:
+                await record_subagents(args.subagent, nodes, args.repo, args.out, model, resume=args.resume)
+            finally:
+                await _close(model)
+
+        asyncio.run(go())
+        summary = summarise(args.out)
+        summary["wall_time_s"] = round(time.perf_counter() - started, 3)
+        summary["stopped_by_budget"] = False
+        write_summary(args.out, summary)
+        _print_summary(summary)
+        return 0
+
+    return run
+
+
+async def _close(model: ModelBackend) -> None:
+    """Close a backend's connections, if it holds any, before the event loop ends."""
+    close = getattr(model, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def _anthropic(args: argparse.Namespace, budget: Any) -> Any:
+    from interpreters.anthropic import DEFAULT_MODEL, AnthropicTeacher
+
+    return AnthropicTeacher(
+        model=args.model or DEFAULT_MODEL, concurrency=args.concurrency, budget=budget,
+        thinking_tokens=args.thinking_tokens, timeout=args.timeout, turn_timeout=args.turn_timeout,
+    )
 
 
 def _subagent_model(args: argparse.Namespace) -> ModelBackend:
-    from interpreters.anthropic import DEFAULT_MODEL, AnthropicTeacher, Budget
+    from interpreters.anthropic import Budget
 
     if args.teacher == "replay":
         from interpreters.replay import Replay
@@ -344,12 +545,12 @@ def _subagent_model(args: argparse.Namespace) -> ModelBackend:
         from interpreters.llamacpp import LlamaCppStudent
 
         return LlamaCppStudent(args.gguf)
-    return AnthropicTeacher(model=args.model or DEFAULT_MODEL, concurrency=args.concurrency,
-                            budget=Budget(args.budget_usd), timeout=args.timeout)
+    model: ModelBackend = _anthropic(args, Budget(args.budget_usd))
+    return model
 
 
 async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str, Any]:
-    from interpreters.anthropic import DEFAULT_MODEL, AnthropicTeacher, Budget
+    from interpreters.anthropic import Budget
     from interpreters.heuristic import HeuristicModel
     from interpreters.lsp import LspServer
     from interpreters.lsp_replay import LspReplay
@@ -361,20 +562,23 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
     async with AsyncExitStack() as stack:
         lsp: Handler
         if args.teacher == "replay":
-            records = [r for log in session_logs(args.replay_from) for r in read_log(log)[0]]
+            try:
+                logs = session_logs(args.replay_from)
+            except FileNotFoundError as error:
+                raise Refused(f"--replay-from {error}", 2) from None
+            records = [r for log in logs for r in read_log(log)[0]]
             model, lsp = Replay(records), LspReplay(records)
         else:
             lsp = await stack.enter_async_context(LspServer(args.repo))
             if args.teacher == "haiku":
-                model = AnthropicTeacher(
-                    model=args.model or DEFAULT_MODEL, concurrency=args.concurrency, budget=budget,
-                    thinking_tokens=args.thinking_tokens, timeout=args.timeout,
-                )
+                teacher = _anthropic(args, budget)
+                stack.push_async_callback(teacher.aclose)
+                model = teacher
                 if args.batch:
                     from interpreters.anthropic_batch import AnthropicBatchTeacher
 
                     model = AnthropicBatchTeacher(
-                        model, args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval
+                        teacher, args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval
                     )
             elif args.teacher == "student-ollama":
                 from interpreters.ollama import OllamaStudent
@@ -389,7 +593,7 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
         return await record(
             queries, args.out, model, lsp, concurrency=args.concurrency, resume=args.resume,
             repo=str(args.repo), teacher=args.teacher, invert=not (args.no_invert or args.student),
-            budget_spent=lambda: budget.limit_usd is not None and budget.spent_usd >= budget.limit_usd,
+            budget_spent=lambda: budget.spent,
         )
 
 

@@ -83,14 +83,14 @@ async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model
             print(f"{sid} {node.file}:{node.node}: already finished", file=stream, flush=True)
             return
         if not any(r.get("kind") == "session_start" for r in log.records):
-            log.append({"schema": 1, "kind": "session_start", "session": sid, "subagent": domain,
+            log.append({"kind": "session_start", "session": sid, "subagent": domain,
                         "node": node.model_dump(mode="json"), "repo": str(repo), "started": time.time(),
                         "isolation": isolation().describe()})  # says so when the tools' code is not isolated
         with Sandbox.copy_of(repo, [node.file, *node.companions]) as sandbox:
             async with interpret(Recording(model, log)):
                 run = await run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox)
             changed = sandbox.changed_files()
-        log.append({"schema": 1, "kind": "session_end", "session": sid, "finished": time.time(),
+        log.append({"kind": "session_end", "session": sid, "finished": time.time(),
                     "result": run.result, "stopped": run.stopped, "turns": run.turns, "rejected": run.rejected,
                     "changed_files": changed})
         print(f"{sid} {node.file}:{node.node}: {run.stopped} after {run.turns} turns, changed {changed or 'nothing'}",

@@ -10,7 +10,9 @@ Endpoints: ``POST /v1/messages`` (with optional latency and seeded fault injecti
 ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}`` and ``GET /v1/messages/batches/{id}/results``.
 Every endpoint requires a credential, else 401: a non-empty ``x-api-key`` header or ``authorization: Bearer <key>``
 (anthropic 2.x sends ``api_key=`` as the Bearer header, not as ``x-api-key``). Every request is recorded in
-``FakeAnthropic.requests``.
+``FakeAnthropic.requests``. ``hostile=Hostile(kind)`` makes ``POST /v1/messages`` misbehave the way a broken or
+malicious server would (HTML, truncated or deeply nested bodies, wrong ``usage`` types, absurd ``retry-after``
+values, a body dripped byte by byte, a connection reset mid-body, the caller's key echoed in an error).
 
 Standard library only: a ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive, served from a daemon thread.
 """
@@ -23,6 +25,7 @@ import json
 import random
 import re
 import socket
+import struct
 import sys
 import threading
 import time
@@ -35,9 +38,11 @@ from types import TracebackType
 from typing import Any, cast
 
 __all__ = [
+    "HOSTILE_KINDS",
     "DefaultResponder",
     "FakeAnthropic",
     "Faults",
+    "Hostile",
     "Responder",
     "default_responder",
     "minimal_input",
@@ -68,6 +73,40 @@ class Faults:
             raise ValueError(f"fault rate must lie in [0, 1], got {self.rate}")
         if self.rate > 0 and not self.kinds:
             raise ValueError("a positive fault rate needs at least one fault kind")
+
+
+HOSTILE_KINDS: tuple[str, ...] = (
+    "html",  # 200 with an HTML page
+    "truncated",  # 200 with the first half of a JSON message
+    "usage_string",  # a valid message whose usage is a string
+    "usage_negative",  # ... whose token counts are negative
+    "usage_nan",  # ... whose token counts are NaN and Infinity (Python's json reads both)
+    "nested",  # 200 with JSON nested ``depth`` deep
+    "nested_error",  # 500 with JSON nested ``depth`` deep
+    "retry_after_nan",  # 429 with retry-after: NaN
+    "retry_after_inf",  # 429 with retry-after: inf
+    "retry_after_huge",  # 429 with retry-after: 1000000000
+    "drip",  # 200, a valid message sent one byte every ``drip_interval`` seconds
+    "reset",  # 200, half the body, then a TCP reset
+    "echo_key",  # 401 whose message repeats the caller's key
+    "unknown_model",  # 404 not_found_error naming the model
+)
+
+
+@dataclass
+class Hostile:
+    """Makes ``POST /v1/messages`` misbehave: the first ``times`` requests (all when None) answer as ``kinds``
+    says, the n-th one as ``kinds[n % len(kinds)]``; later requests are answered normally."""
+
+    kinds: tuple[str, ...]
+    times: int | None = None
+    drip_interval: float = 0.4
+    depth: int = 100_000
+
+    def __post_init__(self) -> None:
+        unknown = [kind for kind in self.kinds if kind not in HOSTILE_KINDS]
+        if unknown or not self.kinds:
+            raise ValueError(f"unknown hostile kinds {unknown}; expected some of {HOSTILE_KINDS}")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -389,7 +428,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         try:
-            super().finish()
+            with contextlib.suppress(OSError, ValueError):  # a hostile answer may have closed the socket itself
+                super().finish()
         finally:
             self.fake._track(self.connection, add=False)
 
@@ -500,6 +540,11 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         if fake.latency > 0:
             time.sleep(fake.latency)
+        hostile = fake._draw_hostile()
+        if hostile is not None:
+            assert fake.hostile is not None
+            self._hostile(fake.hostile, hostile, body)
+            return
         kind = fake._draw_fault()
         if kind == "429":
             retry_after = str(fake.faults.retry_after)
@@ -521,6 +566,71 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, fake.responder(body))
 
 
+    def _hostile(self, hostile: Hostile, kind: str, body: dict[str, Any]) -> None:
+        nested = ("[" * hostile.depth + "]" * hostile.depth).encode()
+        if kind == "html":
+            self._send(200, b"<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
+        elif kind == "truncated":
+            whole = json.dumps(self.fake.responder(body)).encode()
+            self._send(200, whole[: len(whole) // 2])
+        elif kind.startswith("usage_"):
+            message = self.fake.responder(body)
+            if kind == "usage_string":
+                message["usage"] = "lots"
+            elif kind == "usage_negative":
+                message["usage"] = {name: -(10**9) for name in message["usage"]}
+            else:
+                message["usage"] = {**message["usage"], "input_tokens": float("nan"), "output_tokens": float("inf")}
+            self._send(200, json.dumps(message).encode())  # allow_nan: NaN and Infinity go out as bare words
+        elif kind == "nested":
+            self._send(200, b'{"content": ' + nested + b"}")
+        elif kind == "nested_error":
+            self._send(500, b'{"type": "error", "error": ' + nested + b"}")
+        elif kind.startswith("retry_after_"):
+            value = {"retry_after_nan": "NaN", "retry_after_inf": "inf", "retry_after_huge": "1000000000"}[kind]
+            self._error(429, "rate_limit_error", "slow down (hostile fake)", {"retry-after": value})
+        elif kind == "drip":
+            self._drip(json.dumps(self.fake.responder(body)).encode(), hostile.drip_interval)
+        elif kind == "reset":
+            self._reset(json.dumps(self.fake.responder(body)).encode())
+        elif kind == "echo_key":
+            key = _credential(self.headers.get("x-api-key"), self.headers.get("authorization"))
+            self._error(401, "authentication_error", f"invalid x-api-key: {key}")
+        else:
+            self._error(404, "not_found_error", f"model: {body.get('model')}")
+
+    def _head(self, status: int, length: int) -> None:
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(length))
+        self.end_headers()
+        self.wfile.flush()
+
+    def _drip(self, payload: bytes, interval: float) -> None:
+        try:
+            self._head(200, len(payload))
+            for index in range(len(payload)):
+                if self.fake._stopping:
+                    break
+                self.wfile.write(payload[index : index + 1])
+                self.wfile.flush()
+                time.sleep(interval)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _reset(self, payload: bytes) -> None:
+        with contextlib.suppress(OSError):
+            self._head(200, len(payload))
+            self.wfile.write(payload[: len(payload) // 2])
+            self.wfile.flush()
+            time.sleep(0.05)
+            # SO_LINGER with a zero timeout turns close() into a TCP reset
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        self.close_connection = True
+
+
 class FakeAnthropic:
     """A local fake of the Anthropic Messages + Message Batches APIs; use as a context manager or start()/stop()."""
 
@@ -531,11 +641,15 @@ class FakeAnthropic:
         latency: float = 0.0,
         faults: Faults | None = None,
         batch_polls_before_done: int = 1,
+        hostile: Hostile | None = None,
     ) -> None:
         self.responder: Responder = responder if responder is not None else DefaultResponder()
         self.latency = latency
         self.faults = faults if faults is not None else Faults()
         self.batch_polls_before_done = batch_polls_before_done
+        self.hostile = hostile
+        self.hostile_served = 0  # how many /v1/messages POSTs were answered by ``hostile``
+        self.hostile_kinds_served: list[str] = []
         self.base_url = ""
         self.requests: list[dict[str, Any]] = []
         self.faults_injected: list[str] = []  # the fault kind of each faulted /v1/messages POST, in order
@@ -607,6 +721,18 @@ class FakeAnthropic:
     def _record(self, request: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def _draw_hostile(self) -> str | None:
+        hostile = self.hostile
+        if hostile is None:
+            return None
+        with self._lock:
+            if hostile.times is not None and self.hostile_served >= hostile.times:
+                return None
+            kind = hostile.kinds[self.hostile_served % len(hostile.kinds)]
+            self.hostile_served += 1
+            self.hostile_kinds_served.append(kind)
+            return kind
 
     def _draw_fault(self) -> str | None:
         faults = self.faults

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import anthropic
 import pytest
@@ -21,7 +24,7 @@ from tasks.select_symbols import Candidates, SelectSymbolsInput, SelectSymbolsTa
 from teacher.handlers import interpret, perform
 from teacher.model import request_for
 from teacher.operations import Ask
-from tests.fake_anthropic import FakeAnthropic, Faults
+from tests.fake_anthropic import DefaultResponder, FakeAnthropic, Faults, Hostile
 
 KEY = "sk-ant-test-DO-NOT-LEAK-4242"
 EDGE = ScoreEdgeInput(
@@ -109,3 +112,98 @@ def test_unknown_models_need_a_price() -> None:
     with pytest.raises(ValueError, match="no price known"):
         AnthropicTeacher(model="claude-unknown")
     assert AnthropicTeacher(model="claude-unknown", price=Price(1, 1, 1, 1)).price == Price(1, 1, 1, 1)
+
+
+# ------------------------------------------------------------------------------------------------ hostile servers
+
+HOSTILE_REASON = {
+    "html": "malformed_response", "truncated": "malformed_response", "usage_string": "malformed_response",
+    "usage_negative": "malformed_response", "usage_nan": "malformed_response", "nested": "malformed_response",
+    "nested_error": "http_500", "retry_after_nan": "http_429", "retry_after_inf": "http_429",
+    "retry_after_huge": "http_429", "drip": "timeout", "reset": "connection", "echo_key": "http_401",
+    "unknown_model": "http_404",
+}
+NOT_RETRIED = {"echo_key", "unknown_model"}
+
+
+def hostile_teacher(server: FakeAnthropic, **options: object) -> AnthropicTeacher:
+    client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=0.5)
+    settings: dict[str, object] = {"timeout": 0.5, "max_attempts": 3, "retry_after_max": 0.1, "turn_timeout": 5.0}
+    return AnthropicTeacher(client=client, seed=1, backoff_base=0.01, **{**settings, **options})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_REASON))
+async def test_a_hostile_server_fails_the_turn_with_a_one_line_reason_and_no_key(kind: str) -> None:
+    with FakeAnthropic(hostile=Hostile((kind,), drip_interval=0.2)) as server:
+        model = hostile_teacher(server)
+        started = time.perf_counter()
+        with pytest.raises(TeacherRequestFailed) as caught:
+            await asyncio.wait_for(model.complete(request_for(ScoreEdgeTask(), EDGE)), 20)  # a hang fails the test
+        elapsed = time.perf_counter() - started
+        await model.aclose()
+    message = str(caught.value)
+    assert caught.value.reason == HOSTILE_REASON[kind], message
+    assert "\n" not in message and KEY not in message and len(message) < 400
+    assert elapsed < 3.0  # 3 attempts of at most 0.5 s each, waits of at most 0.1 s
+    assert server.hostile_served == (1 if kind in NOT_RETRIED else 3)
+    assert model.budget.spent_usd == 0.0
+
+
+@pytest.mark.parametrize("kind", sorted(set(HOSTILE_REASON) - NOT_RETRIED))
+async def test_one_hostile_answer_is_retried_and_the_turn_succeeds(kind: str) -> None:
+    with FakeAnthropic(hostile=Hostile((kind,), times=1, drip_interval=0.2)) as server:
+        model = hostile_teacher(server)
+        reply = await asyncio.wait_for(model.complete(request_for(ScoreEdgeTask(), EDGE)), 20)
+        await model.aclose()
+    assert reply.calls[0].name == "score_edge" and reply.meta["retried"] == [HOSTILE_REASON[kind]]
+    assert reply.meta["cost_usd"] > 0 and model.budget.spent_usd == reply.meta["cost_usd"]
+
+
+async def test_the_timeout_bounds_the_whole_request_not_each_read() -> None:
+    with FakeAnthropic(hostile=Hostile(("drip",), drip_interval=0.4)) as server:  # a byte every 0.4 s
+        model = hostile_teacher(server, timeout=1.0, max_attempts=1)
+        model.client = anthropic.AsyncAnthropic(api_key=KEY, base_url=server.base_url, max_retries=0, timeout=1.0)
+        started = time.perf_counter()
+        with pytest.raises(TeacherRequestFailed, match="timeout"):
+            await asyncio.wait_for(model.complete(request_for(ScoreEdgeTask(), EDGE)), 30)
+        await model.aclose()
+    assert time.perf_counter() - started < 1.8
+
+
+@pytest.mark.parametrize("value", ["inf", "1000000000"])
+async def test_a_retry_after_beyond_the_turn_ends_the_turn_at_once(value: str) -> None:
+    kind = "retry_after_inf" if value == "inf" else "retry_after_huge"
+    with FakeAnthropic(hostile=Hostile((kind,))) as server:
+        model = hostile_teacher(server, retry_after_max=60.0, turn_timeout=2.0)
+        started = time.perf_counter()
+        with pytest.raises(TeacherRequestFailed, match="turn_timeout") as caught:
+            await asyncio.wait_for(model.complete(request_for(ScoreEdgeTask(), EDGE)), 30)
+        await model.aclose()
+    assert time.perf_counter() - started < 1.0 and caught.value.reason == "turn_timeout"
+
+
+def test_costs_are_never_negative_or_nan_and_the_budget_is_a_real_number() -> None:
+    price = Price(1.0, 5.0, 1.25, 0.10)
+    for usage in ({"input_tokens": -5}, {"output_tokens": float("nan")}, {"input_tokens": "10"}, "lots", None):
+        with pytest.raises(ValueError, match="usage"):
+            cost_of(usage, price)  # type: ignore[arg-type]
+    assert cost_of({"input_tokens": 1_000_000}, price) == 1.0
+    for limit in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="finite"):
+            Budget(limit_usd=limit)
+    with pytest.raises(ValueError, match="finite"):
+        Budget(limit_usd=1.0).add(float("nan"))
+
+
+async def test_a_batch_result_with_wrong_usage_types_fails_the_turn(tmp_path: Path) -> None:
+    from interpreters.anthropic_batch import AnthropicBatchTeacher
+
+    def bad_usage(body: dict[str, Any]) -> dict[str, Any]:
+        return {**DefaultResponder()(body), "usage": {"input_tokens": -1000}}
+
+    with FakeAnthropic(responder=bad_usage) as server:
+        batch = AnthropicBatchTeacher(teacher(server), tmp_path / "batches.jsonl", wait=0.01, poll_interval=0.01)
+        with pytest.raises(TeacherRequestFailed, match=r"usage\.input_tokens is -1000"):
+            await batch.complete(request_for(ScoreEdgeTask(), EDGE))
+        await batch.teacher.aclose()
+    assert batch.teacher.budget.spent_usd == 0.0

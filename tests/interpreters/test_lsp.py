@@ -165,3 +165,64 @@ async def test_a_server_that_dies_again_after_its_restart_is_a_clear_error(tmp_p
         with pytest.raises(LspError, match="died twice"):
             await perform(WorkspaceSymbols("Order"))
         assert lsp.stats.restarts == 1 and lsp.stats.requests == 2
+
+
+SILENT_SERVER = '''#!{python}
+"""A language server that reads its input and never answers{after} (but shuts down when asked)."""
+import json, sys
+def read():
+    length = 0
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line:
+            sys.exit(0)
+        if line in (b"\\r\\n", b"\\n"):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(sys.stdin.buffer.read(length))
+def send(message):
+    body = json.dumps(message).encode()
+    sys.stdout.buffer.write(b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body)
+    sys.stdout.buffer.flush()
+while True:
+    message = read()
+    if message.get("method") == "initialize" and {initialize}:
+        send({{"jsonrpc": "2.0", "id": message["id"], "result": {{"capabilities": {{
+            "textDocumentSync": {{"change": 2}},
+            "completionProvider": {{"triggerCharacters": [".", "'", '"'], "resolveProvider": True}}}}}}}})
+    elif message.get("method") == "shutdown":
+        send({{"jsonrpc": "2.0", "id": message["id"], "result": None}})
+    elif message.get("method") == "exit":
+        sys.exit(0)
+'''
+
+
+def silent_server(tmp_path: Path, *, initialize: bool) -> str:
+    server = tmp_path / "silent-server"
+    after = " after initializing" if initialize else ""
+    server.write_text(SILENT_SERVER.format(python=sys.executable, initialize=initialize, after=after), encoding="utf-8")
+    server.chmod(0o755)
+    return str(server)
+
+
+async def test_a_cancelled_start_is_never_swallowed(tmp_path: Path) -> None:
+    import asyncio
+
+    async with LspServer(SAMPLE_REPO, server_binary=silent_server(tmp_path, initialize=False), timeout=30) as lsp:
+        starting = asyncio.ensure_future(lsp.handle(WorkspaceSymbols("Order")))
+        await asyncio.sleep(1.0)  # the server is starting and will never answer
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(starting, 10)
+        assert lsp.stats.failures == 0  # not turned into a lookup failure
+
+
+async def test_a_timeout_is_transient_and_not_cached(tmp_path: Path) -> None:
+    from interpreters.lsp import LspUnavailable
+
+    async with LspServer(SAMPLE_REPO, server_binary=silent_server(tmp_path, initialize=True), timeout=1) as lsp:
+        for asked in (1, 2):
+            with pytest.raises(LspUnavailable, match="took longer than 1 s") as caught:
+                await lsp.handle(WorkspaceSymbols("Order"))
+            assert caught.value.transient and lsp.stats.requests == asked  # asked again: a timeout is not cached

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from converters.functiongemma import ToolCall
-from interpreters.recording import Recording, SessionLog, read_log, turn_key
+from interpreters.recording import SCHEMA_VERSION, Recording, SessionLog, read_log, turn_key
 from interpreters.replay import Replay, ReplayMiss
 from interpreters.scripted import FunctionModel, ScriptedModel
 from tasks.score_edge import ScoreEdgeTask
@@ -30,7 +30,7 @@ async def test_a_torn_last_line_is_set_aside_and_finished_turns_are_not_asked_ag
     with pytest.raises(FileExistsError, match="resume it"):
         SessionLog(path, session_id="s")
     resumed = SessionLog(path, session_id="s", resume=True)
-    assert (tmp_path / "s.jsonl.torn").read_text(encoding="utf-8").startswith('{"kind": "model", "turn": 2')
+    assert (tmp_path / "s.jsonl.torn").read_text(encoding="utf-8").startswith('s.jsonl:2: {"kind": "model", "turn": 2')
     records, torn = read_log(path)
     assert torn == b"" and len(records) == 1
     never = FunctionModel(lambda r: (_ for _ in ()).throw(AssertionError("asked again")))
@@ -74,3 +74,65 @@ async def test_replay_answers_from_records_and_reports_misses(tmp_path: Path) ->
     assert (await skipping.complete(other)).calls == () and skipping.misses == 1
     with pytest.raises(FileNotFoundError, match="no recordings"):
         Replay.from_path(tmp_path / "missing")
+
+
+async def test_a_damaged_line_in_the_middle_is_set_aside_alone_and_the_41_turns_around_it_are_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.jsonl"
+    requests = [request_for(ScoreEdgeTask(), EDGE.model_copy(update={"query": f"question {n}"})) for n in range(41)]
+    log = SessionLog(path, session_id="s")
+    recording = Recording(ScriptedModel([ANSWER] * 41), log)
+    for request in requests:
+        await recording.complete(request)
+    log.append({"kind": "session_end", "session": "s"})
+    log.close()
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(21, "\x00\x00 not json {{{\n")  # becomes line 22
+    path.write_text("".join(lines), encoding="utf-8")
+
+    resumed = SessionLog(path, session_id="s", resume=True)
+    assert resumed.set_aside == [22]
+    assert (tmp_path / "s.jsonl.torn").read_text(encoding="utf-8") == "s.jsonl:22: \x00\x00 not json {{{\n"
+    assert len(resumed.finished) == 41 and resumed.records[-1]["kind"] == "session_end"
+    never = Recording(FunctionModel(lambda r: (_ for _ in ()).throw(AssertionError("asked again"))), resumed)
+    for request in requests:
+        await never.complete(request)
+    resumed.close()
+    assert never.replayed == 41
+    records, unreadable = read_log(path)
+    assert unreadable == b"" and len(records) == 42  # every readable line kept, the damaged one alone removed
+
+
+def test_a_recording_of_another_schema_version_is_one_error_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    lines = [{"schema": SCHEMA_VERSION, "kind": "session_start", "session": "s"},
+             {"schema": 99, "kind": "model", "session": "s", "key": "k", "calls": [], "error": None}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    expected = f"s.jsonl:2: schema: schema version 99; this code reads version {SCHEMA_VERSION}"
+    for read in (read_log, Replay.from_path, lambda p: SessionLog(p, session_id="s", resume=True)):
+        with pytest.raises(ValueError, match=expected):
+            read(path)
+    lines[1] = {**lines[1], "schema": SCHEMA_VERSION, "calls": [{"name": "score_edge", "arguments": "x"}]}
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"s.jsonl:2: calls\[0\].arguments: not an object"):
+        Replay.from_path(path)
+
+
+async def test_every_line_carries_the_schema_version_and_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "sk-ant-test-ECHOED-BACK-3131"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    log = SessionLog(tmp_path / "s.jsonl", session_id="s")
+
+    def echo(_: object) -> ToolCall:
+        raise RuntimeError(f"HTTP 401: invalid x-api-key: {key}")  # a server that repeats the key it was sent
+
+    with pytest.raises(RuntimeError):
+        await Recording(FunctionModel(echo), log).complete(request_for(ScoreEdgeTask(), EDGE))
+    log.append({"kind": "lsp", "op": "Hover", "args": {"path": "a.py", "line": 0, "character": 0}, "result": key})
+    log.close()
+    text = (tmp_path / "s.jsonl").read_text(encoding="utf-8")
+    assert key not in text and "[REDACTED]" in text
+    assert all(json.loads(line)["schema"] == SCHEMA_VERSION for line in text.splitlines())

@@ -1,0 +1,57 @@
+"""Credentials out of everything written: :func:`redact` for text, :func:`redact_json` for records.
+
+A credential is the value of an environment variable whose name says it is one (``*_API_KEY``, ``*_TOKEN``,
+``*SECRET*``, ``*PASSWORD*``; values of 8 characters or more), read at each call so a key set
+later is covered too, or anything shaped like an Anthropic key (``sk-ant-...``). Each is replaced by
+``[REDACTED]``. Recordings, logs, summaries and error lines all go through here, so a key a server echoes
+back in its error message is never written either.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["REDACTED", "redact", "redact_json", "secrets"]
+
+REDACTED = "[REDACTED]"
+_SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|SECRET|PASSWORD|PASSWD)", re.IGNORECASE)
+_KEY_SHAPE = re.compile(r"sk-ant-[A-Za-z0-9_\-]{6,}")
+_MIN_LENGTH = 8
+
+
+def secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The credential values of the environment, longest first (so a key containing another is replaced whole)."""
+    env = os.environ if environ is None else environ
+    found = {value for name, value in env.items() if _SECRET_NAME.search(name) and len(value) >= _MIN_LENGTH}
+    return sorted(found, key=len, reverse=True)
+
+
+def _redact(text: str, values: list[str]) -> str:
+    for value in values:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return _KEY_SHAPE.sub(REDACTED, text)
+
+
+def redact(text: str) -> str:
+    """``text`` with every credential replaced by ``[REDACTED]``."""
+    return _redact(text, secrets())
+
+
+def redact_json(value: Any) -> Any:
+    """A JSON-ready value with every string (keys included) redacted; the structure is unchanged."""
+    values = secrets()
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return _redact(item, values)
+        if isinstance(item, dict):
+            return {walk(k) if isinstance(k, str) else k: walk(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [walk(v) for v in item]
+        return item
+
+    return walk(value)

@@ -1,0 +1,307 @@
+"""`python -m teacher.record` under hostile servers and bad inputs: one line each, no traceback, no hang, no key.
+
+Every case runs the real CLI (a subprocess where the exit, the output or a second process matters) against the
+stand-in Anthropic server of tests/fake_anthropic.py on 127.0.0.1, and the real jedi language server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from interpreters.heuristic import HeuristicModel
+from interpreters.lsp import LspServer
+from interpreters.recording import SCHEMA_VERSION, read_log
+from teacher.explore import TeachQuery
+from teacher.record import main, record, session_id
+from tests.conftest import REPO, SAMPLE_REPO
+from tests.fake_anthropic import HOSTILE_KINDS, FakeAnthropic, Hostile
+from tests.interpreters.test_lsp import silent_server
+from tests.teacher.test_record import KEY, QUERIES, Choosing, assert_no_key, record_args, sessions, write_queries
+
+CLI = [sys.executable, "-m", "teacher.record"]
+DEFAULTS = {"budget": 5, "max_depth": 2, "breadth": 3}  # what record_args passes
+
+
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.run([*CLI, *args], cwd=REPO, env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs, nearly full (needs root and mount: skipped with the reason elsewhere)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here to fill a disk: {made.stderr.strip() or made.returncode}")
+    try:
+        (mount / "filler").write_bytes(b"\0" * 60 * 1024)  # one 4 KiB page left
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def bad_input_cases(tmp_path: Path) -> list[tuple[str, list[str], int, str]]:
+    """(name, argv, exit code, text the one line must hold)."""
+    queries = write_queries(tmp_path / "q.jsonl", QUERIES[:1])
+    base = ["--repo", str(SAMPLE_REPO), "--queries", str(queries), "--teacher", "heuristic"]
+    outs = (str(tmp_path / f"out{number}") for number in range(1000))  # each case its own --out
+    cases: list[tuple[str, list[str], int, str]] = []
+    for flag, value, rule in [
+        ("--concurrency", "0", "integer >= 1"), ("--concurrency", "-3", "integer >= 1"),
+        ("--budget-usd", "nan", "finite number of dollars"), ("--budget-usd", "-1", "finite number of dollars"),
+        ("--budget-usd", "inf", "finite number of dollars"), ("--timeout", "0", "finite number of seconds"),
+        ("--timeout", "nan", "finite number of seconds"), ("--timeout", "inf", "finite number of seconds"),
+        ("--turn-timeout", "-1", "finite number of seconds"), ("--budget", "0", "integer >= 1"),
+        ("--max-depth", "-1", "integer >= 0"), ("--breadth", "0", "integer >= 1"),
+        ("--thinking-tokens", "100", "integer >= 1024"), ("--batch-wait", "0", "finite number of seconds"),
+        ("--poll-interval", "-1", "finite number of seconds"), ("--concurrency", "many", "integer >= 1"),
+    ]:
+        cases.append((f"{flag} {value}", [*base, "--out", next(outs), flag, value], 2,
+                      f"argument {flag}: {value!r} is not a{'n' if rule[0] in 'i' else ''} {rule}"))
+    cases.append(("missing --queries", ["--repo", str(SAMPLE_REPO), "--queries", str(tmp_path / "absent.jsonl"),
+                                        "--teacher", "heuristic", "--out", next(outs)], 2, "absent.jsonl: cannot read"))
+    bad_json = tmp_path / "bad.jsonl"
+    bad_json.write_text(json.dumps(QUERIES[0]) + "\n{not json\n", encoding="utf-8")
+    cases.append(("a bad queries line", [*base[:3], str(bad_json), *base[4:], "--out", next(outs)], 1,
+                  "bad.jsonl:2: not JSON"))
+    wrong_type = tmp_path / "wrong.jsonl"
+    wrong_type.write_text(json.dumps({"topic": "t", "seeds": "order_total", "budget": "x"}) + "\n", encoding="utf-8")
+    cases.append(("a wrong field type", [*base[:3], str(wrong_type), *base[4:], "--out", next(outs)], 1,
+                  "wrong.jsonl:1: "))
+    tokens = tmp_path / "tokens.jsonl"
+    tokens.write_text(json.dumps(QUERIES[0]) + "\n" + json.dumps(
+        {"topic": "Where is <end_of_turn> handled?", "seeds": ["order_total"]}) + "\n", encoding="utf-8")
+    cases.append(("a control token in a queries topic", [*base[:3], str(tokens), *base[4:], "--out", next(outs)], 1,
+                  "tokens.jsonl:2: topic contains the control token <end_of_turn>"))
+    cases.append(("a control token in --topic", ["--repo", str(SAMPLE_REPO), "--topic",
+                                                 "Where is <end_of_turn> handled?", "--symbol", "x", "--teacher",
+                                                 "heuristic", "--out", next(outs)], 2,
+                  "the --topic flag contains the control token <end_of_turn>"))
+    cases.append(("a control token in --symbol", ["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol",
+                                                  "a<start_function_call>", "--teacher", "heuristic", "--out",
+                                                  next(outs)], 2,
+                  "--symbol number 0 contains the control token <start_function_call>"))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    cases.append(("--out is a file", [*base, "--out", str(a_file)], 2, "is not a directory"))
+    cases.append(("--out under a file", [*base, "--out", str(a_file / "out")], 2,
+                  "cannot write there: Not a directory"))
+    cases.append(("an unknown --model", [*base[:4], "--teacher", "haiku", "--out", next(outs), "--model",
+                                         "claude-nope"], 2,
+                  "--model claude-nope: no price is known"))
+    cases.append(("--replay-from missing", [*base[:4], "--teacher", "replay", "--replay-from", str(tmp_path / "none"),
+                                            "--out", next(outs)], 2, "no recordings at"))
+    # a session log of another schema version, and one whose finished turn has calls of the wrong type
+    for name, line in [
+        ("schema", {"schema": 99, "kind": "session_start", "session": "s"}),
+        ("calls", {"schema": SCHEMA_VERSION, "kind": "model", "key": "k", "calls": {"name": "x"}, "error": None}),
+    ]:
+        corrupt = tmp_path / f"corrupt-{name}"
+        sid = session_id(TeachQuery.model_validate({**QUERIES[0], "budget": 20, "max_depth": 3, "breadth": 5}))
+        (corrupt / "sessions").mkdir(parents=True)
+        (corrupt / "sessions" / f"{sid}.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
+        cases.append((f"a session log with bad {name}", [*base, "--out", str(corrupt), "--resume"], 1,
+                      f"{sid}.jsonl:1: {name}"))
+    return cases
+
+
+def test_bad_inputs_give_one_line_naming_the_file_line_or_flag_and_no_traceback(tmp_path: Path) -> None:
+    cases = bad_input_cases(tmp_path)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda case: run_cli(case[1], timeout=60), cases))
+    failures = []
+    for (name, _, code, text), result in zip(cases, results, strict=True):
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        if result.returncode != code or len(lines) != 1 or text not in lines[0] or "Traceback" in result.stdout:
+            failures.append(f"{name}: exit {result.returncode} (want {code}), stderr {result.stderr[-400:]!r}")
+    assert not failures, "\n".join(failures)
+    assert len(cases) >= 28
+
+
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, tiny_disk: Path) -> None:
+    queries = write_queries(tmp_path / "q.jsonl", QUERIES)
+    result = run_cli(["--repo", str(SAMPLE_REPO), "--queries", str(queries), "--teacher", "heuristic", "--out",
+                      str(tiny_disk / "out"), "--budget", "3"])
+    no_traceback(result)
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"teacher.record: {tiny_disk / 'out'}") and "No space left on device" in last
+
+
+def test_a_summary_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    queries = write_queries(tmp_path / "q.jsonl", QUERIES[:1])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").symlink_to("/dev/full")  # every write there fails with ENOSPC
+    result = run_cli(["--repo", str(SAMPLE_REPO), "--queries", str(queries), "--teacher", "heuristic", "--out",
+                      str(out), "--budget", "2"])
+    no_traceback(result)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"teacher.record: {out / 'summary.json'}: cannot write: No space left on device")
+
+
+def test_a_hostile_server_never_hangs_the_run_and_resume_completes_it_once(tmp_path: Path) -> None:
+    queries = write_queries(tmp_path / "queries.jsonl")
+    out = tmp_path / "out"
+    fast = ["--timeout", "0.5", "--turn-timeout", "5", "--concurrency", "4"]
+    # the kinds that end a turn at once come last, so the turns live long enough to meet every kind
+    enders = ("retry_after_inf", "retry_after_huge", "echo_key", "unknown_model")
+    kinds = tuple(kind for kind in HOSTILE_KINDS if kind not in enders) + enders
+    with FakeAnthropic(responder=Choosing(), hostile=Hostile(kinds, drip_interval=0.2)) as server:
+        env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": server.base_url}
+        started = time.perf_counter()
+        hostile = run_cli([*record_args(out, queries), *fast], env=env, timeout=120)
+        elapsed = time.perf_counter() - started
+        assert set(server.hostile_kinds_served) == set(HOSTILE_KINDS), (server.hostile_kinds_served, hostile.stderr)
+        no_traceback(hostile)
+        assert hostile.returncode == 1 and elapsed < 60, hostile.stderr
+        [line] = [line for line in hostile.stderr.splitlines() if line.startswith("teacher.record:")]
+        assert "3 session(s) not finished" in line and "--resume" in line
+        failed = sessions(out)
+        assert all(r["kind"] != "session_end" for records in failed.values() for r in records)
+        assert all(r["error"]["reason"] for records in failed.values() for r in records if r["kind"] == "model")
+        assert_no_key(out, hostile.stdout, hostile.stderr)
+
+        server.hostile = None  # the server recovers: --resume finishes every session
+        resumed = run_cli([*record_args(out, queries), *fast, "--resume"], env=env)
+    no_traceback(resumed)
+    assert resumed.returncode == 0, resumed.stderr
+    after = sessions(out)
+    assert len(after) == 3 and all(records[-1]["kind"] == "session_end" for records in after.values())
+    for records in after.values():
+        keys = [r["key"] for r in records if r["kind"] == "model" and not r["error"]]
+        assert keys and len(keys) == len(set(keys))  # every finished turn exactly once
+    assert_no_key(out, resumed.stdout, resumed.stderr)
+
+
+def test_a_wrong_key_leaves_every_session_unfinished_and_the_key_unwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = write_queries(tmp_path / "queries.jsonl")
+    with FakeAnthropic(responder=Choosing(), hostile=Hostile(("echo_key",))) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        assert main(record_args(tmp_path / "out", queries)) == 1
+        err = capsys.readouterr().err
+        assert err.strip().splitlines()[-1].startswith("teacher.record: 3 session(s) not finished")
+        assert "http_401" in err and "invalid x-api-key: [REDACTED]" in err
+        assert not any(r["kind"] == "session_end" for rs in sessions(tmp_path / "out").values() for r in rs)
+        assert_no_key(tmp_path / "out", err)
+        server.hostile = None
+        assert main(record_args(tmp_path / "out", queries, "--resume")) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["sessions_finished"] == 3 and summary["failed_sessions"] == 0
+
+
+async def test_an_lsp_timeout_leaves_the_session_unfinished_and_resume_finishes_it(tmp_path: Path) -> None:
+    import io
+
+    query = TeachQuery(topic="How is the order total computed?", seeds=("order_total",), budget=2)
+    silent = LspServer(SAMPLE_REPO, server_binary=silent_server(tmp_path, initialize=True), timeout=1)
+    async with silent:
+        summary = await record([query], tmp_path / "out", HeuristicModel(), silent, stream=io.StringIO())
+    assert summary["failed_sessions"] == 1 and summary["sessions_finished"] == 0
+    assert "lsp_unavailable" in summary["failures_this_run"]
+    async with LspServer(SAMPLE_REPO) as lsp:
+        summary = await record([query], tmp_path / "out", HeuristicModel(), lsp, resume=True, stream=io.StringIO())
+    assert summary["failed_sessions"] == 0 and summary["sessions_finished"] == 1
+
+
+def test_two_recorders_on_one_out_refuse_cleanly_and_a_dead_holder_is_taken_over(tmp_path: Path) -> None:
+    queries = write_queries(tmp_path / "queries.jsonl")
+    out = tmp_path / "out"
+    with FakeAnthropic(responder=Choosing(), latency=0.3) as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": server.base_url}
+        first = subprocess.Popen([*CLI, *record_args(out, queries, "--concurrency", "1")], cwd=REPO, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while not server.message_requests() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert (out / ".lock").read_text().strip() == str(first.pid)
+            second = run_cli([*record_args(out, queries), "--resume"], env=env)
+            no_traceback(second)
+            assert second.returncode == 2
+            assert second.stderr.strip() == (
+                f"teacher.record: {out} is in use by another recorder (PID {first.pid}, per {out / '.lock'}): "
+                "wait for it to end, or choose another --out")
+        finally:
+            first.send_signal(signal.SIGKILL)  # a crash: the kernel releases the lock, the file still names it
+            first.wait()
+        assert (out / ".lock").read_text().strip() == str(first.pid)
+        taken = run_cli([*record_args(out, queries), "--resume"], env=env)
+    no_traceback(taken)
+    assert taken.returncode == 0, taken.stderr
+    assert (out / ".lock").read_text() == ""  # released on exit
+    assert all(records[-1]["kind"] == "session_end" for records in sessions(out).values())
+
+
+def test_a_garbage_line_mid_log_is_set_aside_and_resume_asks_nothing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = write_queries(tmp_path / "queries.jsonl")
+    out = tmp_path / "out"
+    with FakeAnthropic(responder=Choosing()) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        assert main(record_args(out, queries)) == 0
+        path = max((out / "sessions").glob("*.jsonl"), key=lambda p: len(p.read_text().splitlines()))
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]  # drop session_end: unfinished
+        middle = len(lines) // 2
+        lines.insert(middle, '{"kind": "model", "turn": 9, garbage\n')
+        path.write_text("".join(lines), encoding="utf-8")
+        asked = len(server.message_requests())
+        capsys.readouterr()
+        assert main(record_args(out, queries, "--resume")) == 0
+        assert len(server.message_requests()) == asked  # every finished turn answered from the log
+    err = capsys.readouterr().err
+    assert f"{path}: set aside unreadable line(s) {middle + 1} to {path.name}.torn" in err
+    assert (path.parent / f"{path.name}.torn").read_text() == f"{path.name}:{middle + 1}: " + lines[middle]
+    records, unreadable = read_log(path)
+    assert unreadable == b"" and records[-1]["kind"] == "session_end"
+    assert len(records) == len(lines)  # every line but the garbage one, plus the new session_end
+
+
+
+def test_an_interrupt_during_a_dripped_body_is_one_line_and_resume_completes(tmp_path: Path) -> None:
+    queries = write_queries(tmp_path / "queries.jsonl", QUERIES[:1])
+    out = tmp_path / "out"
+    with FakeAnthropic(responder=Choosing(), hostile=Hostile(("drip",), drip_interval=0.4)) as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO), "ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": server.base_url}
+        process = subprocess.Popen([*CLI, *record_args(out, queries, "--timeout", "30")], cwd=REPO, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not server.hostile_served and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # mid-body
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+        assert "Traceback" not in stdout + stderr, stderr[-2000:]
+        assert process.returncode == 130
+        last = stderr.strip().splitlines()[-1]
+        assert last == f"teacher.record: interrupted; run again with --resume to continue {out}"
+        server.hostile = None
+        resumed = run_cli([*record_args(out, queries), "--resume"], env=env)
+    no_traceback(resumed)
+    assert resumed.returncode == 0 and all(rs[-1]["kind"] == "session_end" for rs in sessions(out).values())
+    assert_no_key(out, stdout, stderr, resumed.stdout, resumed.stderr)
