@@ -227,6 +227,13 @@ async def record(
     summary = summarise(out)
     summary["wall_time_s"] = round(time.perf_counter() - started, 3)
     summary["stopped_by_budget"] = bool(budget_spent())
+    add_failures(summary, outcomes)
+    write_summary(out, summary)
+    return summary
+
+
+def add_failures(summary: dict[str, Any], outcomes: Sequence[SessionOutcome]) -> None:
+    """Set ``failed_sessions`` and ``failures_this_run`` (reason -> turns and one message) from this run's outcomes."""
     failed = [o for o in outcomes if o.state == "failed"]
     reasons: dict[str, dict[str, Any]] = {}
     for outcome in failed:
@@ -235,8 +242,6 @@ async def record(
             entry["turns"] += 1
     summary["failed_sessions"] = len(failed)
     summary["failures_this_run"] = dict(sorted(reasons.items()))
-    write_summary(out, summary)
-    return summary
 
 
 def write_summary(out: Path, summary: dict[str, Any]) -> None:
@@ -497,18 +502,26 @@ def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace)
         model = _subagent_model(args)
         started = time.perf_counter()
 
-        async def go() -> None:
+        async def go() -> list[SessionOutcome]:
             try:
-                await record_subagents(args.subagent, nodes, args.repo, args.out, model, resume=args.resume)
+                return await record_subagents(args.subagent, nodes, args.repo, args.out, model, resume=args.resume)
             finally:
                 await _close(model)
 
-        asyncio.run(go())
+        try:
+            outcomes = asyncio.run(go())
+        except OperationFailed as error:  # only a fatal failure gets here, e.g. the student's server is down
+            raise Refused(str(error), 2) from None
         summary = summarise(args.out)
         summary["wall_time_s"] = round(time.perf_counter() - started, 3)
         summary["stopped_by_budget"] = False
+        add_failures(summary, outcomes)
         write_summary(args.out, summary)
         _print_summary(summary)
+        line = failure_line(summary)
+        if line:
+            print(line, file=sys.stderr)
+            return 1
         return 0
 
     return run

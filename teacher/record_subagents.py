@@ -29,6 +29,8 @@ from tasks.subagents.sandbox import Sandbox
 from tasks.subagents.source import find_node, node_source
 from teacher.handlers import interpret
 from teacher.model import ModelBackend
+from teacher.operations import OperationFailed
+from teacher.record import SessionOutcome
 
 __all__ = ["SubagentNode", "load_nodes", "record_subagents", "subagent_session_id"]
 
@@ -73,7 +75,7 @@ def _context(sandbox: Sandbox, node: SubagentNode) -> NodeContext:
 
 
 async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model: ModelBackend,
-                   resume: bool, stream: Any) -> None:
+                   resume: bool, stream: Any) -> SessionOutcome:
     from interpreters.recording import Recording, SessionLog
 
     sid = subagent_session_id(domain, node)
@@ -81,20 +83,29 @@ async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model
     try:
         if any(r.get("kind") == "session_end" for r in log.records):
             print(f"{sid} {node.file}:{node.node}: already finished", file=stream, flush=True)
-            return
+            return SessionOutcome(sid, "already_finished")
         if not any(r.get("kind") == "session_start" for r in log.records):
             log.append({"kind": "session_start", "session": sid, "subagent": domain,
                         "node": node.model_dump(mode="json"), "repo": str(repo), "started": time.time(),
                         "isolation": isolation().describe()})  # says so when the tools' code is not isolated
         with Sandbox.copy_of(repo, [node.file, *node.companions]) as sandbox:
-            async with interpret(Recording(model, log)):
-                run = await run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox)
+            try:
+                async with interpret(Recording(model, log)):
+                    run = await run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox)
+            except OperationFailed as error:  # a turn failed for good: not finished, --resume asks it again
+                if getattr(error, "fatal", False):
+                    raise
+                reason = str(getattr(error, "reason", "failed"))
+                print(f"{sid} {node.file}:{node.node}: not finished ({reason}; --resume retries it)",
+                      file=stream, flush=True)
+                return SessionOutcome(sid, "failed", [(reason, str(error))])
             changed = sandbox.changed_files()
         log.append({"kind": "session_end", "session": sid, "finished": time.time(),
                     "result": run.result, "stopped": run.stopped, "turns": run.turns, "rejected": run.rejected,
                     "changed_files": changed})
         print(f"{sid} {node.file}:{node.node}: {run.stopped} after {run.turns} turns, changed {changed or 'nothing'}",
               file=stream, flush=True)
+        return SessionOutcome(sid, "finished")
     finally:
         log.close()
 
@@ -102,9 +113,11 @@ async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model
 async def record_subagents(
     domain: str, nodes: Sequence[SubagentNode], repo: Path, out: Path, model: ModelBackend, *,
     resume: bool = False, stream: Any = None,
-) -> None:
-    """Record one session per node, one after another (the tools share the machine's few cores)."""
+) -> list[SessionOutcome]:
+    """Record one session per node, one after another (the tools share the machine's few cores); how each ended.
+
+    A session whose turn failed for good gets no ``session_end``: ``--resume`` asks it again."""
     if domain not in SUBAGENTS:
         raise ValueError(f"unknown subagent {domain!r}; known: {', '.join(SUBAGENTS)}")
-    for node in nodes:
-        await _session(domain, node, repo, out, model, resume, stream if stream is not None else sys.stderr)
+    return [await _session(domain, node, repo, out, model, resume, stream if stream is not None else sys.stderr)
+            for node in nodes]

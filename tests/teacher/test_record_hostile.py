@@ -305,3 +305,24 @@ def test_an_interrupt_during_a_dripped_body_is_one_line_and_resume_completes(tmp
     no_traceback(resumed)
     assert resumed.returncode == 0 and all(rs[-1]["kind"] == "session_end" for rs in sessions(out).values())
     assert_no_key(out, stdout, stderr, resumed.stdout, resumed.stderr)
+
+
+def test_a_subagent_session_whose_turn_failed_is_not_finished_and_resume_finishes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    args = ["--repo", str(SAMPLE_REPO), "--subagent", "docstring", "--file", "shop/pricing.py", "--node",
+            "order_total", "--teacher", "haiku", "--out", str(out), "--timeout", "5"]
+    with FakeAnthropic(hostile=Hostile(("echo_key",))) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert err.strip().splitlines()[-1].startswith("teacher.record: 1 session(s) not finished")
+        assert "Traceback" not in err
+        assert not any(r["kind"] == "session_end" for rs in sessions(out).values() for r in rs)
+        assert_no_key(out, err)
+        server.hostile = None
+        assert main([*args, "--resume"]) == 0
+    ends = [r for rs in sessions(out).values() for r in rs if r["kind"] == "session_end"]
+    assert len(ends) == 1
