@@ -1,7 +1,7 @@
 """Credentials out of everything written: :func:`redact` for text, :func:`redact_json` for records.
 
-A credential is the value of an environment variable whose name says it is one (``*_API_KEY``, ``*_TOKEN``,
-``*SECRET*``, ``*PASSWORD*``; values of 8 characters or more), read at each call so a key set
+A credential is the value of an environment variable whose name says it is one (``*API_KEY``, ``*TOKEN*``,
+``*SECRET*``, ``*PASSW*``, ``*CREDENTIAL*``; values of 8 characters or more), read at each call so a key set
 later is covered too, or anything shaped like an Anthropic key (``sk-ant-...``). Each is replaced by
 ``[REDACTED]``. Recordings, logs, summaries and error lines all go through here, so a key a server echoes
 back in its error message is never written either.
@@ -14,18 +14,24 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REDACTED", "redact", "redact_json", "secrets"]
+__all__ = ["REDACTED", "is_secret_name", "redact", "redact_json", "secrets"]
 
 REDACTED = "[REDACTED]"
-_SECRET_NAME = re.compile(r"(_API_KEY|_TOKEN|SECRET|PASSWORD|PASSWD)", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSW|CREDENTIAL", re.IGNORECASE)
 _KEY_SHAPE = re.compile(r"sk-ant-[A-Za-z0-9_\-]{6,}")
 _MIN_LENGTH = 8
 
 
-def secrets(environ: Mapping[str, str] | None = None) -> list[str]:
-    """The credential values of the environment, longest first (so a key containing another is replaced whole)."""
+def is_secret_name(name: str) -> bool:
+    """Whether an environment variable's name says it holds a credential (``*API_KEY``, ``*TOKEN*``, ...)."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def secrets(environ: Mapping[str, str] | None = None, min_length: int = _MIN_LENGTH) -> list[str]:
+    """The credential values of the environment (``min_length`` characters or more), longest first (so a key
+    containing another is replaced whole)."""
     env = os.environ if environ is None else environ
-    found = {value for name, value in env.items() if _SECRET_NAME.search(name) and len(value) >= _MIN_LENGTH}
+    found = {value for name, value in env.items() if is_secret_name(name) and len(value) >= min_length}
     return sorted(found, key=len, reverse=True)
 
 

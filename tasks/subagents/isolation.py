@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import pwd
-import re
 import signal
 import subprocess
 import sys
@@ -30,13 +29,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from teacher.redact import is_secret_name, secrets
+
 __all__ = ["Isolation", "IsolationError", "Limits", "ToolTimeout", "child_environment", "isolation", "run_isolated"]
 
 log = logging.getLogger(__name__)
 
 JAIL = Path(__file__).with_name("jail.py")
 JAIL_FAILED = 125  # jail.py's exit code when its setup fails
-_SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)
 _PASSED = ("PATH", "LANG", "LANGUAGE", "TZ")
 _TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")  # and /run, hidden read-only: its services' Unix sockets
 
@@ -84,9 +84,9 @@ def child_environment(sandbox: Path, extra: Mapping[str, str] | None = None) -> 
     env.update(HOME=str(sandbox), PYTHONPATH=str(sandbox), PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1",
                RAYON_NUM_THREADS="2")  # a ruff thread per core would not fit the address-space limit
     env.update(extra or {})
-    secrets = [v for k, v in parent.items() if _SECRET_NAME.search(k) and len(v) >= 16]  # short ones match by chance
+    held = secrets(parent, min_length=16)  # shorter values would match by chance and refuse every run
     for name, value in env.items():
-        if _SECRET_NAME.search(name) or any(secret in value for secret in secrets):
+        if is_secret_name(name) or any(secret in value for secret in held):
             raise ValueError(f"refusing to pass {name} to code run by a tool: it names or holds a credential")
     return env
 
