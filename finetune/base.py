@@ -26,6 +26,7 @@ from typing import Any
 
 from converters.functiongemma import CONTROL_TOKENS, END_TURN, hf_chat_template
 from finetune.models import ModelError
+from finetune.train import BASE_MARKER
 
 __all__ = [
     "FUNCTIONGEMMA_IDS",
@@ -249,6 +250,8 @@ def build_base(out: Path, gguf: Path | None = None) -> Path:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(partial)
     (partial / "README.md").write_text(_model_card(source), encoding="utf-8")
+    marker = {"source": source.name, "control_tokens_in_unused_slots": sorted(FUNCTIONGEMMA_IDS.values())}
+    (partial / BASE_MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
     if out.exists():
         shutil.rmtree(out)
     partial.replace(out)
