@@ -1,7 +1,8 @@
 """SFT step time on the real Gemma 3 270M: TRL's default loss against the labelled-positions loss, side by side.
 
 Builds (once, cached) the FunctionGemma-shaped base from the packaged Gemma 3 270M, writes score_edge
-examples, prepares ``finetune sft`` (LoRA r16 on all projections, control-token rows trainable, fp32 on CPU)
+examples, prepares ``finetune sft`` (LoRA r16 on all projections, fp32 on CPU; control-token rows frozen here:
+TRL's path fails on PEFT's trainable-token wrapper)
 and times forward+backward training steps on the same batches with TRL's ``SFTTrainer.compute_loss`` (on CPU
 it scores every position through the 262,144-wide output layer) and with ``finetune.sft``'s loss (only the
 labelled positions). Gradient checkpointing is off for both. Prints the median step times and the speed-up.
@@ -32,6 +33,7 @@ def main() -> None:
     from trl import SFTTrainer
 
     from converters.rebuild import prompt_completion
+    from finetune import sft, train
     from finetune.base import cached_base
     from finetune.sft import SftSettings, prepare_sft
     from tasks.score_edge.generate import examples
@@ -47,6 +49,8 @@ def main() -> None:
         base=str(base), data=str(scratch / "train.jsonl"), out=str(scratch / "out"), batch_size=args.batch_size,
         precision=args.precision, eval_examples=0, resume=False, lora_dropout=0.0,
     )
+    # TRL's fused head reads lm_head.bias, which PEFT's trainable-token wrapper lacks: compare plain LoRA
+    sft.lora_config = lambda settings, base=None: train.lora_config(settings)
     trainer, _ = prepare_sft(settings)
     trainer.create_optimizer()
     batches = list(trainer.get_train_dataloader())[: args.steps + 1]
