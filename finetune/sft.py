@@ -20,7 +20,7 @@ from finetune.models import check_model_dir, load_merged, load_tokenizer
 from finetune.tiny import check_tokenizer
 from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
 
-__all__ = ["SftSettings", "prepare_sft", "run_sft", "token_lengths", "trl_rows"]
+__all__ = ["SftSettings", "labelled_loss", "prepare_sft", "run_sft", "token_lengths", "trl_rows"]
 
 
 @dataclasses.dataclass
@@ -34,6 +34,74 @@ def trl_rows(examples: list[Example]) -> dict[str, list[str]]:
         "prompt": [e.prompt.removeprefix(BOS) for e in examples],
         "completion": [e.completion for e in examples],
     }
+
+
+def labelled_loss(causal_lm: Any, hidden: Any, labels: Any, num_items: Any = None) -> tuple[Any, Any, Any]:
+    """Next-token cross-entropy computed only where a label is set: the output layer (262,144 wide for Gemma 3)
+    runs on the labelled positions' hidden states, not on every position. Returns (loss, logits, targets).
+
+    ``hidden`` is the decoder's last hidden state (batch, length, width); the loss is summed and divided by
+    ``num_items`` (the trainer's count over accumulated batches) or by the labelled positions here, as
+    transformers' own causal-LM loss does; Gemma's final logit soft-capping is applied when configured.
+    """
+    import torch
+
+    targets = labels[:, 1:]
+    mask = targets != -100
+    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][mask]).float()
+    cap = getattr(causal_lm.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    chosen = targets[mask]
+    loss = torch.nn.functional.cross_entropy(logits, chosen, reduction="sum")
+    count = num_items if num_items is not None else mask.sum().clamp(min=1)
+    return loss / torch.as_tensor(count, device=loss.device), logits, chosen
+
+
+def fast_sft_trainer() -> type:
+    """``SFTTrainer`` whose loss computes logits only at labelled positions (see :func:`labelled_loss`).
+
+    TRL's own path scores every position on CPU (its compact path needs Triton). The forward still goes
+    through the (possibly DDP-wrapped) model, asking for the last position's logits only; a hook on the decoder
+    keeps its hidden states. The logged metrics (token accuracy, entropy, tokens) are TRL's, on labelled tokens.
+    """
+    import torch
+    from trl import SFTTrainer
+
+    class FastSFTTrainer(SFTTrainer):  # type: ignore[misc]
+        def compute_loss(
+            self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+        ) -> Any:
+            if return_outputs:
+                return super().compute_loss(model, inputs, True, num_items_in_batch)
+            mode = "train" if self.model.training else "eval"
+            unwrapped = self.accelerator.unwrap_model(model)
+            causal = unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else unwrapped
+            decoder = getattr(causal, causal.base_model_prefix)
+            kept: list[Any] = []
+            hook = decoder.register_forward_hook(lambda _m, _a, out: kept.append(out.last_hidden_state))
+            try:
+                forward = {k: v for k, v in inputs.items() if k not in ("labels", "completion_mask")}
+                model(**forward, use_cache=False, logits_to_keep=1)
+            finally:
+                hook.remove()
+            loss, logits, targets = labelled_loss(causal, kept[-1], inputs["labels"], num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes
+            with torch.no_grad():
+                valid = self.accelerator.gather_for_metrics(torch.tensor(len(targets), device=loss.device)).sum()
+                correct = self.accelerator.gather_for_metrics((logits.argmax(-1) == targets).sum()).sum()
+                log_p = torch.log_softmax(logits, dim=-1)
+                entropy = self.accelerator.gather_for_metrics(-(log_p.exp() * log_p).sum()).sum()
+            self._metrics[mode]["mean_token_accuracy"].append((correct / valid).item() if valid > 0 else 0.0)
+            self._metrics[mode]["entropy"].append((entropy / valid).item() if valid > 0 else 0.0)
+            if mode == "train":
+                tokens = self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+                self._total_train_tokens += tokens
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
+            return loss
+
+    return FastSFTTrainer
 
 
 def token_lengths(tokenizer: Any, examples: list[Example]) -> list[int]:
@@ -53,7 +121,7 @@ def _fit(tokenizer: Any, examples: list[Example], max_length: int) -> tuple[list
 def prepare_sft(settings: SftSettings) -> tuple[Any, dict[str, Any]]:
     """The ready-to-train ``SFTTrainer`` and the data counts; every input is checked before anything trains."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     base = check_model_dir(Path(settings.base))
     train = load_examples(dataset_file(Path(settings.data), "train"), settings.profile)  # type: ignore[arg-type]
@@ -74,13 +142,13 @@ def prepare_sft(settings: SftSettings) -> tuple[Any, dict[str, Any]]:
         completion_only_loss=True,
         dataset_num_proc=None,
     )
-    trainer = SFTTrainer(
+    trainer = fast_sft_trainer()(
         model=model,
         args=config,
         train_dataset=Dataset.from_dict(trl_rows(train)),
         eval_dataset=Dataset.from_dict(trl_rows(evaluation)) if evaluation else None,
         processing_class=tokenizer,
-        peft_config=lora_config(settings),
+        peft_config=lora_config(settings, base),
     )
     counts = {
         "train_examples": len(train),

@@ -16,8 +16,13 @@ from typing import Any
 
 from finetune.models import adapter_chain, torch_dtype
 
+#: written by ``finetune base``: which control tokens took over unused (untrained) embedding rows
+BASE_MARKER = "functiongemma_base.json"
+
 __all__ = [
+    "BASE_MARKER",
     "TrainingSettings",
+    "control_token_slots",
     "finished",
     "last_checkpoint",
     "lora_config",
@@ -79,11 +84,22 @@ class TrainingSettings:
     )
 
 
-def lora_config(settings: TrainingSettings) -> Any:
-    """The PEFT LoRA configuration of the settings, or None for full fine-tuning."""
+def control_token_slots(base: Path) -> list[int]:
+    """Ids of control tokens that a base built by ``finetune base`` wrote into unused slots (untrained rows)."""
+    marker = adapter_chain(base)[0] / BASE_MARKER
+    if not marker.is_file():
+        return []
+    return sorted(int(i) for i in json.loads(marker.read_text(encoding="utf-8"))["control_tokens_in_unused_slots"])
+
+
+def lora_config(settings: TrainingSettings, base: Path | None = None) -> Any:
+    """The PEFT LoRA configuration of the settings, or None for full fine-tuning. When ``base`` holds control
+    tokens in formerly unused slots, their embedding rows train too (PEFT ``trainable_token_indices``)."""
     if not settings.lora:
         return None
     from peft import LoraConfig
+
+    slots = control_token_slots(base) if base is not None else []
 
     modules: str | list[str] = settings.target_modules
     if modules == ["all-linear"]:
@@ -94,6 +110,7 @@ def lora_config(settings: TrainingSettings) -> Any:
         lora_dropout=settings.lora_dropout,
         target_modules=modules,
         task_type="CAUSAL_LM",
+        trainable_token_indices=slots or None,
     )
 
 
@@ -124,6 +141,7 @@ def trainer_arguments(settings: TrainingSettings, has_eval: bool) -> dict[str, A
         "max_length": settings.max_length,
         "use_cpu": not torch.cuda.is_available(),
         "ddp_find_unused_parameters": False,
+        "gradient_checkpointing": False,  # TRL turns it on; recomputing activations only costs time here
     }
 
 
