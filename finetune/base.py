@@ -206,6 +206,10 @@ def packaged_gguf(cache: Path | None = None) -> Path:
     return Path(assemble(target))
 
 
+#: Bumped whenever :func:`build_base` writes something new, so that a cached base from an older build is rebuilt.
+BASE_FORMAT = 2
+
+
 def default_cache() -> Path:
     """Where the assembled GGUF and the built base are kept: ``$FINETUNE_CACHE`` or
     ``~/.cache/fine-training-teacher/<package>-<version>``."""
@@ -281,7 +285,7 @@ def cached_base(gguf: Path | None = None) -> Path:
     """The base built from ``gguf`` (default: the packaged one), built once and kept in :func:`default_cache`."""
     cache = default_cache()
     source = gguf if gguf is not None else packaged_gguf(cache)
-    out = cache / f"base-{source.stem}"
+    out = cache / f"base-{source.stem}-format{BASE_FORMAT}"  # a base built by an older builder is not reused
     if not (out / "config.json").is_file():
         build_base(out, source)
     return out
