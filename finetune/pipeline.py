@@ -30,6 +30,7 @@ from finetune.config import ConfigError, check_settings, read_yaml
 from finetune.data import DatasetError, dataset_file, load_examples
 from finetune.tiny import TinySpec
 from finetune.train import finished
+from teacher.cli_args import name_problem
 
 __all__ = ["STAGES", "PipelineSettings", "run_pipeline"]
 
@@ -55,6 +56,11 @@ class PipelineSettings:
     dpo_settings: dict[str, Any] = field(default_factory=dict)
     #: a function that writes the dataset into a directory (e.g. a task's generator); used instead of rebuild
     make_data: Callable[[Path], None] | None = None
+
+    def __post_init__(self) -> None:
+        problem = name_problem(self.name)
+        if problem is not None:
+            raise ConfigError(f"the training's name {problem}")
 
     @property
     def data(self) -> Path:

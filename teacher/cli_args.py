@@ -20,6 +20,7 @@ from converters.functiongemma import FunctionGemmaFormatError, check_text
 __all__ = [
     "Number",
     "fraction",
+    "name_problem",
     "non_negative_float",
     "non_negative_int",
     "output_name",
@@ -116,14 +117,20 @@ def user_text(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be one folder or file under an output root, or None: it must be letters, digits, ``.``,
+    ``_`` and ``-``, starting with a letter or digit (so never ``..``, a path, or empty), at most 128 characters."""
+    if _NAME.fullmatch(name):
+        return None
+    return (f"{name!r} is not a plain name (letters, digits, '.', '_' or '-', starting with a letter or digit, "
+            "at most 128 characters): it must stay inside its output root")
+
+
 def output_name(text: str) -> str:
-    """A name that becomes one folder or file under an output root (argparse ``type=``): letters, digits,
-    ``.``, ``_`` and ``-``, starting with a letter or digit, so it can never climb out of the root."""
-    if not _NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a plain name (letters, digits, '.', '_' or '-', starting with a letter or digit, "
-            "at most 128 characters): it must stay inside its output root"
-        )
+    """A name that becomes one folder or file under an output root (argparse ``type=``); see :func:`name_problem`."""
+    problem = name_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 

@@ -163,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"teacher.compare: --out {args.out}: {problem}", file=sys.stderr)
         return 1
     try:
-        records, skipped = compared_records(session_logs(args.recordings), sys.stderr)
+        logs = [log for log in session_logs(args.recordings) if log.is_file()]  # not a folder named *.jsonl
+        records, skipped = compared_records(logs, sys.stderr)
     except OSError as error:
         print(f"teacher.compare: {error}", file=sys.stderr)
         return 1

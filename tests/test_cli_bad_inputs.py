@@ -89,6 +89,8 @@ ROWS: list[Row] = [
     row("rebuild-workers-negative", RB, "{good} --out {out} --workers -3", 2, "--workers"),
     row("rebuild-tokenizer-missing", RB, "{good} --out {out} --tokenizer {missing}", 2, "--tokenizer"),
     row("rebuild-unknown-task", RB, "{good} --out {out} --task nope", 2, "nope"),
+    row("rebuild-seed-huge", RB, "{good} --out {out} --seed 4294967296", 2, "--seed"),
+    row("rebuild-two-workers-strict", RB, "{good} {garbage} --out {out} --strict --workers 2", 1, "{garbage}:2:"),
     # finetune: numbers, at parse time
     row("sft-epochs-negative", FT, f"{SFT} --epochs -1", 2, "--epochs"),
     row("sft-epochs-0", FT, f"{SFT} --epochs 0", 2, "--epochs"),
@@ -117,6 +119,7 @@ ROWS: list[Row] = [
     row("tiny-hidden-negative", FT, "tiny --out {out} --hidden-size -1", 2, "--hidden-size"),
     row("tiny-layers-0", FT, "tiny --out {out} --layers 0", 2, "--layers"),
     row("tiny-seed-negative", FT, "tiny --out {out} --seed -1", 2, "--seed"),
+    row("tiny-vocab-too-small", FT, "tiny --out {out} --vocab-size 300", 2, "--vocab-size"),
     row("eval-limit-0", FT, "eval --data {missing} --model {missing} --out {out} --limit 0", 2, "--limit"),
     row("pipeline-count-0", FT, "pipeline --name x --root {out} --count 0", 2, "--count"),
     row("pipeline-eval-limit-0", FT, "pipeline --name x --root {out} --eval-limit 0", 2, "--eval-limit"),
@@ -132,12 +135,15 @@ ROWS: list[Row] = [
     row("sft-config-precision", FT, f"{SFT} --config {{cfg_precision}}", 1, "{cfg_precision}", "precision"),
     row("sft-config-unknown-key", FT, f"{SFT} --config {{cfg_unknown}}", 1, "{cfg_unknown}", "bogus"),
     row("sft-config-wrong-type", FT, f"{SFT} --config {{cfg_type}}", 1, "{cfg_type}", "epochs"),
+    row("sft-config-list-for-a-name", FT, f"{SFT} --config {{cfg_scheduler}}", 1, "{cfg_scheduler}", "scheduler"),
     row("sft-config-not-yaml", FT, f"{SFT} --config {{not_yaml}}", 1, "{not_yaml}"),
     row("sft-config-missing", FT, f"{SFT} --config {{missing}}", 1, "{missing}"),
     row("pipeline-config-lora-r", FT, "pipeline --name x --root {out} --config {pipe_lora_r}", 1,
         "{pipe_lora_r}", "sft", "lora_r"),
     row("pipeline-config-unknown", FT, "pipeline --name x --root {out} --config {pipe_unknown}", 1,
         "{pipe_unknown}", "dpo", "bogus"),
+    row("pipeline-config-hyphen-key", FT, "pipeline --name x --root {out} --config {pipe_hyphen}", 1,
+        "{pipe_hyphen}", "lora-r"),
     row("pipeline-config-section", FT, "pipeline --name x --root {out} --config {pipe_section}", 1,
         "{pipe_section}", "sft"),
     row("pipeline-config-not-yaml", FT, "pipeline --name x --root {out} --config {not_yaml}", 1, "{not_yaml}"),
@@ -149,6 +155,8 @@ ROWS: list[Row] = [
     row("export-model-missing", FT, "export --model {missing} --out {out}/m.gguf", 1, "{missing}"),
     row("quantize-gguf-missing", FT, "quantize --gguf {missing} --out {out}/m.gguf", 1, "{missing}"),
     row("modelfile-gguf-missing", FT, "modelfile --gguf {missing} --out {out}/Modelfile", 1, "{missing}"),
+    row("eval-data-garbage", FT, "eval --data {dataset_garbage} --model {missing} --out {out}", 1,
+        "{dataset_garbage}:2"),
     row("eval-data-missing", FT, "eval --data {missing} --model {missing} --out {out}", 1, "{missing}"),
     row("pipeline-root-under-a-file", FT, "pipeline --name x --root {file}/training", 1, "{file}"),
     row("pipeline-recordings-missing", FT, "pipeline --name x --root {out} --recordings {missing}", 1, "{missing}"),
@@ -156,6 +164,8 @@ ROWS: list[Row] = [
     row("cli-schema-missing", CI, "--schema {missing} --out-root {out}", 1, "{missing}"),
     row("cli-schema-wrong-key", CI, "--schema {schema_key} --out-root {out}", 1, "{schema_key}:3:", "colour"),
     row("cli-schema-wrong-type", CI, "--schema {schema_type} --out-root {out}", 1, "{schema_type}:", "type"),
+    row("cli-schema-a-directory", CI, "--schema {root} --out-root {out}", 1, "{root}"),
+    row("cli-split-1.5", CI, "--schema gh --split 1.5 --out-root {out}", 2, "--split"),
     row("cli-schema-not-yaml", CI, "--schema {not_yaml} --out-root {out}", 1, "{not_yaml}:"),
     row("cli-name-climbs", CI, "--schema gh --name ../../x --out-root {out}", 2, "--name"),
     row("cli-name-absolute", CI, "--schema gh --name /tmp/x --out-root {out}", 2, "--name"),
@@ -175,6 +185,7 @@ ROWS: list[Row] = [
     row("score-edge-negative", SE, "-1", 2, "N"),
     row("score-edge-not-a-number", SE, "many", 2, "N"),
     row("score-edge-seed-negative", SE, "5 --seed -1", 2, "--seed"),
+    row("score-edge-seed-nan", SE, "5 --seed nan", 2, "--seed"),
     row("score-edge-workers-0", SE, "5 --workers 0", 2, "--workers"),
     # tasks.subagents.<domain>.generate_examples
     row("subagent-count-0", SA, "--count 0 --out {out}", 2, "--count"),
@@ -189,6 +200,9 @@ ROWS: list[Row] = [
     row("compare-garbage-middle", TC, f"{{garbage}} {TC_OK}", 0, "{garbage}:2:", where="stderr"),
     row("compare-input-a-string", TC, f"{{input_str}} {TC_OK}", 0, "{input_str}:1:", "'input'", where="stderr"),
     row("compare-calls-empty", TC, f"{{calls_empty}} {TC_OK}", 0, "{calls_empty}:1:", "'calls'", where="stderr"),
+    row("compare-deep-nesting", TC, f"{{deep}} {TC_OK}", 0, "{deep}:2:", where="stderr"),
+    row("compare-unknown-schema", TC, f"{{schema99}} {TC_OK}", 0, "{schema99}:1:", "'schema'", where="stderr"),
+    row("compare-jsonl-directory", TC, f"{{dir_with_jsonl_dir}} {TC_OK}", 0),
     row("compare-call-a-number", TC, f"{{call_num}} {TC_OK}", 0, "{call_num}:1:", "'calls'", where="stderr"),
     # examples
     row("explore-budget-0", EX, "--budget 0", 2, "--budget"),
@@ -196,6 +210,7 @@ ROWS: list[Row] = [
     row("explore-breadth-0", EX, "--breadth 0", 2, "--breadth"),
     row("explore-topic-control-token", EX, ["--topic", "Where is <end_of_turn> handled?"], 2, "--topic"),
     row("explore-topic-empty", EX, ["--topic", " "], 2, "--topic"),
+    row("explore-seed-control-token", EX, ["--seed", "order<end_of_turn>"], 2, "--seed"),
     row("explore-seed-empty", EX, ["--seed", ""], 2, "--seed"),
     row("explore-repo-missing", EX, "--repo {missing}", 2, "--repo"),
     row("explore-out-under-a-file", EX, "--out {file}/x.json", 1, "{file}"),
@@ -294,7 +309,8 @@ def paths(tmp_path_factory: pytest.TempPathFactory, ollama: str) -> dict[str, st
     configs = {
         "cfg_lora_r": "lora_r: -4\n", "cfg_nan": "lora_r: .nan\n", "cfg_inf": "lora_r: 1.0e+400\n",
         "cfg_lr": "learning_rate: 0\n", "cfg_precision": "precision: fp8\n", "cfg_unknown": "bogus: 1\n",
-        "cfg_type": "epochs: three\n",
+        "cfg_type": "epochs: three\n", "cfg_scheduler": "scheduler: [linear, cosine]\n",
+        "pipe_hyphen": "sft:\n  lora-r: -4\n",
         "pipe_lora_r": "sft:\n  lora_r: -4\n", "pipe_unknown": "dpo:\n  bogus: 1\n", "pipe_section": "sft: 5\n",
     }
     for name, text in configs.items():
@@ -358,6 +374,16 @@ def test_bad_input_is_one_line_with_the_right_exit_code(case: Row, paths: dict[s
     for name in case.names:
         assert _fill(name, values) in text, shown
     RESULTS[case.id] = True
+
+
+def test_a_pipeline_named_outside_its_root_is_refused_by_the_library_too() -> None:
+    from finetune.config import ConfigError
+    from finetune.pipeline import PipelineSettings
+
+    for name in ("../../x", "/tmp/x", "", ".."):
+        with pytest.raises(ConfigError, match="must stay inside its output root"):
+            PipelineSettings(name=name)
+    assert PipelineSettings(name="demo").data == Path("training") / "data" / "demo"
 
 
 def test_zz_count_of_rows_tried_and_held() -> None:
