@@ -29,6 +29,8 @@ from tests.conftest import REPO
 from tests.fake_ollama import FakeOllama
 
 TIMEOUT_S = 30
+#: set in every row's environment and written in one config file: no message may ever show it
+SECRET = "sk-ant-api03-NEVER-PRINTED-0123456789"
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ ROWS: list[Row] = [
     row("sft-config-unknown-key", FT, f"{SFT} --config {{cfg_unknown}}", 1, "{cfg_unknown}", "bogus"),
     row("sft-config-wrong-type", FT, f"{SFT} --config {{cfg_type}}", 1, "{cfg_type}", "epochs"),
     row("sft-config-list-for-a-name", FT, f"{SFT} --config {{cfg_scheduler}}", 1, "{cfg_scheduler}", "scheduler"),
+    row("sft-config-secret-under-a-wrong-key", FT, f"{SFT} --config {{cfg_secret}}", 1, "{cfg_secret}", "api_key"),
     row("sft-config-not-yaml", FT, f"{SFT} --config {{not_yaml}}", 1, "{not_yaml}"),
     row("sft-config-missing", FT, f"{SFT} --config {{missing}}", 1, "{missing}"),
     row("pipeline-config-lora-r", FT, "pipeline --name x --root {out} --config {pipe_lora_r}", 1,
@@ -144,6 +147,7 @@ ROWS: list[Row] = [
         "{pipe_unknown}", "dpo", "bogus"),
     row("pipeline-config-hyphen-key", FT, "pipeline --name x --root {out} --config {pipe_hyphen}", 1,
         "{pipe_hyphen}", "lora-r"),
+    row("pipeline-config-secret", FT, "pipeline --name x --root {out} --config {pipe_secret}", 1, "{pipe_secret}"),
     row("pipeline-config-section", FT, "pipeline --name x --root {out} --config {pipe_section}", 1,
         "{pipe_section}", "sft"),
     row("pipeline-config-not-yaml", FT, "pipeline --name x --root {out} --config {not_yaml}", 1, "{not_yaml}"),
@@ -310,7 +314,8 @@ def paths(tmp_path_factory: pytest.TempPathFactory, ollama: str) -> dict[str, st
         "cfg_lora_r": "lora_r: -4\n", "cfg_nan": "lora_r: .nan\n", "cfg_inf": "lora_r: 1.0e+400\n",
         "cfg_lr": "learning_rate: 0\n", "cfg_precision": "precision: fp8\n", "cfg_unknown": "bogus: 1\n",
         "cfg_type": "epochs: three\n", "cfg_scheduler": "scheduler: [linear, cosine]\n",
-        "pipe_hyphen": "sft:\n  lora-r: -4\n",
+        "pipe_hyphen": "sft:\n  lora-r: -4\n", "cfg_secret": f"lora_r: 8\napi_key: {SECRET}\n",
+        "pipe_secret": f"sft:\n  lora_r: 8\ntoken: {SECRET}\n",
         "pipe_lora_r": "sft:\n  lora_r: -4\n", "pipe_unknown": "dpo:\n  bogus: 1\n", "pipe_section": "sft: 5\n",
     }
     for name, text in configs.items():
@@ -363,11 +368,12 @@ def test_bad_input_is_one_line_with_the_right_exit_code(case: Row, paths: dict[s
     values = {**paths, "out": str(Path(paths["root"]) / "out" / case.id)}
     args = [_fill(a, values) for a in case.args]
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("ANTHROPIC_API_KEY", None)
+    env["ANTHROPIC_API_KEY"] = SECRET  # no row reaches the API: every one is refused before any request
     done = _run([sys.executable, "-m", case.module, *args], env)
     shown = f"$ python -m {case.module} {' '.join(args)}\n--- stdout\n{done.stdout[-2000:]}\n--- stderr\n" \
             f"{done.stderr[-3000:]}"
     assert "Traceback" not in done.stdout + done.stderr, shown
+    assert SECRET not in done.stdout + done.stderr and "NEVER-PRINTED" not in done.stdout + done.stderr, shown
     assert done.returncode == case.code, shown
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     text = (lines[-1] if lines else "") if case.where == "last" else done.stderr
