@@ -14,6 +14,7 @@ from pathlib import Path
 
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
+from teacher.cli_args import positive_int
 from teacher.explore import Exploration, TeachQuery, explore
 from teacher.handlers import interpret
 
@@ -30,7 +31,7 @@ async def measure(root: Path, query: TeachQuery, cache: bool) -> tuple[Explorati
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--package", default="httpx", help="an installed pure-Python package (default httpx)")
-    parser.add_argument("--symbols", type=int, default=50, help="symbols to visit (the budget; default 50)")
+    parser.add_argument("--symbols", type=positive_int, default=50, help="symbols to visit (the budget; default 50)")
     args = parser.parse_args()
     module = importlib.import_module(args.package)
     root = Path(module.__file__ or "").parent

@@ -23,6 +23,7 @@ from interpreters.anthropic import AnthropicTeacher
 from interpreters.recording import Recording, SessionLog
 from interpreters.scripted import FunctionModel
 from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeTask
+from teacher.cli_args import non_negative_float, positive_int
 from teacher.model import ModelBackend, request_for
 
 SERVER = (
@@ -78,11 +79,18 @@ async def overhead(turns: int, log_dir: Path) -> float:
     return (recorded - bare) / turns
 
 
+def levels(text: str) -> list[int]:
+    """Concurrency levels: a comma-separated list of integers >= 1 (argparse type)."""
+    return [int(positive_int(part)) for part in text.split(",")]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=500, help="turns per concurrency level (default 500)")
-    parser.add_argument("--latency", type=float, default=0.2, help="server latency in seconds (default 0.2)")
-    parser.add_argument("--levels", default="1,8,32", help="concurrency levels (default 1,8,32)")
+    parser.add_argument("--turns", type=positive_int, default=500, help="turns per concurrency level (default 500)")
+    parser.add_argument(
+        "--latency", type=non_negative_float, default=0.2, help="server latency in seconds (default 0.2)"
+    )
+    parser.add_argument("--levels", type=levels, default=levels("1,8,32"), help="concurrency levels (default 1,8,32)")
     args = parser.parse_args()
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(args.latency)], stdout=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parents[1])
@@ -90,7 +98,7 @@ async def main() -> None:
         assert server.stdout is not None
         base_url = server.stdout.readline().strip()
         with tempfile.TemporaryDirectory() as scratch:
-            for level in (int(x) for x in args.levels.split(",")):
+            for level in args.levels:
                 client = anthropic.AsyncAnthropic(api_key="benchmark", base_url=base_url, max_retries=0)
                 teacher = AnthropicTeacher(client=client, concurrency=level)
                 wall = await run_turns(teacher, edges(args.turns), Path(scratch), f"c{level}")

@@ -17,14 +17,23 @@ import platform
 import time
 from pathlib import Path
 
+from teacher.cli_args import Number, positive_int
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sft_throughput", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="scratch directory")
-    parser.add_argument("--examples", type=int, default=13_000, help="prompt-completion examples (default 13000)")
-    parser.add_argument("--batch-size", type=int, default=16, help="examples per step (default 16)")
-    parser.add_argument("--max-steps", type=int, default=-1, help="stop early (default: one full epoch)")
-    parser.add_argument("--precision", default="auto", help="auto (bf16 on a GPU that has it), bf16, fp32")
+    parser.add_argument(
+        "--examples", type=positive_int, default=13_000, help="prompt-completion examples (default 13000)"
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="examples per step (default 16)")
+    parser.add_argument(
+        "--max-steps", type=Number(int, minimum=-1), default=-1, help="stop early (default: one full epoch)"
+    )
+    parser.add_argument(
+        "--precision", choices=["auto", "bf16", "fp16", "fp32"], default="auto",
+        help="auto (bf16 on a GPU that has it), bf16, fp16, fp32",
+    )
     args = parser.parse_args()
 
     import torch

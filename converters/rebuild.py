@@ -33,11 +33,13 @@ import orjson
 from pydantic import ValidationError
 
 from converters.functiongemma import CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
+from interpreters.recording import SCHEMA_VERSION
 from tasks.registry import TASKS
 from tasks.select_symbols.filters import FilterStats
 from tasks.select_symbols.negatives import invert_topic_heuristically, negative_turn
 from tasks.select_symbols.task import SelectSymbolsInput
 from tasks.text import words
+from teacher.cli_args import Number, output_problem, positive_int, seed
 from teacher.task import TaskOutputError, Turn
 
 __all__ = ["Options", "RebuildStats", "main", "prompt_completion", "reasoning_comment", "rebuild"]
@@ -167,7 +169,7 @@ def recording_files(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(path.rglob("*.jsonl")))
+            files.extend(p for p in sorted(path.rglob("*.jsonl")) if p.is_file())
         elif path.is_file():
             files.append(path)
         else:
@@ -183,8 +185,33 @@ def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> N
     print(f"converters.rebuild: {message}; skipped", file=sys.stderr)
 
 
+def schema_problem(record: dict[str, Any]) -> str | None:
+    """Why a recording line's schema version is not the one this rebuild reads, or None when it is (a model
+    line must carry it; other lines are checked when they carry one)."""
+    if "schema" not in record and record.get("kind") != "model":
+        return None
+    version = record.get("schema")
+    if version is None:
+        return "field 'schema' is missing"
+    if type(version) is not int or version != SCHEMA_VERSION:
+        return f"field 'schema' is {version!r}, a recording version this rebuild does not read ({SCHEMA_VERSION})"
+    return None
+
+
+def validation_problem(field: str, error: ValidationError) -> str:
+    """A pydantic error in one line: the first problem, the field path it is at, and how many more there are."""
+    first = error.errors()[0]
+    where = ".".join([field, *(str(part) for part in first["loc"])])
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"field '{where}': {first['msg']}{more}"
+
+
 def _turn(path: Path, number: int, record: dict[str, Any], options: Options, stats: RebuildStats) -> Turn[Any] | None:
     """The turn of an answered model line of a selected task, or None (counted) when it is not one."""
+    problem = schema_problem(record)
+    if problem is not None:
+        _malformed(f"{path}:{number}", problem, stats, options.strict)
+        return None
     if record.get("kind") != "model":
         return None
     stats.turns += 1
@@ -193,7 +220,7 @@ def _turn(path: Path, number: int, record: dict[str, Any], options: Options, sta
         return None
     task_name = record.get("task")
     if not isinstance(task_name, str):
-        _malformed(f"{path}:{number}", "field 'task' is missing", stats, options.strict)
+        _malformed(f"{path}:{number}", "field 'task' is missing or not a string", stats, options.strict)
         return None
     if options.tasks is not None and task_name not in options.tasks:
         stats.dropped["other_task"] += 1
@@ -208,8 +235,11 @@ def _turn(path: Path, number: int, record: dict[str, Any], options: Options, sta
     except KeyError as error:
         _malformed(f"{path}:{number}", f"field {error} is missing", stats, options.strict)
         return None
-    except (ValidationError, TypeError, ValueError) as error:
-        problem = f"field 'input' or 'calls' is invalid: {str(error)[:200]}"
+    except ValidationError as error:
+        _malformed(f"{path}:{number}", validation_problem("input", error), stats, options.strict)
+        return None
+    except (TypeError, ValueError) as error:
+        problem = f"field 'calls' must be a list of {{name, arguments}} objects ({str(error)[:100]})"
         _malformed(f"{path}:{number}", problem, stats, options.strict)
         return None
     return Turn(task=task_name, input=input, calls=calls, reasoning=str(record.get("reasoning") or ""))
@@ -355,14 +385,18 @@ def _convert(path: Path, options: Options, inversions: dict[str, str], parents: 
                 if root:
                     roots.add(root)
             split = split_of[root]
-            made = [(e, "", turn) for e in _examples(turn, options, stats, filters)]
-            if made and isinstance(turn.input, SelectSymbolsInput):
-                negative, source = _negative(turn, options, inversions)
-                if negative is not None:
-                    made += [(e, source, negative) for e in _conversations(negative, options, stats)]
-            for example, source, of in made:
-                meta = {"task": of.task, "input": of.input.model_dump(mode="json")} if options.with_inputs else None
-                line, text = render_line(example, options, meta)
+            try:  # a value the format cannot carry (a control token in a topic, say) spoils this line alone
+                made = [(e, "", turn) for e in _examples(turn, options, stats, filters)]
+                if made and isinstance(turn.input, SelectSymbolsInput):
+                    negative, source = _negative(turn, options, inversions)
+                    if negative is not None:
+                        made += [(e, source, negative) for e in _conversations(negative, options, stats)]
+                rendered = [(render_line(e, options, _meta(of, options)), source) for e, source, of in made]
+            except (ValueError, TypeError, RecursionError) as error:
+                problem = f"field 'input' or 'calls' cannot be written as FunctionGemma: {str(error)[:200]}"
+                _malformed(f"{path}:{number}", problem, stats, options.strict)
+                continue
+            for (line, text), source in rendered:
                 length = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text)
                 exact = hashlib.blake2b(line, digest_size=16).digest()
                 # whitespace-normalised: runs of spaces collapsed (a JSON line has no other raw whitespace)
@@ -370,6 +404,10 @@ def _convert(path: Path, options: Options, inversions: dict[str, str], parents: 
                 order = hashlib.blake2b(seed_prefix + exact, digest_size=8).hexdigest().encode()
                 items.append((turn.task, split, order + line, exact, loose, length, source))
     return _Converted(items=items, stats=stats, topic_leaks=filters.topic_leaks, groups=roots)
+
+
+def _meta(turn: Turn[Any], options: Options) -> dict[str, Any] | None:
+    return {"task": turn.task, "input": turn.input.model_dump(mode="json")} if options.with_inputs else None
 
 
 def _scan_inversions(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
@@ -387,6 +425,8 @@ def _scan_inversions(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
                     continue  # reported by the conversion pass
                 if not isinstance(record, dict) or record.get("kind") != "model" or record.get("error"):
                     continue
+                if schema_problem(record) is not None:
+                    continue  # reported by the conversion pass
                 if record.get("task") != "invert_topic" or not record.get("calls"):
                     continue
                 topic = str((record.get("input") or {}).get("topic", ""))
@@ -529,30 +569,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile (default hf)")
     parser.add_argument("--reasoning", choices=["none", "comment"], default="none",
                         help="keep the teacher's reasoning as a short comment before the call")
-    parser.add_argument("--split", type=float, default=0.9, help="fraction of groups in train (default 0.9)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the order (default 0)")
+    parser.add_argument("--split", type=Number(float, minimum=0, maximum=1, open_minimum=True), default=0.9,
+                        help="fraction of groups in train, in (0, 1] (default 0.9)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the split and the order (default 0)")
     parser.add_argument("--negatives", choices=["none", "heuristic", "teacher", "both"], default="both",
                         help="select_symbols negatives from recorded invert_topic turns and/or the heuristic")
     parser.add_argument("--tokenizer", help="count lengths in tokens with this local tokenizer directory")
     parser.add_argument("--strict", action="store_true", help="a malformed line is fatal")
     parser.add_argument("--with-inputs", action="store_true",
                         help="add each example's task and typed input to its line (for finetune eval)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                         help="processes converting session logs (default: one per core; output is the same)")
     args = parser.parse_args(argv)
-    if not 0.0 < args.split <= 1.0:
-        parser.error("--split must be in (0, 1]")
     unknown = set(args.task or []) - set(TASKS)
     if unknown:
         parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TASKS))}")
+    if args.tokenizer is not None and not Path(args.tokenizer).is_dir():
+        parser.error(f"argument --tokenizer: {args.tokenizer} is not a local tokenizer directory")
+    problem = output_problem(args.out, directory=True)
+    if problem is not None:
+        print(f"converters.rebuild: --out {args.out}: {problem}", file=sys.stderr)
+        return 1
     options = Options(
         out=args.out, tasks=frozenset(args.task) if args.task else None, format=args.format, profile=args.profile,
         reasoning=args.reasoning, split=args.split, seed=args.seed, strict=args.strict, negatives=args.negatives,
         tokenizer=args.tokenizer, with_inputs=args.with_inputs,
     )
     try:
-        stats = rebuild(args.recordings, options, progress=sys.stderr, workers=max(1, args.workers))
-    except (MalformedRecord, FileNotFoundError) as error:
+        stats = rebuild(args.recordings, options, progress=sys.stderr, workers=args.workers)
+    except (MalformedRecord, OSError) as error:
         print(f"converters.rebuild: {error}", file=sys.stderr)
         return 1
     _print_summary(stats_dict(stats, options))

@@ -17,6 +17,7 @@ from pathlib import Path
 from interpreters.llamacpp import LlamaCppStudent, StudentModelMissing
 from interpreters.lsp import LspServer
 from interpreters.ollama import OllamaStudent, StudentUnavailable
+from teacher.cli_args import positive_int, user_text
 from teacher.explore import Exploration, TeachQuery, explore
 from teacher.handlers import interpret
 from teacher.model import ModelBackend
@@ -31,13 +32,16 @@ async def explore_with_student(repo: Path, query: TeachQuery, student: ModelBack
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m examples.agent", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, required=True, help="repository to explore")
-    parser.add_argument("--topic", required=True, help="what to explore for")
-    parser.add_argument("--seed", action="append", required=True, help="symbol to start from (repeatable)")
-    parser.add_argument("--budget", type=int, default=20, help="most symbols visited (default 20)")
+    parser.add_argument("--topic", type=user_text, required=True, help="what to explore for")
+    parser.add_argument("--seed", type=user_text, action="append", required=True,
+                        help="symbol to start from (repeatable)")
+    parser.add_argument("--budget", type=positive_int, default=20, help="most symbols visited (default 20)")
     parser.add_argument("--model", default="functiongemma-student", help="the Ollama model of the student")
     parser.add_argument("--host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     parser.add_argument("--gguf", type=Path, help="run this GGUF in-process with llama.cpp instead of Ollama")
     args = parser.parse_args(argv)
+    if not args.repo.is_dir():
+        parser.error(f"--repo {args.repo} is not a directory")
     query = TeachQuery(topic=args.topic, seeds=tuple(args.seed), budget=args.budget)
     student: ModelBackend
     try:

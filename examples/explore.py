@@ -18,6 +18,7 @@ from pathlib import Path
 from converters.functiongemma import PROFILES, Profile, completion_terminator, parse_calls, render_call
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
+from teacher.cli_args import non_negative_int, output_problem, positive_int, user_text
 from teacher.explore import Exploration, TeachQuery, explore
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
@@ -89,11 +90,12 @@ async def run(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m examples.explore", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=SAMPLE_REPO, help="repository root (default: the sample)")
-    parser.add_argument("--topic", default=DEFAULT_TOPIC, help="what to explore for")
-    parser.add_argument("--seed", action="append", help="symbol to start from (repeatable)")
-    parser.add_argument("--budget", type=int, default=12, help="most symbols visited (default 12)")
-    parser.add_argument("--max-depth", type=int, default=2, help="most edges from a seed (default 2)")
-    parser.add_argument("--breadth", type=int, default=4, help="most candidates followed per symbol (default 4)")
+    parser.add_argument("--topic", type=user_text, default=DEFAULT_TOPIC, help="what to explore for")
+    parser.add_argument("--seed", type=user_text, action="append", help="symbol to start from (repeatable)")
+    parser.add_argument("--budget", type=positive_int, default=12, help="most symbols visited (default 12)")
+    parser.add_argument("--max-depth", type=non_negative_int, default=2, help="most edges from a seed (default 2)")
+    parser.add_argument("--breadth", type=positive_int, default=4,
+                        help="most candidates followed per symbol (default 4)")
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="FunctionGemma profile shown")
     parser.add_argument("--out", type=Path, help="also write the exploration as JSON to this file")
     parser.add_argument("--quiet", action="store_true", help="do not print the FunctionGemma exchanges")
@@ -104,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
+    problem = output_problem(args.out, directory=False) if args.out is not None else None
+    if problem is not None:
+        print(f"explore: --out {args.out}: {problem}", file=sys.stderr)
+        return 1
     query = TeachQuery(
         topic=args.topic,
         seeds=tuple(args.seed or DEFAULT_SEEDS),

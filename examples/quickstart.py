@@ -28,6 +28,7 @@ from finetune.evaluate import calls_agree
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from tasks.registry import TASKS
+from teacher.cli_args import Number, output_problem, positive_float, positive_int
 from teacher.explore import TeachQuery, explore
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest
@@ -121,13 +122,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--root", type=Path, default=Path("training"), help="where data and models go (default training)"
     )
-    parser.add_argument("--epochs", type=float, default=4.0, help="SFT epochs (default 4)")
-    parser.add_argument("--max-steps", type=int, default=-1, help="stop SFT after this many steps (for a smoke run)")
-    parser.add_argument("--hidden-size", type=int, default=128, help="the tiny student's hidden size (default 128)")
-    parser.add_argument("--layers", type=int, default=4, help="the tiny student's decoder layers (default 4)")
-    parser.add_argument("--eval-limit", type=int, help="evaluate only the first N eval examples")
+    parser.add_argument("--epochs", type=positive_float, default=4.0, help="SFT epochs (default 4)")
+    parser.add_argument("--max-steps", type=Number(int, minimum=-1), default=-1,
+                        help="stop SFT after this many steps (for a smoke run; -1: the epochs decide)")
+    parser.add_argument("--hidden-size", type=Number(int, minimum=4), default=128,
+                        help="the tiny student's hidden size, at least 4 (default 128)")
+    parser.add_argument("--layers", type=positive_int, default=4, help="the tiny student's decoder layers (default 4)")
+    parser.add_argument("--eval-limit", type=positive_int, help="evaluate only the first N eval examples")
     parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
     args = parser.parse_args(argv)
+    problem = output_problem(args.root, directory=True)
+    if problem is not None:
+        print(f"quickstart: --root {args.root}: {problem}", file=sys.stderr)
+        return 1
     from finetune.pipeline import PipelineSettings, run_pipeline
     from finetune.tiny import TinySpec
 

@@ -24,6 +24,7 @@ from finetune.evaluate import calls_agree, expected_calls, schema_valid
 from finetune.generate import Generator, HfGenerator
 from finetune.models import check_model_dir, load_merged, load_tokenizer
 from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
+from teacher.cli_args import positive_float, positive_int
 
 __all__ = ["DpoSettings", "mine_pairs", "prepare_dpo", "run_dpo"]
 
@@ -32,14 +33,21 @@ __all__ = ["DpoSettings", "mine_pairs", "prepare_dpo", "run_dpo"]
 class DpoSettings(TrainingSettings):
     """DPO settings: the shared ones (``base`` is the SFT model) plus the preference-specific ones."""
 
-    epochs: float = dataclasses.field(default=1.0, metadata={"help": "training epochs"})
-    learning_rate: float = dataclasses.field(default=5e-5, metadata={"help": "peak learning rate"})
-    beta: float = dataclasses.field(default=0.1, metadata={"help": "DPO beta (strength of the reference)"})
+    epochs: float = dataclasses.field(default=1.0, metadata={"help": "training epochs", "range": positive_float})
+    learning_rate: float = dataclasses.field(
+        default=5e-5, metadata={"help": "peak learning rate", "range": positive_float}
+    )
+    beta: float = dataclasses.field(
+        default=0.1, metadata={"help": "DPO beta (strength of the reference)", "range": positive_float}
+    )
     loss_type: str = dataclasses.field(default="sigmoid", metadata={"help": "DPO loss (sigmoid, ipo, hinge, ...)"})
     mine_examples: int = dataclasses.field(
-        default=500, metadata={"help": "training prompts the SFT model answers to find its mistakes"}
+        default=500,
+        metadata={"help": "training prompts the SFT model answers to find its mistakes", "range": positive_int},
     )
-    max_new_tokens: int = dataclasses.field(default=256, metadata={"help": "longest answer generated while mining"})
+    max_new_tokens: int = dataclasses.field(
+        default=256, metadata={"help": "longest answer generated while mining", "range": positive_int}
+    )
 
 
 def mine_pairs(
@@ -91,14 +99,14 @@ def _pairs(settings: DpoSettings, progress: IO[str] | None) -> tuple[list[dict[s
 
 def prepare_dpo(settings: DpoSettings, progress: IO[str] | None = sys.stderr) -> tuple[Any, dict[str, Any]]:
     """The ready-to-train ``DPOTrainer`` (None when no pair was mined) and the mining counts."""
-    from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
-
     base = check_model_dir(Path(settings.base), "SFT model")
     pairs, counts = _pairs(settings, progress)
     summary: dict[str, Any] = {"pairs": len(pairs), "mining": counts}
     if not pairs:
         return None, summary
+    from datasets import Dataset  # heavy: only once there is something to train on
+    from trl import DPOConfig, DPOTrainer
+
     rows = {
         "prompt": [p["prompt"].removeprefix(BOS) for p in pairs],  # the tokenizer adds the one BOS
         "chosen": [p["chosen"] for p in pairs],

@@ -21,17 +21,16 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
-from finetune.config import ConfigError
+from finetune.config import ConfigError, check_settings, read_yaml
 from finetune.data import DatasetError, dataset_file, load_examples
 from finetune.tiny import TinySpec
 from finetune.train import finished
+from teacher.cli_args import name_problem
 
 __all__ = ["STAGES", "PipelineSettings", "run_pipeline"]
 
@@ -57,6 +56,11 @@ class PipelineSettings:
     dpo_settings: dict[str, Any] = field(default_factory=dict)
     #: a function that writes the dataset into a directory (e.g. a task's generator); used instead of rebuild
     make_data: Callable[[Path], None] | None = None
+
+    def __post_init__(self) -> None:
+        problem = name_problem(self.name)
+        if problem is not None:
+            raise ConfigError(f"the training's name {problem}")
 
     @property
     def data(self) -> Path:
@@ -219,18 +223,21 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = sys.stde
 
 
 def load_stage_config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``sft:`` and ``dpo:`` sections of a pipeline YAML file."""
+    """The ``sft:`` and ``dpo:`` sections of a pipeline YAML file, each key and value checked against its stage's
+    settings (a :class:`ConfigError` names the file, the section and the key)."""
+    from finetune.dpo import DpoSettings
+    from finetune.sft import SftSettings
+
     if path is None:
         return {}, {}
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such configuration file")
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    loaded = read_yaml(path)
     if not isinstance(loaded, dict) or set(loaded) - {"sft", "dpo"}:
-        raise ConfigError(f"{path}: expected a mapping with 'sft' and/or 'dpo' sections, got keys {list(loaded)}")
-    sections: Sequence[Any] = (loaded.get("sft") or {}, loaded.get("dpo") or {})
-    for key, section in zip(("sft", "dpo"), sections, strict=True):
+        keys = list(loaded) if isinstance(loaded, dict) else type(loaded).__name__
+        raise ConfigError(f"{path}: expected a mapping with 'sft' and/or 'dpo' sections, got {keys}")
+    sections: list[dict[str, Any]] = []
+    for key, kind in (("sft", SftSettings), ("dpo", DpoSettings)):
+        section = loaded.get(key) or {}
         if not isinstance(section, dict):
             raise ConfigError(f"{path}: key {key!r} must be a mapping of settings")
-    return {k.replace("-", "_"): v for k, v in sections[0].items()}, {
-        k.replace("-", "_"): v for k, v in sections[1].items()
-    }
+        sections.append(check_settings(kind, section, f"{path}: section {key!r}"))
+    return sections[0], sections[1]

@@ -120,14 +120,14 @@ def _fit(tokenizer: Any, examples: list[Example], max_length: int) -> tuple[list
 
 def prepare_sft(settings: SftSettings) -> tuple[Any, dict[str, Any]]:
     """The ready-to-train ``SFTTrainer`` and the data counts; every input is checked before anything trains."""
-    from datasets import Dataset
-    from trl import SFTConfig
-
     base = check_model_dir(Path(settings.base))
     train = load_examples(dataset_file(Path(settings.data), "train"), settings.profile)  # type: ignore[arg-type]
     evaluation: list[Example] = []
     if settings.eval_examples > 0 and Path(settings.data).is_dir() and (Path(settings.data) / "eval.jsonl").is_file():
         evaluation = load_examples(Path(settings.data) / "eval.jsonl", settings.profile)[: settings.eval_examples]  # type: ignore[arg-type]
+    from datasets import Dataset  # heavy: only once the inputs are known to be there
+    from trl import SFTConfig
+
     tokenizer = load_tokenizer(base)
     check_tokenizer(
         tokenizer, [e.prompt + e.completion for e in train], source=str(dataset_file(Path(settings.data), "train"))

@@ -106,6 +106,19 @@ def train_sentencepiece(texts: Iterable[str], vocab_size: int, seed: int = 0) ->
     import sentencepiece as spm
 
     model = io.BytesIO()
+    try:
+        _train_sentencepiece(spm, texts, vocab_size, model)
+    except RuntimeError as error:  # SentencePiece says it in a C++ assertion; say it in one line
+        if "vocab_size" not in str(error) and "Vocabulary size" not in str(error):
+            raise
+        raise TokenizerCheckError(
+            f"vocabulary size {vocab_size} is too small for the corpus (it needs a piece for every distinct "
+            "character, plus the bytes, the special and the control tokens): give a larger --vocab-size"
+        ) from None
+    return model.getvalue()
+
+
+def _train_sentencepiece(spm: Any, texts: Iterable[str], vocab_size: int, model: io.BytesIO) -> None:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(list(_sentences(texts))),
         model_writer=model,
@@ -130,7 +143,6 @@ def train_sentencepiece(texts: Iterable[str], vocab_size: int, seed: int = 0) ->
         minloglevel=2,
         num_threads=1,
     )
-    return model.getvalue()
 
 
 def hf_tokenizer(sentencepiece_model: Path) -> Any:

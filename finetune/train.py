@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from finetune.models import adapter_chain, torch_dtype
+from teacher.cli_args import Number, non_negative_float, non_negative_int, positive_float, positive_int
+from teacher.cli_args import seed as random_seed
 
 #: written by ``finetune base``: which control tokens took over unused (untrained) embedding rows
 BASE_MARKER = "functiongemma_base.json"
@@ -43,41 +45,61 @@ class TrainingSettings:
     data: str = dataclasses.field(metadata={"help": "dataset directory (train.jsonl, eval.jsonl) or JSONL file"})
     out: str = dataclasses.field(metadata={"help": "output directory of this stage"})
     profile: str = dataclasses.field(
-        default="hf", metadata={"help": "codec profile the data is rendered with (hf or ollama)"}
+        default="hf",
+        metadata={"help": "codec profile the data is rendered with (hf or ollama)", "choices": ("hf", "ollama")},
     )
-    epochs: float = dataclasses.field(default=3.0, metadata={"help": "training epochs"})
+    epochs: float = dataclasses.field(default=3.0, metadata={"help": "training epochs", "range": positive_float})
     max_steps: int = dataclasses.field(
-        default=-1, metadata={"help": "stop after this many optimizer steps (-1: epochs decide)"}
+        default=-1,
+        metadata={"help": "stop after this many optimizer steps (-1: epochs decide)", "range": Number(int, minimum=-1)},
     )
-    learning_rate: float = dataclasses.field(default=2e-4, metadata={"help": "peak learning rate"})
-    batch_size: int = dataclasses.field(default=8, metadata={"help": "examples per device per step"})
-    gradient_accumulation: int = dataclasses.field(default=1, metadata={"help": "steps accumulated per optimizer step"})
+    learning_rate: float = dataclasses.field(
+        default=2e-4, metadata={"help": "peak learning rate", "range": positive_float}
+    )
+    batch_size: int = dataclasses.field(
+        default=8, metadata={"help": "examples per device per step", "range": positive_int}
+    )
+    gradient_accumulation: int = dataclasses.field(
+        default=1, metadata={"help": "steps accumulated per optimizer step", "range": positive_int}
+    )
     max_length: int = dataclasses.field(
-        default=2048, metadata={"help": "longest example in tokens; longer ones are dropped and counted"}
+        default=2048,
+        metadata={"help": "longest example in tokens; longer ones are dropped and counted", "range": positive_int},
     )
     lora: bool = dataclasses.field(
         default=True, metadata={"help": "train a LoRA adapter (--no-lora: full fine-tuning)"}
     )
-    lora_r: int = dataclasses.field(default=16, metadata={"help": "LoRA rank"})
-    lora_alpha: int = dataclasses.field(default=32, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = dataclasses.field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_r: int = dataclasses.field(default=16, metadata={"help": "LoRA rank", "range": positive_int})
+    lora_alpha: int = dataclasses.field(default=32, metadata={"help": "LoRA alpha", "range": positive_int})
+    lora_dropout: float = dataclasses.field(
+        default=0.05, metadata={"help": "LoRA dropout", "range": Number(float, minimum=0, maximum=1, open_maximum=True)}
+    )
     target_modules: list[str] = dataclasses.field(
         default_factory=lambda: ["all-linear"], metadata={"help": "modules LoRA adapts (names, or all-linear)"}
     )
     precision: str = dataclasses.field(
-        default="auto", metadata={"help": "auto (bf16 where the hardware has it), bf16, fp16 or fp32"}
+        default="auto",
+        metadata={
+            "help": "auto (bf16 where the hardware has it), bf16, fp16 or fp32",
+            "choices": ("auto", "bf16", "fp16", "fp32"),
+        },
     )
-    seed: int = dataclasses.field(default=0, metadata={"help": "random seed"})
+    seed: int = dataclasses.field(default=0, metadata={"help": "random seed", "range": random_seed})
     warmup: float = dataclasses.field(
-        default=0.0, metadata={"help": "warm-up steps, or a fraction of all steps when below 1"}
+        default=0.0,
+        metadata={"help": "warm-up steps, or a fraction of all steps when below 1", "range": non_negative_float},
     )
     scheduler: str = dataclasses.field(
         default="linear", metadata={"help": "learning-rate schedule (linear, cosine, constant...)"}
     )
-    logging_steps: int = dataclasses.field(default=10, metadata={"help": "log the loss every N steps"})
-    save_steps: int = dataclasses.field(default=100, metadata={"help": "checkpoint every N steps (for resuming)"})
+    logging_steps: int = dataclasses.field(
+        default=10, metadata={"help": "log the loss every N steps", "range": positive_int}
+    )
+    save_steps: int = dataclasses.field(
+        default=100, metadata={"help": "checkpoint every N steps (for resuming)", "range": positive_int}
+    )
     eval_examples: int = dataclasses.field(
-        default=200, metadata={"help": "eval-split examples whose loss is tracked (0: none)"}
+        default=200, metadata={"help": "eval-split examples whose loss is tracked (0: none)", "range": non_negative_int}
     )
     resume: bool = dataclasses.field(
         default=True, metadata={"help": "resume from the last checkpoint in OUT/checkpoints"}

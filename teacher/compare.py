@@ -3,7 +3,8 @@
 For every answered select_symbols and score_edge turn in the recordings, the same input is put to the student
 (``--student ollama``, or ``--student llamacpp --gguf PATH``); per task it reports how often the student's
 answer is valid and, against the teacher's: select_symbols exact selection match and mean Jaccard of the
-selections; score_edge mean absolute difference of relevance and risk and agreement of the three flags.
+selections; score_edge mean absolute difference of relevance and risk and agreement of the three flags. A line
+that cannot be read is reported (``FILE:LINE: field ...``), skipped and counted, as ``converters.rebuild`` does.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from pydantic import ValidationError
 
 from converters.functiongemma import ToolCall
+from teacher.cli_args import output_problem
 from teacher.handlers import interpret, perform
 from teacher.model import ModelBackend
 from teacher.operations import Ask, OperationFailed
 from teacher.task import TaskOutputError
 
-__all__ = ["agreement", "compare", "jaccard", "main"]
+__all__ = ["agreement", "compare", "compared_records", "jaccard", "main"]
 
 COMPARED = ("select_symbols", "score_edge")
 FLAGS = ("is_exhaustive", "is_type_family", "is_exported")
@@ -85,6 +89,59 @@ async def compare(records: Sequence[dict[str, Any]], student: ModelBackend) -> d
     return report
 
 
+def _problem(record: dict[str, Any]) -> str | None:
+    """Why a compared teacher turn cannot be put to the student, or None (also for lines that are not compared)."""
+    from converters.rebuild import schema_problem, validation_problem
+    from tasks.registry import TASKS
+
+    problem = schema_problem(record)
+    if problem is not None or record.get("kind") != "model" or record.get("error"):
+        return problem
+    task = record.get("task")
+    if task not in COMPARED:
+        return None
+    try:
+        TASKS[str(task)].input_model.model_validate(record.get("input"))
+    except ValidationError as error:
+        return validation_problem("input", error)
+    calls = record.get("calls")
+    if not (isinstance(calls, list) and calls and isinstance(calls[0], dict)
+            and isinstance(calls[0].get("name"), str) and isinstance(calls[0].get("arguments"), dict)):
+        return "field 'calls' must be a non-empty list of {name, arguments} objects"
+    return None
+
+
+def _lines(log: Path) -> Iterator[tuple[int, Any]]:
+    with open(log, "rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if raw.strip():
+                try:
+                    yield number, json.loads(raw)
+                except (ValueError, RecursionError) as error:  # also bytes that are not UTF-8, or nesting too deep
+                    yield number, ValueError(str(error) or type(error).__name__)
+
+
+def compared_records(logs: Sequence[Path], problems: IO[str]) -> tuple[list[dict[str, Any]], int]:
+    """The lines of session logs that :func:`compare` can use, and how many were skipped: each skipped line is
+    reported on ``problems`` as ``FILE:LINE: field ...``."""
+    records: list[dict[str, Any]] = []
+    skipped = 0
+    for log in logs:
+        for number, record in _lines(log):
+            if isinstance(record, ValueError):
+                problem: str | None = f"not a JSON object ({record})"
+            elif not isinstance(record, dict):
+                problem = "not a JSON object"
+            else:
+                problem = _problem(record)
+            if problem is None:
+                records.append(record)
+            else:
+                skipped += 1
+                print(f"teacher.compare: {log}:{number}: {problem}; skipped", file=problems, flush=True)
+    return records, skipped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0])
     parser.add_argument("recordings", type=Path, help="a teacher's recordings (a directory or a session log)")
@@ -95,18 +152,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
     args = parser.parse_args(argv)
 
-    from interpreters.llamacpp import LlamaCppStudent
-    from interpreters.ollama import OllamaStudent
-    from interpreters.recording import read_log
-    from interpreters.replay import session_logs
-
-    try:
-        records = [r for log in session_logs(args.recordings) for r in read_log(log)[0]]
-    except FileNotFoundError as error:
-        print(f"teacher.compare: {error}", file=sys.stderr)
-        return 1
     if args.student == "llamacpp" and not args.gguf:
         parser.error("--student llamacpp needs --gguf PATH")
+    from interpreters.llamacpp import LlamaCppStudent
+    from interpreters.ollama import OllamaStudent
+    from interpreters.replay import session_logs
+
+    problem = output_problem(args.out, directory=False) if args.out else None
+    if problem is not None:
+        print(f"teacher.compare: --out {args.out}: {problem}", file=sys.stderr)
+        return 1
+    try:
+        logs = [log for log in session_logs(args.recordings) if log.is_file()]  # not a folder named *.jsonl
+        records, skipped = compared_records(logs, sys.stderr)
+    except OSError as error:
+        print(f"teacher.compare: {error}", file=sys.stderr)
+        return 1
     try:
         student: ModelBackend
         if args.student == "llamacpp":
@@ -121,8 +182,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for task, figures in report.items():
         print(f"{task}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    if skipped:
+        print(f"skipped {skipped} unreadable line(s) (see above)")
     if args.out:
-        args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        try:
+            args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        except OSError as error:
+            print(f"teacher.compare: {error}", file=sys.stderr)
+            return 1
     return 0
 
 

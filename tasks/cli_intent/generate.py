@@ -33,6 +33,7 @@ from tasks.cli_intent.generation import GenerateBatchTask, GeneratedExample, exa
 from tasks.cli_intent.schema import CliSchema, SchemaError
 from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.validate import ValidationReport
+from teacher.cli_args import Number, non_negative_float, output_name, output_problem, positive_float, positive_int, seed
 from teacher.handlers import interpret, perform
 from teacher.model import ModelBackend
 from teacher.operations import Ask, OperationFailed
@@ -149,50 +150,63 @@ def main(argv: list[str] | None = None) -> int:
         "after each batch and a rerun resumes; writes OUT_ROOT/NAME/{train,eval}.jsonl and stats.json.",
     )
     parser.add_argument("--schema", required=True, help="a CLI schema YAML file, or the name of a shipped one (gh)")
-    parser.add_argument("--count", type=int, default=3000, help="examples to generate (default 3000)")
-    parser.add_argument("--name", help="training name: the output folder (default: the schema's cli_name)")
+    parser.add_argument("--count", type=positive_int, default=3000, help="examples to generate (default 3000)")
+    parser.add_argument("--name", type=output_name,
+                        help="training name: a plain folder name under --out-root (default: the schema's cli_name)")
     parser.add_argument("--out-root", type=Path, default=Path("training/data"), help="default training/data")
     parser.add_argument("--teacher", choices=["heuristic", "haiku"], default="heuristic",
                         help="heuristic: offline templates (default); haiku: Claude via ANTHROPIC_API_KEY")
     parser.add_argument("--model", default="claude-haiku-4-5", help="the Anthropic model for --teacher haiku")
-    parser.add_argument("--budget-usd", type=float, default=None, help="stop asking once this much is spent")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the template teacher and of the split")
-    parser.add_argument("--split", type=float, default=0.9, help="fraction of groups in train (default 0.9)")
-    parser.add_argument("--batch-size", type=int, default=10, help="examples asked per batch (default 10)")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait after each batch (rate limiting)")
+    parser.add_argument("--budget-usd", type=positive_float, default=None, help="stop asking once this much is spent")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the template teacher and of the split")
+    parser.add_argument("--split", type=Number(float, minimum=0, maximum=1), default=0.9,
+                        help="fraction of groups in train, in [0, 1] (default 0.9)")
+    parser.add_argument("--batch-size", type=positive_int, default=10, help="examples asked per batch (default 10)")
+    parser.add_argument("--delay", type=non_negative_float, default=0.0,
+                        help="seconds to wait after each batch (rate limiting)")
     parser.add_argument("--force", action="store_true", help="discard saved progress and start afresh")
     args = parser.parse_args(argv)
-    if args.count < 1:
-        parser.error("--count must be at least 1")
-    if args.batch_size < 1:
-        parser.error("--batch-size must be at least 1")
-    if not 0.0 <= args.split <= 1.0:
-        parser.error("--split must lie between 0 and 1")
     try:
         schema, schema_path = resolve_schema(args.schema)
     except SchemaError as error:
         print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
-        return 2
+        return 1
     if args.teacher == "haiku" and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
         print("tasks.cli_intent.generate: --teacher haiku needs ANTHROPIC_API_KEY in the environment "
               "(or use --teacher heuristic)", file=sys.stderr)
         return 2
     out = args.out_root / (args.name or schema.cli_name)
-    if args.force:
-        for name in (PROGRESS_FILE, "train.jsonl", "eval.jsonl", "stats.json"):
-            (out / name).unlink(missing_ok=True)
+    problem = output_problem(out, directory=True)
+    if problem is not None:
+        print(f"tasks.cli_intent.generate: --out-root {args.out_root}: {problem}", file=sys.stderr)
+        return 1
+    try:
+        if args.force:
+            for name in (PROGRESS_FILE, "train.jsonl", "eval.jsonl", "stats.json"):
+                (out / name).unlink(missing_ok=True)
+        read_progress(out / PROGRESS_FILE)  # a damaged progress line is reported before anything is asked
+    except (OSError, ValueError) as error:
+        print(f"tasks.cli_intent.generate: {error}; fix that line, or start afresh with --force", file=sys.stderr)
+        return 1
     started = time.perf_counter()
     try:
         examples, report, batches = asyncio.run(generate(
             schema, args.count, out, _backend(args, schema), batch_size=args.batch_size, seed=args.seed,
             delay=args.delay, log=sys.stderr))
+    except OSError as error:
+        print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
+        return 1
     except (OperationFailed, RuntimeError, ValueError) as error:
         print(f"tasks.cli_intent.generate: stopped: {error}\nprogress is kept in {out / PROGRESS_FILE}; "
               "run the same command again to resume", file=sys.stderr)
         return 1
     meta = {"schema": str(schema_path), "teacher": args.teacher, "requested": args.count, "batches": batches,
             "targets": targets(args.count), "validation": report.as_dict()}
-    stats = write_dataset(out, schema, examples, split=args.split, seed=args.seed, meta=meta)
+    try:
+        stats = write_dataset(out, schema, examples, split=args.split, seed=args.seed, meta=meta)
+    except OSError as error:
+        print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
+        return 1
     print(f"wrote {stats['train']} train and {stats['eval']} eval examples to {out} in "
           f"{time.perf_counter() - started:.1f} s (dropped {sum(report.dropped.values())}; see stats.json)")
     return 0

@@ -23,6 +23,7 @@ from converters.schema import TrainingExample
 from interpreters.heuristic import HeuristicModel
 from tasks.score_edge.pools import PATHS, QUERIES, SOURCE_HOVERS, TARGET_HOVERS
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeTask
+from teacher.cli_args import non_negative_int, positive_int, seed
 from teacher.task import Turn
 
 Format = Literal["text", "messages"]
@@ -109,19 +110,18 @@ def main(argv: list[str] | None = None) -> int:
         "from pools of Python hover texts, queries and paths, scored by the heuristic teacher and rendered by "
         "the FunctionGemma codec in the 2-turn minimal layout. The same seed gives the same bytes.",
     )
-    parser.add_argument("count", type=int, metavar="N", help="how many examples to write")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("count", type=non_negative_int, metavar="N", help="how many examples to write (zero or more)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument("--format", choices=["text", "messages"], default="text", help="JSONL shape (default text)")
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile for --format text")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="processes to render with (output is the same)"
+        "--workers", type=positive_int, default=os.cpu_count() or 1,
+        help="processes to render with (output is the same)",
     )
     args = parser.parse_args(argv)
-    if args.count < 0:
-        parser.error("N must be zero or more")
     progress = sys.stderr if args.count >= 10_000 else None
     try:
-        write(args.count, args.seed, args.format, args.profile, sys.stdout.buffer, progress, max(1, args.workers))
+        write(args.count, args.seed, args.format, args.profile, sys.stdout.buffer, progress, args.workers)
     except BrokenPipeError:  # e.g. piped into head
         return 0
     return 0

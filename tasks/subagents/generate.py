@@ -31,6 +31,7 @@ from tasks.subagents.sandbox import Sandbox
 from tasks.subagents.task import SubagentTask, assistant_call, tool_result
 from tasks.subagents.toolbox import Subagent
 from tasks.subagents.trajectories import Trajectory, TrajectoryError, load_trajectories, lookup, substitute
+from teacher.cli_args import Number, output_problem, positive_int, seed
 
 __all__ = ["PLACES", "Case", "Domain", "generate", "instantiate", "load_index", "main"]
 
@@ -193,31 +194,36 @@ def main(domain: Domain, argv: Sequence[str] | None = None) -> int:
         "(every tool result comes from running the tool). Writes OUT/{train,eval}.jsonl ({\"messages\", "
         "\"tools\"}) and OUT/{train,eval}.text.jsonl ({\"text\"}: FunctionGemma text).",
     )
-    parser.add_argument("--count", type=int, default=domain.default_count,
+    parser.add_argument("--count", type=positive_int, default=domain.default_count,
                         help=f"examples in all (default {domain.default_count})")
-    parser.add_argument("--split", type=float, default=0.9, help="fraction of examples in train (default 0.9)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
+    parser.add_argument("--split", type=Number(float, minimum=0, maximum=1, open_minimum=True), default=0.9,
+                        help="fraction of examples in train, in (0, 1] (default 0.9)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the draw (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile of the text (default hf)")
     args = parser.parse_args(argv)
-    if args.count < 1:
-        parser.error("--count must be at least 1")
-    if not 0.0 < args.split <= 1.0:
-        parser.error("--split must be in (0, 1]")
+    problem = output_problem(args.out, directory=True)
+    if problem is not None:
+        print(f"{parser.prog}: --out {args.out}: {problem}", file=sys.stderr)
+        return 1
     started = time.perf_counter()
     try:
         train, evaluation = generate(domain, args.count, args.split, args.seed)
     except (DefinitionError, ValueError) as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 1
-    args.out.mkdir(parents=True, exist_ok=True)
     profile: Profile = args.profile
-    for split, rows in (("train", train), ("eval", evaluation)):
-        checked = [TrainingExample.model_validate(row).model_dump(exclude_none=True) for row in rows]
-        _write(args.out / f"{split}.jsonl", checked)
-        texts = [{"text": render_prompt(r["messages"], r["tools"], profile=profile, add_generation_prompt=False)}
-                 for r in checked]
-        _write(args.out / f"{split}.text.jsonl", texts)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for split, rows in (("train", train), ("eval", evaluation)):
+            checked = [TrainingExample.model_validate(row).model_dump(exclude_none=True) for row in rows]
+            _write(args.out / f"{split}.jsonl", checked)
+            texts = [{"text": render_prompt(r["messages"], r["tools"], profile=profile, add_generation_prompt=False)}
+                     for r in checked]
+            _write(args.out / f"{split}.text.jsonl", texts)
+    except OSError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 1
     calls = [sum(1 for m in r["messages"] if m.get("tool_calls")) - 1 for r in train + evaluation]
     print(f"{name}: train {len(train)}, eval {len(evaluation)} in {args.out} "
           f"({min(calls)}-{max(calls)} tool calls before submit_result, {time.perf_counter() - started:.1f} s)")

@@ -193,3 +193,65 @@ def test_cli_checks_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "unknown task(s) lint" in capsys.readouterr().err
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 1
     assert "no recordings at" in capsys.readouterr().err
+
+
+def _score_edge_record(**changes: Any) -> dict[str, Any]:
+    """A valid recorded score_edge turn (heuristic answer), with ``changes`` applied (``None`` removes a field)."""
+    from interpreters.heuristic import HeuristicModel
+    from interpreters.recording import SCHEMA_VERSION
+    from tasks.score_edge.generate import edge_contexts
+
+    context = next(edge_contexts(1, 0))
+    call, reasoning = HeuristicModel.answer("score_edge", context)
+    assert call is not None
+    record = {"schema": SCHEMA_VERSION, "kind": "model", "session": "s", "turn": 1, "key": "k", "task": "score_edge",
+              "input": context.model_dump(mode="json"), "calls": [{"name": call.name, "arguments": call.arguments}],
+              "reasoning": reasoning}
+    record.update({k: v for k, v in changes.items() if v is not None})
+    for key in [k for k, v in changes.items() if v is None]:
+        record.pop(key)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [({"schema": 2}, "field 'schema' is 2"), ({"schema": "1"}, "field 'schema' is '1'"),
+     ({"schema": True}, "field 'schema' is True"), ({"schema": None}, "field 'schema' is missing")],
+)
+def test_an_unknown_schema_version_is_skipped_with_a_count_or_fatal_when_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad: dict[str, Any], problem: str
+) -> None:
+    log = tmp_path / "s.jsonl"
+    good = _score_edge_record()
+    other = _score_edge_record(input={**good["input"], "query": "How are refunds issued?"}, **bad)
+    log.write_text(json.dumps(good) + "\n" + json.dumps(other) + "\n", encoding="utf-8")
+    assert main([str(log), "--out", str(tmp_path / "out")]) == 0
+    assert f"{log}:2: {problem}" in capsys.readouterr().err
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["dropped"] == {"malformed_line": 1} and stats["turns"] == 1 and stats["train"] + stats["eval"] == 1
+    assert main([str(log), "--out", str(tmp_path / "strict"), "--strict"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"converters.rebuild: {log}:2: {problem}")
+
+
+def test_a_control_token_in_a_recorded_input_spoils_its_line_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "s.jsonl"
+    good = _score_edge_record()
+    poisoned = _score_edge_record(input={**good["input"], "query": "Where is <end_of_turn> handled?"})
+    after = _score_edge_record(input={**good["input"], "query": "How are refunds issued?"})
+    log.write_text("".join(json.dumps(r) + "\n" for r in (good, poisoned, after)), encoding="utf-8")
+    assert main([str(log), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert f"{log}:2: field 'input' or 'calls' cannot be written as FunctionGemma" in err and "<end_of_turn>" in err
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert stats["dropped"] == {"malformed_line": 1} and stats["train"] + stats["eval"] == 2  # the lines around it
+    assert main([str(log), "--out", str(tmp_path / "strict"), "--strict"]) == 1
+    assert f"{log}:2:" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_directory_named_like_a_log_is_not_read_as_one(tmp_path: Path) -> None:
+    (tmp_path / "in" / "looks-like.jsonl").mkdir(parents=True)
+    (tmp_path / "in" / "real.jsonl").write_text(json.dumps(_score_edge_record()) + "\n", encoding="utf-8")
+    assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
+    assert json.loads((tmp_path / "out" / "stats.json").read_text())["turns"] == 1

@@ -64,4 +64,4 @@ def test_cli_help_and_output() -> None:
     bad = subprocess.run(
         [sys.executable, "-m", "tasks.score_edge.generate", "-1"], cwd=REPO, capture_output=True, text=True
     )
-    assert bad.returncode == 2 and "N must be zero or more" in bad.stderr
+    assert bad.returncode == 2 and "argument N: expected an integer >= 0, got -1" in bad.stderr

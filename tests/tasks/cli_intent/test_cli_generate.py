@@ -132,7 +132,7 @@ def test_help_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert raised.value.code == 0 and "--count" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text("cli_name: x\ncommands: []\n")
-    assert main(["--schema", str(bad), "--out-root", str(tmp_path)]) == 2
+    assert main(["--schema", str(bad), "--out-root", str(tmp_path)]) == 1  # a data error: the file is wrong
     assert f"{bad}:2: commands" in capsys.readouterr().err
     assert main(["--schema", "gh", "--teacher", "haiku", "--out-root", str(tmp_path)]) == 2
     assert "ANTHROPIC_API_KEY" in capsys.readouterr().err

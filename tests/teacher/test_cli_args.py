@@ -1,0 +1,95 @@
+"""The shared argument types: ranges at their edges, NaN and infinity, climbing names, paths that cannot be written."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import pytest
+
+from teacher.cli_args import (
+    Number,
+    fraction,
+    name_problem,
+    non_negative_float,
+    output_name,
+    output_problem,
+    positive_float,
+    positive_int,
+    seed,
+    user_text,
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [(positive_int, "1", 1), (positive_int, " 7 ", 7), (seed, "0", 0), (seed, str(2**32 - 1), 2**32 - 1),
+     (positive_float, "1e-9", 1e-9), (non_negative_float, "0", 0.0), (fraction, "0.5", 0.5),
+     (Number(int, minimum=-1), "-1", -1)],
+)
+def test_values_in_range_are_accepted(kind: Number, text: str, expected: float) -> None:
+    assert kind(text) == expected and type(kind(text)) is kind.kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [(positive_int, "0"), (positive_int, "-4"), (positive_int, "1.5"), (positive_int, "nan"), (positive_int, ""),
+     (seed, "-1"), (seed, str(2**32)), (positive_float, "0"), (positive_float, "nan"), (positive_float, "inf"),
+     (positive_float, "-inf"), (non_negative_float, "-0.1"), (non_negative_float, "1e400"), (fraction, "0"),
+     (fraction, "1"), (fraction, "NaN"), (Number(int, minimum=-1), "-2")],
+)
+def test_values_out_of_range_are_one_line_naming_the_rule(kind: Number, text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as refused:
+        kind(text)
+    message = str(refused.value)
+    assert message.startswith(f"expected {kind.describe()}, got") and "\n" not in message
+
+
+def test_config_values_are_checked_by_the_same_rule() -> None:
+    assert positive_int.check(3.0) == 3 and fraction.check(0.25) == 0.25
+    for bad in (True, "3", None, [1], -4, 2.5, math.nan, math.inf):
+        with pytest.raises(ValueError, match="expected an integer >= 1"):
+            positive_int.check(bad)
+    assert fraction.describe() == "a number in (0, 1)" and Number(float).describe() == "a finite number"
+
+
+def test_a_parser_exits_2_with_the_flag_in_its_last_line(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="demo")
+    parser.add_argument("--epochs", type=positive_float)
+    with pytest.raises(SystemExit) as stopped:
+        parser.parse_args(["--epochs", "-1"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "demo: error: argument --epochs: expected a number > 0, got -1"
+
+
+@pytest.mark.parametrize("name", ["../../x", "..", ".", "", "/tmp/x", "a/b", "a\\b", "-rf", ".hidden", "x" * 129,
+                                  "a\x00b", "a b", "café"])
+def test_names_that_could_leave_their_root_are_refused(name: str) -> None:
+    assert name_problem(name) is not None
+    with pytest.raises(argparse.ArgumentTypeError, match="must stay inside its output root"):
+        output_name(name)
+
+
+def test_plain_names_are_kept() -> None:
+    assert [output_name(n) for n in ("gh", "demo-2", "v1.0_final")] == ["gh", "demo-2", "v1.0_final"]
+
+
+def test_output_problem_finds_files_in_the_way(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    assert output_problem(tmp_path / "new" / "deeper", directory=True) is None
+    assert output_problem(plain / "sub" / "out", directory=True) == f"{plain} is not a directory"
+    assert output_problem(plain, directory=True) == f"{plain} is not a directory"
+    assert output_problem(tmp_path, directory=False) == f"{tmp_path} is a directory"
+    assert output_problem(plain, directory=False) is None
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    dangling = output_problem(tmp_path / "dangling" / "out", directory=True)
+    assert dangling == f"{tmp_path / 'dangling'} is a broken symbolic link"
+
+
+def test_user_text_refuses_blank_text_and_control_tokens() -> None:
+    assert user_text("How is the total computed?") == "How is the total computed?"
+    for bad in ("", "   ", "Where is <end_of_turn> handled?", "<start_function_call>x", "a<escape>b"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            user_text(bad)
