@@ -18,7 +18,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from teacher.cli_args import Number
+from teacher.cli_args import Number, shown
 
 __all__ = ["ConfigError", "add_arguments", "check_settings", "read_yaml", "resolve"]
 
@@ -74,7 +74,7 @@ def _coerce(value: Any, item: dataclasses.Field[Any], kind: Any, where: str) -> 
     if kind is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        raise ConfigError(f"{where}: expected true or false, got {shown(value)}")
     number = _range(item, kind)
     if number is not None:
         try:
@@ -87,7 +87,7 @@ def _coerce(value: Any, item: dataclasses.Field[Any], kind: Any, where: str) -> 
         raise ConfigError(f"{where}: expected a single value, got {type(value).__name__}")
     choices = item.metadata.get("choices")
     if choices is not None and str(value) not in choices:
-        raise ConfigError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
+        raise ConfigError(f"{where}: expected one of {', '.join(choices)}, got {shown(value)}")
     return str(value)
 
 

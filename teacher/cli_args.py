@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
+from teacher.redact import redact
 
 __all__ = [
     "Number",
@@ -28,6 +29,7 @@ __all__ = [
     "positive_float",
     "positive_int",
     "seed",
+    "shown",
     "user_text",
 ]
 
@@ -60,11 +62,11 @@ class Number:
     def check(self, value: object) -> int | float:
         """``value`` as this kind when it is one and lies in range; else ``ValueError`` saying what was expected."""
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"expected {self.describe()}, got {value!r}")
+            raise ValueError(f"expected {self.describe()}, got {shown(value)}")
         if self.kind is int and (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"expected {self.describe()}, got {value!r}")
+            raise ValueError(f"expected {self.describe()}, got {shown(value)}")
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"expected {self.describe()}, got {value!r}")
+            raise ValueError(f"expected {self.describe()}, got {shown(value)}")
         number = self.kind(value)
         low, high = self.minimum, self.maximum
         if (
@@ -79,11 +81,17 @@ class Number:
         try:
             value: int | float = int(text) if self.kind is int else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {self.describe()}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {self.describe()}, got {shown(text)}") from None
         try:
             return self.check(value)
         except ValueError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def shown(value: object) -> str:
+    """A value as an error message may quote it: ``repr``, shortened, with any credential redacted."""
+    text = redact(repr(value))
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _show(number: float) -> str:

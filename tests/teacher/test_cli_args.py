@@ -93,3 +93,10 @@ def test_user_text_refuses_blank_text_and_control_tokens() -> None:
     for bad in ("", "   ", "Where is <end_of_turn> handled?", "<start_function_call>x", "a<escape>b"):
         with pytest.raises(argparse.ArgumentTypeError):
             user_text(bad)
+
+
+def test_a_credential_pasted_into_a_numeric_field_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-pasted-into-the-wrong-field-0123456789")
+    with pytest.raises(ValueError) as caught:
+        positive_int.check("sk-ant-pasted-into-the-wrong-field-0123456789")
+    assert "pasted" not in str(caught.value) and "[REDACTED]" in str(caught.value)
