@@ -20,6 +20,7 @@ from teacher.redact import redact
 
 __all__ = [
     "Number",
+    "dollars",
     "fraction",
     "name_problem",
     "non_negative_float",
@@ -28,6 +29,7 @@ __all__ = [
     "output_problem",
     "positive_float",
     "positive_int",
+    "seconds",
     "seed",
     "shown",
     "user_text",
@@ -45,10 +47,11 @@ class Number:
     maximum: float | None = None
     open_minimum: bool = False
     open_maximum: bool = False
+    unit: str = ""  # "seconds", "dollars": said in the rule
 
     def describe(self) -> str:
-        """The rule in words: ``an integer >= 1``, ``a number in (0, 1)``."""
-        what = "an integer" if self.kind is int else "a number"
+        """The rule in words: ``an integer >= 1``, ``a number in (0, 1)``, ``a number of seconds > 0``."""
+        what = ("an integer" if self.kind is int else "a number") + (f" of {self.unit}" if self.unit else "")
         low, high = self.minimum, self.maximum
         if low is not None and high is not None:
             left, right = "(" if self.open_minimum else "[", ")" if self.open_maximum else "]"
@@ -112,6 +115,10 @@ non_negative_float = Number(float, minimum=0)
 fraction = Number(float, minimum=0, maximum=1, open_minimum=True, open_maximum=True)
 #: a random seed (what ``random``, numpy and torch all accept)
 seed = Number(int, minimum=0, maximum=2**32 - 1)
+#: timeouts and waits
+seconds = Number(float, minimum=0, open_minimum=True, unit="seconds")
+#: money limits, where zero spends nothing
+dollars = Number(float, minimum=0, unit="dollars")
 
 
 def user_text(text: str) -> str:

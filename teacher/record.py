@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import math
 import os
 import sys
 import time
@@ -35,6 +34,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
+from teacher.cli_args import Number, dollars, non_negative_int, positive_int, seconds
 from teacher.explore import TeachQuery, explore
 from teacher.handlers import Handler, interpret
 from teacher.model import ModelBackend
@@ -323,26 +323,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _number(kind: Callable[[str], Any], what: str, check: Callable[[Any], bool]) -> Callable[[str], Any]:
-    """An argparse type: ``kind`` of the text, refused (one line naming the rule) unless ``check`` holds."""
-
-    def convert(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not check(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-        return value
-
-    return convert
-
-
-_AT_LEAST_1 = _number(int, "an integer >= 1", lambda v: v >= 1)
-_AT_LEAST_0 = _number(int, "an integer >= 0", lambda v: v >= 0)
-_THINKING = _number(int, "an integer >= 1024 (the API's minimum thinking budget)", lambda v: v >= 1024)
-_SECONDS = _number(float, "a finite number of seconds > 0", lambda v: math.isfinite(v) and v > 0)
-_DOLLARS = _number(float, "a finite number of dollars >= 0", lambda v: math.isfinite(v) and v >= 0)
+_THINKING = Number(int, minimum=1024, unit="thinking tokens")  # the API's minimum budget
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -364,22 +345,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
     parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--concurrency", type=_AT_LEAST_1, default=4, help="sessions and requests at once (default 4)")
-    parser.add_argument("--budget-usd", type=_DOLLARS, help="stop cleanly once this much is spent")
+    parser.add_argument("--concurrency", type=positive_int, default=4, help="sessions and requests at once (default 4)")
+    parser.add_argument("--budget-usd", type=dollars, help="stop cleanly once this much is spent")
     parser.add_argument("--resume", action="store_true", help="continue the sessions already under --out")
     parser.add_argument("--batch", action="store_true", help="send requests as Message Batches (half price)")
-    parser.add_argument("--batch-wait", type=_SECONDS, default=2.0, help="quiet seconds before a batch is sent")
-    parser.add_argument("--poll-interval", type=_SECONDS, default=10.0, help="seconds between batch status polls")
+    parser.add_argument("--batch-wait", type=seconds, default=2.0, help="quiet seconds before a batch is sent")
+    parser.add_argument("--poll-interval", type=seconds, default=10.0, help="seconds between batch status polls")
     parser.add_argument("--model", default=None, help="teacher model (default: a current Haiku)")
     parser.add_argument("--thinking-tokens", type=_THINKING, help="use extended thinking with this token budget")
     parser.add_argument("--replay-from", type=Path, help="recordings to answer from (--teacher replay)")
-    parser.add_argument("--timeout", type=_SECONDS, default=60.0,
+    parser.add_argument("--timeout", type=seconds, default=60.0,
                         help="seconds per model request, the whole request (default 60)")
-    parser.add_argument("--turn-timeout", type=_SECONDS, default=600.0,
+    parser.add_argument("--turn-timeout", type=seconds, default=600.0,
                         help="seconds a turn may take with all its retries and waits (default 600)")
-    parser.add_argument("--budget", type=_AT_LEAST_1, default=20, help="symbols visited per query (default 20)")
-    parser.add_argument("--max-depth", type=_AT_LEAST_0, default=3, help="edges from a seed (default 3)")
-    parser.add_argument("--breadth", type=_AT_LEAST_1, default=5, help="candidates followed per symbol (default 5)")
+    parser.add_argument("--budget", type=positive_int, default=20, help="symbols visited per query (default 20)")
+    parser.add_argument("--max-depth", type=non_negative_int, default=3, help="edges from a seed (default 3)")
+    parser.add_argument("--breadth", type=positive_int, default=5, help="candidates followed per symbol (default 5)")
     parser.add_argument("--no-invert", action="store_true", help="do not ask the teacher to invert each topic")
     return parser
 
