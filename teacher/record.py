@@ -303,6 +303,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
     ))
 
 
+def _report(summary: dict[str, Any]) -> int:
+    """Print the summary, and the failure line when sessions were left unfinished; the exit code (1 then)."""
+    _print_summary(summary)
+    line = failure_line(summary)
+    if line:
+        print(line, file=sys.stderr)
+        return 1
+    return 0
+
+
 def failure_line(summary: dict[str, Any]) -> str | None:
     """One line on the sessions this run left unfinished (None when there are none)."""
     failed = summary.get("failed_sessions") or 0
@@ -442,12 +452,7 @@ def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Calla
             if not getattr(error, "fatal", False):
                 raise
             raise Refused(str(error), 2) from None  # e.g. the student's server is down
-        _print_summary(summary)
-        line = failure_line(summary)
-        if line:
-            print(line, file=sys.stderr)
-            return 1
-        return 0
+        return _report(summary)
 
     return run
 
@@ -498,12 +503,7 @@ def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace)
         summary["stopped_by_budget"] = False
         add_failures(summary, outcomes)
         write_summary(args.out, summary)
-        _print_summary(summary)
-        line = failure_line(summary)
-        if line:
-            print(line, file=sys.stderr)
-            return 1
-        return 0
+        return _report(summary)
 
     return run
 

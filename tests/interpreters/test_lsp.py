@@ -128,9 +128,8 @@ def test_the_server_dies_with_a_killed_parent() -> None:
     raise AssertionError("the language server outlived its killed parent")
 
 
-DYING_SERVER = '''#!{python}
-"""A language server that initializes properly, then dies on its first real request."""
-import json, sys
+# What both stand-in servers need: read a framed JSON-RPC message from stdin, send one to stdout.
+LSP_IO = '''import json, sys
 def read():
     length = 0
     while True:
@@ -146,7 +145,11 @@ def send(message):
     body = json.dumps(message).encode()
     sys.stdout.buffer.write(b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body)
     sys.stdout.buffer.flush()
-while True:
+'''  # no braces: it goes into the templates below, which are .format()-ed
+
+DYING_SERVER = '''#!{python}
+"""A language server that initializes properly, then dies on its first real request."""
+''' + LSP_IO + '''while True:
     message = read()
     if message.get("method") == "initialize":
         send({{"jsonrpc": "2.0", "id": message["id"], "result": {{"capabilities": {{
@@ -169,23 +172,7 @@ async def test_a_server_that_dies_again_after_its_restart_is_a_clear_error(tmp_p
 
 SILENT_SERVER = '''#!{python}
 """A language server that reads its input and never answers{after} (but shuts down when asked)."""
-import json, sys
-def read():
-    length = 0
-    while True:
-        line = sys.stdin.buffer.readline()
-        if not line:
-            sys.exit(0)
-        if line in (b"\\r\\n", b"\\n"):
-            break
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return json.loads(sys.stdin.buffer.read(length))
-def send(message):
-    body = json.dumps(message).encode()
-    sys.stdout.buffer.write(b"Content-Length: %d\\r\\n\\r\\n" % len(body) + body)
-    sys.stdout.buffer.flush()
-while True:
+''' + LSP_IO + '''while True:
     message = read()
     if message.get("method") == "initialize" and {initialize}:
         send({{"jsonrpc": "2.0", "id": message["id"], "result": {{"capabilities": {{
