@@ -33,7 +33,7 @@ import orjson
 from pydantic import ValidationError
 
 from converters.functiongemma import CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
-from interpreters.recording import SCHEMA_VERSION
+from interpreters.recording import SCHEMA_VERSION, schema_mismatch
 from tasks.registry import TASKS
 from tasks.select_symbols.filters import FilterStats
 from tasks.select_symbols.negatives import invert_topic_heuristically, negative_turn
@@ -186,16 +186,14 @@ def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> N
 
 
 def schema_problem(record: dict[str, Any]) -> str | None:
-    """Why a recording line's schema version is not the one this rebuild reads, or None when it is (a model
-    line must carry it; other lines are checked when they carry one)."""
-    if "schema" not in record and record.get("kind") != "model":
+    """Why a recording line's schema version is not the one this rebuild reads, or None when it is
+    (:func:`interpreters.recording.schema_mismatch` is the rule)."""
+    if not schema_mismatch(record):
         return None
     version = record.get("schema")
     if version is None:
         return "field 'schema' is missing"
-    if type(version) is not int or version != SCHEMA_VERSION:
-        return f"field 'schema' is {version!r}, a recording version this rebuild does not read ({SCHEMA_VERSION})"
-    return None
+    return f"field 'schema' is {version!r}, a recording version this rebuild does not read ({SCHEMA_VERSION})"
 
 
 def validation_problem(field: str, error: ValidationError) -> str:

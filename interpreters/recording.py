@@ -36,6 +36,7 @@ __all__ = [
     "read_log",
     "read_session",
     "reply_from_record",
+    "schema_mismatch",
     "turn_key",
 ]
 
@@ -70,12 +71,18 @@ def turn_key(request: ModelRequest) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
 
 
-def _check_schema(path: Path, number: int, record: dict[str, Any]) -> None:
+def schema_mismatch(record: dict[str, Any]) -> bool:
+    """Whether a log line is of a schema version this code does not read: session and model lines must carry
+    :data:`SCHEMA_VERSION`, other lines only when they carry a version (LSP lines once went without one)."""
     if "schema" not in record and record.get("kind") not in _VERSIONED_KINDS:
-        return  # an LSP line written before lines carried their version
+        return False
     version = record.get("schema")
-    if version != SCHEMA_VERSION:
-        found = "no schema version" if "schema" not in record else f"schema version {version!r}"
+    return type(version) is not int or version != SCHEMA_VERSION
+
+
+def _check_schema(path: Path, number: int, record: dict[str, Any]) -> None:
+    if schema_mismatch(record):
+        found = "no schema version" if record.get("schema") is None else f"schema version {record['schema']!r}"
         raise RecordingError(f"{path}:{number}: schema: {found}; this code reads version {SCHEMA_VERSION}")
 
 
