@@ -189,7 +189,30 @@ def finished(out: Path) -> bool:
 def save_result(
     trainer: Any, settings: TrainingSettings, stage: str, base: Path, counts: dict[str, Any], started: float
 ) -> Path:
-    """Save the trained model (adapter or full) with its tokenizer and lineage, and the stage's summary."""
+    """Save the trained model (adapter or full) with its tokenizer and lineage, and the stage's summary.
+
+    Under ``accelerate launch`` every process waits until process zero has written everything, then closes
+    the process group: a process that exits with the group still open can abort in gloo's teardown."""
+    try:
+        model_dir = _save_on_main(trainer, settings, stage, base, counts, started)
+    finally:
+        _end_distributed(trainer)
+    return model_dir
+
+
+def _end_distributed(trainer: Any) -> None:
+    """Wait for all processes, then close the process group (no-op in a single process)."""
+    import torch
+
+    if not torch.distributed.is_available() or not torch.distributed.is_initialized():
+        return
+    trainer.accelerator.wait_for_everyone()
+    torch.distributed.destroy_process_group()
+
+
+def _save_on_main(
+    trainer: Any, settings: TrainingSettings, stage: str, base: Path, counts: dict[str, Any], started: float
+) -> Path:
     out = Path(settings.out)
     model_dir = out / "model"
     trainer.save_model(str(model_dir))
