@@ -33,6 +33,7 @@ from teacher.redact import redact
 __all__ = [
     "BASE_PROMPT",
     "DEFAULT_MODEL",
+    "MIN_CACHEABLE_TOKENS",
     "PRICES",
     "AnthropicTeacher",
     "Budget",
@@ -41,6 +42,7 @@ __all__ = [
     "TeacherRequestFailed",
     "anthropic_history",
     "cost_of",
+    "min_cacheable_tokens",
     "reply_from_response",
     "response_problem",
     "usage_problem",
@@ -72,6 +74,25 @@ PRICES: dict[str, Price] = {
     "claude-3-5-haiku-latest": Price(input=0.80, output=4.00, cache_write=1.00, cache_read=0.08),
 }
 BATCH_DISCOUNT = 0.5
+
+#: Anthropic's minimum cacheable prompt length per model family (tokens up to a ``cache_control`` breakpoint;
+#: anything shorter is neither written to nor read from the cache, and is billed as plain input). From
+#: Anthropic's prompt-caching documentation: 4,096 for Claude Haiku 4.5, 2,048 for Claude Haiku 3.5 and 3.
+MIN_CACHEABLE_TOKENS: dict[str, int] = {
+    "claude-haiku-4-5": 4096,
+    "claude-3-5-haiku": 2048,
+    "claude-3-haiku": 2048,
+}
+#: the documented minimum of the other current models (Sonnet 4.x, Opus 4.1 and earlier)
+DEFAULT_MIN_CACHEABLE_TOKENS = 1024
+
+
+def min_cacheable_tokens(model: str) -> int:
+    """The minimum cacheable prompt length (tokens) of ``model``, matched on its family prefix."""
+    for family, tokens in MIN_CACHEABLE_TOKENS.items():
+        if model.startswith(family):
+            return tokens
+    return DEFAULT_MIN_CACHEABLE_TOKENS
 
 
 def usage_problem(usage: Any) -> str | None:
