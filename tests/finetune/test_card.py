@@ -72,7 +72,7 @@ def test_an_hf_profile_model_gets_no_ollama_recipe_and_a_missing_eval_is_named(t
     card = card_text(models, tmp_path / "data" / "demo", "demo")
     assert "No Modelfile" in card and "ollama create" not in card and "base_model" not in card
     (models / "eval" / "eval.md").unlink()
-    with pytest.raises(FileNotFoundError, match="eval.md: no evaluation yet"):
+    with pytest.raises(FileNotFoundError, match=r"eval\.md: no evaluation yet"):
         card_text(models, tmp_path / "data" / "demo", "demo")
 
 
@@ -128,6 +128,6 @@ def test_the_hub_refuses_a_card_with_bad_metadata(tmp_path: Path, monkeypatch: p
     with FakeHub(TOKEN) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         monkeypatch.setenv("HF_TOKEN", TOKEN)
-        with pytest.raises(PushError, match="Invalid metadata in README.md"):
+        with pytest.raises(PushError, match=r"Invalid metadata in README\.md"):
             push_folder(tmp_path, "me/x")
     assert hub.repos == {"me/x": {}}  # the repository was made, nothing was committed

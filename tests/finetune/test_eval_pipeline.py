@@ -145,6 +145,9 @@ def test_pipeline_builds_the_named_layout_and_skips_finished_stages(
     assert "| demo-q8_0.gguf (after) | 4 |" in report and "| heuristic baseline | 4 |" in report
     assert "| base (before): base | 4 |" in report and "Baseline: the offline heuristic teacher" in report
     assert (models / "eval" / "eval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    card = (models / "hub" / "README.md").read_text()  # the card stage: a publishable folder
+    assert card.startswith("---\nlicense: gemma\n") and "| demo-q8_0.gguf (after) | 4 |" in card
+    assert (models / "hub" / "demo-q8_0.gguf").stat().st_size == (models / "demo-q8_0.gguf").stat().st_size
 
     stamp = (models / "demo-q8_0.gguf").stat().st_mtime_ns
     log = tmp_path / "log.txt"
