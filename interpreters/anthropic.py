@@ -2,13 +2,15 @@
 
 The system prompt is a base prompt plus the task's guidance; the tools come from the task; tool choice is left
 to the model so that it explains its reasoning before calling the tool (or extended thinking, with
-``thinking_tokens``). Tools and system carry ``cache_control`` for prompt caching. Requests run under a
-concurrency limit and are retried with exponential backoff and jitter on 429, 529, 5xx, timeouts, connection
-errors and malformed bodies (not JSON, nested too deeply, wrong types in ``content`` or ``usage``), honouring
-``retry-after`` up to ``retry_after_max``. ``timeout`` bounds each attempt as a whole (a body dripped byte by
-byte cannot stretch it) and ``turn_timeout`` bounds the whole turn, every attempt and wait included: a turn
-never hangs, it answers or fails with a one-line reason. Cost is computed from each response's usage with a
-price table the caller can override; a :class:`Budget` stops new requests once it is spent.
+``thinking_tokens``). Tools and system carry ``cache_control`` for prompt caching; tools are sent without their
+per-input choices (those are in the user text, and the task refuses an answer outside them), so this prefix is
+static per task. It is cached only from the model's minimum cacheable length (``MIN_CACHEABLE_TOKENS``).
+Requests run under a concurrency limit and are retried with exponential backoff and jitter on 429, 529, 5xx,
+timeouts, connection errors and malformed bodies (not JSON, nested too deeply, wrong types in ``content`` or
+``usage``), honouring ``retry-after`` up to ``retry_after_max``. ``timeout`` bounds each attempt as a whole (a
+body dripped byte by byte cannot stretch it) and ``turn_timeout`` bounds the whole turn, every attempt and wait
+included: a turn never hangs, it answers or fails with a one-line reason. Cost is computed from each response's
+usage with a price table the caller can override; a :class:`Budget` stops new requests once it is spent.
 
 The key and endpoint come from the environment as the SDK reads them (``ANTHROPIC_API_KEY``,
 ``ANTHROPIC_BASE_URL``); the key is never part of a request body or a record, and error messages pass through
@@ -290,7 +292,9 @@ class AnthropicTeacher(ModelBackend):
     def request_params(self, request: ModelRequest) -> dict[str, Any]:
         """The Messages API request for one task request, exactly as sent (no credentials in it)."""
         system = (request.system or BASE_PROMPT) + ("\n\n" + request.guidance if request.guidance else "")
-        tools = [tool.anthropic() for tool in request.tools]
+        # the cacheable prefix (tools, then system) is the same for every input of a task: per-input choices (such
+        # as select_symbols' candidate names) stay out of it, in the user text; the task still checks the answer
+        tools = [tool.unrestricted().anthropic() for tool in request.tools]
         if tools:
             tools[-1] = {**tools[-1], "cache_control": {"type": "ephemeral"}}
         params: dict[str, Any] = {

@@ -234,3 +234,14 @@ async def test_a_batch_result_with_wrong_usage_types_fails_the_turn(tmp_path: Pa
             await batch.complete(request_for(ScoreEdgeTask(), EDGE))
         await batch.teacher.aclose()
     assert batch.teacher.budget.spent_usd == 0.0
+
+
+def test_the_cacheable_prefix_is_the_same_for_every_input_of_a_task(fake: FakeAnthropic) -> None:
+    other = SelectSymbolsInput(topic="payments", symbol="checkout", candidates=Candidates(inputs=("Cart", "Card")))
+    model = teacher(fake)
+    first, second = (model.request_params(request_for(SelectSymbolsTask(), i)) for i in (SELECT, other))
+    assert (first["tools"], first["system"]) == (second["tools"], second["system"])
+    assert "enum" not in json.dumps(first["tools"])  # the candidates are in the user text only
+    assert "Cart, Card" in second["messages"][0]["content"]
+    # the task still refuses a name that is not a candidate
+    assert SelectSymbolsTask().tool(other).choices == {"selected": ("Cart", "Card")}
