@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--training", type=Path, nargs="*", default=[], help="stage directories to plot losses of")
     evaluate.add_argument("--profile", choices=["hf", "ollama"], default="hf", help="profile the data used")
     evaluate.add_argument("--limit", type=positive_int, help="evaluate only the first N examples")
+    evaluate.add_argument("--base", type=Path, help="the base model (before training), scored beside the artifacts")
 
     card = stages.add_parser(
         "card", help="a publishable model folder with a Hugging Face model card (README.md); --push uploads it"
@@ -182,7 +183,9 @@ def _run(args: argparse.Namespace) -> int:
         from finetune.evaluate import evaluate, write_report
 
         _output(args.out, directory=True)
-        print(write_report(evaluate(args.data, args.model, args.out, args.profile, args.limit, args.training)))
+        print(write_report(
+            evaluate(args.data, args.model, args.out, args.profile, args.limit, args.training, base=args.base)
+        ))
     elif args.stage == "card":
         from finetune.card import build_model_folder, push_folder
 
