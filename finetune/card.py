@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -112,22 +113,31 @@ def card_text(models: Path, data: Path, name: str, base_model: str | None = None
                         f"{t.get('wall_seconds', '?')} s ({shown})")
     sections += ["", "## Evaluation", ""]
     title, *report = evaluation.read_text(encoding="utf-8").splitlines()
-    sections += [title.lstrip("# ") + ".", *(("#" + line if line.startswith("#") else line) for line in report)]
+    size = re.search(r"\((\d+) examples\)$", title)  # the title names a local path: keep only the count
+    sections += [f"On the held-out eval split ({size.group(1) if size else '?'} examples); every figure with its n.",
+                 *(("#" + line if line.startswith("#") else line) for line in report)]
     if (models / "eval" / "eval.png").is_file():
         sections += ["", "![exact match and valid calls per model](eval/eval.png)"]
     sections += ["", "## Usage", "", "### llama.cpp", ""]
     if ggufs:
         chosen = next((g for g in ggufs if "q8_0" in g), ggufs[-1])
         sections += [
-            f"Files: {', '.join(f'`{g}`' for g in ggufs)}. With llama.cpp's CLI (stop at `<end_of_turn>` "
-            "and `<start_function_response>`; the prompt must be FunctionGemma's format, as the chat template "
-            "in the GGUF renders it):",
+            f"Files: {', '.join(f'`{g}`' for g in ggufs)}. The prompt is FunctionGemma's format with the task's "
+            f"function declarations, rendered with the codec profile the data used (`{profile or 'hf'}`); stop at "
+            "`<end_of_turn>` and `<start_function_response>`. With llama-cpp-python and this project's codec:",
             "",
-            "```bash",
-            f"llama-cli -m {chosen} --jinja -p 'List the open pull requests' --temp 0",
+            "```python",
+            "from llama_cpp import Llama",
+            "from converters.functiongemma import render_prompt, split_output",
+            "",
+            f'llm = Llama(model_path="{chosen}", n_ctx=4096)',
+            f'prompt = render_prompt(messages, tools, profile="{profile or "hf"}")  # OpenAI-style messages and tools',
+            'out = llm.create_completion(prompt, max_tokens=256, temperature=0, '
+            'stop=["<end_of_turn>", "<start_function_response>"])',
+            'calls, text = split_output(out["choices"][0]["text"])',
             "```",
             "",
-            "In Python, with this project's embedded student (it renders the prompt with the codec):",
+            "Or as the exploration program's model, in-process:",
             "",
             "```python",
             "from interpreters.llamacpp import LlamaCppStudent",

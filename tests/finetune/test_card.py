@@ -63,7 +63,8 @@ def test_the_card_has_front_matter_the_licence_data_every_figure_and_usage(tmp_p
             assert line in body  # every evaluation figure, with its n
     assert "| demo-q8_0.gguf (after) | 3 | 66.7%" in body and "| base (before): base | 3 |" in body
     assert modelfile_text(models / "demo-q8_0.gguf", models).strip() in body
-    assert "ollama create demo -f Modelfile" in body and "llama-cli -m demo-q8_0.gguf" in body
+    assert "ollama create demo -f Modelfile" in body and 'Llama(model_path="demo-q8_0.gguf"' in body
+    assert "On the held-out eval split (3 examples)" in body and str(tmp_path) not in body  # no local paths
     assert "- sft: 12 steps in 3.5 s (lora False, learning_rate 0.003, epochs 8.0)" in body
 
 
