@@ -47,8 +47,10 @@ __all__ = [
     "normalise",
     "plot_losses",
     "plot_scores",
+    "recorded_teachers",
     "schema_valid",
     "score",
+    "score_conversations",
     "write_report",
 ]
 
