@@ -2,8 +2,10 @@
 
 Run: ``.venv/bin/python -m benchmarks.cost``. Records explorations of ``examples/sample_repo`` with the real
 prompts and tools against the local fake of the Messages API, then prices the recorded usage four ways.
-The fake counts tokens as characters / 4 (it has no Claude tokenizer) and answers with short reasoning, so
-the figures are estimates of the prompt side; a real run's ``summary.json`` gives the real figure.
+The fake counts tokens as characters / 4 (it has no Claude tokenizer), answers with short reasoning, and caches
+a prefix only from the model's documented minimum cacheable length (4,096 tokens for Haiku 4.5), so the figures
+are estimates of the prompt side; a real run's ``summary.json`` gives the real figure. "no caching" reprices the
+cached tokens as plain input. The cacheable prefix of each task (tools and system) is printed beside the minimum.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from typing import Any
 
 import anthropic
 
-from interpreters.anthropic import BATCH_DISCOUNT, PRICES, AnthropicTeacher, cost_of
+from interpreters.anthropic import (
+    BATCH_DISCOUNT,
+    DEFAULT_MODEL,
+    PRICES,
+    AnthropicTeacher,
+    cost_of,
+    min_cacheable_tokens,
+)
 from interpreters.lsp import LspServer
 from interpreters.recording import read_log
 from teacher.explore import TeachQuery
@@ -34,13 +43,16 @@ QUERIES = [
 ]
 
 
-def usages(out: Path) -> list[dict[str, Any]]:
-    """The usage of every successful model turn recorded under ``out``."""
+def usages(out: Path, prefixes: dict[str, set[int]] | None = None) -> list[dict[str, Any]]:
+    """The usage of every successful model turn recorded under ``out`` (and each task's prefix sizes, in tokens)."""
     found = []
     for path in (out / "sessions").glob("*.jsonl"):
         for r in read_log(path)[0]:
             if r.get("kind") == "model" and not r.get("error"):
                 found.append(r["response"]["usage"])
+                if prefixes is not None:
+                    prefix = [*r["request"]["tools"], *r["request"]["system"]]
+                    prefixes.setdefault(r["task"], set()).add(len(json.dumps(prefix, sort_keys=True)) // 4)
     return found
 
 
@@ -53,7 +65,8 @@ async def main() -> None:
         async with LspServer(ROOT / "examples" / "sample_repo") as lsp:
             with open(out / "progress.log", "w", encoding="utf-8") as progress:
                 await record(QUERIES, out, AnthropicTeacher(client=client), lsp, concurrency=1, stream=progress)
-        used = usages(out)
+        prefixes: dict[str, set[int]] = {}
+        used = usages(out, prefixes)
     uncached = [
         {"input_tokens": u["input_tokens"] + u["cache_creation_input_tokens"] + u["cache_read_input_tokens"],
          "output_tokens": u["output_tokens"]}
@@ -67,6 +80,10 @@ async def main() -> None:
     }
     tokens = {k: sum(u[k] for u in used) for k in used[0]}
     print(f"{len(used)} examples recorded; tokens {json.dumps(tokens)}")
+    print(f"cacheable prefix (tools + system) per task, tokens; {DEFAULT_MODEL}'s minimum is "
+          f"{min_cacheable_tokens(DEFAULT_MODEL)}:")
+    for task, sizes in sorted(prefixes.items()):
+        print(f"  {task}: {min(sizes)}-{max(sizes)} ({len(sizes)} distinct prefix sizes)")
     for name, total in per_1000.items():
         print(f"{name:>20}: ${total / len(used) * 1000:.2f} per 1,000 examples")
 

@@ -1,6 +1,6 @@
 """``python -m finetune <stage>``: the fine-tuning stages one by one, or all of them with ``pipeline``.
 
-Stages: tiny, base, sft, dpo, merge, export, quantize, modelfile, eval, pipeline. Each is also a library function
+Stages: tiny, base, sft, dpo, merge, export, quantize, modelfile, eval, card, pipeline. Each is also a library function
 (``finetune.tiny.build_tiny_model``, ``finetune.sft.run_sft``, ...). Errors in the input (a bad dataset line, a
 missing model or GGUF, a bad configuration) are reported in one line before any training starts.
 """
@@ -96,6 +96,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--training", type=Path, nargs="*", default=[], help="stage directories to plot losses of")
     evaluate.add_argument("--profile", choices=["hf", "ollama"], default="hf", help="profile the data used")
     evaluate.add_argument("--limit", type=positive_int, help="evaluate only the first N examples")
+    evaluate.add_argument("--base", type=Path, help="the base model (before training), scored beside the artifacts")
+
+    card = stages.add_parser(
+        "card", help="a publishable model folder with a Hugging Face model card (README.md); --push uploads it"
+    )
+    card.add_argument("--name", required=True, type=output_name, help="the training's name (training/models/NAME)")
+    card.add_argument("--root", type=Path, default=Path("training"), help="root of the layout (default training)")
+    card.add_argument("--out", type=Path, help="folder to write (default ROOT/models/NAME/hub)")
+    card.add_argument("--base-model", help="the base model's Hub id for the card (e.g. google/functiongemma-270m-it)")
+    card.add_argument("--push", metavar="REPO", help="upload the folder to this Hub repository (HF_TOKEN, HF_ENDPOINT)")
+    card.add_argument("--private", action="store_true", help="create the repository private (with --push)")
 
     pipeline = stages.add_parser("pipeline", help="all stages for a named training, each skipped when done")
     pipeline.add_argument(
@@ -113,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         "--count", type=positive_int, default=600, help="examples to generate with --schema (default 600)"
     )
     pipeline.add_argument("--base", type=Path, help="base model directory (default: build a tiny model)")
+    pipeline.add_argument("--base-model", help="the base model's Hub id, named in the model card")
     pipeline.add_argument("--profile", choices=["hf", "ollama"], default="hf", help="codec profile of the data")
     pipeline.add_argument(
         "--quant", nargs="*", default=["q8_0", "q4_k_m"], choices=QUANT_TYPES, help="GGUF quantizations"
@@ -171,7 +183,18 @@ def _run(args: argparse.Namespace) -> int:
         from finetune.evaluate import evaluate, write_report
 
         _output(args.out, directory=True)
-        print(write_report(evaluate(args.data, args.model, args.out, args.profile, args.limit, args.training)))
+        print(write_report(
+            evaluate(args.data, args.model, args.out, args.profile, args.limit, args.training, base=args.base)
+        ))
+    elif args.stage == "card":
+        from finetune.card import build_model_folder, push_folder
+
+        models = args.root / "models" / args.name
+        out = _output(args.out or models / "hub", directory=True)
+        folder = build_model_folder(models, args.root / "data" / args.name, out, args.name, args.base_model)
+        print(folder / "README.md")
+        if args.push:
+            print(push_folder(folder, args.push, private=args.private))
     else:
         from finetune.evaluate import write_report
         from finetune.pipeline import STAGES, PipelineSettings, load_stage_config, run_pipeline
@@ -183,6 +206,7 @@ def _run(args: argparse.Namespace) -> int:
             root=args.root,
             recordings=args.recordings,
             base=args.base,
+            base_model=args.base_model,
             profile=args.profile,
             quantizations=args.quant,
             dpo=not args.no_dpo,
@@ -213,6 +237,7 @@ def cli_intent_data(schema: str, count: int, name: str, root: Path) -> Callable[
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from finetune.card import PushError
     from finetune.config import ConfigError
     from finetune.data import DatasetError
     from finetune.export import ExportError
@@ -229,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ModelError,
         QuantizeError,
         TokenizerCheckError,
+        PushError,
         OSError,
     ) as error:
         print(f"finetune {args.stage}: {error}", file=sys.stderr)

@@ -8,7 +8,8 @@
     training/models/NAME/dpo/      the same, trained on the SFT model's mistakes
     training/models/NAME/merged/   the adapters folded into the base
     training/models/NAME/NAME-f16.gguf, NAME-q8_0.gguf, NAME-q4_k_m.gguf, Modelfile (ollama profile)
-    training/models/NAME/eval/     eval.json, eval.md, loss.png
+    training/models/NAME/eval/     eval.json, eval.md, eval.png, loss.png
+    training/models/NAME/hub/      the publishable folder: README.md (model card), model files, GGUFs, eval/
 
 Each stage is skipped when its output exists and is valid; ``--force`` redoes all stages (or the named ones).
 An interrupted run continues where it stopped (training resumes from its last checkpoint).
@@ -34,7 +35,7 @@ from teacher.cli_args import name_problem
 
 __all__ = ["STAGES", "PipelineSettings", "run_pipeline"]
 
-STAGES = ("data", "base", "sft", "dpo", "merge", "export", "quantize", "modelfile", "eval")
+STAGES = ("data", "base", "sft", "dpo", "merge", "export", "quantize", "modelfile", "eval", "card")
 
 
 @dataclass
@@ -45,6 +46,8 @@ class PipelineSettings:
     root: Path = Path("training")
     recordings: list[Path] = field(default_factory=list)
     base: Path | None = None
+    #: the base model's Hub id, for the model card (``base_model``)
+    base_model: str | None = None
     profile: str = "hf"
     quantizations: list[str] = field(default_factory=lambda: ["q8_0", "q4_k_m"])
     dpo: bool = True
@@ -215,9 +218,20 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = sys.stde
 
     eval_dir = models / "eval"
     if redo("eval", (eval_dir / "eval.json").is_file()):
-        results = evaluate(data, [merged, *ggufs], eval_dir, settings.profile, settings.eval_limit, trainings, progress)
+        from finetune.evaluate import recorded_teachers
+
+        teachers = recorded_teachers(settings.recordings) if settings.recordings else None
+        results = evaluate(
+            data, [merged, *ggufs], eval_dir, settings.profile, settings.eval_limit, trainings, progress,
+            base=base, teachers=teachers,
+        )
     else:
         results = json.loads((eval_dir / "eval.json").read_text(encoding="utf-8"))
+    hub = models / "hub"
+    if redo("card", (hub / "README.md").is_file()):
+        from finetune.card import build_model_folder
+
+        build_model_folder(models, data, hub, name, settings.base_model)
     _log(progress, f"finished in {time.perf_counter() - started:.0f} s; report: {eval_dir / 'eval.md'}")
     return results
 

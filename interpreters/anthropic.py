@@ -2,13 +2,15 @@
 
 The system prompt is a base prompt plus the task's guidance; the tools come from the task; tool choice is left
 to the model so that it explains its reasoning before calling the tool (or extended thinking, with
-``thinking_tokens``). Tools and system carry ``cache_control`` for prompt caching. Requests run under a
-concurrency limit and are retried with exponential backoff and jitter on 429, 529, 5xx, timeouts, connection
-errors and malformed bodies (not JSON, nested too deeply, wrong types in ``content`` or ``usage``), honouring
-``retry-after`` up to ``retry_after_max``. ``timeout`` bounds each attempt as a whole (a body dripped byte by
-byte cannot stretch it) and ``turn_timeout`` bounds the whole turn, every attempt and wait included: a turn
-never hangs, it answers or fails with a one-line reason. Cost is computed from each response's usage with a
-price table the caller can override; a :class:`Budget` stops new requests once it is spent.
+``thinking_tokens``). Tools and system carry ``cache_control`` for prompt caching; tools are sent without their
+per-input choices (those are in the user text, and the task refuses an answer outside them), so this prefix is
+static per task. It is cached only from the model's minimum cacheable length (``MIN_CACHEABLE_TOKENS``).
+Requests run under a concurrency limit and are retried with exponential backoff and jitter on 429, 529, 5xx,
+timeouts, connection errors and malformed bodies (not JSON, nested too deeply, wrong types in ``content`` or
+``usage``), honouring ``retry-after`` up to ``retry_after_max``. ``timeout`` bounds each attempt as a whole (a
+body dripped byte by byte cannot stretch it) and ``turn_timeout`` bounds the whole turn, every attempt and wait
+included: a turn never hangs, it answers or fails with a one-line reason. Cost is computed from each response's
+usage with a price table the caller can override; a :class:`Budget` stops new requests once it is spent.
 
 The key and endpoint come from the environment as the SDK reads them (``ANTHROPIC_API_KEY``,
 ``ANTHROPIC_BASE_URL``); the key is never part of a request body or a record, and error messages pass through
@@ -33,6 +35,7 @@ from teacher.redact import redact
 __all__ = [
     "BASE_PROMPT",
     "DEFAULT_MODEL",
+    "MIN_CACHEABLE_TOKENS",
     "PRICES",
     "AnthropicTeacher",
     "Budget",
@@ -41,6 +44,7 @@ __all__ = [
     "TeacherRequestFailed",
     "anthropic_history",
     "cost_of",
+    "min_cacheable_tokens",
     "reply_from_response",
     "response_problem",
     "usage_problem",
@@ -72,6 +76,25 @@ PRICES: dict[str, Price] = {
     "claude-3-5-haiku-latest": Price(input=0.80, output=4.00, cache_write=1.00, cache_read=0.08),
 }
 BATCH_DISCOUNT = 0.5
+
+#: Anthropic's minimum cacheable prompt length per model family (tokens up to a ``cache_control`` breakpoint;
+#: anything shorter is neither written to nor read from the cache, and is billed as plain input). From
+#: Anthropic's prompt-caching documentation: 4,096 for Claude Haiku 4.5, 2,048 for Claude Haiku 3.5 and 3.
+MIN_CACHEABLE_TOKENS: dict[str, int] = {
+    "claude-haiku-4-5": 4096,
+    "claude-3-5-haiku": 2048,
+    "claude-3-haiku": 2048,
+}
+#: the documented minimum of the other current models (Sonnet 4.x, Opus 4.1 and earlier)
+DEFAULT_MIN_CACHEABLE_TOKENS = 1024
+
+
+def min_cacheable_tokens(model: str) -> int:
+    """The minimum cacheable prompt length (tokens) of ``model``, matched on its family prefix."""
+    for family, tokens in MIN_CACHEABLE_TOKENS.items():
+        if model.startswith(family):
+            return tokens
+    return DEFAULT_MIN_CACHEABLE_TOKENS
 
 
 def usage_problem(usage: Any) -> str | None:
@@ -269,7 +292,9 @@ class AnthropicTeacher(ModelBackend):
     def request_params(self, request: ModelRequest) -> dict[str, Any]:
         """The Messages API request for one task request, exactly as sent (no credentials in it)."""
         system = (request.system or BASE_PROMPT) + ("\n\n" + request.guidance if request.guidance else "")
-        tools = [tool.anthropic() for tool in request.tools]
+        # the cacheable prefix (tools, then system) is the same for every input of a task: per-input choices (such
+        # as select_symbols' candidate names) stay out of it, in the user text; the task still checks the answer
+        tools = [tool.unrestricted().anthropic() for tool in request.tools]
         if tools:
             tools[-1] = {**tools[-1], "cache_control": {"type": "ephemeral"}}
         params: dict[str, Any] = {

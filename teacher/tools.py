@@ -92,6 +92,10 @@ class Tool(Generic[A]):
         """The same tool with ``field`` (a string, or each item of a list) limited to ``values``."""
         return Tool(self.name, self.description, self.arguments, choices={**self.choices, field: tuple(values)})
 
+    def unrestricted(self) -> Tool[A]:
+        """The same tool without per-input choices: the schema every input shares (validation stays the task's)."""
+        return Tool(self.name, self.description, self.arguments) if self.choices else self
+
     def parameters(self) -> dict[str, Any]:
         """The JSON schema of the arguments, with restricted choices as enums."""
         schema = json_schema(self.arguments)
@@ -176,6 +180,9 @@ class SchemaTool(Tool[Any]):
 
     def restrict(self, field: str, values: Iterable[str]) -> Tool[Any]:
         raise NotImplementedError("a SchemaTool states its choices as enums in its schema")
+
+    def unrestricted(self) -> Tool[Any]:
+        return self
 
     def parameters(self) -> dict[str, Any]:
         return copy.deepcopy(self.schema)

@@ -20,7 +20,6 @@ Standard library only: a ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-ali
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import random
 import re
@@ -36,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
+
+from interpreters.anthropic import min_cacheable_tokens
 
 __all__ = [
     "HOSTILE_KINDS",
@@ -278,8 +279,10 @@ class DefaultResponder:
 
     With tools: [thinking (only when enabled)] + text + tool_use for the first tool (or the ``tool_choice`` tool)
     with ``minimal_input`` of its schema, stop_reason "tool_use". Without tools: one text block and "end_turn".
-    When ``system`` blocks or the last tool carry ``cache_control``, the system+tools prefix is reported as
-    ``cache_creation_input_tokens`` the first time it is seen and as ``cache_read_input_tokens`` afterwards.
+    Prompt caching as the API documents it: the prefix up to a block carrying ``cache_control`` (tools, then
+    system, then message blocks) is reported as ``cache_creation_input_tokens`` the first time it is seen and as
+    ``cache_read_input_tokens`` afterwards, but only when it reaches the model's minimum cacheable length
+    (``interpreters.anthropic.min_cacheable_tokens``: 4,096 tokens for Haiku 4.5); a shorter prefix is plain input.
     """
 
     def __init__(self) -> None:
@@ -334,27 +337,47 @@ class DefaultResponder:
         total = max(1, len(json.dumps(body)) // 4)
         output_tokens = max(1, len(json.dumps(content)) // 8)
         creation = read = 0
-        system = body.get("system")
-        tools = body.get("tools")
-        last_tool = [tools[-1]] if isinstance(tools, list) and tools else []
-        if _has_cache_control(system) or _has_cache_control(last_tool):
-            prefix = json.dumps({"system": system, "tools": tools}, sort_keys=True)
-            cached = min(total - 1, max(1, len(prefix) // 4))
-            key = hashlib.sha256(prefix.encode()).hexdigest()
+        # the cacheable prefix as the API orders it: tools, then system, then the messages' blocks; a breakpoint is a
+        # block carrying cache_control, and its prefix is cached only from the model's minimum length on
+        minimum = min_cacheable_tokens(str(body.get("model", "")))
+        segments = _prefix_segments(body)
+        breakpoints = [n for n, block in enumerate(segments) if "cache_control" in block]
+        prefixes = [json.dumps(segments[: n + 1], sort_keys=True) for n in breakpoints]
+        prefixes = [p for p in prefixes if len(p) // 4 >= minimum]
+        if prefixes:
+            longest = prefixes[-1]
             with self._lock:
-                first_time = key not in self._cached_prefixes
-                self._cached_prefixes.add(key)
-            if first_time:
-                creation = cached
-            else:
-                read = cached
-            total -= cached
+                hit = next((p for p in reversed(prefixes) if p in self._cached_prefixes), None)
+                self._cached_prefixes.add(longest)
+            read = min(total - 1, len(hit) // 4) if hit is not None else 0
+            creation = min(total - 1 - read, len(longest) // 4 - read) if hit != longest else 0
+            total -= read + creation
         return {
             "input_tokens": total,
             "output_tokens": output_tokens,
             "cache_creation_input_tokens": creation,
             "cache_read_input_tokens": read,
         }
+
+
+def _prefix_segments(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's blocks in the API's cache order: each tool, each system block, each message block."""
+    segments: list[dict[str, Any]] = []
+    tools, system = body.get("tools"), body.get("system")
+    segments += [t for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
+    if isinstance(system, str):
+        segments.append({"type": "text", "text": system})
+    elif isinstance(system, list):
+        segments += [b for b in system if isinstance(b, dict)]
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        blocks = message.get("content")
+        if isinstance(blocks, str):
+            segments.append({"role": message.get("role"), "text": blocks})
+        elif isinstance(blocks, list):
+            segments += [{"role": message.get("role"), **b} for b in blocks if isinstance(b, dict)]
+    return segments
 
 
 default_responder: Responder = DefaultResponder()

@@ -129,6 +129,8 @@ ROWS: list[Row] = [
     row("pipeline-name-climbs", FT, "pipeline --name ../../x --root {out}", 2, "--name"),
     row("pipeline-name-absolute", FT, "pipeline --name /tmp/x --root {out}", 2, "--name"),
     row("pipeline-name-empty", FT, ["pipeline", "--name", "", "--root", "{out}"], 2, "--name"),
+    row("card-name-climbs", FT, "card --name ../x --root {out}", 2, "--name"),
+    row("card-no-evaluation", FT, "card --name x --root {out}", 1, "eval.md", "no evaluation yet"),
     # finetune: configuration files
     row("sft-config-lora-r-negative", FT, f"{SFT} --config {{cfg_lora_r}}", 1, "{cfg_lora_r}", "lora_r"),
     row("sft-config-lora-r-nan", FT, f"{SFT} --config {{cfg_nan}}", 1, "{cfg_nan}", "lora_r"),

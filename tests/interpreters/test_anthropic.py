@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from interpreters.anthropic import (
     Price,
     TeacherRequestFailed,
     cost_of,
+    min_cacheable_tokens,
 )
 from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeTask
 from tasks.select_symbols import Candidates, SelectSymbolsInput, SelectSymbolsTask
@@ -71,10 +74,34 @@ async def test_reply_keeps_the_raw_response_reasoning_and_cost(fake: FakeAnthrop
     assert first.reasoning and first.calls[0].name == "score_edge"
     assert first.meta["request"]["thinking"] == {"type": "enabled", "budget_tokens": 1024}
     usage_1, usage_2 = first.raw["usage"], second.raw["usage"]
-    assert usage_1["cache_creation_input_tokens"] > 0 and usage_2["cache_read_input_tokens"] > 0
+    # the shipped prefix (tools and system, a few hundred tokens) is below Haiku 4.5's 4,096-token minimum
+    assert usage_1["cache_creation_input_tokens"] == usage_2["cache_read_input_tokens"] == 0
     assert first.meta["cost_usd"] == pytest.approx(cost_of(usage_1, Price(1.0, 5.0, 1.25, 0.10)))
-    assert second.meta["cost_usd"] < first.meta["cost_usd"]  # cache reads are cheap
     assert model.budget.spent_usd == pytest.approx(first.meta["cost_usd"] + second.meta["cost_usd"])
+
+
+@pytest.mark.parametrize(("model", "words", "cached"), [
+    ("claude-haiku-4-5", 2500, False),  # about 3,100 tokens of prefix: under 4,096
+    ("claude-haiku-4-5", 4000, True),  # about 4,600
+    ("claude-3-5-haiku-latest", 2500, True),  # over 2,048
+    ("claude-3-5-haiku-latest", 1200, False),  # about 1,600
+])
+async def test_the_fake_caches_only_from_the_models_minimum(
+    fake: FakeAnthropic, model: str, words: int, cached: bool
+) -> None:
+    teacher_ = teacher(fake, model=model)
+    request = dataclasses.replace(request_for(ScoreEdgeTask(), EDGE), guidance="word " * words)
+    first, second = [(await teacher_.complete(request)).raw["usage"] for _ in range(2)]
+    size = len(json.dumps(teacher_.request_params(request)["system"])) // 4
+    assert (size >= min_cacheable_tokens(model)) == cached
+    if cached:
+        assert first["cache_creation_input_tokens"] > min_cacheable_tokens(model)
+        assert second["cache_read_input_tokens"] == first["cache_creation_input_tokens"]
+        assert second["cache_creation_input_tokens"] == 0
+        assert cost_of(second, teacher_.price) < cost_of(first, teacher_.price)  # type: ignore[arg-type]
+    else:
+        assert first["cache_creation_input_tokens"] == second["cache_read_input_tokens"] == 0
+        assert first["input_tokens"] == second["input_tokens"] > size
 
 
 @pytest.mark.parametrize("kind", ["429", "529", "500", "malformed", "timeout"])
@@ -207,3 +234,14 @@ async def test_a_batch_result_with_wrong_usage_types_fails_the_turn(tmp_path: Pa
             await batch.complete(request_for(ScoreEdgeTask(), EDGE))
         await batch.teacher.aclose()
     assert batch.teacher.budget.spent_usd == 0.0
+
+
+def test_the_cacheable_prefix_is_the_same_for_every_input_of_a_task(fake: FakeAnthropic) -> None:
+    other = SelectSymbolsInput(topic="payments", symbol="checkout", candidates=Candidates(inputs=("Cart", "Card")))
+    model = teacher(fake)
+    first, second = (model.request_params(request_for(SelectSymbolsTask(), i)) for i in (SELECT, other))
+    assert (first["tools"], first["system"]) == (second["tools"], second["system"])
+    assert "enum" not in json.dumps(first["tools"])  # the candidates are in the user text only
+    assert "Cart, Card" in second["messages"][0]["content"]
+    # the task still refuses a name that is not a candidate
+    assert SelectSymbolsTask().tool(other).choices == {"selected": ("Cart", "Card")}

@@ -40,10 +40,18 @@ class Choosing(DefaultResponder):
         response = super().__call__(body)
         for block in response["content"]:
             if block["type"] == "tool_use" and block["name"] == "select_symbols":
-                tool = next(t for t in body["tools"] if t["name"] == "select_symbols")
-                choices = tool["input_schema"]["properties"]["selected"].get("items", {}).get("enum", [])
-                block["input"] = {"selected": choices[:2]}
+                block["input"] = {"selected": offered(body["messages"][0]["content"])[:2]}
         return response
+
+
+def offered(user: str) -> list[str]:
+    """The selectable candidate names in a select_symbols user text, in display order (a hub's count is not one)."""
+    names: list[str] = []
+    for line in user.split("Candidates:\n", 1)[1].splitlines():
+        listed = line.split(": ", 1)[1] if ": " in line else ""
+        if listed and listed != "(none)" and not listed.startswith("(hub:"):
+            names += [n for n in listed.split(", ") if n not in names]
+    return names
 
 
 def fake_server(**options: Any) -> FakeAnthropic:
