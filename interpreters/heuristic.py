@@ -109,18 +109,27 @@ def score_edge(input: ScoreEdgeInput) -> ScoreEdgeOutput:
 
 
 def select_symbols(input: SelectSymbolsInput) -> SelectSymbols:
-    """Select candidates whose names share words with the topic, skipping builtins and typing primitives."""
+    """Select candidates whose names share words with the topic, then, when the topic is about the symbol itself
+    (its name or its signature share words with it), its parameter, return and base types; builtins and typing
+    primitives skipped. It reads only what the student is shown: the topic, the symbol, its signature and the
+    candidate names. Direct matches come first, most shared words first, so the exploration follows them first."""
     topic = words(input.topic)
-    about_symbol = bool(topic & words(input.symbol))
-    selected = []
+    about_symbol = bool(topic & (words(input.symbol) | words(input.signature.split("(", 1)[0])))
+    direct: list[str] = []
+    related: list[str] = []
+    shared: dict[str, int] = {}
     for group, name in input.candidates.offered():
         bare = name.rsplit(".", 1)[-1]
-        if bare in SKIPPED_NAMES or name in selected:
+        if bare in SKIPPED_NAMES or name in direct or name in related:
             continue
         label = name.split(":", 1)[0] if group == "references" else name
-        if topic & words(label) or (about_symbol and group in ("inputs", "output")):
-            selected.append(name)
-    return SelectSymbols(selected=selected)
+        if topic & words(label):
+            direct.append(name)
+            shared[name] = len(topic & words(label))
+        elif about_symbol and group in ("inputs", "output", "bases"):
+            related.append(name)
+    direct.sort(key=lambda n: -shared[n])  # the names sharing most words first (stable otherwise)
+    return SelectSymbols(selected=direct + related)
 
 
 class HeuristicModel(ModelBackend):

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
 from teacher.cli_args import Number, dollars, non_negative_int, positive_int, seconds
-from teacher.explore import TeachQuery, explore
+from teacher.explore import TeachQuery, explore, module_prefix
 from teacher.handlers import Handler, interpret
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
@@ -154,7 +154,7 @@ async def _run_session(
         recorder.already_written(log.records)
         recording = Recording(model, log)
         async with interpret(recorder, recording):
-            result = await explore(query)
+            result = await explore(query, module_prefix=module_prefix(Path(repo)) if repo else "")
             if invert and not budget_spent():
                 await _invert_topic(query)
         failures = recording.failures + [("lsp_unavailable", message) for message in recorder.failures]
