@@ -1,4 +1,4 @@
-"""The heuristic teacher: answers select_symbols, score_edge and invert_topic offline, with no API key.
+"""The heuristic teacher: answers select_symbols, score_edge, invert_topic and propose_queries offline, with no API key.
 
 It is a backend like any other (a :class:`ModelBackend`), so its answers are recorded and converted exactly
 like the teacher's. Its rules are deliberately simple and deterministic: they bootstrap data, the student
@@ -12,6 +12,8 @@ from functools import lru_cache
 from typing import Any
 
 from converters.functiongemma import ToolCall
+from tasks.propose_queries.heuristic import propose_heuristically
+from tasks.propose_queries.task import ProposeQueriesInput
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeOutput
 from tasks.select_symbols.negatives import InvertTopicInput, invert_topic_heuristically
 from tasks.select_symbols.task import SelectSymbols, SelectSymbolsInput
@@ -112,9 +114,11 @@ def select_symbols(input: SelectSymbolsInput) -> SelectSymbols:
     """Select candidates whose names share words with the topic, then, when the topic is about the symbol itself
     (its name or its signature share words with it), its parameter, return and base types; builtins and typing
     primitives skipped. It reads only what the student is shown: the topic, the symbol, its signature and the
-    candidate names. Direct matches come first, most shared words first, so the exploration follows them first."""
+    candidate names. Direct matches (a topic word beyond the symbol's own name) come first, most shared words first,
+    so the exploration follows them first."""
     topic = words(input.topic)
-    about_symbol = bool(topic & (words(input.symbol) | words(input.signature.split("(", 1)[0])))
+    own = words(input.symbol)
+    about_symbol = bool(topic & (own | words(input.signature.split("(", 1)[0])))
     direct: list[str] = []
     related: list[str] = []
     shared: dict[str, int] = {}
@@ -123,10 +127,11 @@ def select_symbols(input: SelectSymbolsInput) -> SelectSymbols:
         if bare in SKIPPED_NAMES or name in direct or name in related:
             continue
         label = name.split(":", 1)[0] if group == "references" else name
-        if topic & words(label):
+        matched = topic & words(label)
+        if matched - own:  # a word of the topic beyond the symbol's own name
             direct.append(name)
-            shared[name] = len(topic & words(label))
-        elif about_symbol and group in ("inputs", "output", "bases"):
+            shared[name] = len(matched - own)
+        elif matched or (about_symbol and group in ("inputs", "output", "bases")):
             related.append(name)
     direct.sort(key=lambda n: -shared[n])  # the names sharing most words first (stable otherwise)
     return SelectSymbols(selected=direct + related)
@@ -150,6 +155,9 @@ class HeuristicModel(ModelBackend):
         if task == "select_symbols" and isinstance(input, SelectSymbolsInput):
             chosen = select_symbols(input)
             return ToolCall("select_symbols", chosen.model_dump()), "Candidates sharing words with the topic."
+        if task == "propose_queries" and isinstance(input, ProposeQueriesInput):
+            proposed = propose_heuristically(input)
+            return ToolCall("propose_queries", proposed.model_dump()), "Topics from the symbols' names and docstrings."
         if task == "invert_topic" and isinstance(input, InvertTopicInput):
             inverted = invert_topic_heuristically(input.topic)
             if inverted is None:

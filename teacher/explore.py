@@ -288,7 +288,7 @@ class _Walk:
                 self.skip(ref.qualified, "lookup_failed", error)
                 source = ""
             if ref.kind == CLASS:
-                bases = [b for b in class_bases(source, ref.line) if not is_generated_or_private(b)]
+                bases = [b for b in class_bases(source, ref.line) if await self.in_repository(b, ref.path)]
                 inputs = [i for i in inputs if i not in bases]
             else:
                 calls = await self.callees(ref, source)
@@ -334,6 +334,15 @@ class _Walk:
         for name in node.selected[: self.query.breadth]:
             group = next(g for g, n in candidates.offered() if n == name)
             await self.follow(node, group, name, node_symbol, calls)
+
+    async def in_repository(self, name: str, near: str) -> bool:
+        """Whether a public name resolves to a symbol of the repository (a base like ``Enum`` does not)."""
+        if is_generated_or_private(name):
+            return False
+        try:
+            return await self.resolve_name(name, near=near) is not None
+        except OperationFailed:
+            return False
 
     async def callees(self, ref: SymbolRef, source: str) -> dict[str, SymbolRef]:
         """The repository functions, methods and classes the body of ``ref`` calls, by name, as the language

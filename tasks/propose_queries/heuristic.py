@@ -1,0 +1,79 @@
+"""The offline proposer: topics written from a module's symbol names and the first lines of their docstrings."""
+
+from __future__ import annotations
+
+import re
+
+from tasks.propose_queries.task import ModuleSymbol, ProposedQueries, ProposedQuery, ProposeQueriesInput, topic_key
+
+_ARTICLES = ("a", "an", "the")
+_CUT = re.compile(r"[.;:(\[]|,\s|\s-\s|\s--\s")
+_WORD_OK = re.compile(r"[A-Za-z][\w'-]*|\d+")
+
+
+def _base_verb(word: str) -> str:
+    """'Returns' -> 'return', 'Matches' -> 'match', 'Applies' -> 'apply', 'Send' -> 'send'."""
+    w = word.lower()
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith(("sses", "shes", "ches", "xes", "zes")):
+        return w[:-2]
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 3:
+        return w[:-1]
+    return w
+
+
+def _phrase(summary: str, most: int = 9) -> list[str]:
+    """The summary's first clause as plain words (at most ``most``), or [] when it holds anything else."""
+    clause = _CUT.split(summary.strip(), maxsplit=1)[0].strip()
+    words = clause.split()
+    if not words or len(words) > most or not all(_WORD_OK.fullmatch(w) for w in words):
+        return []
+    return words
+
+
+def topic_for(symbol: ModuleSymbol) -> str:
+    """One grammatical topic about a symbol, from its docstring's first clause when it reads as a phrase."""
+    words = _phrase(symbol.summary)
+    name = symbol.name
+    if words and words[0].lower() in _ARTICLES:
+        noun = " ".join([words[0].lower(), *words[1:]])
+        if symbol.kind == "class":
+            return f"How is {noun} ({name}) built and used?"
+        return f"How does {name} work as {noun}?" if len(words) > 1 else f"What does {name} call, and who calls it?"
+    if len(words) >= 2 and words[0][:1].isalpha() and words[0].lower() not in ("this", "these", "it", "if", "when"):
+        verb = _base_verb(words[0])
+        rest = " ".join(words[1:])
+        return f"How does {name} {verb} {rest}?"
+    if symbol.kind == "class":
+        return f"How is a {name} created, and what uses it?"
+    return f"What does {name} call, and who calls it?"
+
+
+def propose_heuristically(input: ProposeQueriesInput) -> ProposedQueries:
+    """Up to ``count`` distinct topics: one per symbol (documented ones first, classes and functions taking
+    turns), then one pairing the first two classes."""
+    documented = [s for s in input.symbols if _phrase(s.summary)]
+    rest = [s for s in input.symbols if s not in documented]
+    ordered: list[ModuleSymbol] = []
+    for group in (documented, rest):
+        class_pool = [s for s in group if s.kind == "class"]
+        function_pool = [s for s in group if s.kind == "function"]
+        while class_pool or function_pool:
+            for pool in (class_pool, function_pool):
+                if pool:
+                    ordered.append(pool.pop(0))
+    queries: list[ProposedQuery] = []
+    seen: set[str] = set()
+    candidates = [(topic_for(s), [s.name]) for s in ordered]
+    classes = [s.name for s in input.symbols if s.kind == "class"]
+    if len(classes) >= 2:
+        candidates.append((f"How do {classes[0]} and {classes[1]} work together?", classes[:2]))
+    for topic, seeds in candidates:
+        if len(queries) == input.count:
+            break
+        key = topic_key(topic)
+        if key not in seen and len(topic) <= 200:
+            seen.add(key)
+            queries.append(ProposedQuery(topic=topic, seeds=seeds))
+    return ProposedQueries(queries=queries)
