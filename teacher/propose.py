@@ -58,6 +58,8 @@ async def module_input(path: str, module: str, count: int) -> ProposeQueriesInpu
     for symbol in await perform(DocumentSymbols(path)):
         if symbol.kind not in (CLASS, FUNCTION) or is_generated_or_private(symbol.name):
             continue
+        if symbol.start_line == symbol.end_line:
+            continue  # an imported name (the server lists imports as one-line symbols), not defined here
         hover = await perform(Hover(path, symbol.line, symbol.character)) or ""
         kind = "class" if symbol.kind == CLASS else "function"
         symbols.append(ModuleSymbol(name=symbol.name, kind=kind, summary=doc_summary(hover)))

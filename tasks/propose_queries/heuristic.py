@@ -7,6 +7,16 @@ import re
 from tasks.propose_queries.task import ModuleSymbol, ProposedQueries, ProposedQuery, ProposeQueriesInput, topic_key
 
 _ARTICLES = ("a", "an", "the")
+# Verbs docstrings open with ("Return ...", "Sends ..."): only these start a "How does NAME VERB ...?" topic.
+_VERBS = frozenset(
+    """add apply attach build calculate call check clear close compute construct convert copy create decode
+    define determine display echo emit encode execute fetch filter find format generate get handle hold initialize
+    invoke iterate join load look make manage mark match merge normalize open parse prepare print process prompt
+    provide raise read register remove render represent reset resolve return run save select send set show sort
+    split start stop store strip update validate wrap write yield""".split()
+)
+# Words that make a clause a sentence rather than a noun phrase ("the protocol was violated").
+_FINITE = frozenset("is are was were has have had be been can could will would should may might must".split())
 _CUT = re.compile(r"[.;:(\[]|,\s|\s-\s|\s--\s")
 _WORD_OK = re.compile(r"[A-Za-z][\w'-]*|\d+")
 
@@ -36,17 +46,18 @@ def topic_for(symbol: ModuleSymbol) -> str:
     """One grammatical topic about a symbol, from its docstring's first clause when it reads as a phrase."""
     words = _phrase(symbol.summary)
     name = symbol.name
-    if words and words[0].lower() in _ARTICLES:
+    finite = bool(_FINITE & {w.lower() for w in words}) or any(w.lower().endswith("ed") for w in words[1:])
+    if words and words[0].lower() in _ARTICLES and not finite:
         noun = " ".join([words[0].lower(), *words[1:]])
         if symbol.kind == "class":
             return f"How is {noun} ({name}) built and used?"
         return f"How does {name} work as {noun}?" if len(words) > 1 else f"What does {name} call, and who calls it?"
-    if len(words) >= 2 and words[0][:1].isalpha() and words[0].lower() not in ("this", "these", "it", "if", "when"):
+    if len(words) >= 2 and _base_verb(words[0]) in _VERBS and not _FINITE & {w.lower() for w in words[1:]}:
         verb = _base_verb(words[0])
         rest = " ".join(words[1:])
         return f"How does {name} {verb} {rest}?"
     if symbol.kind == "class":
-        return f"How is a {name} created, and what uses it?"
+        return f"How is {name} created, and what uses it?"
     return f"What does {name} call, and who calls it?"
 
 
