@@ -54,7 +54,10 @@ def topic_for(symbol: ModuleSymbol) -> str:
         return f"How does {name} work as {noun}?" if len(words) > 1 else f"What does {name} call, and who calls it?"
     if len(words) >= 2 and _base_verb(words[0]) in _VERBS and not _FINITE & {w.lower() for w in words[1:]}:
         verb = _base_verb(words[0])
-        rest = " ".join(words[1:])
+        # "Sends a request and returns the response": every joined verb takes the base form after "does"
+        joined = [_base_verb(w) if i and words[i - 1].lower() in ("and", "or") and _base_verb(w) in _VERBS else w
+                  for i, w in enumerate(words)]
+        rest = " ".join(joined[1:])
         return f"How does {name} {verb} {rest}?"
     if symbol.kind == "class":
         return f"How is {name} created, and what uses it?"
