@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from teacher.propose import doc_summary, python_files
 from teacher.record import main
 from tests.conftest import SAMPLE_REPO
 
 
-def _logs(out: Path) -> dict[str, list[dict[str, object]]]:
+def _logs(out: Path) -> dict[str, list[dict[str, Any]]]:
     return {p.stem: [json.loads(line) for line in p.read_text().splitlines()]
             for p in sorted((out / "sessions").glob("*.jsonl"))}
 
