@@ -21,7 +21,7 @@ from teacher.candidates import signature_of
 from teacher.explore import CLASS, FUNCTION, TeachQuery, module_of
 from teacher.handlers import Handler, interpret, perform
 from teacher.model import ModelBackend, current_node
-from teacher.operations import Ask, DocumentSymbols, Hover, OperationFailed
+from teacher.operations import Ask, DocumentSymbols, Hover, OperationFailed, SourceText
 
 __all__ = ["MAX_SYMBOLS", "doc_summary", "module_input", "propose_all", "propose_session_id", "python_files"]
 
@@ -55,11 +55,13 @@ def doc_summary(hover: str) -> str:
 async def module_input(path: str, module: str, count: int) -> ProposeQueriesInput | None:
     """The propose_queries input for one file, read over LSP; None when it has no public class or function."""
     symbols: list[ModuleSymbol] = []
+    lines = (await perform(SourceText(path))).splitlines()
     for symbol in await perform(DocumentSymbols(path)):
         if symbol.kind not in (CLASS, FUNCTION) or is_generated_or_private(symbol.name):
             continue
-        if symbol.start_line == symbol.end_line:
-            continue  # an imported name (the server lists imports as one-line symbols), not defined here
+        header = lines[symbol.line] if symbol.line < len(lines) else ""
+        if not re.match(rf"\s*(?:async\s+def|def|class)\s+{re.escape(symbol.name)}\b", header):
+            continue  # an imported or assigned name (the server lists those too), not defined here
         hover = await perform(Hover(path, symbol.line, symbol.character)) or ""
         kind = "class" if symbol.kind == CLASS else "function"
         symbols.append(ModuleSymbol(name=symbol.name, kind=kind, summary=doc_summary(hover)))
