@@ -18,7 +18,7 @@ from interpreters.llamacpp import LlamaCppStudent, StudentModelMissing
 from interpreters.lsp import LspServer
 from interpreters.ollama import OllamaStudent, StudentUnavailable
 from teacher.cli_args import positive_int, user_text
-from teacher.explore import Exploration, TeachQuery, explore
+from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import interpret
 from teacher.model import ModelBackend
 
@@ -26,7 +26,7 @@ from teacher.model import ModelBackend
 async def explore_with_student(repo: Path, query: TeachQuery, student: ModelBackend) -> Exploration:
     """Run the exploration program with the LSP of ``repo`` and the student answering."""
     async with LspServer(repo) as lsp, interpret(lsp, student):
-        return await explore(query)
+        return await explore(query, module_prefix=module_prefix(repo))
 
 
 def main(argv: list[str] | None = None) -> int:

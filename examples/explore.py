@@ -19,7 +19,7 @@ from converters.functiongemma import PROFILES, Profile, completion_terminator, p
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from teacher.cli_args import non_negative_int, output_problem, positive_int, user_text
-from teacher.explore import Exploration, TeachQuery, explore
+from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
 
@@ -76,7 +76,7 @@ async def run(
     """Explore ``repo`` for the query (with the heuristic teacher, or ``student``) and print the result."""
     model = student or ThroughTheCodec(HeuristicModel(), profile, show)
     async with LspServer(repo) as lsp, interpret(lsp, model):
-        result = await explore(query)
+        result = await explore(query, module_prefix=module_prefix(repo))
     report(result)
     exchanges = f"{model.exchanges} model exchanges, " if isinstance(model, ThroughTheCodec) else ""
     print(f"{len(result.nodes)} symbols, {len(result.edges)} edges, {exchanges}"

@@ -1,4 +1,4 @@
-"""The heuristic teacher: answers select_symbols, score_edge and invert_topic offline, with no API key.
+"""The heuristic teacher: answers select_symbols, score_edge, invert_topic and propose_queries offline, with no API key.
 
 It is a backend like any other (a :class:`ModelBackend`), so its answers are recorded and converted exactly
 like the teacher's. Its rules are deliberately simple and deterministic: they bootstrap data, the student
@@ -12,6 +12,8 @@ from functools import lru_cache
 from typing import Any
 
 from converters.functiongemma import ToolCall
+from tasks.propose_queries.heuristic import propose_heuristically
+from tasks.propose_queries.task import ProposeQueriesInput
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeOutput
 from tasks.select_symbols.negatives import InvertTopicInput, invert_topic_heuristically
 from tasks.select_symbols.task import SelectSymbols, SelectSymbolsInput
@@ -109,18 +111,39 @@ def score_edge(input: ScoreEdgeInput) -> ScoreEdgeOutput:
 
 
 def select_symbols(input: SelectSymbolsInput) -> SelectSymbols:
-    """Select candidates whose names share words with the topic, skipping builtins and typing primitives."""
+    """Select candidates whose names share words with the topic, then, when the topic is about the symbol itself
+    (its name or its signature share words with it), its parameter, return and base types, what it calls, and,
+    when the topic asks about uses or callers, its reference sites; builtins and typing primitives skipped.
+
+    It reads only what the student is shown: the topic, the symbol, its signature and the candidate names. Direct
+    matches (a topic word beyond the symbol's own name) come first, most shared words first, so the exploration
+    follows them first."""
     topic = words(input.topic)
-    about_symbol = bool(topic & words(input.symbol))
-    selected = []
+    own = words(input.symbol)
+    about_symbol = bool(topic & (own | words(input.signature.split("(", 1)[0])))
+    direct: list[str] = []
+    related: list[str] = []
+    calls: list[str] = []
+    uses: list[str] = []
+    asks_uses = bool(topic & USE_WORDS)  # "who calls it", "what uses it"
+    shared: dict[str, int] = {}
     for group, name in input.candidates.offered():
         bare = name.rsplit(".", 1)[-1]
-        if bare in SKIPPED_NAMES or name in selected:
+        if bare in SKIPPED_NAMES or name in direct or name in related or name in calls:
             continue
         label = name.split(":", 1)[0] if group == "references" else name
-        if topic & words(label) or (about_symbol and group in ("inputs", "output")):
-            selected.append(name)
-    return SelectSymbols(selected=selected)
+        matched = topic & words(label)
+        if matched - own:  # a word of the topic beyond the symbol's own name
+            direct.append(name)
+            shared[name] = len(matched - own)
+        elif group == "calls" and (matched or about_symbol):
+            calls.append(name)  # what the symbol does is what it calls
+        elif matched or (about_symbol and group in ("inputs", "output", "bases")):
+            related.append(name)
+        elif about_symbol and asks_uses and group == "references":
+            uses.append(name)
+    direct.sort(key=lambda n: -shared[n])  # the names sharing most words first (stable otherwise)
+    return SelectSymbols(selected=direct + related + calls + uses)
 
 
 class HeuristicModel(ModelBackend):
@@ -141,6 +164,9 @@ class HeuristicModel(ModelBackend):
         if task == "select_symbols" and isinstance(input, SelectSymbolsInput):
             chosen = select_symbols(input)
             return ToolCall("select_symbols", chosen.model_dump()), "Candidates sharing words with the topic."
+        if task == "propose_queries" and isinstance(input, ProposeQueriesInput):
+            proposed = propose_heuristically(input)
+            return ToolCall("propose_queries", proposed.model_dump()), "Topics from the symbols' names and docstrings."
         if task == "invert_topic" and isinstance(input, InvertTopicInput):
             inverted = invert_topic_heuristically(input.topic)
             if inverted is None:

@@ -1,5 +1,6 @@
 """The LSP handler: answers Hover, Definition, References, DocumentSymbols and WorkspaceSymbols through a real
-language server (jedi-language-server for Python) driven by multilspy.
+language server (jedi-language-server for Python) driven by multilspy, and SourceText by reading the file under
+the root.
 
 One server per handler (a session), started on the first request; a timeout on every request; a server that
 dies is restarted once, then a clear error; a per-session cache so the same request is never sent twice
@@ -34,6 +35,7 @@ from teacher.operations import (
     Operation,
     OperationFailed,
     References,
+    SourceText,
     WorkspaceSymbol,
     WorkspaceSymbols,
 )
@@ -213,6 +215,13 @@ class LspServer(Handler):
         return cast(R, result)
 
     async def _ask(self, operation: Operation[Any]) -> Any:
+        if isinstance(operation, SourceText):  # a file read, no server needed
+            self.stats.requests += 1
+            self._file(operation.path)  # refuses a path outside the root
+            try:
+                return (self.root / operation.path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise LspError(f"{operation.path!r} cannot be read: {error}") from None
         server = await self._ensure()
         for attempt in (1, 2):
             self.stats.requests += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.cli_intent.shipped import cli_intent_tasks
+from tasks.propose_queries import ProposeQueriesTask
 from tasks.score_edge import ScoreEdgeTask
 from tasks.select_symbols import SelectSymbolsTask
 from tasks.select_symbols.negatives import InvertTopicTask
@@ -18,7 +19,12 @@ from teacher.task import FineTrainingTeacher
 
 __all__ = ["TASKS", "register_task", "task_named"]
 
-_BUILT_IN: list[FineTrainingTeacher[Any, Any]] = [SelectSymbolsTask(), ScoreEdgeTask(), InvertTopicTask()]
+_BUILT_IN: list[FineTrainingTeacher[Any, Any]] = [
+    SelectSymbolsTask(),
+    ScoreEdgeTask(),
+    InvertTopicTask(),
+    ProposeQueriesTask(),
+]
 TASKS: dict[str, FineTrainingTeacher[Any, Any]] = {
     **{task.name: task for task in [*_BUILT_IN, *cli_intent_tasks()]},
     **SUBAGENT_TASKS,

@@ -11,12 +11,23 @@ this to what when where which who why will with without you your can should ther
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
+# Irregular past forms met in code topics ("how a request is sent"), to their base verb.
+IRREGULAR = {
+    "sent": "send", "built": "build", "made": "make", "written": "write", "wrote": "write", "kept": "keep",
+    "found": "find", "got": "get", "gotten": "get", "paid": "pay", "sold": "sell", "held": "hold", "ran": "run",
+    "taken": "take", "took": "take", "given": "give", "gave": "give", "chosen": "choose", "spent": "spend",
+    "thrown": "throw", "threw": "throw", "bound": "bind", "split": "split", "shown": "show", "led": "lead",
+}
+
+
 def stem(word: str) -> str:
-    """A crude stem so that 'parsing', 'parsed' and 'parses' meet 'parse'."""
+    """A crude stem so that 'parsing', 'parsed', 'parses' and 'parse' meet, and 'sent' meets 'send'."""
+    word = IRREGULAR.get(word, word)
     for suffix in ("ing", "ers", "er", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) >= 5 else word
 
 
 @lru_cache(maxsize=8192)

@@ -1,5 +1,6 @@
 """The one candidate extractor: type names from Python signatures, as the exploration and the teacher see them.
 
+``class_bases`` and ``call_sites`` read a class header and a function body from the source.
 ``signature_of(hover)`` takes the code line of a hover text; ``signature_types(signature)`` returns the type
 names of its parameters (Inputs) and of its return or declared type (Output): generics are opened
 (``list[Order]`` gives ``Order``), ``Optional[X]`` and ``X | None`` give ``X``, dotted names stay dotted, string
@@ -109,3 +110,45 @@ def signature_types(signature: str) -> tuple[list[str], list[str]]:
     if isinstance(node, ast.AnnAssign):
         return [], annotation_names(node.annotation)
     return [], []
+
+
+def _definition_at(source: str, line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None:
+    """The def or class whose header is on ``line`` (0-based) of ``source``, or None."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.lineno - 1 == line:
+            return node
+    return None
+
+
+def class_bases(source: str, line: int) -> list[str]:
+    """The base classes written in the header of the class on ``line``, builtins and typing primitives dropped."""
+    node = _definition_at(source, line)
+    if not isinstance(node, ast.ClassDef):
+        return []
+    return _merge([annotation_names(base) for base in node.bases])
+
+
+def call_sites(source: str, line: int) -> list[tuple[str, int, int]]:
+    """What the body of the def on ``line`` calls: (name, line, character) of each callee's name, 0-based, each
+    name once, in source order; builtins, typing primitives and private or dunder names are left out."""
+    node = _definition_at(source, line)
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return []
+    found: dict[str, tuple[str, int, int]] = {}
+    calls = [n for statement in node.body for n in ast.walk(statement) if isinstance(n, ast.Call)]
+    for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
+        func = call.func
+        if isinstance(func, ast.Name):
+            name, row, column = func.id, func.lineno, func.col_offset
+        elif isinstance(func, ast.Attribute) and func.end_lineno is not None and func.end_col_offset is not None:
+            name, row, column = func.attr, func.end_lineno, func.end_col_offset - len(func.attr)
+        else:
+            continue
+        if name in SKIPPED_NAMES or name.startswith("_") or name in found:
+            continue
+        found[name] = (name, row - 1, column)
+    return list(found.values())

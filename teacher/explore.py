@@ -3,10 +3,12 @@ each followed edge scores. It only performs operations; which server and which m
 the handlers installed around it.
 
 From each seed (resolved by name, an exact match preferred) the walk visits symbols breadth first. For each
-symbol it reads the hover (signature and doc), the document symbols (a class's fields) and the references
-(more than 20 make a hub); builds the Fields / Inputs / Output / References candidates with the one candidate
-extractor; asks ``select_symbols`` which matter; resolves each selected candidate to a symbol and asks
-``score_edge`` about the edge before putting the target on the frontier. ``budget`` bounds the symbols
+symbol it reads the hover (signature and doc), the document symbols (a class's fields and methods), the source
+(a class's bases, what a function's body calls, each call resolved with Definition) and the references (more
+than 20 make a hub); builds the Fields / Methods / Bases / Inputs / Output / Calls / References candidates with
+the one candidate extractor, private and generated names left out; asks ``select_symbols`` which matter;
+resolves each selected candidate to a symbol and asks ``score_edge`` about the edge before putting the target
+on the frontier. ``budget`` bounds the symbols
 visited, ``max_depth`` how far from a seed, ``breadth`` how many candidates each symbol follows. A failed
 lookup skips that symbol, with a counted reason, and the walk goes on.
 """
@@ -15,31 +17,46 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeOutput, ScoreEdgeTask
 from tasks.select_symbols import HUB_THRESHOLD, Candidates, SelectSymbolsInput, SelectSymbolsTask
-from teacher.candidates import signature_of, signature_types
+from tasks.select_symbols.filters import is_generated_or_private
+from teacher.candidates import call_sites, class_bases, signature_of, signature_types
 from teacher.handlers import perform
 from teacher.model import current_node
 from teacher.operations import (
     Ask,
+    Definition,
     DocumentSymbol,
     DocumentSymbols,
     Hover,
     Location,
     OperationFailed,
     References,
+    SourceText,
     WorkspaceSymbol,
     WorkspaceSymbols,
 )
 from teacher.task import TaskOutputError
 
-__all__ = ["Exploration", "ExploredNode", "ScoredEdge", "Skip", "SymbolRef", "TeachQuery", "explore"]
+__all__ = [
+    "Exploration",
+    "ExploredNode",
+    "ScoredEdge",
+    "Skip",
+    "SymbolRef",
+    "TeachQuery",
+    "explore",
+    "module_prefix",
+]
 
 CLASS, METHOD, PROPERTY, FIELD, FUNCTION, VARIABLE, CONSTANT, MODULE = 5, 6, 7, 8, 12, 13, 14, 2
 FIELD_KINDS = frozenset({PROPERTY, FIELD, VARIABLE, CONSTANT})
+METHOD_KINDS = frozenset({METHOD, FUNCTION})
+MAX_CALLS = 30  # call sites resolved per function body
 SCOPE_KINDS = frozenset({CLASS, METHOD, FUNCTION})
 _KIND_PREFERENCE = {CLASS: 0, FUNCTION: 1, METHOD: 2, PROPERTY: 3, FIELD: 3, VARIABLE: 4, CONSTANT: 4, MODULE: 9}
 
@@ -134,6 +151,17 @@ def module_of(path: str) -> str:
     return ".".join(parts)
 
 
+def module_prefix(root: Path) -> str:
+    """The dotted package a repository root is inside (``site-packages/httpx`` gives ``httpx``), or '' when the
+    root is not itself a package: module names are then importable (``httpx._client``, not ``_client``)."""
+    parts: list[str] = []
+    folder = root.resolve()
+    while (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts)
+
+
 def _innermost(symbols: tuple[DocumentSymbol, ...], line: int, kinds: frozenset[int]) -> list[DocumentSymbol]:
     """The chain of symbols (outermost first) of the given kinds whose span contains ``line``."""
     for symbol in symbols:
@@ -161,13 +189,24 @@ def _is_import_line(symbols: tuple[DocumentSymbol, ...], name: str, line: int) -
 
 
 class _Walk:
-    def __init__(self, query: TeachQuery) -> None:
+    def __init__(self, query: TeachQuery, prefix: str = "") -> None:
         self.query = query
+        self.prefix = prefix
         self.select = SelectSymbolsTask()
         self.score = ScoreEdgeTask()
         self.result = Exploration(query=query, document=ExplorationDocument(topic=query.topic))
         self.seen: dict[tuple[str, int, int], str] = {}
         self.frontier: deque[tuple[SymbolRef, int, str | None]] = deque()
+
+    def module(self, path: str) -> str:
+        """The importable module name of a repository file."""
+        return ".".join(p for p in (self.prefix, module_of(path)) if p)
+
+    def qualify(self, container: str) -> str:
+        """A server's dotted container (``_client.Client``) as an importable name (``httpx._client.Client``)."""
+        if not self.prefix or container == self.prefix or container.startswith(self.prefix + "."):
+            return container
+        return f"{self.prefix}.{container}"
 
     def skip(self, name: str, reason: str, detail: object = "") -> None:
         self.result.skipped.append(Skip(name=name, reason=reason, detail=str(detail)[:300]))
@@ -191,7 +230,7 @@ class _Walk:
         best = min(exact, key=rank)
         return SymbolRef(
             name=best.name,
-            qualified=best.container or f"{module_of(best.location.path)}.{best.name}",
+            qualified=self.qualify(best.container or f"{module_of(best.location.path)}.{best.name}"),
             path=best.location.path,
             line=best.location.line,
             character=best.location.character,
@@ -234,15 +273,34 @@ class _Walk:
         if node_symbol is not None and node_symbol.detail and (ref.kind in FIELD_KINDS or not signature):
             signature = node_symbol.detail  # a field's declaration ("items: list[LineItem]") says more than its hover
         inputs, output = signature_types(signature)
-        fields = []
+        fields: list[str] = []
+        methods: list[str] = []
+        bases: list[str] = []
+        calls: dict[str, SymbolRef] = {}
         if ref.kind == CLASS and node_symbol is not None:
-            fields = [c.name for c in node_symbol.children if c.kind in FIELD_KINDS]
+            public = [c for c in node_symbol.children if not is_generated_or_private(c.name)]
+            fields = [c.name for c in public if c.kind in FIELD_KINDS]
+            methods = [c.name for c in public if c.kind in METHOD_KINDS]
+        if ref.kind in (CLASS, FUNCTION, METHOD):
+            try:
+                source = await perform(SourceText(ref.path))
+            except OperationFailed as error:
+                self.skip(ref.qualified, "lookup_failed", error)
+                source = ""
+            if ref.kind == CLASS:
+                bases = [b for b in class_bases(source, ref.line) if await self.in_repository(b, ref.path)]
+                inputs = [i for i in inputs if i not in bases]
+            else:
+                calls = await self.callees(ref, source)
         sites = await self.reference_sites(ref, references)
         shown = sites[:HUB_THRESHOLD]
         candidates = Candidates(
             fields=tuple(dict.fromkeys(fields)),
+            methods=tuple(dict.fromkeys(m for m in methods if m not in fields)),
+            bases=tuple(bases),
             inputs=tuple(inputs),
             output=tuple(output),
+            calls=tuple(calls),
             references=tuple(shown),
             reference_count=len(sites) if len(sites) > len(shown) else None,
         )
@@ -253,8 +311,8 @@ class _Walk:
         question = SelectSymbolsInput(
             topic=self.query.topic,
             symbol=ref.name,
-            module=module_of(ref.path),
-            package=module_of(ref.path).split(".", 1)[0],
+            module=self.module(ref.path),
+            package=self.module(ref.path).split(".", 1)[0],
             signature=signature,
             candidates=candidates,
         )
@@ -275,7 +333,42 @@ class _Walk:
             current_node.reset(token)
         for name in node.selected[: self.query.breadth]:
             group = next(g for g, n in candidates.offered() if n == name)
-            await self.follow(node, group, name, own_symbols, node_symbol)
+            await self.follow(node, group, name, node_symbol, calls)
+
+    async def in_repository(self, name: str, near: str) -> bool:
+        """Whether a public name resolves to a symbol of the repository (a base like ``Enum`` does not)."""
+        if is_generated_or_private(name):
+            return False
+        try:
+            return await self.resolve_name(name, near=near) is not None
+        except OperationFailed:
+            return False
+
+    async def callees(self, ref: SymbolRef, source: str) -> dict[str, SymbolRef]:
+        """The repository functions, methods and classes the body of ``ref`` calls, by name, as the language
+        server resolves each call; calls it cannot resolve into the repository (builtins, libraries) are left out."""
+        found: dict[str, SymbolRef] = {}
+        for name, line, character in call_sites(source, ref.line)[:MAX_CALLS]:
+            try:
+                locations = await perform(Definition(ref.path, line, character))
+                if not locations:
+                    continue
+                target = locations[0]
+                chain = _innermost(await self.symbols(target.path), target.line, SCOPE_KINDS)
+            except OperationFailed:
+                continue  # an unresolvable call is not a candidate; the walk goes on
+            if not chain or (chain[-1].line, chain[-1].character) != (target.line, target.character):
+                continue  # not a def or class (an alias, a variable holding a function)
+            scope = chain[-1]
+            if scope.name != name or is_generated_or_private(scope.name) or scope.name in found:
+                continue
+            callee = SymbolRef(
+                name=scope.name, qualified=".".join([self.module(target.path), *(s.name for s in chain)]),
+                path=target.path, line=scope.line, character=scope.character, kind=scope.kind,
+            )
+            if callee.key != ref.key:
+                found[scope.name] = callee
+        return found
 
     async def reference_sites(self, ref: SymbolRef, references: Sequence[Location]) -> list[str]:
         """Usage sites as ``path:line`` (1-based), without the definition itself and import lines."""
@@ -298,23 +391,26 @@ class _Walk:
         node: ExploredNode,
         group: str,
         name: str,
-        own_symbols: tuple[DocumentSymbol, ...],
         node_symbol: DocumentSymbol | None,
+        calls: dict[str, SymbolRef],
     ) -> None:
         source = node.symbol
         try:
-            if group == "fields" and node_symbol is not None:
+            target: SymbolRef | None
+            if group in ("fields", "methods") and node_symbol is not None:
                 child = next(c for c in node_symbol.children if c.name == name)
-                target: SymbolRef | None = SymbolRef(
+                target = SymbolRef(
                     name=name, qualified=f"{source.qualified}.{name}", path=source.path, line=child.line,
                     character=child.character, kind=child.kind,
                 )
                 edge = EdgeType.definition
             elif group == "references":
                 target, edge = await self.enclosing(name)
+            elif group == "calls":
+                target, edge = calls.get(name), EdgeType.usage
             else:
                 target = await self.resolve_name(name, near=source.path)
-                edge = EdgeType.type_constraint if group == "inputs" else EdgeType.definition
+                edge = EdgeType.type_constraint if group in ("inputs", "bases") else EdgeType.definition
             if target is None:
                 self.skip(name, "unresolved", f"selected from {source.qualified}")
                 return
@@ -367,7 +463,7 @@ class _Walk:
         if not chain:
             return None, EdgeType.reference
         scope = chain[-1]
-        qualified = ".".join([module_of(path), *(s.name for s in chain)])
+        qualified = ".".join([self.module(path), *(s.name for s in chain)])
         ref = SymbolRef(
             name=scope.name, qualified=qualified, path=path, line=scope.line, character=scope.character, kind=scope.kind
         )
@@ -376,6 +472,7 @@ class _Walk:
         return ref, EdgeType.usage if scope.kind in (FUNCTION, METHOD) else EdgeType.reference
 
 
-async def explore(query: TeachQuery) -> Exploration:
-    """Explore from the query's seeds with whatever LSP and model handlers are installed."""
-    return await _Walk(query).run()
+async def explore(query: TeachQuery, *, module_prefix: str = "") -> Exploration:
+    """Explore from the query's seeds with whatever LSP and model handlers are installed; ``module_prefix`` (see
+    :func:`module_prefix`) makes module and package names importable when the root is itself a package."""
+    return await _Walk(query, module_prefix).run()

@@ -96,6 +96,13 @@ class DocumentSymbols(Operation[tuple[DocumentSymbol, ...]]):
 
 
 @dataclass(frozen=True)
+class SourceText(Operation[str]):
+    """The text of one repository file (read beside the language server, so replay answers it too)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
 class WorkspaceSymbols(Operation[tuple[WorkspaceSymbol, ...]]):
     """Symbols whose name matches a query, across the workspace."""
 
@@ -113,7 +120,14 @@ class Ask(Operation[Out], Generic[In, Out]):
         return f"Ask(task={self.task.name!r}, input={self.input!r})"
 
 
-LSP_OPERATIONS: tuple[type[Operation[Any]], ...] = (Hover, Definition, References, DocumentSymbols, WorkspaceSymbols)
+LSP_OPERATIONS: tuple[type[Operation[Any]], ...] = (
+    Hover,
+    Definition,
+    References,
+    DocumentSymbols,
+    WorkspaceSymbols,
+    SourceText,
+)
 LSP_OPERATION_NAMES: dict[str, type[Operation[Any]]] = {kind.__name__: kind for kind in LSP_OPERATIONS}
 
 

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
 from teacher.cli_args import Number, dollars, non_negative_int, positive_int, seconds
-from teacher.explore import TeachQuery, explore
+from teacher.explore import TeachQuery, explore, module_prefix
 from teacher.handlers import Handler, interpret
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
@@ -154,7 +154,7 @@ async def _run_session(
         recorder.already_written(log.records)
         recording = Recording(model, log)
         async with interpret(recorder, recording):
-            result = await explore(query)
+            result = await explore(query, module_prefix=module_prefix(Path(repo)) if repo else "")
             if invert and not budget_spent():
                 await _invert_topic(query)
         failures = recording.failures + [("lsp_unavailable", message) for message in recorder.failures]
@@ -341,7 +341,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo", type=Path, required=True, help="root of the code base to explore")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--topic", help="topic of a single query (with --symbol)")
-    what.add_argument("--queries", type=Path, help="JSONL file of queries: {\"topic\": ..., \"seeds\": [...]}")
+    what.add_argument("--queries", type=Path,
+                      help="JSONL file of queries: {\"topic\": ..., \"seeds\": [...]}; or 'auto': the backend "
+                           "proposes them module by module (propose_queries)")
     what.add_argument("--subagent", choices=["lint", "test", "docstring", "sample_data"],
                       help="record a subagent's sessions instead, on --file/--node or --nodes")
     parser.add_argument("--file", help="--subagent: the repository file to work on")
@@ -371,6 +373,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--budget", type=positive_int, default=20, help="symbols visited per query (default 20)")
     parser.add_argument("--max-depth", type=non_negative_int, default=3, help="edges from a seed (default 3)")
     parser.add_argument("--breadth", type=positive_int, default=5, help="candidates followed per symbol (default 5)")
+    parser.add_argument("--query-count", type=positive_int, default=100,
+                        help="--queries auto: most queries proposed in all (default 100)")
+    parser.add_argument("--per-module", type=positive_int, default=3,
+                        help="--queries auto: topics asked for per module (default 3, at most 20)")
     parser.add_argument("--no-invert", action="store_true", help="do not ask the teacher to invert each topic")
     return parser
 
@@ -420,7 +426,12 @@ def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Calla
     if args.subagent:
         return _prepare_subagent(parser, args)
     defaults = {"budget": args.budget, "max_depth": args.max_depth, "breadth": args.breadth}
-    if args.queries:
+    args.defaults = defaults
+    if args.per_module > 20:
+        parser.error(f"--per-module {args.per_module}: at most 20")
+    if args.queries is not None and str(args.queries) == "auto":
+        queries: list[TeachQuery] = []  # proposed once the language server runs (_main)
+    elif args.queries:
         queries = load_queries(args.queries, defaults)
     else:
         if not args.symbol:
@@ -543,6 +554,26 @@ def _subagent_model(args: argparse.Namespace) -> ModelBackend:
     return model
 
 
+async def _proposed(args: argparse.Namespace, model: ModelBackend, lsp: Handler) -> list[TeachQuery]:
+    """--queries auto: the queries the backend proposes for the repository, each checked like a written one."""
+    from teacher.propose import propose_all
+
+    try:
+        proposed = await propose_all(
+            args.repo, args.out, model, lsp, prefix=module_prefix(args.repo), count=args.query_count,
+            per_module=args.per_module, defaults=args.defaults, resume=args.resume,
+        )
+    except FileExistsError as error:
+        raise Refused(str(error), 2) from None
+    kept = []
+    for query in proposed:
+        try:
+            kept.append(check_query_text(query, "a proposed topic", "a proposed seed"))
+        except Refused as refused:
+            print(redact(f"teacher.record: proposed query left out: {refused}"), file=sys.stderr)
+    return kept
+
+
 async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str, Any]:
     from interpreters.anthropic import Budget
     from interpreters.heuristic import HeuristicModel
@@ -584,6 +615,8 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
                 model = LlamaCppStudent(args.gguf)
             else:
                 model = HeuristicModel()
+        if args.queries is not None and str(args.queries) == "auto":
+            queries = await _proposed(args, model, lsp)
         return await record(
             queries, args.out, model, lsp, concurrency=args.concurrency, resume=args.resume,
             repo=str(args.repo), teacher=args.teacher, invert=not (args.no_invert or args.student),

@@ -40,18 +40,22 @@ def is_generated_or_private(symbol: str) -> bool:
 
 
 def degenerate_reason(input: SelectSymbolsInput) -> str | None:
-    """Why this input has no learning signal, or None when it is worth learning from (first rule wins)."""
+    """Why this input has no learning signal, or None when it is worth learning from (first rule wins).
+
+    "Inputs" in the rules below are the structural candidates: parameter types, a class's methods and bases, and
+    what a function's body calls; a symbol with any of them is not judged by its references alone."""
     c = input.candidates
     names = c.names()
+    structural = c.inputs or c.methods or c.bases or c.calls
     if not names and not c.is_hub:
         return NO_CANDIDATES
     if is_generated_or_private(input.symbol):
         return GENERATED_OR_PRIVATE
     if names and all(is_type_variable(n) for n in names):
         return ONLY_TYPE_VARIABLES
-    if c.is_hub and not c.inputs:
+    if c.is_hub and not structural:
         return HUB_WITHOUT_INPUTS
-    if c.total_references <= 1 and not c.inputs:
+    if c.total_references <= 1 and not structural:
         return SPARSE_REFERENCES
     if c.inputs and set(c.inputs) == set(c.output):
         return INPUT_EQUALS_OUTPUT

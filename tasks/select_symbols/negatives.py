@@ -60,6 +60,21 @@ OPPOSITES: tuple[tuple[str, str], ...] = (
 )
 
 
+# Verbs in their base form: swapped only where a base-form verb fits ("to read", "can read", "Read orders"), never
+# where the word is a participle or a noun ("its response read", "the lock"), which would give a broken sentence.
+_BASE_VERBS = frozenset(
+    """read write parse render decode encode serialize deserialize open close start stop acquire release lock unlock
+    enable disable retry ignore process compress decompress encrypt decrypt insert delete create destroy import
+    export""".split()
+) | {"give up"}
+_VERB_CONTEXT = re.compile(
+    r"(?:\b(?:to|can|could|should|must|will|would|may|might|do|does|did|don't|doesn't|we|you|they|i)\s+)$",
+    re.IGNORECASE,
+)
+_AUXILIARY = re.compile(r"\b(?:is|are|was|were|be|been)\b", re.IGNORECASE)
+_ARTICLE = re.compile(r"\b(an?)\s+$", re.IGNORECASE)
+
+
 def _swap_case(template: str, word: str) -> str:
     if template.isupper():
         return word.upper()
@@ -68,15 +83,33 @@ def _swap_case(template: str, word: str) -> str:
     return word
 
 
+def _fits(topic: str, start: int, end: int, found: str, replacement: str) -> bool:
+    """Whether putting ``replacement`` for ``found`` at ``start:end`` keeps the topic a sentence."""
+    before = topic[:start]
+    if found.lower() in _BASE_VERBS or replacement.lower() in _BASE_VERBS:
+        if before.strip() == "":  # an imperative opening ("Serialize orders"), unless the word is a subject
+            return not _AUXILIARY.search(topic[end:])
+        return _VERB_CONTEXT.search(before) is not None
+    # "a single order" cannot become "a multiple order"
+    return not (replacement.lower() == "multiple" and _ARTICLE.search(before))
+
+
 def invert_topic_heuristically(topic: str) -> str | None:
-    """The topic with its first known term replaced by its opposite, or None when no term is known."""
+    """The topic with its first known term replaced by its opposite, where the sentence stays grammatical; None
+    when no term can be replaced (it never guesses)."""
     for left, right in OPPOSITES:
         for found, replacement in ((left, right), (right, left)):
             pattern = re.compile(rf"(?<![\w-]){re.escape(found)}(?![\w-])", re.IGNORECASE)
-            match = pattern.search(topic)
-            if match:
+            for match in pattern.finditer(topic):
+                if not _fits(topic, match.start(), match.end(), match.group(), replacement):
+                    continue
                 new = _swap_case(match.group(), replacement)
-                return topic[: match.start()] + new + topic[match.end() :]
+                before = topic[: match.start()]
+                article = _ARTICLE.search(before)
+                if article:  # "an async handler" becomes "a sync handler"
+                    wanted = "an" if new[:1].lower() in "aeiou" else "a"
+                    before = before[: article.start(1)] + _swap_case(article.group(1), wanted) + before[article.end(1):]
+                return before + new + topic[match.end() :]
     return None
 
 

@@ -1,8 +1,10 @@
 """select_symbols: given a symbol, its signature and its neighbouring candidates, pick those that matter.
 
-Candidates are grouped as Fields (a class's fields), Inputs (parameter types), Output (return types) and
-References (usage sites, ``file:line``). More than ``HUB_THRESHOLD`` references make the symbol a hub: the
-sites are replaced by a marker with the count and are not offered as candidates.
+Candidates are grouped as Fields (a class's attributes and properties), Methods (a class's methods), Bases (a
+class's base classes), Inputs (parameter types), Output (return types), Calls (the functions and classes a
+function's body calls, as the language server resolves them) and References (usage sites, ``file:line``).
+More than ``HUB_THRESHOLD`` references make the symbol a hub: the sites are replaced by a marker with the
+count and are not offered as candidates.
 """
 
 from __future__ import annotations
@@ -18,8 +20,16 @@ from teacher.task import SingleCallTask, TaskOutputError
 from teacher.tools import Tool
 
 HUB_THRESHOLD = 20
-GROUPS = ("fields", "inputs", "output", "references")
-_LABELS = {"fields": "Fields", "inputs": "Inputs", "output": "Output", "references": "References"}
+GROUPS = ("fields", "methods", "bases", "inputs", "output", "calls", "references")
+_LABELS = {
+    "fields": "Fields",
+    "methods": "Methods",
+    "bases": "Bases",
+    "inputs": "Inputs",
+    "output": "Output",
+    "calls": "Calls",
+    "references": "References",
+}
 
 
 class Candidates(BaseModel):
@@ -28,8 +38,11 @@ class Candidates(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     fields: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    bases: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     output: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     reference_count: int | None = Field(None, ge=0, description="All references found, when more than listed")
 
@@ -119,9 +132,10 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
     name = "select_symbols"
     guidance = (
         "You are exploring a code base for a topic. Given one symbol and its candidate neighbours, select the "
-        "candidates whose meaning matters for the topic: types the topic is about, fields that carry it, usage "
-        "sites that exercise it. Skip incidental ones (builtins, loggers, generic containers). If the topic is "
-        "the opposite of what this symbol does, select nothing. Explain your reasoning briefly, then call "
+        "candidates whose meaning matters for the topic: types the topic is about, fields that carry it, methods "
+        "and calls that do the work, usage sites that exercise it. Skip incidental ones (builtins, loggers, "
+        "generic containers). If the topic is the opposite of what this symbol does, select nothing. Explain "
+        "your reasoning briefly, then call "
         "select_symbols exactly once with exact candidate names."
     )
     input_model = SelectSymbolsInput

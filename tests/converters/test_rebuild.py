@@ -135,7 +135,7 @@ def test_no_symbol_straddles_the_split(recordings: Path, tmp_path: Path) -> None
         for split in ("train", "eval"):
             for example in lines(out / f"{split}.jsonl"):
                 user = example["messages"][-2]["content"]
-                if user.startswith("Topic:"):  # select_symbols: the symbol asked about
+                if user.startswith("Topic:") and "\nCandidates:" in user:  # select_symbols (not invert_topic)
                     symbols[split].add(user.splitlines()[1])
                 elif user.startswith("Score this edge:"):  # score_edge: the edge's source
                     symbols[split].add(user.splitlines()[2].replace("<escape>", ""))

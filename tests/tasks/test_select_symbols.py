@@ -32,8 +32,11 @@ def test_user_text_lays_out_every_group() -> None:
         "\n"
         "Candidates:\n"
         "  Fields: (none)\n"
+        "  Methods: (none)\n"
+        "  Bases: (none)\n"
         "  Inputs: Cart, PaymentMethod\n"
         "  Output: Order\n"
+        "  Calls: (none)\n"
         "  References: shop/api.py:40, tests/test_orders.py:12"
     )
 

@@ -39,8 +39,7 @@ async def test_exploration_reaches_the_expected_symbols_within_its_limits() -> N
     assert {"shop.models.Order", "shop.models.Money", "shop.models.LineItem"} <= set(reached)
     assert len(reached) <= QUERY.budget and len(set(reached)) == len(reached)
     assert max(n.depth for n in result.nodes) <= QUERY.max_depth
-    assert result.skip_counts()["seed_not_found"] == 1
-    assert "beyond_max_depth" in result.skip_counts()
+    assert result.skip_counts()["seed_not_found"] == 1  # beyond_max_depth: test_budget_and_depth_are_enforced
     assert all(len(n.selected) <= len(n.candidates.names()) for n in result.nodes)
     root = result.nodes[0]
     assert root.candidates.inputs == ("Order",) and root.candidates.output == ("Money",)
@@ -106,3 +105,41 @@ def test_replay_records_are_validated(tmp_path: Path) -> None:
         read_lsp_records(bad)
     with pytest.raises(ValueError, match="unknown operation 'Rename'"):
         LspReplay([{"kind": "lsp", "op": "Rename", "args": {}, "result": None}])
+
+
+async def test_python_candidates_members_bases_and_resolved_calls() -> None:
+    """A function's body calls (resolved by the server), a class's methods and in-repository bases, private and
+    out-of-repository names left out."""
+    query = TeachQuery(topic="How is a declined payment reported?", seeds=("PaymentDeclined", "order_total", "Order"),
+                       budget=3, max_depth=0)
+    result, _ = await run(query)
+    nodes = {n.symbol.qualified: n for n in result.nodes}
+    declined = nodes["shop.payments.PaymentDeclined"].candidates
+    assert declined.bases == ("PaymentResult",) and "PaymentResult" not in declined.inputs
+    total = nodes["shop.pricing.order_total"].candidates
+    assert {"subtotal", "apply_discount", "shipping_cost"} <= set(total.calls)
+    assert not set(total.calls) & {"sum", "len", "int"}  # builtins are never candidates
+    order = nodes["shop.models.Order"].candidates
+    assert "with_status" in order.methods and not any(m.startswith("_") for m in order.methods + order.fields)
+
+
+async def test_selected_calls_become_usage_edges() -> None:
+    query = TeachQuery(topic="How is a discount applied to the order total?", seeds=("order_total",), budget=4)
+    result, _ = await run(query)
+    edges = {(e.source, e.target): e.edge_type.value for e in result.edges}
+    assert edges[("shop.pricing.order_total", "shop.pricing.apply_discount")] == "usage"
+
+
+async def test_a_root_that_is_a_package_gives_importable_module_names(tmp_path: Path) -> None:
+    import shutil
+
+    from teacher.explore import module_prefix
+
+    root = tmp_path / "shop"
+    shutil.copytree(SAMPLE_REPO / "shop", root)
+    assert module_prefix(root) == "shop" and module_prefix(SAMPLE_REPO) == ""
+    query = TeachQuery(topic="How is the order total computed?", seeds=("order_total",), budget=2, max_depth=1)
+    async with LspServer(root) as lsp, interpret(lsp, HeuristicModel()):
+        result = await explore(query, module_prefix=module_prefix(root))
+    assert result.nodes[0].symbol.qualified == "shop.pricing.order_total"
+    assert all(n.symbol.qualified.startswith("shop.") for n in result.nodes)
