@@ -122,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--root", type=Path, default=Path("training"), help="where data and models go (default training)"
     )
-    parser.add_argument("--epochs", type=positive_float, default=4.0, help="SFT epochs (default 4)")
+    parser.add_argument("--epochs", type=positive_float, default=2.0,
+                        help="SFT epochs (default 2)")
     parser.add_argument("--max-steps", type=Number(int, minimum=-1), default=-1,
                         help="stop SFT after this many steps (for a smoke run; -1: the epochs decide)")
     parser.add_argument("--hidden-size", type=Number(int, minimum=4), default=128,
