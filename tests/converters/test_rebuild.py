@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from converters.functiongemma import parse_calls, render_prompt, split_output
+from converters.functiongemma import BOS, parse_calls, render_prompt, split_output
 from converters.rebuild import Options, main, reasoning_comment, rebuild
 from converters.schema import TrainingExample
 from interpreters.heuristic import HeuristicModel
@@ -94,10 +94,10 @@ def test_text_examples_parse_and_validate_and_messages_re_render_to_them(
             assert set(arguments.selected) <= candidates_in(text)
     build(recordings, tmp_path / "messages", profile=profile, split=0.5, format="messages")
     rendered = sorted(
-        render_prompt(e["messages"], e["tools"], profile=profile, add_generation_prompt=False)
+        render_prompt(e["messages"], json.loads(e["tools"]), profile=profile, add_generation_prompt=False)
         for e in examples(tmp_path / "messages")
     )
-    assert rendered == sorted(texts)
+    assert rendered == sorted(BOS + text for text in texts)
     for example in examples(tmp_path / "messages"):
         TrainingExample.model_validate(example)
         call = example["messages"][-1]["tool_calls"][0]
