@@ -40,7 +40,8 @@ def test_messages_lines_re_render_to_the_text_lines() -> None:
     texts = [json.loads(line)["text"] for line in lines(50, seed=9)]
     for text, line in zip(texts, lines(50, seed=9, format="messages"), strict=True):
         example = json.loads(line)
-        assert render_prompt(example["messages"], json.loads(example["tools"]), add_generation_prompt=False) == BOS + text
+        tools = json.loads(example["tools"])
+        assert render_prompt(example["messages"], tools, add_generation_prompt=False) == BOS + text
 
 
 def test_same_seed_same_bytes_whatever_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
