@@ -557,8 +557,26 @@ def stats_dict(stats: RebuildStats, options: Options) -> dict[str, Any]:
     }
 
 
+def empty_eval_problem(summary: dict[str, Any]) -> str | None:
+    """Why the eval split is empty and what to do, for a ``stats.json`` summary whose eval split is empty and
+    whose ``--split`` asked for one (None otherwise). Groups go to eval by a seeded hash, so few groups can
+    all land in train."""
+    if summary["eval"] or summary["split"] >= 1:
+        return None
+    groups, split = summary["groups"], summary["split"]
+    if groups < 2:
+        cause = f"all examples are about {groups} group (symbol or topic), and a group is never split"
+    else:
+        cause = f"all {groups} groups (symbols or topics) fell in train (--split {split:g}, --seed {summary['seed']})"
+    return (f"the eval split is empty: {cause}; record more topics or symbols, or rebuild with a lower --split "
+            "or another --seed")
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     print(f"examples: train {summary['train']}, eval {summary['eval']} from {summary['turns']} turns")
+    problem = empty_eval_problem(summary)
+    if problem is not None:
+        print(f"warning: {problem}")
     for task, counts in summary["examples"].items():
         print(f"  {task}: train {counts['train']}, eval {counts['eval']}")
     print(f"dropped: {summary['dropped'] or 'none'}")

@@ -255,3 +255,23 @@ def test_a_directory_named_like_a_log_is_not_read_as_one(tmp_path: Path) -> None
     (tmp_path / "in" / "real.jsonl").write_text(json.dumps(_score_edge_record()) + "\n", encoding="utf-8")
     assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
     assert json.loads((tmp_path / "out" / "stats.json").read_text())["turns"] == 1
+
+
+def test_an_empty_eval_split_is_named_with_its_cause_by_rebuild_and_by_the_pipeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from finetune.data import DatasetError
+    from finetune.pipeline import PipelineSettings, run_pipeline
+
+    log = tmp_path / "s.jsonl"
+    good = _score_edge_record()  # two queries about one edge: one group, which is never split
+    other = _score_edge_record(input={**good["input"], "query": "How are refunds issued?"})
+    log.write_text(json.dumps(good) + "\n" + json.dumps(other) + "\n", encoding="utf-8")
+    assert main([str(log), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "examples: train 2, eval 0" in out
+    assert "warning: the eval split is empty: all examples are about 1 group (symbol or topic)" in out
+    with pytest.raises(DatasetError, match=r"the eval split is empty: .*record more topics or symbols"):
+        run_pipeline(PipelineSettings("demo", root=tmp_path / "training", recordings=[log]), progress=None)
+    assert main([str(log), "--out", str(tmp_path / "all"), "--split", "1"]) == 0  # no eval asked for: no warning
+    assert "warning" not in capsys.readouterr().out
