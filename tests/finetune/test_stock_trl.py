@@ -70,21 +70,19 @@ def test_stock_trl_sft_trainer_takes_a_step_on_every_format(
     loaded = _load(folders[format], tmp_path / "cache")
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     model = AutoModelForCausalLM.from_pretrained(tiny_base)
-    formatting: Any = None
     if format == "messages":
         # Tool-call arguments stay JSON strings (OpenAI's form, one Arrow type for every task), which no Jinja chat
-        # template can parse: stock TRL renders these rows through its formatting_func hook with the codec.
-        def formatting(row: dict[str, Any]) -> str:
+        # template can parse: these rows become text through the codec (one map) before stock TRL reads them.
+        def codec_text(row: dict[str, Any]) -> dict[str, str]:
             text = render_prompt(row["messages"], json.loads(row["tools"]), add_generation_prompt=False)
-            return text.removeprefix(BOS)
+            return {"text": text.removeprefix(BOS)}
 
-        loaded = loaded.map(lambda row: {"text": formatting(row)}, remove_columns=["messages", "tools"])
-        formatting = None
+        loaded = loaded.map(codec_text, remove_columns=["messages", "tools"])
     config = trl.SFTConfig(output_dir=str(tmp_path / "out"), max_steps=1, per_device_train_batch_size=2,
                            report_to="none", use_cpu=True, logging_steps=1, save_strategy="no",
                            dataset_num_proc=None)
     trainer = trl.SFTTrainer(model=model, args=config, train_dataset=loaded["train"], eval_dataset=loaded["eval"],
-                             processing_class=tokenizer, formatting_func=formatting)
+                             processing_class=tokenizer)
     first = trainer.train_dataset[0]["input_ids"]
     assert first[0] == tokenizer.bos_token_id and tokenizer.bos_token_id not in first[1:]  # exactly one BOS
     result = trainer.train()
