@@ -29,6 +29,7 @@ from typing import IO, Any
 from converters.functiongemma import FunctionGemmaFormatError, ToolCall, split_output
 from finetune.data import Example, dataset_file, load_examples
 from finetune.generate import Generator, open_generator
+from finetune.provenance import resolve_profile
 
 __all__ = [
     "Scores",
@@ -211,17 +212,20 @@ def evaluate(
     data: Path,
     artifacts: Sequence[Path],
     out: Path,
-    profile: str = "hf",
+    profile: str | None = None,
     limit: int | None = None,
     trainings: Sequence[Path] = (),
     progress: IO[str] | None = sys.stderr,
     max_tokens: int = 256,
 ) -> dict[str, Any]:
-    """Score every artifact and the heuristic baseline on the eval split; write eval.json, eval.md, loss.png."""
+    """Score every artifact and the heuristic baseline on the eval split; write eval.json, eval.md, loss.png.
+
+    The codec profile is what the data and the artifacts record (``profile`` must agree; none recorded: hf)."""
+    profile = resolve_profile(profile, data, artifacts)
     examples = load_examples(dataset_file(data, "eval"), profile)  # type: ignore[arg-type]
     if limit is not None:
         examples = examples[:limit]
-    results: dict[str, Any] = {"data": str(data), "examples": len(examples), "artifacts": {}}
+    results: dict[str, Any] = {"data": str(data), "profile": profile, "examples": len(examples), "artifacts": {}}
     for path in artifacts:
         generator: Generator = open_generator(path, max_tokens)
 
