@@ -28,12 +28,14 @@ class ProfileMismatch(ValueError):
 
 
 def data_profile(data: Path) -> str | None:
-    """The profile ``stats.json`` records for a dataset (a directory, or a JSONL file beside it), or None."""
+    """The profile ``stats.json`` records for a dataset (a directory, or a JSONL file beside it), or None; None
+    for ``messages`` data too, which training renders with whichever profile it is asked for."""
     stats = (data if data.is_dir() else data.parent) / "stats.json"
     if not stats.is_file():
         return None
-    profile = json.loads(stats.read_text(encoding="utf-8")).get("profile")
-    return profile if isinstance(profile, str) else None
+    recorded = json.loads(stats.read_text(encoding="utf-8"))
+    profile = recorded.get("profile")
+    return profile if isinstance(profile, str) and recorded.get("format") != "messages" else None
 
 
 def model_profile(model: Path) -> str | None:
