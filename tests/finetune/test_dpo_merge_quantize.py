@@ -135,6 +135,6 @@ def test_modelfile_uses_ollamas_functiongemma_renderer_and_parser(tmp_path: Path
     assert {"RENDERER functiongemma", "PARSER functiongemma", 'PARAMETER stop "<end_of_turn>"',
             'PARAMETER stop "<start_function_response>"', "PARAMETER temperature 0"} <= set(lines)
     assert modelfile_text(gguf).startswith(f"FROM {gguf}\n")
-    with pytest.raises(ValueError, match="'hf' profile"):
-        write_modelfile(gguf, tmp_path / "Modelfile", profile="hf")
+    with pytest.raises(ValueError, match="'hf' profile"):  # a GGUF that records no profile, said to be hf
+        write_modelfile(metadata_only_gguf(tmp_path / "bare.gguf", None), tmp_path / "Modelfile", profile="hf")
 
