@@ -32,7 +32,8 @@ from typing import IO, Any, Literal
 import orjson
 from pydantic import ValidationError
 
-from converters.functiongemma import CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
+from converters.functiongemma import BOS, CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
+from converters.schema import portable_row
 from interpreters.recording import SCHEMA_VERSION, schema_mismatch
 from tasks.registry import TASKS
 from tasks.select_symbols.filters import FilterStats
@@ -70,6 +71,8 @@ class Options:
     tokenizer: str | None = None
     #: add ``task`` and ``input`` to every line (what ``finetune eval`` needs for schema checks and baselines)
     with_inputs: bool = False
+    #: keep the rendered ``<bos>`` in ``text`` and ``prompt-completion`` lines (off: the tokenizer adds the one BOS)
+    bos: bool = False
 
 
 @dataclass
@@ -270,13 +273,18 @@ def prompt_completion(
 def render_line(
     conversation: dict[str, Any], options: Options, meta: dict[str, Any] | None = None
 ) -> tuple[bytes, str]:
-    """One JSONL line (without newline) for an example in the chosen format, and its full FunctionGemma text."""
+    """One JSONL line (without newline) for an example in the chosen format, and its full FunctionGemma text.
+
+    Lines load with ``datasets`` (``tools`` and ``input`` as JSON strings, :func:`converters.schema.portable_row`);
+    ``text`` and ``prompt`` start without ``<bos>`` unless ``options.bos`` asks for it."""
     messages, tools = conversation["messages"], conversation["tools"]
-    extra = meta or {}
+    extra = portable_row(meta or {})
     if options.format == "messages":
         full = render_prompt(messages, tools, profile=options.profile, add_generation_prompt=False)
-        return orjson.dumps({"messages": messages, "tools": tools, **extra}), full
+        return orjson.dumps(portable_row({"messages": messages, "tools": tools, **extra})), full
     prompt, completion = prompt_completion(messages, tools, options.profile)
+    if not options.bos:
+        prompt = prompt.removeprefix(BOS)
     if options.format == "text":
         return orjson.dumps({"text": prompt + completion, **extra}), prompt + completion
     return orjson.dumps({"prompt": prompt, "completion": completion, **extra}), prompt + completion
@@ -549,8 +557,26 @@ def stats_dict(stats: RebuildStats, options: Options) -> dict[str, Any]:
     }
 
 
+def empty_eval_problem(summary: dict[str, Any]) -> str | None:
+    """Why the eval split is empty and what to do, for a ``stats.json`` summary whose eval split is empty and
+    whose ``--split`` asked for one (None otherwise). Groups go to eval by a seeded hash, so few groups can
+    all land in train."""
+    if summary["eval"] or summary["split"] >= 1:
+        return None
+    groups, split = summary["groups"], summary["split"]
+    if groups < 2:
+        cause = f"all examples are about {groups} group (symbol or topic), and a group is never split"
+    else:
+        cause = f"all {groups} groups (symbols or topics) fell in train (--split {split:g}, --seed {summary['seed']})"
+    return (f"the eval split is empty: {cause}; record more topics or symbols, or rebuild with a lower --split "
+            "or another --seed")
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     print(f"examples: train {summary['train']}, eval {summary['eval']} from {summary['turns']} turns")
+    problem = empty_eval_problem(summary)
+    if problem is not None:
+        print(f"warning: {problem}")
     for task, counts in summary["examples"].items():
         print(f"  {task}: train {counts['train']}, eval {counts['eval']}")
     print(f"dropped: {summary['dropped'] or 'none'}")
@@ -576,6 +602,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="a malformed line is fatal")
     parser.add_argument("--with-inputs", action="store_true",
                         help="add each example's task and typed input to its line (for finetune eval)")
+    parser.add_argument("--bos", action="store_true",
+                        help="start text and prompt lines with a literal <bos> (default: none; the tokenizer adds it)")
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                         help="processes converting session logs (default: one per core; output is the same)")
     args = parser.parse_args(argv)
@@ -591,7 +619,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = Options(
         out=args.out, tasks=frozenset(args.task) if args.task else None, format=args.format, profile=args.profile,
         reasoning=args.reasoning, split=args.split, seed=args.seed, strict=args.strict, negatives=args.negatives,
-        tokenizer=args.tokenizer, with_inputs=args.with_inputs,
+        tokenizer=args.tokenizer, with_inputs=args.with_inputs, bos=args.bos,
     )
     try:
         stats = rebuild(args.recordings, options, progress=sys.stderr, workers=args.workers)

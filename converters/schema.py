@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -48,3 +49,24 @@ class TrainingExample(_Strict):
 
     messages: list[Message] = Field(min_length=2)
     tools: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools_as_written(cls, value: Any) -> Any:
+        return nested_value(value)  # a dataset line carries them as a JSON string
+
+
+#: the keys of a dataset line whose value is nested JSON of a per-task shape (tool schemas, a task's typed input)
+NESTED_KEYS = ("tools", "input")
+
+
+def portable_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A dataset line as written: ``tools`` and ``input`` as JSON strings, so that Arrow (``datasets``) reads
+    every task and both splits as one schema (TRL's SFTTrainer parses a ``tools`` string itself)."""
+    return {k: json.dumps(v, ensure_ascii=False, separators=(",", ":")) if k in NESTED_KEYS and not isinstance(v, str)
+            else v for k, v in row.items()}
+
+
+def nested_value(value: Any) -> Any:
+    """A ``tools`` or ``input`` value as read back: a JSON string is parsed, anything else is returned as is."""
+    return json.loads(value) if isinstance(value, str) else value

@@ -87,14 +87,17 @@ def _parser() -> argparse.ArgumentParser:
     modelfile = stages.add_parser("modelfile", help="an Ollama Modelfile for a GGUF (ollama-profile data)")
     modelfile.add_argument("--gguf", type=Path, required=True, help="the GGUF the Modelfile serves")
     modelfile.add_argument("--out", type=Path, required=True, help="Modelfile to write")
-    modelfile.add_argument("--profile", choices=["hf", "ollama"], default="ollama", help="profile the data used")
+    modelfile.add_argument("--profile", choices=["hf", "ollama"],
+                           help="profile the data used (default: the GGUF's recorded one; a mismatch is refused)")
 
     evaluate = stages.add_parser("eval", help="score HF checkpoints and GGUFs on the eval split")
     evaluate.add_argument("--data", type=Path, required=True, help="dataset directory (eval.jsonl) or JSONL file")
     evaluate.add_argument("--model", type=Path, nargs="+", required=True, help="model directories and/or GGUF files")
     evaluate.add_argument("--out", type=Path, required=True, help="directory for eval.json, eval.md, loss.png")
     evaluate.add_argument("--training", type=Path, nargs="*", default=[], help="stage directories to plot losses of")
-    evaluate.add_argument("--profile", choices=["hf", "ollama"], default="hf", help="profile the data used")
+    evaluate.add_argument("--profile", choices=["hf", "ollama"],
+                          help="profile the data used (default: what the data and models record, else hf; "
+                               "a mismatch is refused)")
     evaluate.add_argument("--limit", type=positive_int, help="evaluate only the first N examples")
     evaluate.add_argument("--base", type=Path, help="the base model (before training), scored beside the artifacts")
 
@@ -242,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from finetune.data import DatasetError
     from finetune.export import ExportError
     from finetune.models import ModelError
+    from finetune.provenance import ProfileMismatch
     from finetune.quantize import QuantizeError
     from finetune.tiny import TokenizerCheckError
 
@@ -252,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         DatasetError,
         ExportError,
         ModelError,
+        ProfileMismatch,
         QuantizeError,
         TokenizerCheckError,
         PushError,

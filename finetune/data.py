@@ -3,7 +3,9 @@
 A dataset is a directory with ``train.jsonl`` and ``eval.jsonl`` (what ``converters.rebuild`` and the task
 generators write) or a single JSONL file. A line is a ``messages`` conversation (``{"messages", "tools"}``,
 rendered here with the chosen codec profile), a ``prompt``/``completion`` pair, or a FunctionGemma ``text``
-(split before the last model turn). Optional ``task`` and ``input`` keys name the task and its typed input,
+(split before the last model turn); a ``text`` or ``prompt`` may start with ``<bos>`` or not (the rebuilt data
+does not; an :class:`Example`'s prompt always does). ``tools`` and ``input`` may be JSON strings (as written,
+so that ``datasets`` loads them) or JSON values. Optional ``task`` and ``input`` keys name the task and its typed input,
 which evaluation uses to check answers against the task's schema and to run the heuristic baseline.
 """
 
@@ -15,8 +17,9 @@ from typing import Any
 
 import orjson
 
-from converters.functiongemma import START_TURN, FunctionGemmaFormatError, Profile
+from converters.functiongemma import BOS, START_TURN, FunctionGemmaFormatError, Profile
 from converters.rebuild import prompt_completion
+from converters.schema import nested_value
 
 __all__ = ["DatasetError", "Example", "dataset_file", "load_examples"]
 
@@ -50,12 +53,15 @@ def dataset_file(data: Path, split: str) -> Path:
 def _parse(record: Any, where: str, profile: Profile) -> Example:
     if not isinstance(record, dict):
         raise DatasetError(f"{where}: a line must be a JSON object")
-    task, input = record.get("task"), record.get("input")
+    task = record.get("task")
+    try:
+        input, tools = nested_value(record.get("input")), nested_value(record.get("tools")) or []
+    except ValueError as error:
+        raise DatasetError(f"{where}: field 'tools' or 'input' is a string but not JSON ({error})") from None
     if task is not None and not isinstance(task, str):
         raise DatasetError(f"{where}: field 'task' must be a string")
     if input is not None and not isinstance(input, dict):
         raise DatasetError(f"{where}: field 'input' must be an object")
-    tools = record.get("tools") or []
     if "messages" in record:
         messages = record["messages"]
         if not isinstance(messages, list) or len(messages) < 2:
@@ -83,6 +89,8 @@ def _parse(record: Any, where: str, profile: Profile) -> Example:
         raise DatasetError(f"{where}: no 'messages', 'prompt'/'completion' or 'text' field")
     if not completion.strip():
         raise DatasetError(f"{where}: the completion is empty")
+    if not prompt.startswith(BOS):
+        prompt = BOS + prompt
     return Example(prompt, completion, where, task, input, tools if isinstance(tools, list) else [])
 
 

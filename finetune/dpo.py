@@ -23,6 +23,7 @@ from finetune.data import Example, dataset_file, load_examples
 from finetune.evaluate import calls_agree, expected_calls, schema_valid
 from finetune.generate import Generator, HfGenerator
 from finetune.models import check_model_dir, load_merged, load_tokenizer
+from finetune.provenance import resolve_profile
 from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
 from teacher.cli_args import positive_float, positive_int
 
@@ -88,6 +89,7 @@ def _pairs(settings: DpoSettings, progress: IO[str] | None) -> tuple[list[dict[s
     if cache.is_file() and counts_file.is_file():
         pairs = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
         return pairs, json.loads(counts_file.read_text(encoding="utf-8"))
+    resolve_profile(settings.profile, Path(settings.data))  # the data's recorded profile must be the one asked for
     train = load_examples(dataset_file(Path(settings.data), "train"), settings.profile)  # type: ignore[arg-type]
     generator = HfGenerator(Path(settings.base), settings.max_new_tokens)
     pairs, counts = mine_pairs(generator, train, settings.mine_examples, settings.seed, progress)

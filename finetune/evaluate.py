@@ -36,6 +36,7 @@ from converters.functiongemma import FunctionGemmaFormatError, Profile, ToolCall
 from converters.rebuild import prompt_completion
 from finetune.data import DatasetError, Example, dataset_file, load_examples
 from finetune.generate import Generator, open_generator
+from finetune.provenance import resolve_profile
 
 __all__ = [
     "Scores",
@@ -375,7 +376,7 @@ def evaluate(
     data: Path,
     artifacts: Sequence[Path],
     out: Path,
-    profile: str = "hf",
+    profile: str | None = None,
     limit: int | None = None,
     trainings: Sequence[Path] = (),
     progress: IO[str] | None = sys.stderr,
@@ -384,14 +385,17 @@ def evaluate(
     teachers: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Score the base model (before), every artifact (after) and the heuristic baseline on the eval split; write
-    eval.json, eval.md, eval.png and (given training stages) loss.png."""
+    eval.json, eval.md, eval.png and (given training stages) loss.png.
+
+    The codec profile is what the data and the artifacts record (``profile`` must agree; none recorded: hf)."""
+    profile = resolve_profile(profile, data, artifacts)
     eval_file = dataset_file(data, "eval")
     examples = load_examples(eval_file, profile)  # type: ignore[arg-type]
     if limit is not None:
         examples = examples[:limit]
     wanted = {e.where for e in examples}
     steps = {k: v for k, v in conversation_steps(eval_file, profile).items() if k in wanted}  # type: ignore[arg-type]
-    results: dict[str, Any] = {"data": str(data), "examples": len(examples), "artifacts": {}}
+    results: dict[str, Any] = {"data": str(data), "profile": profile, "examples": len(examples), "artifacts": {}}
 
     def run(path: Path, label: str) -> dict[str, Any]:
         answer, complete = _answerer(path, max_tokens)

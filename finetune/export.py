@@ -16,6 +16,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from finetune.provenance import GGUF_PROFILE, GGUF_VERSIONS, PROVENANCE_FILE
+from teacher.provenance import package_versions
+
 __all__ = ["ExportError", "OutType", "export_gguf", "looks_special"]
 
 OutType = Literal["f32", "f16", "bf16"]
@@ -124,7 +127,8 @@ def _special_ids(model_dir: Path, tokens: list[bytes]) -> dict[str, int]:
 
 def _provenance(writer: Any, model_dir: Path, name: str | None) -> None:
     """The ``general.*`` keys llama.cpp's converter writes: ``gguf.Metadata`` from the model card (README front
-    matter), config and directory name, the size label from the parameter count, type and quantization version."""
+    matter), config and directory name, the size label from the parameter count, type and quantization version;
+    and ours: ``functiongemma.profile``, ``functiongemma.versions`` (training's; export's as ``export:NAME``)."""
     import gguf
 
     total, shared, expert, experts = writer.get_total_parameter_count()
@@ -136,6 +140,12 @@ def _provenance(writer: Any, model_dir: Path, name: str | None) -> None:
     writer.add_type(gguf.GGUFType.MODEL)
     metadata.set_gguf_meta_model(writer)
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    recorded = model_dir / PROVENANCE_FILE  # the codec profile and package versions of the training
+    content = json.loads(recorded.read_text(encoding="utf-8")) if recorded.is_file() else {}
+    if content.get("profile"):
+        writer.add_string(GGUF_PROFILE, str(content["profile"]))
+    versions = {**content.get("versions", {}), **{f"export:{k}": v for k, v in package_versions().items()}}
+    writer.add_string(GGUF_VERSIONS, json.dumps(versions, separators=(",", ":")))
 
 
 def export_gguf(model_dir: Path, out: Path, out_type: OutType = "f16", name: str | None = None) -> Path:

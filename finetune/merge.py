@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from finetune.models import adapter_chain, load_merged, load_tokenizer
+from finetune.provenance import PROVENANCE_FILE
 
 __all__ = ["merge"]
 
@@ -27,6 +28,8 @@ def merge(model: Path, out: Path) -> Path:
         if (source / "tokenizer.model").is_file():
             shutil.copy2(source / "tokenizer.model", partial / "tokenizer.model")
             break
+    if (model / PROVENANCE_FILE).is_file():  # the profile and versions travel on to the GGUF
+        shutil.copy2(model / PROVENANCE_FILE, partial / PROVENANCE_FILE)
     if out.exists():
         shutil.rmtree(out)
     partial.rename(out)

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from converters.functiongemma import STOP_SEQUENCES
+from finetune.provenance import ProfileMismatch, model_profile, resolve_profile
 
 __all__ = ["modelfile_text", "write_modelfile"]
 
@@ -31,15 +32,21 @@ def modelfile_text(gguf: Path, relative_to: Path | None = None, context: int = 4
     return "\n".join(lines) + "\n"
 
 
-def write_modelfile(gguf: Path, out: Path, profile: str = "ollama", context: int = 4096) -> Path:
-    """Write the Modelfile; refuses a model trained on ``hf``-profile data, which Ollama would prompt differently."""
+def write_modelfile(gguf: Path, out: Path, profile: str | None = None, context: int = 4096) -> Path:
+    """Write the Modelfile; refuses a model trained on ``hf``-profile data, which Ollama would prompt differently.
+
+    The profile is the one the GGUF's metadata records; ``profile`` must agree with it, and says it for a GGUF
+    that records none."""
+    if not gguf.is_file():
+        raise FileNotFoundError(f"GGUF {gguf} not found (make one with `python -m finetune export`)")
+    if profile is None and model_profile(gguf) is None:
+        raise ProfileMismatch(f"{gguf} records no codec profile (functiongemma.profile); say which with --profile")
+    profile = resolve_profile(profile, models=[gguf])
     if profile != "ollama":
-        raise ValueError(
+        raise ProfileMismatch(
             f"the data used the {profile!r} profile; Ollama's functiongemma renderer speaks the 'ollama' profile: "
             "rebuild the data with --profile ollama and train on it"
         )
-    if not gguf.is_file():
-        raise FileNotFoundError(f"GGUF {gguf} not found (make one with `python -m finetune export`)")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(modelfile_text(gguf, out.parent, context), encoding="utf-8")
     return out

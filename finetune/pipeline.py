@@ -96,13 +96,18 @@ TINY_DPO = {
 }
 
 
-def _valid_data(folder: Path, profile: str) -> bool:
+def _data_problem(folder: Path, profile: str) -> str | None:
+    """Why the dataset in ``folder`` cannot be trained and evaluated on (its first bad file or line), or None."""
     try:
         load_examples(dataset_file(folder, "train"), profile)  # type: ignore[arg-type]
         load_examples(dataset_file(folder, "eval"), profile)  # type: ignore[arg-type]
-    except DatasetError:
-        return False
-    return True
+    except DatasetError as error:
+        return str(error)
+    return None
+
+
+def _valid_data(folder: Path, profile: str) -> bool:
+    return _data_problem(folder, profile) is None
 
 
 def _valid_gguf(path: Path) -> bool:
@@ -144,22 +149,22 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = sys.stde
         if settings.make_data is not None:
             settings.make_data(data)
         elif settings.recordings:
-            from converters.rebuild import Options, rebuild
+            from converters.rebuild import Options, empty_eval_problem, rebuild, stats_dict
 
-            rebuild(
-                settings.recordings,
-                Options(
-                    out=data,
-                    format="messages",
-                    profile=settings.profile,  # type: ignore[arg-type]
-                    with_inputs=True,
-                ),
-                progress=progress,
+            options = Options(
+                out=data,
+                format="messages",
+                profile=settings.profile,  # type: ignore[arg-type]
+                with_inputs=True,
             )
+            problem = empty_eval_problem(stats_dict(rebuild(settings.recordings, options, progress=progress), options))
+            if problem is not None:
+                raise DatasetError(f"{data}: {problem}")
         else:
             raise DatasetError(f"{data}: no train.jsonl/eval.jsonl; pass --recordings (or a task's data)")
-        if not _valid_data(data, settings.profile):
-            raise DatasetError(f"{data}: the data stage wrote no usable train.jsonl and eval.jsonl")
+        problem = _data_problem(data, settings.profile)
+        if problem is not None:
+            raise DatasetError(f"the data stage wrote no usable train.jsonl and eval.jsonl: {problem}")
 
     # base
     tiny = settings.base is None

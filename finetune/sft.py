@@ -17,6 +17,7 @@ from typing import Any
 from converters.functiongemma import BOS
 from finetune.data import Example, dataset_file, load_examples
 from finetune.models import check_model_dir, load_merged, load_tokenizer
+from finetune.provenance import resolve_profile
 from finetune.tiny import check_tokenizer
 from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
 
@@ -121,6 +122,7 @@ def _fit(tokenizer: Any, examples: list[Example], max_length: int) -> tuple[list
 def prepare_sft(settings: SftSettings) -> tuple[Any, dict[str, Any]]:
     """The ready-to-train ``SFTTrainer`` and the data counts; every input is checked before anything trains."""
     base = check_model_dir(Path(settings.base))
+    resolve_profile(settings.profile, Path(settings.data))  # the data's recorded profile must be the one asked for
     train = load_examples(dataset_file(Path(settings.data), "train"), settings.profile)  # type: ignore[arg-type]
     evaluation: list[Example] = []
     if settings.eval_examples > 0 and Path(settings.data).is_dir() and (Path(settings.data) / "eval.jsonl").is_file():

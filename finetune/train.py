@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from finetune.models import adapter_chain, torch_dtype
+from finetune.provenance import write_provenance
 from teacher.cli_args import Number, non_negative_float, non_negative_int, positive_float, positive_int
 from teacher.cli_args import seed as random_seed
 
 #: written by ``finetune base``: which control tokens took over unused (untrained) embedding rows
 BASE_MARKER = "functiongemma_base.json"
+
+#: metric reporters that work offline: ``none``, or ``tensorboard`` (event files under ``OUT/checkpoints/runs``)
+REPORTERS = ("none", "tensorboard")
 
 __all__ = [
     "BASE_MARKER",
@@ -104,6 +108,11 @@ class TrainingSettings:
     resume: bool = dataclasses.field(
         default=True, metadata={"help": "resume from the last checkpoint in OUT/checkpoints"}
     )
+    report_to: str = dataclasses.field(
+        default="none",
+        metadata={"help": "where the trainer reports metrics: none, or tensorboard (offline, event files in "
+                          "OUT/checkpoints/runs)", "choices": REPORTERS},
+    )
 
 
 def control_token_slots(base: Path) -> list[int]:
@@ -159,12 +168,24 @@ def trainer_arguments(settings: TrainingSettings, has_eval: bool) -> dict[str, A
         "seed": settings.seed,
         "bf16": dtype == torch.bfloat16,
         "fp16": dtype == torch.float16,
-        "report_to": "none",
+        "report_to": _reporter(settings.report_to),
         "max_length": settings.max_length,
         "use_cpu": not torch.cuda.is_available(),
         "ddp_find_unused_parameters": False,
         "gradient_checkpointing": False,  # TRL turns it on; recomputing activations only costs time here
     }
+
+
+def _reporter(name: str) -> str:
+    """``report_to`` for the trainer, checked up front: tensorboard needs its package; never a network service."""
+    if name not in REPORTERS:
+        raise ValueError(f"report_to {name!r} is not one of {', '.join(REPORTERS)} (offline reporters)")
+    if name == "tensorboard":
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+            raise ValueError("report_to tensorboard needs the tensorboard package: pip install tensorboard")
+    return name
 
 
 def last_checkpoint(settings: TrainingSettings) -> str | None:
@@ -240,6 +261,8 @@ def _save_on_main(
         "wall_seconds": round(elapsed, 2),
         "world_size": trainer.args.world_size,
         "global_steps": trainer.state.global_step,
+        "profile": settings.profile,
+        "versions": write_provenance(model_dir, settings.profile)["versions"],
         "tokens_per_second": round(tokens / runtime, 1) if tokens and runtime > 0 else None,
         "log_history": trainer.state.log_history,
     }

@@ -24,6 +24,7 @@ from typing import Any
 
 from converters.functiongemma import ToolCall
 from teacher.model import ModelBackend, ModelReply, ModelRequest, current_node
+from teacher.provenance import package_versions
 from teacher.redact import redact, redact_json
 
 __all__ = [
@@ -192,6 +193,8 @@ class SessionLog:
     def append(self, record: dict[str, Any]) -> None:
         """Write one line (with the schema version, credentials redacted) and flush it (and fsync it when
         ``durable``); a failed write is a :class:`LogWriteError` naming the log."""
+        if record.get("kind") == "session_start" and "versions" not in record:
+            record = {**record, "versions": package_versions()}  # what recorded it
         record = redact_json({"schema": SCHEMA_VERSION, **record})
         try:
             self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from converters.schema import portable_row
 from tasks.cli_intent.generation import NEGATIVE_KINDS, BatchInput, GeneratedExample
 from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.task import CliIntentTask
@@ -207,7 +208,7 @@ def write_dataset(
     for example, group in zip(examples, groups, strict=True):
         side = "eval" if in_eval[group] else "train"
         [conversation] = task.example_conversations(Turn(task.name, example.input(), (example.call(),)))
-        rows[side].append((_fraction(seed + 1, dedup_key(example)), orjson.dumps(conversation)))
+        rows[side].append((_fraction(seed + 1, dedup_key(example)), orjson.dumps(portable_row(conversation))))
         per_split[side][example.category] += 1
     out.mkdir(parents=True, exist_ok=True)
     for side, lines in rows.items():

@@ -18,8 +18,8 @@ from typing import IO, Literal
 
 import orjson
 
-from converters.functiongemma import PROFILES, Profile, render_prompt
-from converters.schema import TrainingExample
+from converters.functiongemma import BOS, PROFILES, Profile, render_prompt
+from converters.schema import TrainingExample, portable_row
 from interpreters.heuristic import HeuristicModel
 from tasks.score_edge.pools import PATHS, QUERIES, SOURCE_HOVERS, TARGET_HOVERS
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeTask
@@ -71,9 +71,9 @@ def encode(example: TrainingExample, format: Format, profile: Profile) -> bytes:
     """One JSONL line for an example."""
     dumped = example.model_dump(exclude_none=True)
     if format == "messages":
-        return orjson.dumps(dumped)
+        return orjson.dumps(portable_row(dumped))
     text = render_prompt(dumped["messages"], dumped["tools"], profile=profile, add_generation_prompt=False)
-    return orjson.dumps({"text": text})
+    return orjson.dumps({"text": text.removeprefix(BOS)})  # the tokenizer adds the one BOS
 
 
 def _render_chunk(job: tuple[int, int, int, Format, Profile]) -> bytes:

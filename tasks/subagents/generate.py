@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from converters.functiongemma import PROFILES, Profile, render_prompt
-from converters.schema import TrainingExample
+from converters.functiongemma import BOS, PROFILES, Profile, render_prompt
+from converters.schema import TrainingExample, portable_row
 from tasks.subagents.definition import DefinitionError, NodeContext
 from tasks.subagents.sandbox import Sandbox
 from tasks.subagents.task import SubagentTask, assistant_call, tool_result
@@ -214,13 +214,13 @@ def main(domain: Domain, argv: Sequence[str] | None = None) -> int:
         return 1
     profile: Profile = args.profile
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "text").mkdir(parents=True, exist_ok=True)
         for split, rows in (("train", train), ("eval", evaluation)):
             checked = [TrainingExample.model_validate(row).model_dump(exclude_none=True) for row in rows]
-            _write(args.out / f"{split}.jsonl", checked)
-            texts = [{"text": render_prompt(r["messages"], r["tools"], profile=profile, add_generation_prompt=False)}
-                     for r in checked]
-            _write(args.out / f"{split}.text.jsonl", texts)
+            _write(args.out / f"{split}.jsonl", [portable_row(r) for r in checked])
+            texts = [{"text": render_prompt(r["messages"], r["tools"], profile=profile,
+                                            add_generation_prompt=False).removeprefix(BOS)} for r in checked]
+            _write(args.out / "text" / f"{split}.jsonl", texts)
     except OSError as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 1

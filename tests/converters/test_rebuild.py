@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from converters.functiongemma import parse_calls, render_prompt, split_output
+from converters.functiongemma import BOS, parse_calls, render_prompt, split_output
 from converters.rebuild import Options, main, reasoning_comment, rebuild
 from converters.schema import TrainingExample
 from interpreters.heuristic import HeuristicModel
@@ -94,10 +94,10 @@ def test_text_examples_parse_and_validate_and_messages_re_render_to_them(
             assert set(arguments.selected) <= candidates_in(text)
     build(recordings, tmp_path / "messages", profile=profile, split=0.5, format="messages")
     rendered = sorted(
-        render_prompt(e["messages"], e["tools"], profile=profile, add_generation_prompt=False)
+        render_prompt(e["messages"], json.loads(e["tools"]), profile=profile, add_generation_prompt=False)
         for e in examples(tmp_path / "messages")
     )
-    assert rendered == sorted(texts)
+    assert rendered == sorted(BOS + text for text in texts)
     for example in examples(tmp_path / "messages"):
         TrainingExample.model_validate(example)
         call = example["messages"][-1]["tool_calls"][0]
@@ -255,3 +255,23 @@ def test_a_directory_named_like_a_log_is_not_read_as_one(tmp_path: Path) -> None
     (tmp_path / "in" / "real.jsonl").write_text(json.dumps(_score_edge_record()) + "\n", encoding="utf-8")
     assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
     assert json.loads((tmp_path / "out" / "stats.json").read_text())["turns"] == 1
+
+
+def test_an_empty_eval_split_is_named_with_its_cause_by_rebuild_and_by_the_pipeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from finetune.data import DatasetError
+    from finetune.pipeline import PipelineSettings, run_pipeline
+
+    log = tmp_path / "s.jsonl"
+    good = _score_edge_record()  # two queries about one edge: one group, which is never split
+    other = _score_edge_record(input={**good["input"], "query": "How are refunds issued?"})
+    log.write_text(json.dumps(good) + "\n" + json.dumps(other) + "\n", encoding="utf-8")
+    assert main([str(log), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "examples: train 2, eval 0" in out
+    assert "warning: the eval split is empty: all examples are about 1 group (symbol or topic)" in out
+    with pytest.raises(DatasetError, match=r"the eval split is empty: .*record more topics or symbols"):
+        run_pipeline(PipelineSettings("demo", root=tmp_path / "training", recordings=[log]), progress=None)
+    assert main([str(log), "--out", str(tmp_path / "all"), "--split", "1"]) == 0  # no eval asked for: no warning
+    assert "warning" not in capsys.readouterr().out

@@ -126,15 +126,15 @@ def test_quantized_ggufs_load_and_answer_in_llama_cpp(tiny_sft: Path, tiny_data:
 
 
 def test_modelfile_uses_ollamas_functiongemma_renderer_and_parser(tmp_path: Path) -> None:
-    gguf = tmp_path / "models" / "x-q8_0.gguf"
-    gguf.parent.mkdir()
-    gguf.write_bytes(b"GGUF....")
+    from tests.finetune.test_provenance import metadata_only_gguf
+
+    gguf = metadata_only_gguf(tmp_path / "models" / "x-q8_0.gguf", "ollama")
     path = write_modelfile(gguf, tmp_path / "models" / "Modelfile")
     lines = path.read_text().splitlines()
     assert lines[0] == "FROM ./x-q8_0.gguf"
     assert {"RENDERER functiongemma", "PARSER functiongemma", 'PARAMETER stop "<end_of_turn>"',
             'PARAMETER stop "<start_function_response>"', "PARAMETER temperature 0"} <= set(lines)
     assert modelfile_text(gguf).startswith(f"FROM {gguf}\n")
-    with pytest.raises(ValueError, match="'hf' profile"):
-        write_modelfile(gguf, tmp_path / "Modelfile", profile="hf")
+    with pytest.raises(ValueError, match="'hf' profile"):  # a GGUF that records no profile, said to be hf
+        write_modelfile(metadata_only_gguf(tmp_path / "bare.gguf", None), tmp_path / "Modelfile", profile="hf")
 

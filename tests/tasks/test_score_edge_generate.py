@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from converters.functiongemma import parse_calls, render_prompt
+from converters.functiongemma import BOS, parse_calls, render_prompt
 from tasks.score_edge import generate
 from tasks.score_edge.task import SCORE_EDGE
 from tests.conftest import REPO
@@ -29,7 +29,7 @@ def test_every_generated_line_parses_back_and_validates(profile: str) -> None:
     assert len(texts) == 400
     for text in texts:
         prompt, completion = text.split("<start_of_turn>model\n", 1)
-        assert prompt.startswith("<bos><start_of_turn>user\nScore this edge:\nQuery: <escape>")
+        assert prompt.startswith("<start_of_turn>user\nScore this edge:\nQuery: <escape>")  # no literal <bos>
         [call] = parse_calls(completion)
         assert call.name == "score_edge"
         SCORE_EDGE.validate(call.arguments)
@@ -40,7 +40,8 @@ def test_messages_lines_re_render_to_the_text_lines() -> None:
     texts = [json.loads(line)["text"] for line in lines(50, seed=9)]
     for text, line in zip(texts, lines(50, seed=9, format="messages"), strict=True):
         example = json.loads(line)
-        assert render_prompt(example["messages"], example["tools"], add_generation_prompt=False) == text
+        tools = json.loads(example["tools"])
+        assert render_prompt(example["messages"], tools, add_generation_prompt=False) == BOS + text
 
 
 def test_same_seed_same_bytes_whatever_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:

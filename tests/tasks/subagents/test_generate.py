@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from converters.functiongemma import render_prompt
+from converters.functiongemma import BOS, render_prompt
 from converters.schema import TrainingExample
 from tasks.subagents.docstring.examples import DocstringExamples
 from tasks.subagents.generate import Domain, generate, load_index, main
@@ -46,9 +46,9 @@ def test_count_10_writes_valid_conversations(domain: str, tmp_path: Path, capsys
             for call in message.get("tool_calls") or []:
                 arguments = json.loads(call["function"]["arguments"])
                 assert value_problems(arguments, schemas[call["function"]["name"]]) == [], call
-    texts = _rows(tmp_path / "train.text.jsonl") + _rows(tmp_path / "eval.text.jsonl")
-    assert [t["text"] for t in texts] == [
-        render_prompt(r["messages"], r["tools"], add_generation_prompt=False) for r in train + evaluation]
+    texts = _rows(tmp_path / "text" / "train.jsonl") + _rows(tmp_path / "text" / "eval.jsonl")
+    assert [BOS + t["text"] for t in texts] == [  # no literal <bos>: the tokenizer adds it
+        render_prompt(r["messages"], json.loads(r["tools"]), add_generation_prompt=False) for r in train + evaluation]
     assert "train 9, eval 1" in capsys.readouterr().out
 
 
