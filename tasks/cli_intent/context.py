@@ -46,8 +46,8 @@ class ContextProvider:
 
 
 def _branch(cwd: Path, timeout: float) -> Fields:
-    branch = run_tool(["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd, timeout)
-    return {"current_branch": branch} if branch and branch != "HEAD" else {}
+    branch = run_tool(["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd, timeout)  # detached: none
+    return {"current_branch": branch} if branch else {}
 
 
 _REMOTE = re.compile(r"(?:[:/])([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
