@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,39 +26,22 @@ from tasks.cli_intent.run import band_of, interpret_request, main
 from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.tools import CliContext, RunCommand
+from tests.fake_gh import install_fake_gh, logged_runs
 
 GH, _ = resolve_schema("gh")
-
-FAKE_GH = """#!{python}
-import json, os, sys, time
-args = sys.argv[1:]
-if os.environ.get("FAKE_GH_SLEEP"):
-    time.sleep(float(os.environ["FAKE_GH_SLEEP"]))
-if args[:2] == ["pr", "view"] and "--json" in args:
-    print(os.environ.get("FAKE_GH_PR", "42"))
-    sys.exit(0)
-with open(os.environ["FAKE_GH_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\\n")
-sys.exit(int(os.environ.get("FAKE_GH_EXIT", "0")))
-"""
-
 
 @pytest.fixture
 def fake_gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake ``gh`` first on PATH; returns the log file its runs are appended to (one JSON argv a line)."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    program = bin_dir / "gh"
-    program.write_text(FAKE_GH.format(python=sys.executable))
-    program.chmod(0o755)
+    install_fake_gh(bin_dir)
     log = tmp_path / "gh.log"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_GH_LOG", str(log))
     return log
 
 
-def runs(log: Path) -> list[list[str]]:
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+runs = logged_runs
 
 
 def run_call(command: str, subcommand: str, args: dict[str, Any] | None = None, flags: list[str] | None = None,
