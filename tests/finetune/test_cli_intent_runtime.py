@@ -22,9 +22,10 @@ from interpreters.scripted import FunctionModel
 from tasks.cli_intent.command import command_argv
 from tasks.cli_intent.run import interpret_request
 from tasks.cli_intent.shipped import resolve_schema
+from tasks.cli_intent.task import CliIntentInput, CliIntentTask
 from tasks.cli_intent.tools import CliContext, RunCommand
 from tasks.cli_intent.validate import validate_answer
-from teacher.model import ModelReply, ModelRequest, student_prompt
+from teacher.model import ModelReply, ModelRequest, request_for, student_prompt
 from tests.fake_gh import install_fake_gh, logged_runs
 
 pytest.importorskip("llama_cpp", reason="the llamacpp extra is not installed: pip install -e '.[llamacpp]'")
@@ -90,3 +91,14 @@ def test_the_command_line_with_the_gguf_student_and_a_fake_gh(
     assert answer["executed"] is False and logged_runs(tmp_path / "gh.log") == []
     if answer["kind"] == "command":
         assert answer["argv"][0] == "gh" and " ".join(answer["argv"][1:3]) in GH.pair_names()
+
+
+def test_keeping_the_prefix_cache_gives_the_same_completions(gh_pipeline: tuple[Path, dict[str, Any]]) -> None:
+    gguf = gh_pipeline[0] / "models" / "gh" / "gh-q8_0.gguf"
+    fresh = build_backend(f"gguf:{gguf}", max_tokens=24)
+    cached = build_backend(f"gguf:{gguf}", max_tokens=24, reuse_prefix=True)
+    task_requests = [request_for(CliIntentTask(GH), CliIntentInput(request=r, context=c)) for r, c in REQUESTS]
+    for request in [*task_requests, *reversed(task_requests)]:
+        expected = asyncio.run(fresh.complete(request))
+        got = asyncio.run(cached.complete(request))
+        assert got.raw == expected.raw and got.meta["completion_tokens"] == expected.meta["completion_tokens"]
