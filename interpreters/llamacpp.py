@@ -35,6 +35,8 @@ class LlamaCppStudent(ModelBackend):
     n_ctx: int = 4096
     max_tokens: int = 256
     n_threads: int | None = None
+    #: keep the KV cache between requests so a shared prompt prefix (the tool declarations) is not evaluated again
+    reuse_prefix: bool = False
 
     def __post_init__(self) -> None:
         self._llm: Any = None
@@ -53,7 +55,7 @@ class LlamaCppStudent(ModelBackend):
 
     async def complete(self, request: ModelRequest) -> ModelReply:
         prompt = student_prompt(request, "hf")
-        done = greedy_completion(self._model(), prompt, self.max_tokens)
+        done = greedy_completion(self._model(), prompt, self.max_tokens, reuse_prefix=self.reuse_prefix)
         meta = {
             "latency_s": done.latency_s,
             "prompt_tokens": done.prompt_tokens,
@@ -80,14 +82,18 @@ class Completion:
     stopped_at: str
 
 
-def greedy_completion(llm: Any, prompt: str, max_tokens: int = 256) -> Completion:
-    """Greedy decoding of FunctionGemma text with a loaded ``llama_cpp.Llama``, stopping at the stop tokens."""
+def greedy_completion(llm: Any, prompt: str, max_tokens: int = 256, *, reuse_prefix: bool = False) -> Completion:
+    """Greedy decoding of FunctionGemma text with a loaded ``llama_cpp.Llama``, stopping at the stop tokens.
+
+    With ``reuse_prefix`` the KV cache of the previous prompt is kept, and llama.cpp evaluates only the tokens
+    after the longest common prefix (it re-evaluates everything where the cache cannot be cut)."""
     started = time.perf_counter()
     tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
     pieces: list[bytes] = []
     text = ""
     stop = ""
-    llm.reset()
+    if not reuse_prefix:
+        llm.reset()
     for count, token in enumerate(llm.generate(tokens, top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0)):
         if token == llm.token_eos() or count >= max_tokens:
             break

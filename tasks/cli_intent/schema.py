@@ -6,6 +6,7 @@ the line and the key (``gh.yaml:41: commands[0].subcommands[2].args[1].type: ...
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -14,9 +15,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["ArgSpec", "CliSchema", "CommandSpec", "FlagSpec", "SchemaError", "SubcommandSpec", "load_schema"]
+__all__ = [
+    "ArgRender", "ArgSpec", "CliSchema", "CommandSpec", "ContextPart", "FlagSpec", "SchemaError", "SubcommandSpec",
+    "load_schema",
+]
 
 ArgType = Literal["string", "integer", "enum"]
+#: How an argument is written on the command line: ``--name value`` (option), a bare value (positional), or,
+#: for an enum, the chosen value as a switch (``--approve``).
+ArgRender = Literal["option", "positional", "value_flag"]
+#: The parts of the context a schema can ask for at run time (``CliContext``'s parts).
+ContextPart = Literal["current_branch", "repository", "current_pr", "uncommitted_changes"]
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
@@ -47,11 +56,29 @@ class ArgSpec(_Spec):
     default: str | int | None = None
     values: tuple[str, ...] = ()
     description: str = ""
+    render: ArgRender = "option"
+    option: str | None = None
 
     _name = field_validator("name")(_check_name)
 
+    @field_validator("option")
+    @classmethod
+    def _option_form(cls, option: str | None) -> str | None:
+        if option is not None and not re.fullmatch(r"--?[A-Za-z0-9][A-Za-z0-9_-]*", option):
+            raise ValueError(f"an option is written '--name' or '-n', got {option!r}")
+        return option
+
+    @property
+    def option_name(self) -> str:
+        """The option this argument is given with: ``option`` when set, else ``--name`` (``_`` as ``-``)."""
+        return self.option or "--" + self.name.replace("_", "-")
+
     @model_validator(mode="after")
     def _consistent(self) -> ArgSpec:
+        if self.render == "value_flag" and self.type != "enum":
+            raise ValueError("only an enum argument can be rendered as 'value_flag'")
+        if self.render != "option" and self.option is not None:
+            raise ValueError(f"'option' is only for arguments rendered as options, not {self.render}")
         if self.type == "enum" and not self.values:
             raise ValueError("an enum argument needs its 'values'")
         if self.type != "enum" and self.values:
@@ -104,6 +131,10 @@ class SubcommandSpec(_Spec):
         _unique([a.name for a in self.args], "argument")
         _unique([f.name for f in self.flags], "flag")
         _unique([f.short for f in self.flags if f.short], "short flag")
+        positional = [a for a in self.args if a.render == "positional"]
+        for earlier, later in itertools.pairwise(positional):
+            if not earlier.required:
+                raise ValueError(f"optional positional argument {earlier.name!r} is followed by {later.name!r}")
         return self
 
     def arg(self, name: str) -> ArgSpec | None:
@@ -140,6 +171,7 @@ class CliSchema(_Spec):
     cli_name: str
     description: str = ""
     commands: tuple[CommandSpec, ...] = Field(min_length=1)
+    context: tuple[ContextPart, ...] = ("current_branch", "repository", "uncommitted_changes")
 
     _name = field_validator("cli_name")(_check_name)
 
