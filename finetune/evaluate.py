@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from converters.functiongemma import FunctionGemmaFormatError, Profile, ToolCall, split_output
 from converters.rebuild import prompt_completion
+from converters.schema import nested_value
 from finetune.data import DatasetError, Example, dataset_file, load_examples
 from finetune.generate import Generator, open_generator
 from finetune.provenance import resolve_profile
@@ -273,10 +274,10 @@ def conversation_steps(path: Path, profile: Profile = "hf") -> dict[str, tuple[s
             turns = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"]
             if len(turns) < 2:
                 continue
-            tools = record.get("tools") or []
             try:
+                tools = nested_value(record.get("tools")) or []  # written as a JSON string
                 pairs = [prompt_completion(messages[: i + 1], tools, profile) for i in turns]
-            except (FunctionGemmaFormatError, KeyError, TypeError) as error:
+            except (FunctionGemmaFormatError, KeyError, TypeError, ValueError) as error:
                 raise DatasetError(f"{path}:{number}: field 'messages': {error}") from None
             steps[f"{path}:{number}"] = (str(record.get("task") or "(task not recorded)"), pairs)
     return steps
