@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from converters.rebuild import prompt_completion
 from converters.schema import nested_value
 from finetune.data import DatasetError, Example, dataset_file, load_examples
 from finetune.generate import Generator, open_generator
+from finetune.progress import STDERR
 from finetune.provenance import resolve_profile
 
 __all__ = [
@@ -380,7 +380,7 @@ def evaluate(
     profile: str | None = None,
     limit: int | None = None,
     trainings: Sequence[Path] = (),
-    progress: IO[str] | None = sys.stderr,
+    progress: IO[str] | None = STDERR,
     max_tokens: int = 256,
     base: Path | None = None,
     teachers: dict[str, int] | None = None,
