@@ -179,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = {"held_out": rates, "eval_split": evaluation["artifacts"], "wall_seconds": time.perf_counter() - started}
     (settings.models / "quickstart.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(f"done in {summary['wall_seconds']:.0f} s; eval report: {settings.models / 'eval' / 'eval.md'}")
+    print("the same loop on the real Gemma 3 270M: python -m benchmarks.real_student --root DIR (the 'real' extra)")
     return 0 if rates["all"]["requests"] else 1
 
 
