@@ -31,6 +31,16 @@ def _output(path: Path, *, directory: bool) -> Path:
     return path
 
 
+def _hub_repo(text: str) -> str:
+    """A Hub repository id for ``--push``, checked before any work is done."""
+    from finetune.card import repo_id_problem
+
+    problem = repo_id_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     from finetune.config import add_arguments
     from finetune.dpo import DpoSettings
@@ -108,7 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     card.add_argument("--root", type=Path, default=Path("training"), help="root of the layout (default training)")
     card.add_argument("--out", type=Path, help="folder to write (default ROOT/models/NAME/hub)")
     card.add_argument("--base-model", help="the base model's Hub id for the card (e.g. google/functiongemma-270m-it)")
-    card.add_argument("--push", metavar="REPO", help="upload the folder to this Hub repository (HF_TOKEN, HF_ENDPOINT)")
+    card.add_argument(
+        "--push", metavar="REPO", type=_hub_repo,
+        help="upload the folder to this Hub repository (HF_TOKEN, HF_ENDPOINT)",
+    )
     card.add_argument("--private", action="store_true", help="create the repository private (with --push)")
 
     pipeline = stages.add_parser("pipeline", help="all stages for a named training, each skipped when done")

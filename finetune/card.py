@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PushError", "build_model_folder", "card_text", "push_folder"]
+__all__ = ["PushError", "build_model_folder", "card_text", "push_folder", "repo_id_problem"]
 
 GEMMA_NOTICE = (
     "Gemma is provided under and subject to the Gemma Terms of Use found at https://ai.google.dev/gemma/terms. "
@@ -180,6 +180,18 @@ def build_model_folder(models: Path, data: Path, out: Path, name: str, base_mode
     return out
 
 
+def repo_id_problem(repo: str) -> str | None:
+    """Why ``repo`` is not a Hub repository id (``NAME`` or ``NAMESPACE/NAME``), or None when it is one."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils._validators import validate_repo_id
+
+    try:
+        validate_repo_id(repo)
+    except HFValidationError as error:
+        return str(error).split(". Use `repo_type`")[0].rstrip(".") + "; expected NAME or NAMESPACE/NAME"
+    return None
+
+
 def push_folder(folder: Path, repo: str, *, private: bool = False, message: str | None = None) -> str:
     """Upload the folder to the Hub repository ``repo`` (created when missing); returns the commit's URL."""
     from huggingface_hub import HfApi, get_token
@@ -187,6 +199,9 @@ def push_folder(folder: Path, repo: str, *, private: bool = False, message: str 
 
     from teacher.redact import redact
 
+    problem = repo_id_problem(repo)
+    if problem:
+        raise PushError(f"--push {repo!r}: {problem}")
     if not (folder / "README.md").is_file():
         raise PushError(f"{folder}: no README.md; write the folder with `python -m finetune card` first")
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -24,19 +25,30 @@ from interpreters.anthropic import (
 from interpreters.recording import turn_key
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 
-__all__ = ["AnthropicBatchTeacher"]
+__all__ = ["MAX_BATCH_WAIT", "AnthropicBatchTeacher"]
+
+MAX_BATCH_WAIT = 25 * 3600.0  # seconds: the Message Batches API expires a batch after 24 hours
 
 
 class AnthropicBatchTeacher(ModelBackend):
     """Answers requests through message batches, built with ``teacher``'s parameters, client and prices."""
 
     def __init__(
-        self, teacher: AnthropicTeacher, state: str | Path, *, wait: float = 2.0, poll_interval: float = 5.0
+        self,
+        teacher: AnthropicTeacher,
+        state: str | Path,
+        *,
+        wait: float = 2.0,
+        poll_interval: float = 5.0,
+        max_wait: float = MAX_BATCH_WAIT,
     ) -> None:
+        if not (math.isfinite(max_wait) and max_wait > 0):
+            raise ValueError(f"max_wait must be a finite number of seconds above 0, got {max_wait!r}")
         self.teacher = teacher
         self.state = Path(state)
         self.wait = wait
         self.poll_interval = poll_interval
+        self.max_wait = max_wait
         self.results: dict[str, dict[str, Any]] = {}  # custom id -> result entry, from finished batches
         self.submitted: list[str] = []
         self._pending: dict[str, tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = {}
@@ -136,11 +148,16 @@ class AnthropicBatchTeacher(ModelBackend):
 
     async def _collect(self, batch_id: str) -> None:
         client = self.teacher.api_client()
+        deadline = time.monotonic() + self.max_wait
         while True:
             batch = await client.messages.batches.retrieve(batch_id)
             if batch.processing_status == "ended":
                 break
-            await asyncio.sleep(self.poll_interval)
+            if time.monotonic() >= deadline:  # the API expires a batch after 24 h; never poll without end
+                raise TeacherRequestFailed(
+                    "batch_timeout", f"batch {batch_id} had not ended after {self.max_wait:g} s of polling", 1
+                )
+            await asyncio.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
         async for item in await client.messages.batches.results(batch_id):
             self.results[item.custom_id] = {"batch": batch_id, "result": item.result.to_dict()}
         self._note({"batch": batch_id, "ended": time.time()})

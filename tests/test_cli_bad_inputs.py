@@ -130,6 +130,8 @@ ROWS: list[Row] = [
     row("pipeline-name-absolute", FT, "pipeline --name /tmp/x --root {out}", 2, "--name"),
     row("pipeline-name-empty", FT, ["pipeline", "--name", "", "--root", "{out}"], 2, "--name"),
     row("card-name-climbs", FT, "card --name ../x --root {out}", 2, "--name"),
+    row("card-push-bad-repo", FT, "card --name x --root {out} --push a/b/c", 2, "--push", "NAMESPACE/NAME"),
+    row("card-push-spaces", FT, ["card", "--name", "x", "--root", "{out}", "--push", "a b"], 2, "--push", "alphanum"),
     row("card-no-evaluation", FT, "card --name x --root {out}", 1, "eval.md", "no evaluation yet"),
     # finetune: configuration files
     row("sft-config-lora-r-negative", FT, f"{SFT} --config {{cfg_lora_r}}", 1, "{cfg_lora_r}", "lora_r"),

@@ -245,3 +245,19 @@ def test_the_cacheable_prefix_is_the_same_for_every_input_of_a_task(fake: FakeAn
     assert "Cart, Card" in second["messages"][0]["content"]
     # the task still refuses a name that is not a candidate
     assert SelectSymbolsTask().tool(other).choices == {"selected": ("Cart", "Card")}
+
+
+async def test_a_batch_that_never_ends_fails_its_turns_after_the_upper_wait(tmp_path: Path) -> None:
+    from interpreters.anthropic_batch import AnthropicBatchTeacher
+
+    with FakeAnthropic(batch_polls_before_done=10**9) as server:
+        batch = AnthropicBatchTeacher(
+            teacher(server), tmp_path / "batches.jsonl", wait=0.01, poll_interval=0.01, max_wait=0.3
+        )
+        started = time.monotonic()
+        with pytest.raises(TeacherRequestFailed, match=r"had not ended after 0\.3 s"):
+            await batch.complete(request_for(ScoreEdgeTask(), EDGE))
+        assert time.monotonic() - started < 30
+        await batch.teacher.aclose()
+    with pytest.raises(ValueError, match="max_wait"):
+        AnthropicBatchTeacher(teacher(server), tmp_path / "b.jsonl", max_wait=float("inf"))
