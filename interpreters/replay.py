@@ -24,7 +24,7 @@ def session_logs(path: str | Path) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise FileNotFoundError(f"no recordings at {root}")
-    return sorted(root.rglob("*.jsonl"))
+    return sorted(log for log in root.rglob("*.jsonl") if log.is_file())  # a folder named *.jsonl is not a log
 
 
 class Replay(ModelBackend):

@@ -136,3 +136,12 @@ async def test_every_line_carries_the_schema_version_and_no_key(
     text = (tmp_path / "s.jsonl").read_text(encoding="utf-8")
     assert key not in text and "[REDACTED]" in text
     assert all(json.loads(line)["schema"] == SCHEMA_VERSION for line in text.splitlines())
+
+
+def test_session_logs_are_files_only(tmp_path: Path) -> None:
+    from interpreters.replay import session_logs
+
+    (tmp_path / "a.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "folder.jsonl").mkdir()
+    (tmp_path / "folder.jsonl" / "b.jsonl").write_text("", encoding="utf-8")
+    assert session_logs(tmp_path) == [tmp_path / "a.jsonl", tmp_path / "folder.jsonl" / "b.jsonl"]
