@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from converters.functiongemma import BOS, CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
 from converters.schema import portable_row
-from interpreters.recording import SCHEMA_VERSION, schema_mismatch
+from interpreters.records import SCHEMA_VERSION, schema_mismatch
 from tasks.registry import TASKS
 from tasks.select_symbols.filters import FilterStats
 from tasks.select_symbols.negatives import invert_topic_heuristically, negative_turn
@@ -190,7 +190,7 @@ def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> N
 
 def schema_problem(record: dict[str, Any]) -> str | None:
     """Why a recording line's schema version is not the one this rebuild reads, or None when it is
-    (:func:`interpreters.recording.schema_mismatch` is the rule)."""
+    (:func:`interpreters.records.schema_mismatch` is the rule)."""
     if not schema_mismatch(record):
         return None
     version = record.get("schema")
