@@ -1,14 +1,17 @@
 """Recording: wrap any model backend and write every exchange to an append-only JSONL session log.
 
-Each model line holds the schema version, session and turn ids, task, graph node, timestamps, the request
-exactly as the backend sent it, the raw response exactly as returned, the calls and reasoning read from it,
-latency, cost and any error. LSP answers the session used go in the same log (``kind: "lsp"``). Every line
-carries ``schema`` (:data:`SCHEMA_VERSION`); a line of another version is a :class:`RecordingError` naming
-FILE:LINE wherever a log is read. Lines are flushed one by one; on resume a torn last line (a writer that
-died mid-line) and any damaged line in the middle are each moved aside, alone and with their line number, to
-``<log>.torn``; every readable line around them is kept, and finished turns are answered from the log, never
-asked again. Credentials are never written: backends put none in their request, and every line passes through
-:func:`teacher.redact.redact_json` (a server may echo a key back).
+The lines are the typed lines of :mod:`interpreters.records` (``session_start``, ``model``, ``lsp``,
+``session_end``), each carrying ``schema`` (:data:`SCHEMA_VERSION`); a line that is not one (another version, a
+field of the wrong type) is a :class:`RecordingError` naming FILE:LINE and the field wherever a log is read. A
+model line holds the session and turn ids, task, graph node, timestamps, the request exactly as the backend sent
+it, the raw response exactly as returned, the calls and reasoning read from it, latency, cost and any error.
+Lines are flushed one by one; on resume a torn last line (a writer that died mid-line) and any damaged line in
+the middle are each moved aside, alone and with their line number, to ``<log>.torn``; every readable line
+around them is kept, and finished turns are answered from the log, never asked again. Credentials are never
+written: backends put none in their request, and every line is redacted (a server may echo a key back).
+
+:class:`RecordedSession` is the one session lifecycle (open or resume the log, the start line once, the turns
+and LSP answers recorded, the end line) used by explorations, proposals, subagents and the generators.
 """
 
 from __future__ import annotations
