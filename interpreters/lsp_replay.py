@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from pydantic import TypeAdapter
 
 from interpreters.lsp import LspError
-from interpreters.records import LspAnswer, dump_line, line_dict
+from interpreters.records import LspAnswer, dump_line, line_dict, parse_record
 from teacher.handlers import Handler
 from teacher.operations import LSP_OPERATION_NAMES, LSP_OPERATIONS, Operation, result_type
 
@@ -131,7 +131,7 @@ def write_lsp_records(records: Iterable[dict[str, Any]], path: str | pathlib.Pat
 
 
 def read_lsp_records(path: str | pathlib.Path) -> list[dict[str, Any]]:
-    """Read the LSP records of a JSONL file; a bad line is an error naming the file and line."""
+    """Read the LSP records of a JSONL file; a bad line is an error naming the file, the line and the field."""
     records = []
     with open(path, encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
@@ -142,5 +142,6 @@ def read_lsp_records(path: str | pathlib.Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not JSON: {error}") from None
             if isinstance(record, dict) and record.get("kind") == "lsp":
+                parse_record(record, f"{path}:{number}")  # a line of the wrong shape names its field
                 records.append(record)
     return records

@@ -157,3 +157,15 @@ async def test_a_fatal_failure_leaves_the_session_and_propagates(tmp_path: Path)
     with RecordedSession(tmp_path / "s.jsonl", _start()) as session, pytest.raises(OperationFailed, match="is down"):
         await session.run(_ask, FunctionModel(lambda _: (_ for _ in ()).throw(error)))
     assert [r["kind"] for r in read_log(tmp_path / "s.jsonl")[0]] == ["session_start", "model"]
+
+
+def test_lsp_records_files_are_typed_lines_too(tmp_path: Path) -> None:
+    from interpreters.lsp_replay import read_lsp_records, write_lsp_records
+
+    path = tmp_path / "lsp.jsonl"
+    answer = {"kind": "lsp", "op": "Hover", "args": {"path": "a.py", "line": 0, "character": 0}, "result": None}
+    write_lsp_records([answer], path)
+    assert read_lsp_records(path) == [{"schema": SCHEMA_VERSION, **answer}]
+    path.write_text(json.dumps({**answer, "args": []}) + "\n", encoding="utf-8")
+    with pytest.raises(RecordingError, match=r"lsp.jsonl:1: args: not an object"):
+        read_lsp_records(path)
