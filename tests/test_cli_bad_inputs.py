@@ -337,9 +337,9 @@ def paths(tmp_path_factory: pytest.TempPathFactory, ollama: str) -> dict[str, st
     progress.mkdir(parents=True)
     # the progress log is a recorded session: a line of the wrong shape (here a turn number) is named
     _lines(progress / "train_progress.jsonl",
-           {"schema": 1, "kind": "session_start", "session": "cli_intent_generate:gh"},
-           {"schema": 1, "kind": "model", "turn": "garbage", "key": "k", "calls": []},
-           {"schema": 1, "kind": "session_end", "session": "cli_intent_generate:gh"})
+           {"schema": SCHEMA_VERSION, "kind": "session_start", "session": "cli_intent_generate:gh"},
+           {"schema": SCHEMA_VERSION, "kind": "model", "turn": "garbage", "key": "k", "calls": []},
+           {"schema": SCHEMA_VERSION, "kind": "session_end", "session": "cli_intent_generate:gh"})
     found["progress_root"] = str(root / "progress-root")
     return found
 
