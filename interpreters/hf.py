@@ -48,7 +48,7 @@ class HfModel(ModelBackend):
         try:
             self.model_dir = check_model_dir(self.model_dir, "model")
         except ModelError as error:
-            raise HfModelMissing(f"{error}; make one with `python -m finetune sft` or `merge`") from None
+            raise HfModelMissing(str(error)) from None
         if self.profile is None:
             self.profile = model_profile(self.model_dir) or "hf"  # type: ignore[assignment]
         self._loaded: tuple[Any, Any, list[int]] | None = None
