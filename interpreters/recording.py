@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.functiongemma import ToolCall
+from teacher.errors import FineTrainingError
 from teacher.model import ModelBackend, ModelReply, ModelRequest, current_node
 from teacher.provenance import package_versions
 from teacher.redact import redact, redact_json
@@ -45,11 +46,11 @@ SCHEMA_VERSION = 1
 _VERSIONED_KINDS = ("session_start", "model", "session_end")
 
 
-class RecordingError(ValueError):
+class RecordingError(ValueError, FineTrainingError):
     """A recording this code cannot read (a line of another schema version); the message names FILE:LINE."""
 
 
-class LogWriteError(OSError):
+class LogWriteError(OSError, FineTrainingError):
     """A session log line could not be written (a full disk, a file that became unwritable); names the file."""
 
 
@@ -253,10 +254,10 @@ class Recording(ModelBackend):
         try:
             reply = await self.inner.complete(request)
         except Exception as error:
-            if not getattr(error, "sent", True):  # nothing was asked (e.g. the budget is spent): no turn to record
+            if isinstance(error, FineTrainingError) and not error.sent:  # nothing was asked (the budget is spent)
                 self.log.turns -= 1
                 raise
-            reason = getattr(error, "reason", "") or type(error).__name__
+            reason = (error.reason if isinstance(error, FineTrainingError) else "") or type(error).__name__
             self.log.append(
                 {
                     **base,

@@ -13,11 +13,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import sys
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -33,6 +32,8 @@ from teacher.operations import OperationFailed
 from teacher.record import SessionOutcome
 
 __all__ = ["SubagentNode", "load_nodes", "record_subagents", "subagent_session_id"]
+
+logger = logging.getLogger(__name__)
 
 
 class SubagentNode(BaseModel):
@@ -75,14 +76,14 @@ def _context(sandbox: Sandbox, node: SubagentNode) -> NodeContext:
 
 
 async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model: ModelBackend,
-                   resume: bool, stream: Any) -> SessionOutcome:
+                   resume: bool) -> SessionOutcome:
     from interpreters.recording import Recording, SessionLog
 
     sid = subagent_session_id(domain, node)
     log = SessionLog(out / "sessions" / f"{sid}.jsonl", session_id=sid, resume=resume)
     try:
         if any(r.get("kind") == "session_end" for r in log.records):
-            print(f"{sid} {node.file}:{node.node}: already finished", file=stream, flush=True)
+            logger.info("%s:%s [%s]: already finished", node.file, node.node, sid)
             return SessionOutcome(sid, "already_finished")
         if not any(r.get("kind") == "session_start" for r in log.records):
             log.append({"kind": "session_start", "session": sid, "subagent": domain,
@@ -93,18 +94,17 @@ async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model
                 async with interpret(Recording(model, log)):
                     run = await run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox)
             except OperationFailed as error:  # a turn failed for good: not finished, --resume asks it again
-                if getattr(error, "fatal", False):
+                if error.fatal:
                     raise
-                reason = str(getattr(error, "reason", "failed"))
-                print(f"{sid} {node.file}:{node.node}: not finished ({reason}; --resume retries it)",
-                      file=stream, flush=True)
+                reason = error.reason or "failed"
+                logger.info("%s:%s [%s]: not finished (%s; --resume retries it)", node.file, node.node, sid, reason)
                 return SessionOutcome(sid, "failed", [(reason, str(error))])
             changed = sandbox.changed_files()
         log.append({"kind": "session_end", "session": sid, "finished": time.time(),
                     "result": run.result, "stopped": run.stopped, "turns": run.turns, "rejected": run.rejected,
                     "changed_files": changed})
-        print(f"{sid} {node.file}:{node.node}: {run.stopped} after {run.turns} turns, changed {changed or 'nothing'}",
-              file=stream, flush=True)
+        logger.info("%s:%s [%s]: %s after %d turns, changed %s", node.file, node.node, sid, run.stopped, run.turns,
+                    ", ".join(changed) or "nothing")
         return SessionOutcome(sid, "finished")
     finally:
         log.close()
@@ -112,12 +112,11 @@ async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model
 
 async def record_subagents(
     domain: str, nodes: Sequence[SubagentNode], repo: Path, out: Path, model: ModelBackend, *,
-    resume: bool = False, stream: Any = None,
+    resume: bool = False,
 ) -> list[SessionOutcome]:
     """Record one session per node, one after another (the tools share the machine's few cores); how each ended.
 
     A session whose turn failed for good gets no ``session_end``: ``--resume`` asks it again."""
     if domain not in SUBAGENTS:
         raise ValueError(f"unknown subagent {domain!r}; known: {', '.join(SUBAGENTS)}")
-    return [await _session(domain, node, repo, out, model, resume, stream if stream is not None else sys.stderr)
-            for node in nodes]
+    return [await _session(domain, node, repo, out, model, resume) for node in nodes]
