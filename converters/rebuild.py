@@ -2,9 +2,9 @@
 
 Reads session logs (files or directories of ``*.jsonl``), keeps the answered model turns of the chosen tasks,
 converts each through its task (``to_examples``), drops degenerate and duplicate examples, adds negatives
-for select_symbols, splits train/eval grouped so that no symbol (or topic) straddles the two, and writes
-``train.jsonl``, ``eval.jsonl`` and ``stats.json`` in one of three shapes (``text``, ``messages``,
-``prompt-completion``) for one codec profile. No model is called.
+for select_symbols, splits train/eval grouped so that no symbol (or topic) straddles the two (``--group-by repo``:
+no recorded repository), and writes ``train.jsonl``, ``eval.jsonl`` and ``stats.json`` in one of three shapes
+(``text``, ``messages``, ``prompt-completion``) for one codec profile. No model is called.
 
 Memory: records stream through; what is kept is the de-duplication set, the symbol/topic groups and a
 length histogram. Order: examples are bucketed by a seeded hash and each bucket sorted, so the same inputs
@@ -20,7 +20,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -35,7 +34,8 @@ from pydantic import ValidationError
 
 from converters.functiongemma import BOS, CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
 from converters.schema import portable_row
-from interpreters.recording import SCHEMA_VERSION, schema_mismatch
+from converters.writer import DatasetWriter, exact_key, loose_key, order_key
+from interpreters.records import SCHEMA_VERSION, schema_mismatch
 from tasks.registry import TASKS
 from tasks.select_symbols.filters import FilterStats
 from tasks.select_symbols.negatives import invert_topic_heuristically, negative_turn
@@ -50,7 +50,7 @@ __all__ = ["Options", "RebuildStats", "main", "prompt_completion", "reasoning_co
 Format = Literal["text", "messages", "prompt-completion"]
 Reasoning = Literal["none", "comment"]
 Negatives = Literal["none", "heuristic", "teacher", "both"]
-BUCKETS = 64
+GroupBy = Literal["auto", "symbol", "repo"]
 COMMENT_LIMIT = 160
 _SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
@@ -77,6 +77,9 @@ class Options:
     with_inputs: bool = False
     #: keep the rendered ``<bos>`` in ``text`` and ``prompt-completion`` lines (off: the tokenizer adds the one BOS)
     bos: bool = False
+    #: what stays on one side of the split: ``symbol`` (a symbol or topic), ``repo`` (a recorded repository, from
+    #: each session's ``session_start``), or ``auto`` (by repository when the recordings hold several)
+    group_by: GroupBy = "auto"
 
 
 @dataclass
@@ -91,6 +94,7 @@ class RebuildStats:
     lengths: Counter[int] = field(default_factory=Counter)
     topic_leaks: int = 0
     groups: int = 0
+    grouped_by: str = "symbol"
 
     def percentiles(self) -> dict[str, int]:
         """Length percentiles (p50, p90, p99, max) from the histogram."""
@@ -171,6 +175,34 @@ class _Groups:
         return int.from_bytes(digest, "big") / 2**64 >= split
 
 
+def repository_of(path: Path) -> str:
+    """The repository a session log was recorded on (its ``session_start``'s ``repo``), or '' when it names none."""
+    with open(path, "rb") as lines:
+        for raw in lines:
+            if b'"session_start"' not in raw:
+                continue
+            try:
+                record = orjson.loads(raw)
+            except ValueError:
+                continue  # reported by the conversion pass
+            if isinstance(record, dict) and record.get("kind") == "session_start":
+                repo = record.get("repo")
+                return repo.rstrip("/") if isinstance(repo, str) else ""
+    return ""
+
+
+def repository_keys(files: Sequence[Path], group_by: GroupBy) -> tuple[dict[Path, str], str]:
+    """Each file's repository key when the split is grouped by repository (``auto``: when the files name two or
+    more), else none; and the grouping used (``repo`` or ``symbol``). A file naming no repository keeps the
+    symbol grouping."""
+    if group_by == "symbol":
+        return {}, "symbol"
+    repos = {file: repository_of(file) for file in files}
+    if group_by == "auto" and len({repo for repo in repos.values() if repo}) < 2:
+        return {}, "symbol"
+    return repos, "repo"
+
+
 def recording_files(paths: Sequence[Path]) -> list[Path]:
     """The session logs at ``paths`` (files, or directories searched for ``*.jsonl``), in a stable order."""
     files: list[Path] = []
@@ -194,7 +226,7 @@ def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> N
 
 def schema_problem(record: dict[str, Any]) -> str | None:
     """Why a recording line's schema version is not the one this rebuild reads, or None when it is
-    (:func:`interpreters.recording.schema_mismatch` is the rule)."""
+    (:func:`interpreters.records.schema_mismatch` is the rule)."""
     if not schema_mismatch(record):
         return None
     version = record.get("schema")
@@ -358,7 +390,7 @@ class _Converted:
     groups: set[str]
 
 
-def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str]]) -> _Converted:
+def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str], str]) -> _Converted:
     """Everything one session log yields (runs in a worker process)."""
     gc.disable()  # many short-lived objects and no cycles: the collector's passes cost more than they free
     try:
@@ -367,7 +399,9 @@ def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str]]) -> 
         gc.enable()
 
 
-def _convert(path: Path, options: Options, inversions: dict[str, str], parents: dict[str, str]) -> _Converted:
+def _convert(
+    path: Path, options: Options, inversions: dict[str, str], parents: dict[str, str], repo: str = ""
+) -> _Converted:
     groups = _Groups()
     groups.parent = parents
     stats, filters, items = RebuildStats(), FilterStats(), []
@@ -389,7 +423,7 @@ def _convert(path: Path, options: Options, inversions: dict[str, str], parents: 
             turn = _turn(path, number, record, options, stats)
             if turn is None:
                 continue
-            root = groups.root(group_keys(turn.task, record["input"]))
+            root = f"repo:{repo}" if repo else groups.root(group_keys(turn.task, record["input"]))
             if root not in split_of:
                 split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
                 if root:
@@ -408,10 +442,9 @@ def _convert(path: Path, options: Options, inversions: dict[str, str], parents: 
                 continue
             for (line, text), source in rendered:
                 length = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text)
-                exact = hashlib.blake2b(line, digest_size=16).digest()
-                # whitespace-normalised: runs of spaces collapsed (a JSON line has no other raw whitespace)
-                loose = hashlib.blake2b(b" ".join(line.split()), digest_size=16).digest() if b"  " in line else exact
-                order = hashlib.blake2b(seed_prefix + exact, digest_size=8).hexdigest().encode()
+                exact = exact_key(line)
+                loose = loose_key(line, exact)  # the same line once runs of spaces are collapsed
+                order = order_key(seed_prefix, exact)
                 items.append((turn.task, split, order + line, exact, loose, length, source))
     return _Converted(items=items, stats=stats, topic_leaks=filters.topic_leaks, groups=roots)
 
@@ -456,7 +489,8 @@ def rebuild(
     inversions, groups = _scan_inversions(files)
     stats = RebuildStats()
     roots: set[str] = set()
-    jobs = [(file, options, inversions, groups.parent) for file in files]
+    repos, stats.grouped_by = repository_keys(files, options.group_by)
+    jobs = [(file, options, inversions, groups.parent, repos.get(file, "")) for file in files]
     started = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()  # the de-duplication sets are large and hold no cycles: spare them the collector's passes
@@ -472,7 +506,7 @@ def rebuild(
 
 
 def _write(
-    jobs: list[tuple[Path, Options, dict[str, str], dict[str, str]]],
+    jobs: list[tuple[Path, Options, dict[str, str], dict[str, str], str]],
     options: Options,
     stats: RebuildStats,
     roots: set[str],
@@ -480,53 +514,30 @@ def _write(
     workers: int,
     started: float,
 ) -> None:
-    seen_exact: set[bytes] = set()
-    seen_loose: set[bytes] = set()
-    with tempfile.TemporaryDirectory(prefix="rebuild-") as scratch, ExitStack() as stack:
-        buckets = {
-            split: [stack.enter_context(open(Path(scratch) / f"{split}.{b}", "w+b")) for b in range(BUCKETS)]
-            for split in ("train", "eval")
-        }
+    with DatasetWriter(options.out) as writer, ExitStack() as stack:
         pool = stack.enter_context(ProcessPoolExecutor(workers)) if workers > 1 and len(jobs) > 1 else None
         results = pool.map(_convert_file, jobs, chunksize=4) if pool is not None else map(_convert_file, jobs)
         examples: dict[tuple[str, str], int] = {}
         lengths: dict[int, int] = {}
         negatives: dict[str, int] = {}
-        duplicates = loose_duplicates = 0
         for done, converted in enumerate(results, start=1):
             _merge(stats, converted.stats)
             stats.topic_leaks += converted.topic_leaks
             roots |= converted.groups
             for task, split, line, exact, loose, length, negative in converted.items:
-                if exact in seen_exact:
-                    duplicates += 1
+                if not writer.add(split, line[16:], line[:16], exact, loose):
                     continue
-                if loose in seen_loose:
-                    loose_duplicates += 1
-                    continue
-                seen_exact.add(exact)
-                seen_loose.add(loose)
                 examples[task, split] = examples.get((task, split), 0) + 1
                 lengths[length] = lengths.get(length, 0) + 1
                 if negative:
                     negatives[negative] = negatives.get(negative, 0) + 1
-                buckets[split][int(line[:2], 16) % BUCKETS].write(line + b"\n")
             if progress is not None and (done % 100 == 0 or done == len(jobs)) and len(jobs) > 1:
                 rate = stats.turns / max(1e-9, time.perf_counter() - started)
                 print(f"{done}/{len(jobs)} files, {stats.turns} turns ({rate:,.0f}/s)", file=progress, flush=True)
         stats.examples.update({f"{task}/{split}": n for (task, split), n in examples.items()})
         stats.lengths.update(lengths)
         stats.negatives.update(negatives)
-        for reason, count in (("duplicate", duplicates), ("duplicate_whitespace", loose_duplicates)):
-            if count:
-                stats.dropped[reason] += count
-        for split, files_of_split in buckets.items():
-            with open(options.out / f"{split}.jsonl", "wb") as out:
-                for bucket in files_of_split:
-                    bucket.seek(0)
-                    entries = bucket.read().split(b"\n")[:-1]  # JSON lines hold no raw newline
-                    entries.sort()
-                    out.write(b"".join(entry[16:] + b"\n" for entry in entries))
+        stats.dropped.update(writer.duplicates)
 
 
 def _merge(total: RebuildStats, part: RebuildStats) -> None:
@@ -556,6 +567,7 @@ def stats_dict(stats: RebuildStats, options: Options) -> dict[str, Any]:
         "negatives": dict(sorted(stats.negatives.items())),
         "topic_leaks": stats.topic_leaks,
         "groups": stats.groups,
+        "grouped_by": stats.grouped_by,
         "length_unit": "tokens" if options.tokenizer else "characters",
         "length_percentiles": stats.percentiles(),
     }
@@ -610,6 +622,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="add each example's task and typed input to its line (for finetune eval)")
     parser.add_argument("--bos", action="store_true",
                         help="start text and prompt lines with a literal <bos> (unset: none; the tokenizer adds it)")
+    parser.add_argument("--group-by", choices=["auto", "symbol", "repo"], default="auto",
+                        help="keep each symbol (or topic) or each recorded repository on one side of the split "
+                             "(auto: by repository when the recordings hold several)")
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                         help="processes converting session logs (one per core here; output is the same)")
     args = parser.parse_args(argv)
@@ -626,7 +641,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = Options(
         out=args.out, tasks=frozenset(args.task) if args.task else None, format=args.format, profile=args.profile,
         reasoning=args.reasoning, split=args.split, seed=args.seed, strict=args.strict, negatives=args.negatives,
-        tokenizer=args.tokenizer, with_inputs=args.with_inputs, bos=args.bos,
+        tokenizer=args.tokenizer, with_inputs=args.with_inputs, bos=args.bos, group_by=args.group_by,
     )
     try:
         stats = rebuild(args.recordings, options, progress=sys.stderr, workers=args.workers)

@@ -47,8 +47,8 @@ from teacher.cli_args import (
     seconds,
 )
 from teacher.errors import FineTrainingError
-from teacher.explore import TeachQuery, explore, module_prefix
-from teacher.handlers import Handler, interpret
+from teacher.explore import Exploration, TeachQuery, explore, module_prefix
+from teacher.handlers import Handler
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
 from teacher.redact import redact, redact_json
@@ -153,47 +153,40 @@ async def _run_session(
     progress: _Progress,
     invert: bool = True,
 ) -> SessionOutcome:
-    from interpreters.lsp_replay import LspRecorder
-    from interpreters.recording import Recording, SessionLog
+    from interpreters.recording import RecordedSession
+    from interpreters.records import SessionEnd, SessionStart
 
     sid = session_id(query)
+    start = SessionStart(session=sid, query=query.model_dump(mode="json"), repo=repo, teacher=teacher,
+                         started=time.time())
     shown = f"{query.topic!r} [{sid}]"  # a session is shown by its topic
-    path = out / "sessions" / f"{sid}.jsonl"
-    log = SessionLog(path, session_id=sid, resume=resume)
-    try:
-        if log.set_aside:
-            logger.warning("%s: set aside unreadable line(s) %s to %s.torn", path, ", ".join(map(str, log.set_aside)),
-                       path.name)
-        if any(r.get("kind") == "session_end" for r in log.records):
+    with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=resume) as session:
+        path = session.path
+        if session.log.set_aside:
+            logger.warning("%s: set aside unreadable line(s) %s to %s.torn", path,
+                           ", ".join(map(str, session.log.set_aside)), path.name)
+        if session.ended is not None:
             progress.session_done(f"{shown} (already finished)", 0, {})
             return SessionOutcome(sid, "already_finished")
-        if not any(r.get("kind") == "session_start" for r in log.records):
-            log.append(
-                {"kind": "session_start", "session": sid, "query": query.model_dump(mode="json"),
-                 "repo": repo, "teacher": teacher, "started": time.time()}
-            )
-        recorder = LspRecorder(lsp, sink=log.append)
-        recorder.already_written(log.records)
-        recording = Recording(model, log)
-        async with interpret(recorder, recording):
+
+        async def program() -> Exploration:
             result = await explore(query, module_prefix=module_prefix(Path(repo)) if repo else "")
             if invert and not budget_spent():
                 await _invert_topic(query)
-        failures = recording.failures + [("lsp_unavailable", message) for message in recorder.failures]
-        if failures:  # a turn failed for good: the session is not finished, and --resume asks it again
-            reasons = Counter(reason for reason, _ in failures)
+            return result
+
+        result = await session.run(program, model, lsp)
+        if result is None:  # a turn failed for good: the session is not finished, and --resume asks it again
+            reasons = Counter(reason for reason, _ in session.failures)
             progress.session_done(f"{shown} (not finished: {counts(reasons.most_common())}; --resume retries it)",
-                                  log.turns, {})
-            return SessionOutcome(sid, "failed", failures)
+                                  session.turns, {})
+            return SessionOutcome(sid, "failed", session.failures)
         if budget_spent():
-            progress.session_done(f"{shown} (stopped: budget spent; --resume continues it)", log.turns, {})
+            progress.session_done(f"{shown} (stopped: budget spent; --resume continues it)", session.turns, {})
             return SessionOutcome(sid, "budget")
-        log.append({"kind": "session_end", "session": sid, "finished": time.time(),
-                    "result": result.model_dump(mode="json")})
-        progress.session_done(shown, log.turns, result.skip_counts())
+        session.end(SessionEnd(result=result.model_dump(mode="json")))
+        progress.session_done(shown, session.turns, result.skip_counts())
         return SessionOutcome(sid, "finished")
-    finally:
-        log.close()
 
 
 async def _invert_topic(query: TeachQuery) -> None:
@@ -362,7 +355,10 @@ _THINKING = Number(int, minimum=1024, unit="thinking tokens")  # the API's minim
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m teacher.record", description=__doc__.splitlines()[0],
                      formatter_class=HelpFormatter)
-    parser.add_argument("--repo", type=Path, required=True, help="root of the code base to explore")
+    parser.add_argument("--repo", type=Path, action="append",
+                        help="root of the code base to explore (repeatable: each is recorded under OUT/repos/NAME)")
+    parser.add_argument("--repos", type=Path,
+                        help="file of repositories, one path per line (# comments), each recorded under OUT/repos/NAME")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--topic", help="topic of a single query (with --symbol)")
     what.add_argument("--queries", type=Path,
@@ -414,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from teacher.dir_lock import DirectoryInUse, hold
 
     try:
-        runner = _prepare(parser, args)
+        runner = _prepare_repositories(parser, args)
         with ExitStack() as stack:
             try:
                 stack.enter_context(hold(args.out))
@@ -436,6 +432,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: every line written so far is kept, and the lock is released
         print(f"teacher.record: interrupted; run again with --resume to continue {args.out}", file=sys.stderr)
         return 130
+
+
+def _repositories(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Path]:
+    """The repositories of this run: each ``--repo``, then those a ``--repos`` file lists."""
+    from teacher.repositories import RepositoryListError, read_repository_list
+
+    repos = list(args.repo or [])
+    if args.repos is not None:
+        try:
+            repos += read_repository_list(args.repos)
+        except OSError as error:
+            raise Refused(f"--repos {args.repos}: cannot read: {error.strerror or error}", 2) from None
+        except UnicodeDecodeError as error:
+            raise Refused(f"--repos {args.repos}: not UTF-8 text: {error}", 1) from None
+        except RepositoryListError as error:
+            raise Refused(str(error), 1) from None
+    if not repos:
+        parser.error("one of --repo DIR or --repos FILE is required")
+    for repo in args.repo or []:
+        if not repo.is_dir():
+            parser.error(f"--repo {repo} is not a directory")
+    resolved = [repo.resolve() for repo in repos]
+    repeated = next((repo for index, repo in enumerate(repos) if resolved[index] in resolved[:index]), None)
+    if repeated is not None:
+        parser.error(f"repository {repeated} is given twice")
+    return repos
+
+
+def _prepare_repositories(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:
+    """One repository: today's run, recorded at ``OUT``. Several (or ``--repos``): one run per repository under
+    ``OUT/repos/NAME``, every one checked before any is run, then the total summary at ``OUT/summary.json``."""
+    from teacher.repositories import folder_names, total_summary
+
+    repos = _repositories(parser, args)
+    if len(repos) == 1 and args.repos is None:
+        args.repo = repos[0]
+        return _prepare(parser, args)
+    if args.subagent:
+        parser.error("--subagent works on one --repo")
+    if args.out.exists() and not args.out.is_dir():
+        raise Refused(f"--out {args.out} is not a directory", 2)
+    runs = []
+    for name, repo in zip(folder_names(repos), repos, strict=True):
+        each = argparse.Namespace(**vars(args))
+        each.repo, each.out = repo, args.out / "repos" / name
+        runs.append((name, each, _prepare(parser, each)))
+
+    def run() -> int:
+        code, summaries, spent, stopped = 0, {}, 0.0, False
+        for name, each, runner in runs:  # --budget-usd is for the whole run: each gets what is left
+            before = summarise(each.out)["cost_usd"]
+            if args.budget_usd is not None:
+                each.budget_usd = args.budget_usd - spent
+                stopped = stopped or each.budget_usd <= 0
+            if stopped:
+                summaries[name] = {**summarise(each.out), "wall_time_s": 0.0, "stopped_by_budget": True}
+                continue
+            print(f"repository {name}: {each.repo}", flush=True)
+            code = max(code, runner())
+            summaries[name] = json.loads((each.out / "summary.json").read_text(encoding="utf-8"))
+            spent += summaries[name]["cost_usd"] - before
+            stopped = bool(summaries[name]["stopped_by_budget"])
+        total = total_summary(summaries, {name: str(each.repo) for name, each, _ in runs})
+        write_summary(args.out, total)
+        print(f"all {len(runs)} repositories:", flush=True)
+        return max(code, _report(total))
+
+    return run
 
 
 def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:

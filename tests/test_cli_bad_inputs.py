@@ -82,6 +82,16 @@ ROWS: list[Row] = [
     row("rebuild-no-schema-strict", RB, "{no_schema} --out {out} --strict", 1, "{no_schema}:1:", "'schema'"),
     row("rebuild-control-token", RB, "{control} --out {out}", 0, "{control}:2:", "<end_of_turn>", where="stderr"),
     row("rebuild-control-token-strict", RB, "{control} --out {out} --strict", 1, "{control}:2:", "<end_of_turn>"),
+    row("rebuild-group-by-unknown", RB, "{good} --out {out} --group-by module", 2, "--group-by"),
+    # teacher.record: the repositories
+    row("record-no-repository", "teacher.record", "--topic x --symbol Order --teacher heuristic --out {out}", 2,
+        "--repo"),
+    row("record-repos-missing", "teacher.record",
+        "--repos {missing} --topic x --symbol Order --teacher heuristic --out {out}", 2, "{missing}"),
+    row("record-repos-bad-line", "teacher.record",
+        "--repos {repos_bad} --topic x --symbol Order --teacher heuristic --out {out}", 1, "{repos_bad}:3:"),
+    row("record-repo-twice", "teacher.record",
+        "--repo {sample} --repo {sample}/ --topic x --symbol Order --teacher heuristic --out {out}", 2, "twice"),
     # converters.rebuild: numbers
     row("rebuild-split-0", RB, "{good} --out {out} --split 0", 2, "--split"),
     row("rebuild-split-nan", RB, "{good} --out {out} --split nan", 2, "--split"),
@@ -320,6 +330,8 @@ def paths(tmp_path_factory: pytest.TempPathFactory, ollama: str) -> dict[str, st
         "schema_str": _lines(root / "schema-str.jsonl", _record(schema="1")),
         "no_schema": _lines(root / "no-schema.jsonl", _record(schema=None)),
         "control": _lines(root / "control.jsonl", good, control),
+        "repos_bad": _lines(root / "repos.txt", b"# repositories", str(REPO / "examples" / "sample_repo").encode(),
+                            b"no/such/repository"),
         "not_yaml": _lines(root / "not-yaml.yaml", b"a: [unclosed"),
         "dataset_garbage": _lines(root / "dataset.jsonl", {"prompt": "p", "completion": "c"}, b"{oops",
                                   {"prompt": "p", "completion": "c"}),
@@ -349,11 +361,11 @@ def paths(tmp_path_factory: pytest.TempPathFactory, ollama: str) -> dict[str, st
     found["schema_type"] = str(root / "schema-type.yaml")
     progress = root / "progress-root" / "demo"
     progress.mkdir(parents=True)
-    example = {"category": "negative", "request": "make coffee", "context": None,
-               "answer": {"name": "clarify", "arguments": {"question": "?"}}}
+    # the progress log is a recorded session: a line of the wrong shape (here a turn number) is named
     _lines(progress / "train_progress.jsonl",
-           {"batch": 0, "category": "negative", "asked": 1, "dropped": {}, "examples": []}, b"garbage",
-           {"batch": 1, "category": "negative", "asked": 1, "dropped": {}, "examples": [example]})
+           {"schema": SCHEMA_VERSION, "kind": "session_start", "session": "cli_intent_generate:gh"},
+           {"schema": SCHEMA_VERSION, "kind": "model", "turn": "garbage", "key": "k", "calls": []},
+           {"schema": SCHEMA_VERSION, "kind": "session_end", "session": "cli_intent_generate:gh"})
     found["progress_root"] = str(root / "progress-root")
     return found
 
