@@ -13,7 +13,6 @@ the answers were (commands, clarifications, refusals). Goals: p50 under 150 ms f
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
@@ -27,7 +26,7 @@ from tasks.cli_intent.context import gather_context
 from tasks.cli_intent.run import interpret_request
 from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.tools import CliContext
-from teacher.cli_args import positive_int
+from teacher.cli_args import CommandParser, positive_int
 from teacher.model import ModelReply, ModelRequest
 
 REQUESTS = [
@@ -87,12 +86,12 @@ def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cli_intent_latency", description=__doc__.split("\n")[0])
+    parser = CommandParser(prog="python -m benchmarks.cli_intent_latency", description=__doc__.split("\n")[0])
     parser.add_argument("--gguf", type=Path, required=True, help="the q8_0 student GGUF")
-    parser.add_argument("--calls", type=positive_int, default=50, help="timed requests (default 50)")
+    parser.add_argument("--calls", type=positive_int, default=50, help="timed requests")
     parser.add_argument("--threads", type=positive_int, default=None, help="llama.cpp threads (default: its own)")
     parser.add_argument("--max-tokens", type=positive_int, default=256,
-                        help="completion cap (default 256, the student's); an untrained base rambles to it, so cap "
+                        help="completion cap (the student's); an untrained base rambles to it, so cap "
                              "it at an answer's length (about 40 tokens) to time a base as if trained")
     parser.add_argument("--no-prefix-cache", action="store_true",
                         help="evaluate the whole prompt every time (default: keep the declarations' KV cache)")

@@ -10,13 +10,13 @@ parse in under 1 ms, 1 MB in under 0.5 s.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 
 from converters.functiongemma import END_CALL, ESCAPE, START_CALL, FunctionGemmaFormatError, split_output
+from teacher.cli_args import CommandParser
 from tests.converters.fuzz_inputs import fuzz_inputs
 
 SIZE_CLASSES = ((4_096, "under 4 KB"), (65_536, "4-64 KB"), (10**12, "64 KB and up"))
@@ -54,9 +54,9 @@ def _scaling_inputs() -> dict[str, Callable[[int], str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.codec_fuzz", description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=100_000, help="number of fuzz inputs (default 100,000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the input generator (default 0)")
+    parser = CommandParser(prog="python -m benchmarks.codec_fuzz", description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000, help="number of fuzz inputs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the input generator")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")

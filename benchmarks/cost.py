@@ -10,7 +10,6 @@ cached tokens as plain input. The cacheable prefix of each task (tools and syste
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import tempfile
@@ -29,6 +28,7 @@ from interpreters.anthropic import (
 )
 from interpreters.lsp import LspServer
 from interpreters.recording import read_log
+from teacher.cli_args import CommandParser
 from teacher.explore import TeachQuery
 from teacher.record import record
 from tests.fake_anthropic import FakeAnthropic
@@ -57,14 +57,13 @@ def usages(out: Path, prefixes: dict[str, set[int]] | None = None) -> list[dict[
 
 
 async def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    CommandParser(description=__doc__.splitlines()[0]).parse_args()
     price = PRICES["claude-haiku-4-5"]
     with tempfile.TemporaryDirectory() as scratch, FakeAnthropic(responder=Choosing()) as fake:
         out = Path(scratch)
         client = anthropic.AsyncAnthropic(api_key="estimate", base_url=fake.base_url, max_retries=0)
         async with LspServer(ROOT / "examples" / "sample_repo") as lsp:
-            with open(out / "progress.log", "w", encoding="utf-8") as progress:
-                await record(QUERIES, out, AnthropicTeacher(client=client), lsp, concurrency=1, stream=progress)
+            await record(QUERIES, out, AnthropicTeacher(client=client), lsp, concurrency=1)
         prefixes: dict[str, set[int]] = {}
         used = usages(out, prefixes)
     uncached = [

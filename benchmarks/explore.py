@@ -11,7 +11,6 @@ exploration of ``--package`` with the per-session cache on and off.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import importlib
 import statistics
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
-from teacher.cli_args import positive_int
+from teacher.cli_args import CommandParser, positive_int
 from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest
@@ -135,15 +134,15 @@ async def cache_compare(package: str, budget: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = CommandParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--packages", default="httpx,click,requests,jinja2,urllib3",
                         help="installed pure-Python packages, comma-separated (default: httpx,click,requests,"
                              "jinja2,urllib3)")
     parser.add_argument("--queries", type=positive_int, default=10,
-                        help="auto-proposed queries per package (default 10)")
+                        help="auto-proposed queries per package")
     parser.add_argument("--cache-compare", action="store_true", help="the cache on/off measure on --package instead")
-    parser.add_argument("--package", default="httpx", help="--cache-compare: the package (default httpx)")
-    parser.add_argument("--symbols", type=positive_int, default=50, help="--cache-compare: the budget (default 50)")
+    parser.add_argument("--package", default="httpx", help="--cache-compare: the package")
+    parser.add_argument("--symbols", type=positive_int, default=50, help="--cache-compare: the budget")
     args = parser.parse_args()
     if args.cache_compare:
         asyncio.run(cache_compare(args.package, args.symbols))

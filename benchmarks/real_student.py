@@ -22,7 +22,6 @@ its last checkpoint); ``--force`` starts afresh. Results: ``ROOT/models/real/rea
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import shutil
@@ -32,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from teacher.cli_args import non_negative_int, positive_float, positive_int
+from teacher.cli_args import CommandParser, non_negative_int, positive_float, positive_int
 
 NAME = "real"
 
@@ -140,16 +139,16 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.real_student", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="python -m benchmarks.real_student", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("training"), help="where data and models go")
-    parser.add_argument("--steps", type=positive_int, default=240, help="SFT optimizer steps (default 240)")
-    parser.add_argument("--batch-size", type=positive_int, default=4, help="examples per step (default 4)")
-    parser.add_argument("--learning-rate", type=positive_float, default=3e-4, help="peak learning rate (default 3e-4)")
-    parser.add_argument("--cli-count", type=positive_int, default=400, help="gh CLI-intent examples (default 400)")
+    parser.add_argument("--steps", type=positive_int, default=240, help="SFT optimizer steps")
+    parser.add_argument("--batch-size", type=positive_int, default=4, help="examples per step")
+    parser.add_argument("--learning-rate", type=positive_float, default=3e-4, help="peak learning rate")
+    parser.add_argument("--cli-count", type=positive_int, default=400, help="gh CLI-intent examples")
     parser.add_argument("--per-task", type=positive_int, default=40,
-                        help="held-out examples per task for the GGUFs (default 40)")
+                        help="held-out examples per task for the GGUFs")
     parser.add_argument("--hf-examples", type=non_negative_int, default=2,
-                        help="held-out examples per task for the HF checkpoints (default 2; 0: skip)")
+                        help="held-out examples per task for the HF checkpoints (0: skip)")
     parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
     args = parser.parse_args(argv)
     from finetune.base import cached_base

@@ -8,7 +8,6 @@ runs in a fresh process so that its peak memory (ru_maxrss) is its own. Target: 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 from interpreters.heuristic import HeuristicModel
 from interpreters.records import ModelTurn, RecordedCall, dump_line
 from tasks.score_edge.generate import edge_contexts
-from teacher.cli_args import positive_int
+from teacher.cli_args import CommandParser, positive_int
 
 CHILD = (
     "import json, resource, sys, time\n"
@@ -64,8 +63,8 @@ def write_recordings(root: Path, turns: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=positive_int, default=200_000, help="recorded turns (default 200000)")
+    parser = CommandParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=positive_int, default=200_000, help="recorded turns")
     parser.add_argument("--format", choices=["text", "messages", "prompt-completion"], default="text")
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="conversion processes")
     args = parser.parse_args()

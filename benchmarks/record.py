@@ -8,7 +8,6 @@ against the same backend unrecorded). Targets: at least 85% efficiency at concur
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from interpreters.anthropic import AnthropicTeacher
 from interpreters.recording import Recording, SessionLog
 from interpreters.scripted import FunctionModel
 from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeTask
-from teacher.cli_args import non_negative_float, positive_int
+from teacher.cli_args import CommandParser, non_negative_float, positive_int
 from teacher.model import ModelBackend, request_for
 
 SERVER = (
@@ -85,12 +84,12 @@ def levels(text: str) -> list[int]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=positive_int, default=500, help="turns per concurrency level (default 500)")
+    parser = CommandParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=positive_int, default=500, help="turns per concurrency level")
     parser.add_argument(
-        "--latency", type=non_negative_float, default=0.2, help="server latency in seconds (default 0.2)"
+        "--latency", type=non_negative_float, default=0.2, help="server latency in seconds"
     )
-    parser.add_argument("--levels", type=levels, default=levels("1,8,32"), help="concurrency levels (default 1,8,32)")
+    parser.add_argument("--levels", type=levels, default="1,8,32", help="concurrency levels")
     args = parser.parse_args()
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(args.latency)], stdout=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parents[1])

@@ -6,13 +6,12 @@ and the ratio to the target for one worker and for one worker per core.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from typing import IO, cast
 
 from tasks.score_edge.generate import write
-from teacher.cli_args import positive_int
+from teacher.cli_args import CommandParser, positive_int
 
 TARGET_SECONDS_PER_100K = 10.0
 
@@ -29,8 +28,8 @@ class _Sink:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=positive_int, default=100_000, help="examples to generate (default 100000)")
+    parser = CommandParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=positive_int, default=100_000, help="examples to generate")
     args = parser.parse_args()
     for workers in sorted({1, os.cpu_count() or 1}):
         sink = _Sink()

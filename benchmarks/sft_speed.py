@@ -12,7 +12,6 @@ labelled positions). Gradient checkpointing is off for both. Prints the median s
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
@@ -21,12 +20,14 @@ import time
 import types
 from pathlib import Path
 
+from teacher.cli_args import CommandParser
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.sft_speed", description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per loss (default 3, after one warm-up)")
-    parser.add_argument("--batch-size", type=int, default=4, help="examples per step (default 4)")
-    parser.add_argument("--precision", default="fp32", help="fp32 (default), bf16 or auto")
+    parser = CommandParser(prog="python -m benchmarks.sft_speed", description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per loss (after one warm-up)")
+    parser.add_argument("--batch-size", type=int, default=4, help="examples per step")
+    parser.add_argument("--precision", default="fp32", help="fp32, bf16 or auto")
     args = parser.parse_args()
 
     import torch

@@ -11,22 +11,21 @@ second and the wall time of the epoch. Meant for a GPU; ``--max-steps 2 --exampl
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import time
 from pathlib import Path
 
-from teacher.cli_args import Number, positive_int
+from teacher.cli_args import CommandParser, Number, positive_int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.sft_throughput", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="python -m benchmarks.sft_throughput", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="scratch directory")
     parser.add_argument(
-        "--examples", type=positive_int, default=13_000, help="prompt-completion examples (default 13000)"
+        "--examples", type=positive_int, default=13_000, help="prompt-completion examples"
     )
-    parser.add_argument("--batch-size", type=positive_int, default=16, help="examples per step (default 16)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="examples per step")
     parser.add_argument(
         "--max-steps", type=Number(int, minimum=-1), default=-1, help="stop early (default: one full epoch)"
     )

@@ -9,7 +9,6 @@ produce the same completion, then prints calls per second and p50/p95 latency of
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 from converters.functiongemma import STOP_SEQUENCES
 from interpreters.llamacpp import LlamaCppStudent
 from tasks.select_symbols import Candidates, SelectSymbolsInput, SelectSymbolsTask
-from teacher.cli_args import positive_int
+from teacher.cli_args import CommandParser, positive_int
 from teacher.model import request_for, student_prompt
 from tests.tiny_gguf import HIDDEN, scripted_output, tiny_vocab, write_tiny_gguf
 
@@ -60,8 +59,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=positive_int, default=100, help="prompts per backend (default 100)")
+    parser = CommandParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=positive_int, default=100, help="prompts per backend")
     args = parser.parse_args()
     import torch
 

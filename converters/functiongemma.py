@@ -39,6 +39,8 @@ from typing import Any, Literal, ParamSpec
 
 import orjson
 
+from teacher.errors import FineTrainingError
+
 __all__ = [
     "BOS",
     "CONTROL_TOKENS",
@@ -111,7 +113,7 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _INT64_LIMIT = 2**63
 
 
-class FunctionGemmaFormatError(ValueError):
+class FunctionGemmaFormatError(ValueError, FineTrainingError):
     """Text that is not valid FunctionGemma, or a value the format cannot carry."""
 
     def __init__(self, message: str, *, text: str | None = None, offset: int | None = None) -> None:

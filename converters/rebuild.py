@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import logging
 import os
 import re
 import sys
@@ -40,7 +41,8 @@ from tasks.select_symbols.filters import FilterStats
 from tasks.select_symbols.negatives import invert_topic_heuristically, negative_turn
 from tasks.select_symbols.task import SelectSymbolsInput
 from tasks.text import words
-from teacher.cli_args import Number, output_problem, positive_int, seed
+from teacher.cli_args import HelpFormatter, Number, configure_logging, counts, output_problem, positive_int, seed
+from teacher.errors import FineTrainingError
 from teacher.task import TaskOutputError, Turn
 
 __all__ = ["Options", "RebuildStats", "main", "prompt_completion", "reasoning_comment", "rebuild"]
@@ -53,6 +55,8 @@ COMMENT_LIMIT = 160
 _SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _CONTROL = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS))
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ class RebuildStats:
         return found
 
 
-class MalformedRecord(ValueError):
+class MalformedRecord(ValueError, FineTrainingError):
     """A recording line that cannot be read; the message names the file, line and field."""
 
 
@@ -217,7 +221,7 @@ def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> N
     message = f"{where}: {problem}"
     if strict:
         raise MalformedRecord(message)
-    print(f"converters.rebuild: {message}; skipped", file=sys.stderr)
+    logger.warning("converters.rebuild: %s; skipped", message)
 
 
 def schema_problem(record: dict[str, Any]) -> str | None:
@@ -589,25 +593,27 @@ def _print_summary(summary: dict[str, Any]) -> None:
     problem = empty_eval_problem(summary)
     if problem is not None:
         print(f"warning: {problem}")
-    for task, counts in summary["examples"].items():
-        print(f"  {task}: train {counts['train']}, eval {counts['eval']}")
-    print(f"dropped: {summary['dropped'] or 'none'}")
-    print(f"negatives: {summary['negatives'] or 'none'}; topic leaks: {summary['topic_leaks']}")
-    print(f"length ({summary['length_unit']}): {summary['length_percentiles']}")
+    for task, split in summary["examples"].items():
+        print(f"  {task}: train {split['train']}, eval {split['eval']}")
+    print(f"dropped: {counts(summary['dropped'])}")
+    print(f"negatives: {counts(summary['negatives'])}; topic leaks: {summary['topic_leaks']}")
+    print(f"length ({summary['length_unit']}): {counts(summary['length_percentiles'])}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.rebuild", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m converters.rebuild", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("recordings", nargs="+", type=Path, metavar="RECORDINGS", help="session logs or directories")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--task", action="append", help="only this task (repeatable; default all)")
-    parser.add_argument("--format", choices=["text", "messages", "prompt-completion"], default="text")
-    parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile (default hf)")
+    parser.add_argument("--format", choices=["text", "messages", "prompt-completion"], default="text",
+                        help="the dataset's line shape")
+    parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile")
     parser.add_argument("--reasoning", choices=["none", "comment"], default="none",
                         help="keep the teacher's reasoning as a short comment before the call")
     parser.add_argument("--split", type=Number(float, minimum=0, maximum=1, open_minimum=True), default=0.9,
-                        help="fraction of groups in train, in (0, 1] (default 0.9)")
-    parser.add_argument("--seed", type=seed, default=0, help="seed of the split and the order (default 0)")
+                        help="fraction of groups in train, in (0, 1]")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the split and the order")
     parser.add_argument("--negatives", choices=["none", "heuristic", "teacher", "both"], default="both",
                         help="select_symbols negatives from recorded invert_topic turns and/or the heuristic")
     parser.add_argument("--tokenizer", help="count lengths in tokens with this local tokenizer directory")
@@ -615,13 +621,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--with-inputs", action="store_true",
                         help="add each example's task and typed input to its line (for finetune eval)")
     parser.add_argument("--bos", action="store_true",
-                        help="start text and prompt lines with a literal <bos> (default: none; the tokenizer adds it)")
+                        help="start text and prompt lines with a literal <bos> (unset: none; the tokenizer adds it)")
     parser.add_argument("--group-by", choices=["auto", "symbol", "repo"], default="auto",
                         help="keep each symbol (or topic) or each recorded repository on one side of the split "
-                             "(default auto: by repository when the recordings hold several)")
+                             "(auto: by repository when the recordings hold several)")
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
-                        help="processes converting session logs (default: one per core; output is the same)")
+                        help="processes converting session logs (one per core here; output is the same)")
     args = parser.parse_args(argv)
+    configure_logging()
     unknown = set(args.task or []) - set(TASKS)
     if unknown:
         parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TASKS))}")

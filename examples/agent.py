@@ -1,10 +1,12 @@
 """Agent code as a user writes it: explore a repository for a topic with the production student.
 
     python -m examples.agent --repo examples/sample_repo --topic "How is the order total computed?" \\
-        --seed order_total [--model functiongemma-student] [--host http://127.0.0.1:11434] [--gguf student.gguf]
+        --symbol order_total [--ollama-model functiongemma-student] [--ollama-host http://127.0.0.1:11434]
+    python -m examples.agent ... --student gguf:student.gguf
 
-The student is Ollama's, or the embedded llama.cpp one when ``--gguf`` is given. It answers every model
-question; with Ollama, invalid answers take the original system's fallback, which the result reports.
+The student is Ollama's unless ``--student`` names another backend (``gguf:PATH``, ``hf:DIR``; ``--gguf PATH``
+still works). It answers every model question; with Ollama, invalid answers take the original system's
+fallback, which the result reports.
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ import asyncio
 import sys
 from pathlib import Path
 
-from interpreters.llamacpp import LlamaCppStudent, StudentModelMissing
+from interpreters.backends import BackendSpecError, build_backend, spec_from_flags
 from interpreters.lsp import LspServer
-from interpreters.ollama import OllamaStudent, StudentUnavailable
-from teacher.cli_args import positive_int, user_text
+from interpreters.ollama import OllamaStudent
+from teacher.cli_args import (
+    HelpFormatter,
+    add_exploration_flags,
+    add_hidden_alias,
+    add_ollama_flags,
+    configure_logging,
+    counts,
+    user_text,
+)
 from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import interpret
 from teacher.model import ModelBackend
+from teacher.operations import OperationFailed
 
 
 async def explore_with_student(repo: Path, query: TeachQuery, student: ModelBackend) -> Exploration:
@@ -30,34 +41,47 @@ async def explore_with_student(repo: Path, query: TeachQuery, student: ModelBack
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m examples.agent", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m examples.agent", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--repo", type=Path, required=True, help="repository to explore")
     parser.add_argument("--topic", type=user_text, required=True, help="what to explore for")
-    parser.add_argument("--seed", type=user_text, action="append", required=True,
+    parser.add_argument("--symbol", type=user_text, action="append", required=True,
                         help="symbol to start from (repeatable)")
-    parser.add_argument("--budget", type=positive_int, default=20, help="most symbols visited (default 20)")
-    parser.add_argument("--model", default="functiongemma-student", help="the Ollama model of the student")
-    parser.add_argument("--host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
-    parser.add_argument("--gguf", type=Path, help="run this GGUF in-process with llama.cpp instead of Ollama")
+    add_exploration_flags(parser)
+    parser.add_argument("--student", default="ollama", metavar="SPEC",
+                        help="the student: ollama[:NAME], gguf:PATH or hf:DIR")
+    parser.add_argument("--gguf", type=Path, help="run this GGUF in-process with llama.cpp (--student gguf:PATH)")
+    add_ollama_flags(parser)
+    add_hidden_alias(parser, "--model", dest="ollama_model")  # the older spellings
+    add_hidden_alias(parser, "--host", dest="ollama_host")
     args = parser.parse_args(argv)
+    configure_logging()
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
-    query = TeachQuery(topic=args.topic, seeds=tuple(args.seed), budget=args.budget)
-    student: ModelBackend
     try:
-        if args.gguf:
-            student = LlamaCppStudent(args.gguf)
-        else:
-            student = OllamaStudent(model=args.model, host=args.host, on_invalid="fallback")
+        spec = spec_from_flags("llamacpp" if args.gguf else args.student, gguf=args.gguf,
+                               ollama_model=args.ollama_model)
+    except BackendSpecError as error:
+        parser.error(f"--student {args.student}: {error}")
+    query = TeachQuery(topic=args.topic, seeds=tuple(args.symbol), budget=args.budget, max_depth=args.max_depth,
+                       breadth=args.breadth)
+    options = {"host": args.ollama_host, "on_invalid": "fallback"} if spec.kind == "ollama" else {}
+    try:
+        student = build_backend(spec, **options)
         result = asyncio.run(explore_with_student(args.repo, query, student))
-    except (StudentUnavailable, StudentModelMissing) as error:
+    except BackendSpecError as error:
+        print(f"examples.agent: --student {spec}: {error}", file=sys.stderr)
+        return 2
+    except OperationFailed as error:  # the student is not there (its server is down, no GGUF at the path)
+        if not error.fatal:
+            raise
         print(f"examples.agent: {error}", file=sys.stderr)
         return 2
     print(f"core: {', '.join(result.document.core)}")
     print(f"prerequisites: {', '.join(result.document.prerequisites)}")
     print(f"support: {', '.join(result.document.support)}")
     if isinstance(student, OllamaStudent):
-        print(f"student answers: {student.outcomes}")
+        print(f"student answers: {counts(sorted(student.outcomes.items()))}")
     return 0
 
 

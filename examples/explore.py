@@ -18,7 +18,15 @@ from pathlib import Path
 from converters.functiongemma import PROFILES, Profile, completion_terminator, parse_calls, render_call
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
-from teacher.cli_args import non_negative_int, output_problem, positive_int, user_text
+from teacher.cli_args import (
+    HelpFormatter,
+    add_exploration_flags,
+    add_ollama_flags,
+    configure_logging,
+    counts,
+    output_problem,
+    user_text,
+)
 from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
@@ -67,7 +75,7 @@ def report(result: Exploration) -> None:
     print(f"prerequisites: {', '.join(doc.prerequisites) or '-'}")
     print(f"support: {', '.join(doc.support) or '-'}")
     if result.skipped:
-        print(f"skipped: {result.skip_counts()}")
+        print(f"skipped: {counts(result.skip_counts())}")
 
 
 async def run(
@@ -88,22 +96,23 @@ async def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m examples.explore", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m examples.explore", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--repo", type=Path, default=SAMPLE_REPO, help="repository root (default: the sample)")
     parser.add_argument("--topic", type=user_text, default=DEFAULT_TOPIC, help="what to explore for")
-    parser.add_argument("--seed", type=user_text, action="append", help="symbol to start from (repeatable)")
-    parser.add_argument("--budget", type=positive_int, default=12, help="most symbols visited (default 12)")
-    parser.add_argument("--max-depth", type=non_negative_int, default=2, help="most edges from a seed (default 2)")
-    parser.add_argument("--breadth", type=positive_int, default=4,
-                        help="most candidates followed per symbol (default 4)")
+    parser.add_argument("--symbol", type=user_text, action="append",
+                        help=f"symbol to start from (repeatable; unset: {', '.join(DEFAULT_SEEDS)})")
+    add_exploration_flags(parser)
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="FunctionGemma profile shown")
     parser.add_argument("--out", type=Path, help="also write the exploration as JSON to this file")
     parser.add_argument("--quiet", action="store_true", help="do not print the FunctionGemma exchanges")
-    parser.add_argument("--student", choices=["ollama", "llamacpp"], help="explore with the fine-tuned student instead")
+    parser.add_argument("--student", metavar="SPEC",
+                        help="explore with the fine-tuned student instead: ollama[:NAME], gguf:PATH (or llamacpp "
+                             "with --gguf) or hf:DIR")
     parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
-    parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
-    parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    add_ollama_flags(parser)
     args = parser.parse_args(argv)
+    configure_logging()
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
     problem = output_problem(args.out, directory=False) if args.out is not None else None
@@ -112,27 +121,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     query = TeachQuery(
         topic=args.topic,
-        seeds=tuple(args.seed or DEFAULT_SEEDS),
+        seeds=tuple(args.symbol or DEFAULT_SEEDS),
         budget=args.budget,
         max_depth=args.max_depth,
         breadth=args.breadth,
     )
     if args.student:
-        from interpreters.llamacpp import LlamaCppStudent
-        from interpreters.ollama import OllamaStudent
+        from interpreters.backends import BackendSpecError, build_backend, spec_from_flags
         from teacher.operations import OperationFailed
 
-        if args.student == "llamacpp" and not args.gguf:
-            parser.error("--student llamacpp needs --gguf PATH")
         try:
-            student: ModelBackend = (
-                OllamaStudent(model=args.ollama_model, host=args.ollama_host, on_invalid="fallback")
-                if args.student == "ollama"
-                else LlamaCppStudent(args.gguf)
-            )
+            spec = spec_from_flags(args.student, gguf=args.gguf, ollama_model=args.ollama_model)
+        except BackendSpecError as error:
+            parser.error(str(error) if str(error).startswith("--student") else f"--student {args.student}: {error}")
+        options = {"host": args.ollama_host, "on_invalid": "fallback"} if spec.kind == "ollama" else {}
+        try:
+            student = build_backend(spec, **options)
             return asyncio.run(run(args.repo, query, args.profile, False, args.out, student))
+        except BackendSpecError as error:
+            print(f"explore: --student {spec}: {error}", file=sys.stderr)
+            return 2
         except OperationFailed as error:
-            if not getattr(error, "fatal", False):
+            if not error.fatal:
                 raise
             print(f"explore: {error}", file=sys.stderr)
             return 2

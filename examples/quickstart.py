@@ -28,7 +28,15 @@ from finetune.evaluate import calls_agree
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from tasks.registry import TASKS
-from teacher.cli_args import Number, output_problem, positive_float, positive_int
+from teacher.cli_args import (
+    HelpFormatter,
+    Number,
+    configure_logging,
+    counts,
+    output_problem,
+    positive_float,
+    positive_int,
+)
 from teacher.explore import TeachQuery, explore
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest
@@ -104,34 +112,33 @@ def record(queries: Path, out: Path) -> None:
 
 async def held_out_run(gguf: Path, queries: list[TeachQuery]) -> AgreementCheck:
     """Explore the held-out queries with the GGUF student, checking each answer against the teacher."""
-    from interpreters.llamacpp import LlamaCppStudent
+    from interpreters.backends import build_backend
 
-    check = AgreementCheck(LlamaCppStudent(gguf), HeuristicModel())
+    check = AgreementCheck(build_backend(f"gguf:{gguf}"), HeuristicModel())
     async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp, check):
         for query in queries:
             result = await explore(query)
             print(
                 f"  {query.topic}: {len(result.nodes)} symbols, {len(result.edges)} edges, "
-                f"skipped {dict(result.skip_counts()) or 'none'}"
+                f"skipped {counts(result.skip_counts())}"
             )
     return check
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m examples.quickstart", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--root", type=Path, default=Path("training"), help="where data and models go (default training)"
-    )
-    parser.add_argument("--epochs", type=positive_float, default=2.0,
-                        help="SFT epochs (default 2)")
+    parser = argparse.ArgumentParser(prog="python -m examples.quickstart", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--root", type=Path, default=Path("training"), help="where data and models go")
+    parser.add_argument("--epochs", type=positive_float, default=2.0, help="SFT epochs")
     parser.add_argument("--max-steps", type=Number(int, minimum=-1), default=-1,
                         help="stop SFT after this many steps (for a smoke run; -1: the epochs decide)")
     parser.add_argument("--hidden-size", type=Number(int, minimum=4), default=128,
-                        help="the tiny student's hidden size, at least 4 (default 128)")
-    parser.add_argument("--layers", type=positive_int, default=4, help="the tiny student's decoder layers (default 4)")
+                        help="the tiny student's hidden size, at least 4")
+    parser.add_argument("--layers", type=positive_int, default=4, help="the tiny student's decoder layers")
     parser.add_argument("--eval-limit", type=positive_int, help="evaluate only the first N eval examples")
     parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
     args = parser.parse_args(argv)
+    configure_logging()
     problem = output_problem(args.root, directory=True)
     if problem is not None:
         print(f"quickstart: --root {args.root}: {problem}", file=sys.stderr)

@@ -20,6 +20,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from teacher.errors import FineTrainingError
+
 __all__ = ["PushError", "build_model_folder", "card_text", "push_folder", "repo_id_problem"]
 
 GEMMA_NOTICE = (
@@ -31,7 +33,7 @@ GEMMA_NOTICE = (
 _MODEL_FILES = ("*.json", "*.safetensors", "tokenizer.model", "*.jinja")
 
 
-class PushError(RuntimeError):
+class PushError(RuntimeError, FineTrainingError):
     """The upload failed; the message names the repository and the Hub's answer, credentials removed."""
 
 

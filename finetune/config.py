@@ -19,13 +19,14 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from teacher.cli_args import Number, shown
+from teacher.errors import FineTrainingError
 
 __all__ = ["ConfigError", "add_arguments", "check_settings", "read_yaml", "resolve"]
 
 C = TypeVar("C")
 
 
-class ConfigError(ValueError):
+class ConfigError(ValueError, FineTrainingError):
     """A configuration file or value that cannot be used; names the file and key."""
 
 

@@ -20,13 +20,14 @@ import orjson
 from converters.functiongemma import BOS, START_TURN, FunctionGemmaFormatError, Profile
 from converters.rebuild import prompt_completion
 from converters.schema import nested_value
+from teacher.errors import FineTrainingError
 
 __all__ = ["DatasetError", "Example", "dataset_file", "load_examples"]
 
 _MODEL_TURN = f"{START_TURN}model\n"
 
 
-class DatasetError(ValueError):
+class DatasetError(ValueError, FineTrainingError):
     """A dataset line that cannot be trained on; the message names the file, the line and the field."""
 
 

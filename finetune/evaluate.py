@@ -578,7 +578,7 @@ def score_backend(
         if conversations:
             metrics["conversations"] = score_conversation_cases(conversations, asker)
     except OperationFailed as error:
-        if not getattr(error, "fatal", False):
+        if not error.fatal:
             raise
         raise ModelError(f"{label}: {error}") from None
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from finetune.provenance import GGUF_PROFILE, GGUF_VERSIONS, PROVENANCE_FILE
+from teacher.errors import FineTrainingError
 from teacher.provenance import package_versions
 
 __all__ = ["ExportError", "OutType", "export_gguf", "looks_special"]
@@ -24,7 +25,7 @@ __all__ = ["ExportError", "OutType", "export_gguf", "looks_special"]
 OutType = Literal["f32", "f16", "bf16"]
 
 
-class ExportError(ValueError):
+class ExportError(ValueError, FineTrainingError):
     """The checkpoint cannot be exported (missing files, an unsupported architecture or setting)."""
 
 

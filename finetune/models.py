@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+from teacher.errors import FineTrainingError
+
 __all__ = [
     "ModelError",
     "Precision",
@@ -26,7 +28,7 @@ __all__ = [
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
 
-class ModelError(ValueError):
+class ModelError(ValueError, FineTrainingError):
     """A model directory that is missing or is not a model; one line that says what to give instead."""
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from teacher.errors import FineTrainingError
 from teacher.provenance import package_versions
 
 __all__ = ["GGUF_PROFILE", "GGUF_VERSIONS", "PROVENANCE_FILE", "ProfileMismatch", "data_profile", "model_profile",
@@ -23,7 +24,7 @@ GGUF_VERSIONS = "functiongemma.versions"
 DEFAULT_PROFILE = "hf"
 
 
-class ProfileMismatch(ValueError):
+class ProfileMismatch(ValueError, FineTrainingError):
     """Artifacts (or a flag) that disagree on the codec profile; the message names each and its profile."""
 
 

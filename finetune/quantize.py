@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes
 from pathlib import Path
 
+from teacher.errors import FineTrainingError
+
 __all__ = ["QUANT_TYPES", "QuantizeError", "quantize"]
 
 #: The quantization types by the names llama.cpp's ``llama-quantize`` uses (lower case).
@@ -31,7 +33,7 @@ QUANT_TYPES: tuple[str, ...] = (
 )
 
 
-class QuantizeError(RuntimeError):
+class QuantizeError(RuntimeError, FineTrainingError):
     """llama.cpp refused to quantize (a missing input, an unknown type, a failed run)."""
 
 

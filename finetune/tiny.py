@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.functiongemma import CONTROL_TOKENS, END_TURN, hf_chat_template
+from teacher.errors import FineTrainingError
 
 __all__ = [
     "CONTROL_TOKENS",
@@ -33,7 +34,7 @@ __all__ = [
 SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<eos>", "<bos>", "<unk>")
 
 
-class TokenizerCheckError(ValueError):
+class TokenizerCheckError(ValueError, FineTrainingError):
     """The tokenizer cannot faithfully represent the training text (unknown tokens, a lossy round trip)."""
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from converters.functiongemma import ToolCall
+from teacher.errors import FineTrainingError
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import OperationFailed
 from teacher.redact import redact
@@ -239,7 +240,7 @@ def reply_from_response(body: dict[str, Any], **meta: Any) -> ModelReply:
     return ModelReply(calls=tuple(calls), reasoning="\n\n".join(reasoning), raw=body, meta=dict(meta))
 
 
-class _Retry(Exception):
+class _Retry(FineTrainingError):
     def __init__(self, reason: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.reason = reason

@@ -1,4 +1,4 @@
-"""One factory for model backends, from a spec string: the same names in every command line.
+"""One factory for model backends, from a spec string: the same names in every command line and for library users.
 
 | spec | backend |
 |---|---|
@@ -7,28 +7,49 @@
 | ``replay:DIR`` | :class:`~interpreters.replay.Replay` of the recordings under ``DIR`` |
 | ``ollama:NAME`` | :class:`~interpreters.ollama.OllamaStudent` serving model ``NAME`` (``OLLAMA_HOST``) |
 | ``gguf:PATH`` | :class:`~interpreters.llamacpp.LlamaCppStudent`, the GGUF in-process |
+| ``hf:DIR`` | :class:`~interpreters.hf.HfModel`, a Hugging Face checkpoint through transformers |
 
 ``parse_backend_spec`` checks the text (a :class:`BackendSpecError` says what is wrong and what is accepted);
-``build_backend`` constructs the backend, importing its client library only then.
+``build_backend`` checks the credentials a backend needs (:class:`MissingCredential`, which names the variable,
+never its value) and constructs it, importing its client library only then. :func:`spec_from_flags` maps the
+older flags (``--teacher haiku``, ``--student llamacpp --gguf PATH``, ``--student ollama``) onto specs.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, get_args
 
+from teacher.errors import FineTrainingError
 from teacher.model import ModelBackend
 
-__all__ = ["BACKEND_KINDS", "BackendKind", "BackendSpec", "BackendSpecError", "build_backend", "parse_backend_spec"]
+__all__ = [
+    "BACKEND_KINDS", "CREDENTIALS", "USAGE", "BackendKind", "BackendSpec", "BackendSpecError", "BackendUnavailable",
+    "MissingCredential", "build_backend", "check_credentials", "parse_backend_spec", "spec_from_flags",
+]
 
-BackendKind = Literal["heuristic", "haiku", "replay", "ollama", "gguf"]
+BackendKind = Literal["heuristic", "haiku", "replay", "ollama", "gguf", "hf"]
 BACKEND_KINDS: tuple[str, ...] = get_args(BackendKind)
-_NEEDS_VALUE = {"replay": "DIR", "ollama": "NAME", "gguf": "PATH"}
-USAGE = "heuristic, haiku[:MODEL], replay:DIR, ollama:NAME or gguf:PATH"
+_NEEDS_VALUE = {"replay": "DIR", "ollama": "NAME", "gguf": "PATH", "hf": "DIR"}
+USAGE = "heuristic, haiku[:MODEL], replay:DIR, ollama:NAME, gguf:PATH or hf:DIR"
+#: the environment variables either of which lets the Anthropic client authenticate
+CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
 
-class BackendSpecError(ValueError):
+class BackendSpecError(ValueError, FineTrainingError):
     """A backend spec that names no known backend, or lacks its value."""
+
+    exit_code = 2
+
+
+class MissingCredential(BackendSpecError):
+    """A backend that needs a credential the environment does not hold (the message names the variable only)."""
+
+
+class BackendUnavailable(BackendSpecError):
+    """A backend whose code or library is not installed here."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +75,47 @@ def parse_backend_spec(text: str) -> BackendSpec:
     return BackendSpec(kind, value)  # type: ignore[arg-type]  # checked against BACKEND_KINDS above
 
 
+def spec_from_flags(
+    text: str, *, flag: str = "--student", gguf: Path | str | None = None, ollama_model: str | None = None,
+    replay_from: Path | str | None = None, model: str | None = None, hf: Path | str | None = None,
+) -> BackendSpec:
+    """A spec from a backend flag as commands took it before specs: ``llamacpp`` (with ``gguf``), a bare
+    ``ollama`` (the model ``ollama_model``), a bare ``replay`` (``replay_from``), a bare ``hf`` (``hf``),
+    ``haiku`` (``model``, when given); any other text is parsed as a spec. :class:`BackendSpecError` names
+    ``flag`` and what is missing."""
+    if text == "llamacpp":
+        if not gguf:
+            raise BackendSpecError(f"{flag} llamacpp needs --gguf PATH (or use {flag} gguf:PATH)")
+        return BackendSpec("gguf", str(gguf))
+    if text == "ollama" and ollama_model:
+        return BackendSpec("ollama", ollama_model)
+    if text == "replay":
+        if not replay_from:
+            raise BackendSpecError(f"{flag} replay needs --replay-from DIR (or use {flag} replay:DIR)")
+        return BackendSpec("replay", str(replay_from))
+    if text == "hf":
+        if not hf:
+            raise BackendSpecError(f"{flag} hf needs --hf DIR (or use {flag} hf:DIR)")
+        return BackendSpec("hf", str(hf))
+    if text == "haiku" and model:
+        return BackendSpec("haiku", model)
+    return parse_backend_spec(text)
+
+
+def check_credentials(spec: BackendSpec | str) -> None:
+    """:class:`MissingCredential` when the backend needs a credential that is not in the environment."""
+    if isinstance(spec, str):
+        spec = parse_backend_spec(spec)
+    if spec.kind == "haiku" and not any(os.environ.get(name) for name in CREDENTIALS):
+        raise MissingCredential(f"backend {spec.kind!r} needs {CREDENTIALS[0]} in the environment "
+                                "(or use the heuristic backend, offline)")
+
+
 def build_backend(spec: BackendSpec | str, **options: Any) -> ModelBackend:
     """The backend a spec names; ``options`` go to its constructor (``n_ctx=``, ``host=``, ``budget=``, ...)."""
     if isinstance(spec, str):
         spec = parse_backend_spec(spec)
+    check_credentials(spec)
     if spec.kind == "heuristic":
         from interpreters.heuristic import HeuristicModel
 
@@ -74,6 +132,20 @@ def build_backend(spec: BackendSpec | str, **options: Any) -> ModelBackend:
         from interpreters.ollama import OllamaStudent
 
         return OllamaStudent(model=spec.value, **options)
+    if spec.kind == "hf":
+        return _hf_model(Path(spec.value), **options)
     from interpreters.llamacpp import LlamaCppStudent
 
     return LlamaCppStudent(spec.value, **options)
+
+
+def _hf_model(model_dir: Path, **options: Any) -> ModelBackend:
+    """``interpreters.hf.HfModel``, imported only now (it brings torch and transformers)."""
+    try:
+        from interpreters.hf import HfModel  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as error:
+        missing = error.name or str(error)
+        raise BackendUnavailable(f"hf backend not available here ({missing} cannot be imported; "
+                                 "pip install -e '.[finetune]')") from None
+    model: ModelBackend = HfModel(model_dir, **options)
+    return model

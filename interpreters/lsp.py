@@ -207,7 +207,7 @@ class LspServer(Handler):
             result = await self._ask(operation)
         except LspError as error:
             self.stats.failures += 1
-            if self.use_cache and not getattr(error, "transient", False):  # the server's failure may pass
+            if self.use_cache and not error.transient:  # the server's failure may pass
                 self._cache[operation] = error
             raise
         if self.use_cache:

@@ -81,7 +81,7 @@ class LspRecorder(Handler):
         try:
             result = await self.inner.handle(operation)
         except LspError as error:
-            if getattr(error, "transient", False):
+            if error.transient:
                 self.failures.append(str(error))
                 self._write(LspAnswer(op=type(operation).__name__, args=dataclasses.asdict(operation),
                                       error=str(error), transient=True))

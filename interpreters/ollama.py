@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from converters.functiongemma import ToolCall
+from teacher.cli_args import DEFAULT_OLLAMA_MODEL
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import Ask, OperationFailed
 from teacher.task import TaskOutputError, student_conversation
@@ -37,7 +38,7 @@ class StudentUnavailable(OperationFailed):
 class OllamaStudent(ModelBackend):
     """A model backend for a FunctionGemma student served by Ollama."""
 
-    model: str = "functiongemma-student"
+    model: str = DEFAULT_OLLAMA_MODEL
     host: str | None = None
     timeout: float = 30.0
     retries: int = 2

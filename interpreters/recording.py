@@ -40,6 +40,7 @@ from interpreters.records import (
     parse_record,
     schema_mismatch,
 )
+from teacher.errors import FineTrainingError
 from teacher.handlers import Handler, interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest, current_node
 from teacher.operations import OperationFailed
@@ -66,7 +67,7 @@ __all__ = [
     "turn_key",
 ]
 
-class LogWriteError(OSError):
+class LogWriteError(OSError, FineTrainingError):
     """A session log line could not be written (a full disk, a file that became unwritable); names the file."""
 
 
@@ -233,10 +234,10 @@ class Recording(ModelBackend):
         try:
             reply = await self.inner.complete(request)
         except Exception as error:
-            if not getattr(error, "sent", True):  # nothing was asked (e.g. the budget is spent): no turn to record
+            if isinstance(error, FineTrainingError) and not error.sent:  # nothing was asked (the budget is spent)
                 self.log.turns -= 1
                 raise
-            reason = getattr(error, "reason", "") or type(error).__name__
+            reason = (error.reason if isinstance(error, FineTrainingError) else "") or type(error).__name__
             self.log.append(_updated(base, started=started, latency_s=round(time.perf_counter() - clock, 6),
                                      error=TurnError(type=type(error).__name__, reason=reason, message=str(error))))
             self.failures.append((reason, self.log.records[-1]["error"]["message"]))
@@ -308,7 +309,7 @@ class RecordedSession:
             async with interpret(*self.handlers(model, lsp)):
                 result = await program()
         except OperationFailed as error:
-            if getattr(error, "fatal", False):
+            if error.fatal:
                 raise
             failed = error
         assert self.recording is not None
@@ -316,7 +317,7 @@ class RecordedSession:
         if self.lsp_recorder is not None:
             self.failures += [("lsp_unavailable", message) for message in self.lsp_recorder.failures]
         if failed is not None and not self.failures:
-            self.failures.append((str(getattr(failed, "reason", "") or "failed"), str(failed)))
+            self.failures.append((failed.reason or "failed", str(failed)))
         return None if self.failures else result
 
     @property

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from teacher.errors import FineTrainingError
 from teacher.redact import redact_json
 
 __all__ = [
@@ -38,7 +39,7 @@ SCHEMA_VERSION = 1
 _VERSIONED_KINDS = ("session_start", "model", "session_end")
 
 
-class RecordingError(ValueError):
+class RecordingError(ValueError, FineTrainingError):
     """A recording line this code cannot read (another schema version, a field of the wrong type); the message
     names FILE:LINE and the field."""
 

@@ -1,5 +1,6 @@
-"""Argument types shared by the command lines: numbers checked against their range, output names and paths,
-and text that goes into a prompt.
+"""What the command lines share: argument types (numbers checked against their range, output names and paths,
+text that goes into a prompt), the ``--help`` formatter that shows defaults, the flags several commands take
+(:func:`add_ollama_flags`, :func:`add_exploration_flags`) and :func:`configure_logging`.
 
 Each type is an ``argparse`` ``type=``: a bad value ends the command at parse time with exit code 2 and one
 line naming the flag (argparse adds the usage). :meth:`Number.check` applies the same rule to a value read
@@ -9,17 +10,29 @@ from a configuration file, raising ``ValueError`` with the reason. NaN and infin
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import re
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
 from teacher.redact import redact
 
 __all__ = [
+    "DEFAULT_OLLAMA_MODEL",
+    "CommandParser",
+    "HelpFormatter",
     "Number",
+    "add_exploration_flags",
+    "add_hidden_alias",
+    "add_ollama_flags",
+    "configure_logging",
+    "counts",
     "dollars",
     "fraction",
     "name_problem",
@@ -168,3 +181,96 @@ def output_problem(path: Path, *, directory: bool) -> str | None:
 
 def _writable_folder(folder: Path) -> str | None:
     return None if os.access(folder, os.W_OK | os.X_OK) else f"cannot write in {folder}"
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each flag's default after its help, written once by argparse: ``(default: 20)``.
+
+    Flags whose default says nothing (None, False, an empty list) show none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = action.default
+        if default is None or default is False or default is argparse.SUPPRESS or default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose ``--help`` shows defaults (:class:`HelpFormatter`); its subcommands' too."""
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        options.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **options)
+
+
+def add_hidden_alias(parser: argparse.ArgumentParser, flag: str, *, dest: str, **options: object) -> None:
+    """Accept ``flag`` as an old spelling of the flag stored in ``dest``, without showing it in ``--help``."""
+    parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **options)  # type: ignore[arg-type]
+
+
+#: the Ollama model a student is served as, unless a command says otherwise
+DEFAULT_OLLAMA_MODEL = "functiongemma-student"
+
+
+def add_ollama_flags(parser: argparse.ArgumentParser) -> None:
+    """``--ollama-model`` and ``--ollama-host``: where an Ollama student is served (``args.ollama_model``,
+    ``args.ollama_host``)."""
+    group = parser.add_argument_group("Ollama student")
+    group.add_argument("--ollama-model", default=DEFAULT_OLLAMA_MODEL, metavar="NAME",
+                       help="the student's Ollama model (for a bare 'ollama' backend)")
+    group.add_argument("--ollama-host", metavar="URL",
+                       help="Ollama host (unset: OLLAMA_HOST, else http://127.0.0.1:11434)")
+
+
+def add_exploration_flags(parser: argparse.ArgumentParser) -> None:
+    """``--budget``, ``--max-depth`` and ``--breadth``: the limits of an exploration, with the defaults of
+    :class:`~teacher.explore.TeachQuery` (``args.budget``, ``args.max_depth``, ``args.breadth``)."""
+    from teacher.explore import TeachQuery
+
+    fields = TeachQuery.model_fields
+    group = parser.add_argument_group("exploration limits")
+    group.add_argument("--budget", type=positive_int, default=fields["budget"].default,
+                       help="most symbols visited per query")
+    group.add_argument("--max-depth", type=non_negative_int, default=fields["max_depth"].default,
+                       help="most edges from a seed")
+    group.add_argument("--breadth", type=positive_int, default=fields["breadth"].default,
+                       help="most candidates followed per symbol")
+
+
+#: the packages whose loggers :func:`configure_logging` shows (not the libraries below them: httpx logs each request)
+LOGGED_PACKAGES = ("teacher", "interpreters", "converters", "tasks", "finetune", "examples", "benchmarks")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a line is logged (a test's captured stderr, a redirected one)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Show the library's progress and warnings on stderr as plain lines (a command line calls this first).
+
+    Library code logs through ``logging`` and prints nothing; without this call only warnings reach stderr,
+    through logging's last resort. Calling it again changes the level and adds no second handler."""
+    for name in LOGGED_PACKAGES:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+            handler = _StderrHandler()
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            logger.addHandler(handler)  # propagation stays on: an application's own handlers see the lines too
+
+
+def counts(figures: Mapping[str, object] | Iterable[tuple[str, object]], empty: str = "none") -> str:
+    """Named figures as words, in the order given: ``invalid_answer 2, model_failed 1``; ``empty`` when none."""
+    pairs = list(figures.items()) if isinstance(figures, Mapping) else list(figures)
+    return ", ".join(f"{name} {value}" for name, value in pairs) or empty

@@ -23,7 +23,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ValidationError
 
 from converters.functiongemma import ToolCall
-from teacher.cli_args import output_problem
+from teacher.cli_args import HelpFormatter, add_hidden_alias, add_ollama_flags, configure_logging, output_problem
 from teacher.evaluation import ask, calls_agree
 from teacher.model import ModelBackend, request_for
 from teacher.operations import Ask, OperationFailed
@@ -171,23 +171,27 @@ def compared_records(logs: Sequence[Path], problems: IO[str]) -> tuple[list[dict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpFormatter)
     parser.add_argument("recordings", type=Path, help="a teacher's recordings (a directory or a session log)")
-    parser.add_argument("--student", choices=["ollama", "llamacpp", "hf"], required=True, help="the student to ask")
+    parser.add_argument("--student", required=True, metavar="SPEC",
+                        help="ollama[:NAME], gguf:PATH (or llamacpp, --gguf), hf:DIR (or hf, --hf)")
     parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
     parser.add_argument("--hf", type=Path, metavar="DIR", help="the student's model folder (--student hf)")
-    parser.add_argument("--model", default="functiongemma-student", help="the student's model name")
-    parser.add_argument("--host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    add_ollama_flags(parser)
+    add_hidden_alias(parser, "--model", dest="ollama_model")  # the older spellings
+    add_hidden_alias(parser, "--host", dest="ollama_host")
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
     args = parser.parse_args(argv)
+    configure_logging()
 
-    if args.student == "llamacpp" and not args.gguf:
-        parser.error("--student llamacpp needs --gguf PATH")
-    if args.student == "hf" and not args.hf:
-        parser.error("--student hf needs --hf DIR")
-    from interpreters.llamacpp import LlamaCppStudent
-    from interpreters.ollama import OllamaStudent
+    from interpreters.backends import BackendSpecError, build_backend, spec_from_flags
     from interpreters.replay import session_logs
+
+    try:
+        spec = spec_from_flags(args.student, gguf=args.gguf, ollama_model=args.ollama_model, hf=args.hf)
+    except BackendSpecError as error:
+        parser.error(str(error) if str(error).startswith("--student") else f"--student {args.student}: {error}")
 
     problem = output_problem(args.out, directory=False) if args.out else None
     if problem is not None:
@@ -200,18 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"teacher.compare: {error}", file=sys.stderr)
         return 1
     try:
-        student: ModelBackend
-        if args.student == "llamacpp":
-            student = LlamaCppStudent(args.gguf)
-        elif args.student == "hf":
-            from interpreters.hf import HfModel
-
-            student = HfModel(args.hf)
-        else:
-            student = OllamaStudent(model=args.model, host=args.host)
+        student: ModelBackend = build_backend(spec, **({"host": args.ollama_host} if spec.kind == "ollama" else {}))
         report = asyncio.run(compare(records, student))
+    except BackendSpecError as error:  # e.g. a backend whose library is not installed here
+        print(f"teacher.compare: --student {args.student}: {error}", file=sys.stderr)
+        return error.exit_code
     except OperationFailed as error:
-        if not getattr(error, "fatal", False):
+        if not error.fatal:
             raise
         print(f"teacher.compare: {error}", file=sys.stderr)
         return 2

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from teacher.errors import FineTrainingError
+
 __all__ = ["DirectoryInUse", "hold"]
 
 LOCK_NAME = ".lock"
 
 
-class DirectoryInUse(RuntimeError):
+class DirectoryInUse(RuntimeError, FineTrainingError):
     """Another live process holds the directory's lock; ``holder`` is its PID as it wrote it (or "unknown")."""
 
     def __init__(self, directory: Path, holder: str) -> None:

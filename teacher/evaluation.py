@@ -66,7 +66,7 @@ async def ask(backend: ModelBackend, request: ModelRequest) -> Answer:
     try:
         reply = await backend.complete(request)
     except OperationFailed as error:
-        if getattr(error, "fatal", False):
+        if error.fatal:
             raise
         return Answer(None, None, None, "no_answer")
     return answer_of(reply, time.perf_counter() - started)

@@ -356,7 +356,7 @@ class _Walk:
             self.skip(ref.qualified, "invalid_answer", error)
             return
         except OperationFailed as error:
-            if getattr(error, "fatal", False):  # e.g. the student's server is down: nothing later can succeed
+            if error.fatal:  # e.g. the student's server is down: nothing later can succeed
                 raise
             self.skip(ref.qualified, "model_failed", error)
             return
@@ -498,7 +498,7 @@ class _Walk:
             self.skip(target.qualified, "invalid_answer", error)
             return False
         except OperationFailed as error:
-            if getattr(error, "fatal", False):
+            if error.fatal:
                 raise
             self.skip(target.qualified, "model_failed", error)
             return False

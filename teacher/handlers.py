@@ -14,6 +14,7 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar, cast
 
+from teacher.errors import FineTrainingError
 from teacher.operations import Operation
 
 R = TypeVar("R")
@@ -21,7 +22,7 @@ R = TypeVar("R")
 __all__ = ["FunctionHandler", "Handler", "UnhandledOperation", "installed", "interpret", "perform"]
 
 
-class UnhandledOperation(LookupError):
+class UnhandledOperation(LookupError, FineTrainingError):
     """No installed handler answers this operation."""
 
     def __init__(self, operation: Operation[Any]) -> None:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
+from teacher.errors import FineTrainingError
+
 if TYPE_CHECKING:
     from teacher.task import FineTrainingTeacher
 
@@ -23,7 +25,7 @@ class Operation(Generic[R]):
     """Base of every operation; ``R`` is the type its handler returns."""
 
 
-class OperationFailed(RuntimeError):
+class OperationFailed(RuntimeError, FineTrainingError):
     """A handler could not answer an operation (a lookup that failed); programs may skip and go on."""
 
 

@@ -21,11 +21,11 @@ import argparse
 import asyncio
 import hashlib
 import json
-import os
+import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,19 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
-from teacher.cli_args import Number, dollars, non_negative_int, positive_int, seconds
+from teacher.cli_args import (
+    HelpFormatter,
+    Number,
+    add_exploration_flags,
+    add_hidden_alias,
+    add_ollama_flags,
+    configure_logging,
+    counts,
+    dollars,
+    positive_int,
+    seconds,
+)
+from teacher.errors import FineTrainingError
 from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import Handler
 from teacher.model import ModelBackend
@@ -43,18 +55,25 @@ from teacher.redact import redact, redact_json
 
 __all__ = ["main", "record", "session_id", "summarise"]
 
+logger = logging.getLogger(__name__)
+
 
 def session_id(query: TeachQuery) -> str:
     """A stable id for a query: the same query always records to the same session log."""
     return hashlib.sha256(query.model_dump_json().encode("utf-8")).hexdigest()[:16]
 
 
-class Refused(Exception):
+class Refused(FineTrainingError):
     """A run refused before or while it runs: one line for the user, and the exit code (2 usage, 1 data)."""
 
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
-        self.code = code
+        self.exit_code = code
+
+    @property
+    def code(self) -> int:
+        """The exit code (the same as :attr:`exit_code`)."""
+        return self.exit_code
 
 
 def check_query_text(query: TeachQuery, topic: str, seed: str, code: int = 1) -> TeachQuery:
@@ -108,15 +127,17 @@ class SessionOutcome:
 
 
 class _Progress:
-    def __init__(self, total: int, stream: Any) -> None:
-        self.total, self.done, self.stream = total, 0, stream
+    """One log line per session as it ends: how many are done, the session's topic, its turns and skips."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
         self.started = time.perf_counter()
 
-    def session_done(self, label: str, turns: int, skipped: dict[str, int]) -> None:
+    def session_done(self, label: str, turns: int, skipped: Mapping[str, int]) -> None:
         self.done += 1
         elapsed = time.perf_counter() - self.started
-        print(f"[{self.done}/{self.total} sessions, {elapsed:.1f} s] {label}: {turns} turns, skipped {skipped or '{}'}",
-              file=self.stream, flush=True)
+        logger.info("[%d/%d sessions, %.1f s] %s: %d turns, skipped %s", self.done, self.total, elapsed, label, turns,
+                    counts(skipped))
 
 
 async def _run_session(
@@ -138,13 +159,14 @@ async def _run_session(
     sid = session_id(query)
     start = SessionStart(session=sid, query=query.model_dump(mode="json"), repo=repo, teacher=teacher,
                          started=time.time())
+    shown = f"{query.topic!r} [{sid}]"  # a session is shown by its topic
     with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=resume) as session:
         path = session.path
         if session.log.set_aside:
-            print(f"{path}: set aside unreadable line(s) {', '.join(map(str, session.log.set_aside))} to "
-                  f"{path.name}.torn", file=progress.stream, flush=True)
+            logger.warning("%s: set aside unreadable line(s) %s to %s.torn", path,
+                           ", ".join(map(str, session.log.set_aside)), path.name)
         if session.ended is not None:
-            progress.session_done(f"{sid} (already finished)", 0, {})
+            progress.session_done(f"{shown} (already finished)", 0, {})
             return SessionOutcome(sid, "already_finished")
 
         async def program() -> Exploration:
@@ -156,13 +178,14 @@ async def _run_session(
         result = await session.run(program, model, lsp)
         if result is None:  # a turn failed for good: the session is not finished, and --resume asks it again
             reasons = Counter(reason for reason, _ in session.failures)
-            progress.session_done(f"{sid} (not finished: {dict(reasons)}; --resume retries it)", session.turns, {})
+            progress.session_done(f"{shown} (not finished: {counts(reasons.most_common())}; --resume retries it)",
+                                  session.turns, {})
             return SessionOutcome(sid, "failed", session.failures)
         if budget_spent():
-            progress.session_done(f"{sid} (stopped: budget spent; --resume continues it)", session.turns, {})
+            progress.session_done(f"{shown} (stopped: budget spent; --resume continues it)", session.turns, {})
             return SessionOutcome(sid, "budget")
         session.end(SessionEnd(result=result.model_dump(mode="json")))
-        progress.session_done(sid, session.turns, result.skip_counts())
+        progress.session_done(shown, session.turns, result.skip_counts())
         return SessionOutcome(sid, "finished")
 
 
@@ -178,7 +201,7 @@ async def _invert_topic(query: TeachQuery) -> None:
     try:
         await perform(Ask(InvertTopicTask(), InvertTopicInput(topic=query.topic, symbol=query.seeds[0])))
     except (TaskOutputError, OperationFailed) as error:
-        if getattr(error, "fatal", False):
+        if error.fatal:
             raise
         # no opposite: the recording says so (a failed or empty turn); negatives fall back to the heuristic
     finally:
@@ -196,7 +219,6 @@ async def record(
     repo: str = "",
     teacher: str = "",
     budget_spent: Callable[[], bool] = lambda: False,
-    stream: Any = None,
     invert: bool = True,
 ) -> dict[str, Any]:
     """Record one session per query (``concurrency`` at a time) and return the summary of ``out``.
@@ -206,7 +228,7 @@ async def record(
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, not {concurrency}")
     started = time.perf_counter()
-    progress = _Progress(len(queries), stream if stream is not None else sys.stderr)
+    progress = _Progress(len(queries))
     limit = asyncio.Semaphore(concurrency)
 
     async def one(query: TeachQuery) -> SessionOutcome | None:
@@ -289,7 +311,8 @@ def summarise(out: Path) -> dict[str, Any]:
 def _print_summary(summary: dict[str, Any]) -> None:
     print(redact(
         f"sessions {summary['sessions_finished']}/{summary['sessions']} finished, turns {summary['turns']} "
-        f"({summary['turns_failed']} failed: {summary['failures_by_reason'] or 'none'}), tokens {summary['tokens']}, "
+        f"({summary['turns_failed']} failed: {counts(summary['failures_by_reason'])}), "
+        f"tokens {counts(summary['tokens'])}, "
         f"cost ${summary['cost_usd']:.4f} (${summary['cost_per_1000_examples_usd']:.2f} per 1,000 examples), "
         f"wall time {summary['wall_time_s']:.1f} s"
         + (" - stopped: budget spent" if summary["stopped_by_budget"] else "")
@@ -330,7 +353,8 @@ _THINKING = Number(int, minimum=1024, unit="thinking tokens")  # the API's minim
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m teacher.record", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m teacher.record", description=__doc__.splitlines()[0],
+                     formatter_class=HelpFormatter)
     parser.add_argument("--repo", type=Path, action="append",
                         help="root of the code base to explore (repeatable: each is recorded under OUT/repos/NAME)")
     parser.add_argument("--repos", type=Path,
@@ -347,32 +371,33 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--nodes", type=Path, help="--subagent: JSONL of {\"file\": ..., \"node\": ...}")
     parser.add_argument("--symbol", action="append", help="seed symbol for --topic (repeatable)")
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--teacher", choices=["haiku", "heuristic", "replay"], help="who answers")
-    who.add_argument("--student", choices=["ollama", "llamacpp"], help="record the fine-tuned student instead")
+    who.add_argument("--teacher", metavar="SPEC",
+                     help="who answers: heuristic, haiku[:MODEL] (ANTHROPIC_API_KEY) or replay[:DIR]")
+    who.add_argument("--student", metavar="SPEC",
+                     help="record the fine-tuned student instead: ollama[:NAME], gguf:PATH (or llamacpp with "
+                          "--gguf) or hf:DIR")
     parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
-    parser.add_argument("--ollama-model", default="functiongemma-student", help="the student's Ollama model")
-    parser.add_argument("--ollama-host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    add_ollama_flags(parser)
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--concurrency", type=positive_int, default=4, help="sessions and requests at once (default 4)")
+    parser.add_argument("--concurrency", type=positive_int, default=4, help="sessions and requests at once")
     parser.add_argument("--budget-usd", type=dollars, help="stop cleanly once this much is spent")
     parser.add_argument("--resume", action="store_true", help="continue the sessions already under --out")
     parser.add_argument("--batch", action="store_true", help="send requests as Message Batches (half price)")
     parser.add_argument("--batch-wait", type=seconds, default=2.0, help="quiet seconds before a batch is sent")
     parser.add_argument("--poll-interval", type=seconds, default=10.0, help="seconds between batch status polls")
-    parser.add_argument("--model", default=None, help="teacher model (default: a current Haiku)")
+    parser.add_argument("--model", help="teacher model (unset: a current Haiku); or --teacher haiku:MODEL")
     parser.add_argument("--thinking-tokens", type=_THINKING, help="use extended thinking with this token budget")
-    parser.add_argument("--replay-from", type=Path, help="recordings to answer from (--teacher replay)")
+    parser.add_argument("--replay-from", type=Path, help="recordings to answer from (--teacher replay; or replay:DIR)")
     parser.add_argument("--timeout", type=seconds, default=60.0,
-                        help="seconds per model request, the whole request (default 60)")
+                        help="seconds per model request, the whole request")
     parser.add_argument("--turn-timeout", type=seconds, default=600.0,
-                        help="seconds a turn may take with all its retries and waits (default 600)")
-    parser.add_argument("--budget", type=positive_int, default=20, help="symbols visited per query (default 20)")
-    parser.add_argument("--max-depth", type=non_negative_int, default=3, help="edges from a seed (default 3)")
-    parser.add_argument("--breadth", type=positive_int, default=5, help="candidates followed per symbol (default 5)")
-    parser.add_argument("--query-count", type=positive_int, default=100,
-                        help="--queries auto: most queries proposed in all (default 100)")
+                        help="seconds a turn may take with all its retries and waits")
+    add_exploration_flags(parser)
+    parser.add_argument("--count", type=positive_int, default=100,
+                        help="--queries auto: most queries proposed in all")
+    add_hidden_alias(parser, "--query-count", dest="count", type=positive_int)  # the older spelling
     parser.add_argument("--per-module", type=positive_int, default=3,
-                        help="--queries auto: topics asked for per module (default 3, at most 20)")
+                        help="--queries auto: topics asked for per module (at most 20)")
     parser.add_argument("--no-invert", action="store_true", help="do not ask the teacher to invert each topic")
     return parser
 
@@ -380,6 +405,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    configure_logging()
     from interpreters.recording import LogWriteError, RecordingError
     from teacher.dir_lock import DirectoryInUse, hold
 
@@ -482,11 +508,7 @@ def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Calla
         parser.error(f"--repo {args.repo} is not a directory")
     if args.out.exists() and not args.out.is_dir():
         raise Refused(f"--out {args.out} is not a directory", 2)
-    if args.model is not None:
-        from interpreters.anthropic import PRICES
-
-        if args.model not in PRICES:
-            parser.error(f"--model {args.model}: no price is known for it; known: {', '.join(PRICES)}")
+    _choose_backend(parser, args)
     if args.subagent:
         return _prepare_subagent(parser, args)
     defaults = {"budget": args.budget, "max_depth": args.max_depth, "breadth": args.breadth}
@@ -505,16 +527,8 @@ def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Calla
         except ValidationError as error:
             parser.error("; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()))
         queries = [check_query_text(query, "the --topic flag", "--symbol number {index}", code=2)]
-    if args.teacher == "haiku" and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
-        raise Refused("--teacher haiku needs ANTHROPIC_API_KEY in the environment (or use --teacher heuristic)", 2)
-    if args.student == "llamacpp" and (not args.gguf or not args.gguf.is_file()):
-        parser.error(f"--student llamacpp needs --gguf PATH of an existing GGUF (got {args.gguf})")
-    if args.student:
-        args.teacher = f"student-{args.student}"
     if args.batch and args.teacher != "haiku":
         parser.error("--batch needs --teacher haiku")
-    if args.teacher == "replay" and not args.replay_from:
-        parser.error("--teacher replay needs --replay-from DIR")
     existing = [q for q in queries if (args.out / "sessions" / f"{session_id(q)}.jsonl").exists()]
     if existing and not args.resume:
         raise Refused(f"{args.out} already holds {len(existing)} of these sessions: add --resume to continue them, "
@@ -524,7 +538,7 @@ def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Calla
         try:
             summary = asyncio.run(_main(args, queries))
         except OperationFailed as error:
-            if not getattr(error, "fatal", False):
+            if not error.fatal:
                 raise
             raise Refused(str(error), 2) from None  # e.g. the student's server is down
         return _report(summary)
@@ -549,12 +563,6 @@ def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace)
     if args.batch or args.thinking_tokens:
         parser.error("--subagent runs turn by turn: no --batch, and no --thinking-tokens (thinking blocks would "
                      "have to be sent back with each turn)")
-    if args.teacher == "haiku" and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
-        raise Refused("--teacher haiku needs ANTHROPIC_API_KEY in the environment", 2)
-    if args.student == "llamacpp" and (not args.gguf or not args.gguf.is_file()):
-        parser.error(f"--student llamacpp needs --gguf PATH of an existing GGUF (got {args.gguf})")
-    if args.teacher == "replay" and not args.replay_from:
-        parser.error("--teacher replay needs --replay-from DIR")
     existing = [n for n in nodes if (args.out / "sessions" / f"{subagent_session_id(args.subagent, n)}.jsonl").exists()]
     if existing and not args.resume:
         raise Refused(f"{args.out} already holds {len(existing)} of these sessions: add --resume", 2)
@@ -590,32 +598,63 @@ async def _close(model: ModelBackend) -> None:
         await close()
 
 
-def _anthropic(args: argparse.Namespace, budget: Any) -> Any:
-    from interpreters.anthropic import DEFAULT_MODEL, AnthropicTeacher
+_TEACHERS = ("heuristic", "haiku", "replay")
+_STUDENT_LABELS = {"ollama": "student-ollama", "gguf": "student-llamacpp", "hf": "student-hf"}
 
-    return AnthropicTeacher(
-        model=args.model or DEFAULT_MODEL, concurrency=args.concurrency, budget=budget,
-        thinking_tokens=args.thinking_tokens, timeout=args.timeout, turn_timeout=args.turn_timeout,
-    )
+
+def _choose_backend(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Turn ``--teacher``/``--student`` (a spec, or an older word with ``--gguf``, ``--replay-from``,
+    ``--model``) into ``args.spec``; ``args.teacher`` becomes the label recorded in the summary. Refuses a
+    spec that cannot work before anything is written (an unknown backend, a missing GGUF or API key)."""
+    from interpreters.backends import BackendSpecError, MissingCredential, check_credentials, spec_from_flags
+
+    flag, text = ("--student", args.student) if args.student else ("--teacher", args.teacher)
+    try:
+        spec = spec_from_flags(text, flag=flag, gguf=args.gguf, ollama_model=args.ollama_model,
+                               replay_from=args.replay_from, model=args.model)
+    except BackendSpecError as error:
+        said = str(error)
+        parser.error(said if said.startswith(flag) else f"{flag} {text}: {said}")
+    if (flag == "--teacher") != (spec.kind in _TEACHERS):
+        kinds = "a teacher is heuristic, haiku or replay" if flag == "--teacher" else "a student is ollama, gguf or hf"
+        parser.error(f"{flag} {text}: {kinds}")
+    if spec.kind == "haiku" and args.model and spec.value != args.model:
+        parser.error(f"--teacher {text} and --model {args.model} name two models: give one")
+    if spec.kind == "haiku" and spec.value:
+        from interpreters.anthropic import PRICES
+
+        if spec.value not in PRICES:
+            named = f"--model {args.model}" if args.model else f"--teacher {text}"
+            parser.error(f"{named}: no price is known for it; known: {', '.join(PRICES)}")
+    if spec.kind == "gguf" and not Path(spec.value).is_file():
+        parser.error(f"{flag} {text} needs --gguf PATH of an existing GGUF (got {spec.value})")
+    try:
+        check_credentials(spec)
+    except MissingCredential as error:
+        raise Refused(f"{flag} {text}: {error}", 2) from None
+    if spec.kind == "replay":
+        args.replay_from = Path(spec.value)
+    args.spec = spec
+    args.teacher = _STUDENT_LABELS.get(spec.kind, spec.kind)
+
+
+def _backend(args: argparse.Namespace, budget: Any) -> ModelBackend:
+    """The model ``args.spec`` names, with this command's options for its kind."""
+    from interpreters.backends import build_backend
+
+    options: dict[str, Any] = {}
+    if args.spec.kind == "haiku":
+        options = {"concurrency": args.concurrency, "budget": budget, "thinking_tokens": args.thinking_tokens,
+                   "timeout": args.timeout, "turn_timeout": args.turn_timeout}
+    elif args.spec.kind == "ollama":
+        options = {"host": args.ollama_host}
+    return build_backend(args.spec, **options)
 
 
 def _subagent_model(args: argparse.Namespace) -> ModelBackend:
     from interpreters.anthropic import Budget
 
-    if args.teacher == "replay":
-        from interpreters.replay import Replay
-
-        return Replay.from_path(args.replay_from)
-    if args.student == "ollama":
-        from interpreters.ollama import OllamaStudent
-
-        return OllamaStudent(model=args.ollama_model, host=args.ollama_host)
-    if args.student == "llamacpp":
-        from interpreters.llamacpp import LlamaCppStudent
-
-        return LlamaCppStudent(args.gguf)
-    model: ModelBackend = _anthropic(args, Budget(args.budget_usd))
-    return model
+    return _backend(args, Budget(args.budget_usd))
 
 
 async def _proposed(args: argparse.Namespace, model: ModelBackend, lsp: Handler) -> list[TeachQuery]:
@@ -624,7 +663,7 @@ async def _proposed(args: argparse.Namespace, model: ModelBackend, lsp: Handler)
 
     try:
         proposed = await propose_all(
-            args.repo, args.out, model, lsp, prefix=module_prefix(args.repo), count=args.query_count,
+            args.repo, args.out, model, lsp, prefix=module_prefix(args.repo), count=args.count,
             per_module=args.per_module, defaults=args.defaults, resume=args.resume,
         )
     except FileExistsError as error:
@@ -640,7 +679,6 @@ async def _proposed(args: argparse.Namespace, model: ModelBackend, lsp: Handler)
 
 async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str, Any]:
     from interpreters.anthropic import Budget
-    from interpreters.heuristic import HeuristicModel
     from interpreters.lsp import LspServer
     from interpreters.lsp_replay import LspReplay
     from interpreters.recording import read_log
@@ -659,26 +697,16 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
             model, lsp = Replay(records), LspReplay(records)
         else:
             lsp = await stack.enter_async_context(LspServer(args.repo))
-            if args.teacher == "haiku":
-                teacher = _anthropic(args, budget)
-                stack.push_async_callback(teacher.aclose)
-                model = teacher
-                if args.batch:
-                    from interpreters.anthropic_batch import AnthropicBatchTeacher
+            model = _backend(args, budget)
+            stack.push_async_callback(_close, model)
+            if args.batch:
+                from interpreters.anthropic import AnthropicTeacher
+                from interpreters.anthropic_batch import AnthropicBatchTeacher
 
-                    model = AnthropicBatchTeacher(
-                        teacher, args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval
-                    )
-            elif args.teacher == "student-ollama":
-                from interpreters.ollama import OllamaStudent
-
-                model = OllamaStudent(model=args.ollama_model, host=args.ollama_host)
-            elif args.teacher == "student-llamacpp":
-                from interpreters.llamacpp import LlamaCppStudent
-
-                model = LlamaCppStudent(args.gguf)
-            else:
-                model = HeuristicModel()
+                assert isinstance(model, AnthropicTeacher)  # --batch needs --teacher haiku (checked)
+                model = AnthropicBatchTeacher(
+                    model, args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval
+                )
         if args.queries is not None and str(args.queries) == "auto":
             queries = await _proposed(args, model, lsp)
         return await record(

@@ -13,11 +13,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import sys
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -31,6 +30,8 @@ from teacher.model import ModelBackend
 from teacher.record import SessionOutcome
 
 __all__ = ["SubagentNode", "load_nodes", "record_subagents", "subagent_session_id"]
+
+logger = logging.getLogger(__name__)
 
 
 class SubagentNode(BaseModel):
@@ -73,7 +74,7 @@ def _context(sandbox: Sandbox, node: SubagentNode) -> NodeContext:
 
 
 async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model: ModelBackend,
-                   resume: bool, stream: Any) -> SessionOutcome:
+                   resume: bool) -> SessionOutcome:
     from interpreters.recording import RecordedSession
     from interpreters.records import SessionEnd, SessionStart
 
@@ -82,31 +83,29 @@ async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model
                          started=time.time(), isolation=isolation().describe())  # says so when not isolated
     with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=resume) as session:
         if session.ended is not None:
-            print(f"{sid} {node.file}:{node.node}: already finished", file=stream, flush=True)
+            logger.info("%s:%s [%s]: already finished", node.file, node.node, sid)
             return SessionOutcome(sid, "already_finished")
         with Sandbox.copy_of(repo, [node.file, *node.companions]) as sandbox:
             run = await session.run(lambda: run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox), model)
             changed = sandbox.changed_files()
         if run is None:  # a turn failed for good: not finished, --resume asks it again
             reason = session.failures[0][0]
-            print(f"{sid} {node.file}:{node.node}: not finished ({reason}; --resume retries it)",
-                  file=stream, flush=True)
+            logger.info("%s:%s [%s]: not finished (%s; --resume retries it)", node.file, node.node, sid, reason)
             return SessionOutcome(sid, "failed", session.failures)
         session.end(SessionEnd(result=run.result, stopped=run.stopped, turns=run.turns, rejected=run.rejected,
                                changed_files=changed))
-        print(f"{sid} {node.file}:{node.node}: {run.stopped} after {run.turns} turns, changed {changed or 'nothing'}",
-              file=stream, flush=True)
+        logger.info("%s:%s [%s]: %s after %d turns, changed %s", node.file, node.node, sid, run.stopped, run.turns,
+                    ", ".join(changed) or "nothing")
         return SessionOutcome(sid, "finished")
 
 
 async def record_subagents(
     domain: str, nodes: Sequence[SubagentNode], repo: Path, out: Path, model: ModelBackend, *,
-    resume: bool = False, stream: Any = None,
+    resume: bool = False,
 ) -> list[SessionOutcome]:
     """Record one session per node, one after another (the tools share the machine's few cores); how each ended.
 
     A session whose turn failed for good gets no ``session_end``: ``--resume`` asks it again."""
     if domain not in SUBAGENTS:
         raise ValueError(f"unknown subagent {domain!r}; known: {', '.join(SUBAGENTS)}")
-    return [await _session(domain, node, repo, out, model, resume, stream if stream is not None else sys.stderr)
-            for node in nodes]
+    return [await _session(domain, node, repo, out, model, resume) for node in nodes]

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from teacher.errors import FineTrainingError
+
 __all__ = ["RepositoryListError", "folder_names", "read_repository_list", "total_summary"]
 
 
-class RepositoryListError(ValueError):
+class RepositoryListError(ValueError, FineTrainingError):
     """A ``--repos`` file that cannot be used: the message names the file and line."""
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from converters.functiongemma import DEVELOPER_PROMPT, ToolCall
 from converters.schema import TrainingExample
+from teacher.errors import FineTrainingError
 from teacher.tools import Tool, ToolArgumentsError
 
 In = TypeVar("In", bound=BaseModel)
@@ -27,7 +28,7 @@ Out_co = TypeVar("Out_co", covariant=True)
 __all__ = ["FineTrainingTeacher", "SingleCallTask", "TaskOutputError", "Turn", "student_conversation"]
 
 
-class TaskOutputError(ValueError):
+class TaskOutputError(ValueError, FineTrainingError):
     """A model's answer is not a valid output of the task; carries the raw call."""
 
     def __init__(self, task: str, message: str, call: ToolCall | None = None) -> None:

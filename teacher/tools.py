@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from converters.functiongemma import Profile, render_declaration
+from teacher.errors import FineTrainingError
 from teacher.json_schema import schema_problems, value_problems
 
 A = TypeVar("A", bound=BaseModel)
@@ -25,7 +26,7 @@ A = TypeVar("A", bound=BaseModel)
 __all__ = ["InvalidToolSchema", "SchemaTool", "Tool", "ToolArgumentsError", "json_schema"]
 
 
-class ToolArgumentsError(ValueError):
+class ToolArgumentsError(ValueError, FineTrainingError):
     """A model's arguments do not validate against the tool; carries what was returned."""
 
     def __init__(self, tool: str, arguments: Any, problems: Sequence[str]) -> None:
@@ -159,7 +160,7 @@ def _arguments_object(tool: str, arguments: Any) -> Mapping[str, Any]:
     return arguments
 
 
-class InvalidToolSchema(ValueError):
+class InvalidToolSchema(ValueError, FineTrainingError):
     """A JSON schema given for a tool uses something outside the supported subset; lists every problem."""
 
 

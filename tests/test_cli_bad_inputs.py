@@ -55,7 +55,7 @@ RB, FT, CI, SE, SA, TC = (
     "converters.rebuild", "finetune", "tasks.cli_intent.generate", "tasks.score_edge.generate",
     "tasks.subagents.lint.generate_examples", "teacher.compare",
 )
-EX, QS, AG = "examples.explore", "examples.quickstart", "examples.agent"
+EX, QS, AG, RC = "examples.explore", "examples.quickstart", "examples.agent", "teacher.record"
 SFT = "sft --base {missing} --data {missing} --out {out}"
 DPO = "dpo --base {missing} --data {missing} --out {out}"
 TC_OK = "--student ollama --host {ollama}"
@@ -228,14 +228,28 @@ ROWS: list[Row] = [
     row("explore-breadth-0", EX, "--breadth 0", 2, "--breadth"),
     row("explore-topic-control-token", EX, ["--topic", "Where is <end_of_turn> handled?"], 2, "--topic"),
     row("explore-topic-empty", EX, ["--topic", " "], 2, "--topic"),
-    row("explore-seed-control-token", EX, ["--seed", "order<end_of_turn>"], 2, "--seed"),
-    row("explore-seed-empty", EX, ["--seed", ""], 2, "--seed"),
+    row("explore-symbol-control-token", EX, ["--symbol", "order<end_of_turn>"], 2, "--symbol"),
+    row("explore-symbol-empty", EX, ["--symbol", ""], 2, "--symbol"),
     row("explore-repo-missing", EX, "--repo {missing}", 2, "--repo"),
     row("explore-out-under-a-file", EX, "--out {file}/x.json", 1, "{file}"),
-    row("agent-budget-0", AG, "--repo {sample} --topic t --seed s --budget 0", 2, "--budget"),
-    row("agent-topic-control-token", AG, ["--repo", "{sample}", "--topic", "<start_of_turn>x", "--seed", "s"], 2,
+    row("agent-budget-0", AG, "--repo {sample} --topic t --symbol s --budget 0", 2, "--budget"),
+    row("agent-topic-control-token", AG, ["--repo", "{sample}", "--topic", "<start_of_turn>x", "--symbol", "s"], 2,
         "--topic"),
-    row("agent-repo-missing", AG, "--repo {missing} --topic t --seed s", 2, "--repo"),
+    row("agent-repo-missing", AG, "--repo {missing} --topic t --symbol s", 2, "--repo"),
+    # backend specs: one factory, the same refusal in every command line
+    row("compare-bad-spec", TC, "{good} --student gpt", 2, "--student gpt", "unknown backend"),
+    row("compare-spec-without-value", TC, "{good} --student gguf:", 2, "--student gguf:", "needs a value"),
+    row("compare-gguf-missing", TC, "{good} --student gguf:{missing}", 2, "{missing}"),
+    row("explore-bad-spec", EX, "--student gpt", 2, "--student gpt", "unknown backend"),
+    row("agent-bad-spec", AG, "--repo {sample} --topic t --symbol s --student nope", 2, "--student nope"),
+    row("agent-gguf-missing", AG, "--repo {sample} --topic t --symbol s --student gguf:{missing}", 2, "{missing}"),
+    row("record-bad-teacher", RC, "--repo {sample} --topic t --symbol s --teacher gpt --out {out}", 2,
+        "--teacher gpt", "unknown backend"),
+    row("record-student-as-teacher", RC, "--repo {sample} --topic t --symbol s --teacher ollama:x --out {out}", 2,
+        "--teacher ollama:x", "a teacher is"),
+    row("record-replay-without-dir", RC, "--repo {sample} --topic t --symbol s --teacher replay --out {out}", 2,
+        "--replay-from"),
+    row("cli-run-bad-spec", "tasks.cli_intent.run", "x --student gpt --no-context", 2, "unknown backend 'gpt'"),
     row("quickstart-epochs-negative", QS, "--root {out} --epochs -1", 2, "--epochs"),
     row("quickstart-max-steps-negative", QS, "--root {out} --max-steps -2", 2, "--max-steps"),
     row("quickstart-hidden-size-0", QS, "--root {out} --hidden-size 0", 2, "--hidden-size"),

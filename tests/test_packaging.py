@@ -56,7 +56,7 @@ def test_the_installed_wheel_runs_examples_explore(wheel: Path, tmp_path: Path) 
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert Path(where.stdout.strip()).is_relative_to(target), where.stdout + where.stderr
     out = tmp_path / "exploration.json"
-    ran = subprocess.run([sys.executable, "-m", "examples.explore", "--seed", "order_total", "--budget", "3",
+    ran = subprocess.run([sys.executable, "-m", "examples.explore", "--symbol", "order_total", "--budget", "3",
                           "--quiet", "--out", str(out)], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=300)
     assert ran.returncode == 0, ran.stderr

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.tools import RunCommand
 from tasks.cli_intent.validate import validate_answer
+from teacher.errors import FineTrainingError
 
 __all__ = ["CommandRefused", "command_argv", "display"]
 
 
-class CommandRefused(ValueError):
+class CommandRefused(ValueError, FineTrainingError):
     """An answer that cannot become a command of the schema; the message lists the problems."""
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections import Counter
@@ -35,7 +34,17 @@ from tasks.cli_intent.generation import (
 from tasks.cli_intent.schema import CliSchema, SchemaError
 from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.validate import ValidationReport
-from teacher.cli_args import Number, non_negative_float, output_name, output_problem, positive_float, positive_int, seed
+from teacher.cli_args import (
+    HelpFormatter,
+    Number,
+    configure_logging,
+    non_negative_float,
+    output_name,
+    output_problem,
+    positive_float,
+    positive_int,
+    seed,
+)
 from teacher.handlers import interpret, perform
 from teacher.model import ModelBackend
 from teacher.operations import Ask, OperationFailed
@@ -161,10 +170,11 @@ def _backend(args: argparse.Namespace, schema: CliSchema) -> ModelBackend:
         from tasks.cli_intent.templates import TemplateTeacher
 
         return TemplateTeacher(schema)
-    from interpreters.anthropic import AnthropicTeacher, Budget
+    from interpreters.anthropic import Budget
+    from interpreters.backends import build_backend
 
-    return AnthropicTeacher(model=args.model, max_tokens=600 * args.batch_size + 1024, concurrency=1,
-                            budget=Budget(args.budget_usd))
+    return build_backend(f"haiku:{args.model}", max_tokens=600 * args.batch_size + 1024, concurrency=1,
+                         budget=Budget(args.budget_usd))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,37 +183,44 @@ def main(argv: list[str] | None = None) -> int:
         description="Generate a cli_intent training set for a CLI schema: natural-language requests and their "
         "run_command / clarify answers, 60%% with git context, 20%% without, 20%% negative. Progress is saved "
         "after each batch and a rerun resumes; writes OUT_ROOT/NAME/{train,eval}.jsonl and stats.json.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--schema", required=True, help="a CLI schema YAML file, or the name of a shipped one (gh)")
-    parser.add_argument("--count", type=positive_int, default=3000, help="examples to generate (default 3000)")
+    parser.add_argument("--count", type=positive_int, default=3000, help="examples to generate")
     parser.add_argument("--name", type=output_name,
                         help="training name: a plain folder name under --out-root (default: the schema's cli_name)")
-    parser.add_argument("--out-root", type=Path, default=Path("training/data"), help="default training/data")
+    parser.add_argument("--out-root", type=Path, default=Path("training/data"), help="where training sets go")
+    parser.add_argument("--out", type=Path, help="the training set's folder itself (unset: OUT_ROOT/NAME)")
     parser.add_argument("--teacher", choices=["heuristic", "haiku"], default="heuristic",
-                        help="heuristic: offline templates (default); haiku: Claude via ANTHROPIC_API_KEY")
+                        help="heuristic: offline templates; haiku: Claude via ANTHROPIC_API_KEY")
     parser.add_argument("--model", default="claude-haiku-4-5", help="the Anthropic model for --teacher haiku")
     parser.add_argument("--budget-usd", type=positive_float, default=None, help="stop asking once this much is spent")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the template teacher and of the split")
     parser.add_argument("--split", type=Number(float, minimum=0, maximum=1), default=0.9,
-                        help="fraction of groups in train, in [0, 1] (default 0.9)")
-    parser.add_argument("--batch-size", type=positive_int, default=10, help="examples asked per batch (default 10)")
+                        help="fraction of groups in train, in [0, 1]")
+    parser.add_argument("--batch-size", type=positive_int, default=10, help="examples asked per batch")
     parser.add_argument("--delay", type=non_negative_float, default=0.0,
                         help="seconds to wait after each batch (rate limiting)")
     parser.add_argument("--force", action="store_true", help="discard saved progress and start afresh")
     args = parser.parse_args(argv)
+    configure_logging()
     try:
         schema, schema_path = resolve_schema(args.schema)
     except SchemaError as error:
         print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
         return 1
-    if args.teacher == "haiku" and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
-        print("tasks.cli_intent.generate: --teacher haiku needs ANTHROPIC_API_KEY in the environment "
-              "(or use --teacher heuristic)", file=sys.stderr)
-        return 2
-    out = args.out_root / (args.name or schema.cli_name)
+    from interpreters.backends import MissingCredential, check_credentials
+
+    try:
+        check_credentials(args.teacher)
+    except MissingCredential as error:
+        print(f"tasks.cli_intent.generate: --teacher {args.teacher}: {error}", file=sys.stderr)
+        return error.exit_code
+    out = args.out or args.out_root / (args.name or schema.cli_name)
     problem = output_problem(out, directory=True)
     if problem is not None:
-        print(f"tasks.cli_intent.generate: --out-root {args.out_root}: {problem}", file=sys.stderr)
+        where = f"--out {args.out}" if args.out else f"--out-root {args.out_root}"
+        print(f"tasks.cli_intent.generate: {where}: {problem}", file=sys.stderr)
         return 1
     try:
         if args.force:

@@ -39,7 +39,7 @@ from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.task import CliIntentInput, CliIntentTask
 from tasks.cli_intent.tools import Clarify, CliContext, RunCommand
 from tasks.cli_intent.validate import CLARIFY_BELOW, validate_answer
-from teacher.cli_args import seconds, user_text
+from teacher.cli_args import HelpFormatter, configure_logging, seconds, user_text
 from teacher.model import ModelBackend, request_for
 
 __all__ = ["EXECUTE_FROM", "Band", "Interpretation", "band_of", "interpret_request", "main"]
@@ -141,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tasks.cli_intent.run",
         description="Turn a request into a command of a CLI with a trained student; run it only with --execute.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("request", type=user_text, help="what you want, in words")
     parser.add_argument("--schema", default="gh", help="a shipped schema name (gh) or a schema YAML file")
@@ -174,6 +175,7 @@ def main(
 ) -> int:
     """The command line; ``backend`` replaces ``--student`` (tests), ``read`` answers the prompts."""
     args = _parser().parse_args(argv)
+    configure_logging()
     try:
         schema, _ = resolve_schema(args.schema)
         model = backend or build_backend(parse_backend_spec(args.student))

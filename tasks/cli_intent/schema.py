@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from teacher.errors import FineTrainingError
+
 __all__ = [
     "ArgRender", "ArgSpec", "CliSchema", "CommandSpec", "ContextPart", "FlagSpec", "SchemaError", "SubcommandSpec",
     "load_schema",
@@ -213,7 +215,7 @@ class CliSchema(_Spec):
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-class SchemaError(ValueError):
+class SchemaError(ValueError, FineTrainingError):
     """A CLI schema that cannot be used; the message names the file, the line and the key."""
 
 

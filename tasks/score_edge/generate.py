@@ -29,7 +29,7 @@ from converters.schema import TrainingExample, portable_row
 from interpreters.heuristic import HeuristicModel
 from tasks.score_edge.pools import PATHS, QUERIES, SOURCE_HOVERS, TARGET_HOVERS
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeTask
-from teacher.cli_args import non_negative_int, output_problem, positive_int, seed
+from teacher.cli_args import HelpFormatter, configure_logging, non_negative_int, output_problem, positive_int, seed
 from teacher.handlers import perform
 from teacher.operations import Ask
 from teacher.task import Turn
@@ -141,10 +141,15 @@ def main(argv: list[str] | None = None) -> int:
         description="Write N synthetic score_edge training examples (JSONL) to stdout: edge contexts drawn "
         "from pools of Python hover texts, queries and paths, scored by the heuristic teacher and rendered by "
         "the FunctionGemma codec in the 2-turn minimal layout. The same seed gives the same bytes.",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("count", type=non_negative_int, metavar="N", help="how many examples to write (zero or more)")
-    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
-    parser.add_argument("--format", choices=["text", "messages"], default="text", help="JSONL shape (default text)")
+    parser.add_argument("count", type=non_negative_int, metavar="N", nargs="?",
+                        help="how many examples to write (zero or more; or --count N)")
+    parser.add_argument("--count", type=non_negative_int, dest="count_flag", metavar="N",
+                        help="how many examples to write (the same as N)")
+    parser.add_argument("--out", type=Path, help="the JSONL file to write (unset: standard output)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed")
+    parser.add_argument("--format", choices=["text", "messages"], default="text", help="JSONL shape")
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile for --format text")
     parser.add_argument(
         "--workers", type=positive_int, default=os.cpu_count() or 1,
@@ -153,23 +158,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="also record the heuristic's answers as a session under DIR for converters.rebuild")
     args = parser.parse_args(argv)
-    progress = sys.stderr if args.count >= 10_000 else None
+    configure_logging()
+    if (args.count is None) == (args.count_flag is None):
+        parser.error("give how many examples to write: N or --count N (one of them)")
+    count = args.count if args.count is not None else args.count_flag
+    progress = sys.stderr if count >= 10_000 else None
     if args.record is not None:
         problem = output_problem(args.record, directory=True)
         if problem is not None:
             print(f"tasks.score_edge.generate: --record {args.record}: {problem}", file=sys.stderr)
             return 1
         try:
-            log = asyncio.run(record(args.count, args.seed, args.record))
+            log = asyncio.run(record(count, args.seed, args.record))
         except (OSError, ValueError, RuntimeError) as error:
             print(f"tasks.score_edge.generate: {error}", file=sys.stderr)
             return 1
         print(f"recorded to {log}; make the dataset with: python -m converters.rebuild {args.record} --out DIR",
               file=sys.stderr)
     try:
-        write(args.count, args.seed, args.format, args.profile, sys.stdout.buffer, progress, args.workers)
+        if args.out is None:
+            write(count, args.seed, args.format, args.profile, sys.stdout.buffer, progress, args.workers)
+        else:
+            with open(args.out, "wb") as out:
+                write(count, args.seed, args.format, args.profile, out, progress, args.workers)
     except BrokenPipeError:  # e.g. piped into head
         return 0
+    except OSError as error:
+        print(f"tasks.score_edge.generate: --out {args.out}: {error.strerror or error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from teacher.errors import FineTrainingError
 from teacher.json_schema import schema_problems
 from teacher.tools import SchemaTool
 
@@ -40,7 +41,7 @@ _TOOL_KEYS = {"name", "description", "parameters", "timeout_s", "terminal"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class DefinitionError(ValueError):
+class DefinitionError(ValueError, FineTrainingError):
     """A subagent definition is invalid; the message names the file and the key."""
 
 

@@ -36,7 +36,7 @@ from tasks.subagents.sandbox import Sandbox
 from tasks.subagents.task import SubagentTask, assistant_call, tool_result
 from tasks.subagents.toolbox import Subagent
 from tasks.subagents.trajectories import Trajectory, TrajectoryError, load_trajectories, lookup, substitute
-from teacher.cli_args import Number, output_problem, positive_int, seed
+from teacher.cli_args import HelpFormatter, Number, configure_logging, output_problem, positive_int, seed
 
 __all__ = ["PLACES", "Case", "Domain", "Drawn", "generate", "instantiate", "load_index", "main", "record_drawn"]
 
@@ -250,17 +250,19 @@ def main(domain: Domain, argv: Sequence[str] | None = None) -> int:
         description=f"Generate {name} subagent training conversations from fixtures and trajectory templates "
         "(every tool result comes from running the tool). Writes OUT/{train,eval}.jsonl ({\"messages\", "
         "\"tools\"}) and OUT/{train,eval}.text.jsonl ({\"text\"}: FunctionGemma text).",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--count", type=positive_int, default=domain.default_count,
-                        help=f"examples in all (default {domain.default_count})")
+                        help="examples in all")
     parser.add_argument("--split", type=Number(float, minimum=0, maximum=1, open_minimum=True), default=0.9,
-                        help="fraction of examples in train, in (0, 1] (default 0.9)")
-    parser.add_argument("--seed", type=seed, default=0, help="seed of the draw (default 0)")
+                        help="fraction of examples in train, in (0, 1]")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the draw")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile of the text (default hf)")
+    parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile of the text")
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="also run each conversation as a recorded session under DIR, for converters.rebuild")
     args = parser.parse_args(argv)
+    configure_logging()
     for flag, folder in (("--out", args.out), ("--record", args.record)):
         problem = output_problem(folder, directory=True) if folder is not None else None
         if problem is not None:

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from teacher.errors import FineTrainingError
 from teacher.redact import is_secret_name, secrets
 
 __all__ = ["Isolation", "IsolationError", "Limits", "ToolTimeout", "child_environment", "isolation", "run_isolated"]
@@ -41,11 +42,11 @@ _PASSED = ("PATH", "LANG", "LANGUAGE", "TZ")
 _TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")  # and /run, hidden read-only: its services' Unix sockets
 
 
-class ToolTimeout(RuntimeError):
+class ToolTimeout(RuntimeError, FineTrainingError):
     """A tool ran past its timeout (its whole process group was killed)."""
 
 
-class IsolationError(OSError):
+class IsolationError(OSError, FineTrainingError):
     """The jail could not be set up for one run (its message names the step)."""
 
 

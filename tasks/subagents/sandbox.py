@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
+from teacher.errors import FineTrainingError
+
 __all__ = ["Sandbox", "SandboxEscape"]
 
 _IGNORED = ("__pycache__", ".pytest_cache", ".ruff_cache")
 
 
-class SandboxEscape(ValueError):
+class SandboxEscape(ValueError, FineTrainingError):
     """A path that would leave the sandbox (absolute, ``..``, or a link pointing out)."""
 
 

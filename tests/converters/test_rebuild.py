@@ -41,11 +41,9 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     async def make() -> None:
         async with LspServer(SAMPLE_REPO) as lsp:
-            with open(root / "progress.log", "w", encoding="utf-8") as progress:
-                await record(QUERIES, root / "heuristic", HeuristicModel(), lsp, stream=progress)
+            await record(QUERIES, root / "heuristic", HeuristicModel(), lsp)
         records = [r for p in sorted((root / "heuristic").rglob("*.jsonl")) for r in read_log(p)[0]]
-        with open(root / "progress.log", "a", encoding="utf-8") as progress:
-            await record(QUERIES, root / "replay", Replay(records), LspReplay(records), stream=progress)
+        await record(QUERIES, root / "replay", Replay(records), LspReplay(records))
 
     asyncio.run(make())
     return root

@@ -28,7 +28,7 @@ def test_explore_writes_json_and_takes_the_ollama_profile(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_file = tmp_path / "exploration.json"
-    assert main(["--profile", "ollama", "--seed", "describe_status", "--budget", "3", "--out", str(out_file)]) == 0
+    assert main(["--profile", "ollama", "--symbol", "describe_status", "--budget", "3", "--out", str(out_file)]) == 0
     shown = capsys.readouterr().out
     assert "You can do function calling with the following functions:" in shown  # Ollama's developer line
     saved = json.loads(out_file.read_text(encoding="utf-8"))

@@ -85,9 +85,9 @@ def test_agent_explore_and_record_take_the_embedded_student(
     from teacher.record import main as record
 
     gguf = scripted(tmp_path, ANSWERS_EMPTY)
-    assert agent(["--repo", str(SAMPLE_REPO), "--topic", "t", "--seed", "order_total", "--gguf", str(gguf)]) == 0
+    assert agent(["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol", "order_total", "--gguf", str(gguf)]) == 0
     assert "core: shop.pricing.order_total" in capsys.readouterr().out
-    assert explore_example(["--student", "llamacpp", "--gguf", str(gguf), "--seed", "checkout", "--budget", "2"]) == 0
+    assert explore_example(["--student", "llamacpp", "--gguf", str(gguf), "--symbol", "checkout", "--budget", "2"]) == 0
     assert "core: shop.checkout.checkout" in capsys.readouterr().out
     args = ["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol", "order_total", "--student", "llamacpp",
             "--gguf", str(gguf), "--out", str(tmp_path / "run"), "--budget", "2"]
@@ -95,7 +95,7 @@ def test_agent_explore_and_record_take_the_embedded_student(
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["sessions_finished"] == 1 and summary["turns"] == 1 and summary["turns_failed"] == 0
     missing = str(tmp_path / "absent.gguf")
-    assert agent(["--repo", str(SAMPLE_REPO), "--topic", "t", "--seed", "x", "--gguf", missing]) == 2
+    assert agent(["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol", "x", "--gguf", missing]) == 2
     assert "python -m finetune export" in capsys.readouterr().err
 
 

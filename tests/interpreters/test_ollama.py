@@ -182,7 +182,7 @@ def test_the_agent_example_explores_with_the_student(capsys: pytest.CaptureFixtu
                                     "is_type_family": False, "is_exported": True})(body)
 
     with FakeOllama(answer) as fake:
-        args = ["--repo", str(SAMPLE_REPO), "--topic", "order totals", "--seed", "order_total", "--budget", "3",
+        args = ["--repo", str(SAMPLE_REPO), "--topic", "order totals", "--symbol", "order_total", "--budget", "3",
                 "--host", fake.host]
         assert main(args) == 0
     out = capsys.readouterr().out

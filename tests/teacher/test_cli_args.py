@@ -100,3 +100,41 @@ def test_a_credential_pasted_into_a_numeric_field_is_not_echoed(monkeypatch: pyt
     with pytest.raises(ValueError) as caught:
         positive_int.check("sk-ant-pasted-into-the-wrong-field-0123456789")
     assert "pasted" not in str(caught.value) and "[REDACTED]" in str(caught.value)
+
+
+def test_counts_reads_as_words_in_the_order_given() -> None:
+    from collections import Counter
+
+    from teacher.cli_args import counts
+
+    assert counts({"invalid_answer": 2, "model_failed": 1}) == "invalid_answer 2, model_failed 1"
+    assert counts(Counter(a=1, b=3).most_common()) == "b 3, a 1"
+    assert counts({}) == "none" and counts([], empty="nothing") == "nothing"
+    assert "{" not in counts({"p50": 12, "max": 40}) and "Counter" not in counts(Counter(x=1))
+
+
+def test_configure_logging_shows_library_lines_on_the_current_stderr_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from teacher.cli_args import configure_logging
+
+    configure_logging()
+    configure_logging()  # a second call adds no second handler
+    logging.getLogger("teacher.record").info("[1/2 sessions, 0.1 s] 'How?' [abc]: 3 turns, skipped none")
+    logging.getLogger("httpx").info("HTTP Request: POST http://x")  # not the library's: not shown
+    err = capsys.readouterr().err
+    assert err == "[1/2 sessions, 0.1 s] 'How?' [abc]: 3 turns, skipped none\n"
+
+
+def test_an_alias_is_hidden_and_the_ollama_flags_are_shared() -> None:
+    from teacher.cli_args import DEFAULT_OLLAMA_MODEL, HelpFormatter, add_hidden_alias, add_ollama_flags
+
+    parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
+    add_ollama_flags(parser)
+    add_hidden_alias(parser, "--host", dest="ollama_host")
+    assert parser.parse_args([]).ollama_model == DEFAULT_OLLAMA_MODEL
+    assert parser.parse_args(["--host", "http://h:1"]).ollama_host == "http://h:1"
+    shown = parser.format_help()
+    assert "--host" not in shown.replace("--ollama-host", "") and f"(default: {DEFAULT_OLLAMA_MODEL})" in shown

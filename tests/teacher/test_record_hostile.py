@@ -215,16 +215,15 @@ def test_a_wrong_key_leaves_every_session_unfinished_and_the_key_unwritten(
 
 
 async def test_an_lsp_timeout_leaves_the_session_unfinished_and_resume_finishes_it(tmp_path: Path) -> None:
-    import io
 
     query = TeachQuery(topic="How is the order total computed?", seeds=("order_total",), budget=2)
     silent = LspServer(SAMPLE_REPO, server_binary=silent_server(tmp_path, initialize=True), timeout=1)
     async with silent:
-        summary = await record([query], tmp_path / "out", HeuristicModel(), silent, stream=io.StringIO())
+        summary = await record([query], tmp_path / "out", HeuristicModel(), silent)
     assert summary["failed_sessions"] == 1 and summary["sessions_finished"] == 0
     assert "lsp_unavailable" in summary["failures_this_run"]
     async with LspServer(SAMPLE_REPO) as lsp:
-        summary = await record([query], tmp_path / "out", HeuristicModel(), lsp, resume=True, stream=io.StringIO())
+        summary = await record([query], tmp_path / "out", HeuristicModel(), lsp, resume=True)
     assert summary["failed_sessions"] == 0 and summary["sessions_finished"] == 1
 
 

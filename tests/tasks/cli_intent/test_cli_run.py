@@ -171,7 +171,8 @@ def test_missing_tools_failures_and_timeouts_are_absent_context(
 # ----------------------------------------------------------------------------------------------------- backends
 
 
-def test_the_backend_factory_parses_and_builds_every_kind(tmp_path: Path) -> None:
+def test_the_backend_factory_parses_and_builds_every_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-factory")  # haiku needs a key to be built
     assert parse_backend_spec("heuristic") == BackendSpec("heuristic")
     assert parse_backend_spec("haiku") == BackendSpec("haiku")
     assert parse_backend_spec("haiku:claude-haiku-4-5") == BackendSpec("haiku", "claude-haiku-4-5")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from pathlib import Path
 
@@ -36,7 +35,7 @@ async def test_a_recorded_session_replays_and_rebuilds_into_one_conversation(tmp
     (repo / "pkg" / "calc.py").write_text(SOURCE)
     node = SubagentNode(file="pkg/calc.py", node="total")
     model = ScriptedModel(CALLS)
-    await record_subagents("lint", [node], repo, tmp_path / "run", model, stream=io.StringIO())
+    await record_subagents("lint", [node], repo, tmp_path / "run", model)
     assert (repo / "pkg" / "calc.py").read_text() == SOURCE  # the repository itself is never touched
     [log] = (tmp_path / "run" / "sessions").glob("*.jsonl")
     records = [json.loads(line) for line in log.read_text().splitlines()]
@@ -52,7 +51,7 @@ async def test_a_recorded_session_replays_and_rebuilds_into_one_conversation(tmp
     assert code == 0 and json.loads((tmp_path / "cli" / "summary.json").read_text())["sessions_finished"] == 1
 
     replay = Replay.from_path(tmp_path / "run")
-    await record_subagents("lint", [node], repo, tmp_path / "again", replay, stream=io.StringIO())
+    await record_subagents("lint", [node], repo, tmp_path / "again", replay)
     [again] = (tmp_path / "again" / "sessions").glob("*.jsonl")
     assert json.loads(again.read_text().splitlines()[-1])["result"] == records[-1]["result"]
     assert replay.misses == 0

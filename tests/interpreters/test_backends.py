@@ -1,0 +1,100 @@
+"""The backend factory: every spec builds its backend, a bad spec says what is accepted, and a missing API key
+is one clear error that never holds a credential."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from interpreters.anthropic import DEFAULT_MODEL, AnthropicTeacher
+from interpreters.backends import (
+    USAGE,
+    BackendSpec,
+    BackendSpecError,
+    BackendUnavailable,
+    MissingCredential,
+    build_backend,
+    check_credentials,
+    parse_backend_spec,
+    spec_from_flags,
+)
+from interpreters.heuristic import HeuristicModel
+from interpreters.llamacpp import LlamaCppStudent, StudentModelMissing
+from interpreters.ollama import OllamaStudent
+from interpreters.replay import Replay
+from teacher.cli_args import DEFAULT_OLLAMA_MODEL
+from teacher.errors import FineTrainingError
+
+SECRET = "sk-ant-api03-NEVER-SHOWN-0123456789"
+
+
+def test_each_spec_builds_its_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    assert isinstance(build_backend("heuristic"), HeuristicModel)
+    haiku = build_backend("haiku")
+    assert isinstance(haiku, AnthropicTeacher) and haiku.model == DEFAULT_MODEL
+    chosen = build_backend("haiku:claude-3-5-haiku-latest", concurrency=2)
+    assert isinstance(chosen, AnthropicTeacher) and (chosen.model, chosen.concurrency) == ("claude-3-5-haiku-latest", 2)
+    assert isinstance(build_backend(f"replay:{tmp_path}"), Replay)
+    served = build_backend("ollama:gh-student", host="http://127.0.0.1:9")
+    assert isinstance(served, OllamaStudent) and (served.model, served.host) == ("gh-student", "http://127.0.0.1:9")
+    gguf = tmp_path / "student.gguf"
+    gguf.write_bytes(b"GGUF")  # loaded on first use only
+    embedded = build_backend(BackendSpec("gguf", str(gguf)), max_tokens=8)
+    assert isinstance(embedded, LlamaCppStudent) and embedded.max_tokens == 8
+
+
+def test_a_bad_spec_says_what_is_accepted(tmp_path: Path) -> None:
+    for bad, message in [("gpt", "unknown backend 'gpt'"), ("", "unknown backend"), ("ollama", "needs a value"),
+                         ("hf", "needs a value: hf:DIR"), ("replay:", "needs a value"),
+                         ("heuristic:x", "takes no value")]:
+        with pytest.raises(BackendSpecError, match=message) as raised:
+            build_backend(bad)
+        assert isinstance(raised.value, ValueError) and raised.value.exit_code == 2
+    with pytest.raises(BackendSpecError) as raised:
+        parse_backend_spec("llama")
+    assert USAGE in str(raised.value) and "hf:DIR" in USAGE
+    with pytest.raises(StudentModelMissing, match="no GGUF"):
+        build_backend(f"gguf:{tmp_path / 'none.gguf'}")
+    with pytest.raises(FileNotFoundError):
+        build_backend(f"replay:{tmp_path / 'none'}")
+
+
+def test_a_missing_key_is_one_error_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(MissingCredential, match="ANTHROPIC_API_KEY") as raised:
+        build_backend("haiku")
+    assert isinstance(raised.value, FineTrainingError) and raised.value.exit_code == 2
+    check_credentials("heuristic")  # needs none
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", SECRET)  # either variable will do
+    check_credentials("haiku:claude-haiku-4-5")
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "")
+    with pytest.raises(MissingCredential) as empty:
+        build_backend("haiku")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    built = build_backend("haiku")
+    for shown in (str(empty.value), repr(empty.value), repr(built), str(parse_backend_spec("haiku"))):
+        assert SECRET not in shown
+
+
+def test_hf_without_its_backend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "interpreters.hf", None)  # as if the module (or transformers) were absent
+    with pytest.raises(BackendUnavailable, match="hf backend not available"):
+        build_backend(f"hf:{tmp_path}")
+    assert parse_backend_spec(f"hf:{tmp_path}") == BackendSpec("hf", str(tmp_path))
+
+
+def test_older_flags_map_onto_specs(tmp_path: Path) -> None:
+    assert spec_from_flags("llamacpp", gguf=tmp_path / "s.gguf") == BackendSpec("gguf", str(tmp_path / "s.gguf"))
+    assert spec_from_flags("ollama", ollama_model=DEFAULT_OLLAMA_MODEL) == BackendSpec("ollama", DEFAULT_OLLAMA_MODEL)
+    assert spec_from_flags("ollama:mine", ollama_model=DEFAULT_OLLAMA_MODEL) == BackendSpec("ollama", "mine")
+    assert spec_from_flags("replay", replay_from=tmp_path) == BackendSpec("replay", str(tmp_path))
+    assert spec_from_flags("haiku", model="claude-haiku-4-5") == BackendSpec("haiku", "claude-haiku-4-5")
+    assert spec_from_flags("haiku") == BackendSpec("haiku")
+    assert spec_from_flags("gguf:/m/x.gguf", gguf=tmp_path) == BackendSpec("gguf", "/m/x.gguf")
+    with pytest.raises(BackendSpecError, match="--student llamacpp needs --gguf PATH"):
+        spec_from_flags("llamacpp")
+    with pytest.raises(BackendSpecError, match="--teacher replay needs --replay-from DIR"):
+        spec_from_flags("replay", flag="--teacher")
