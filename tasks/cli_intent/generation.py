@@ -19,7 +19,7 @@ from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.task import CliIntentInput
 from tasks.cli_intent.tools import CliContext
 from tasks.cli_intent.validate import CATEGORIES, Answer, Problem, validate_example
-from teacher.task import TaskOutputError, Turn
+from teacher.task import FineTrainingTeacher, TaskOutputError, Turn
 from teacher.tools import Tool
 
 __all__ = [
@@ -87,7 +87,7 @@ _CATEGORY_TEXT = {
 }
 
 
-class GenerateBatchTask:
+class GenerateBatchTask(FineTrainingTeacher[BatchInput, list[dict[str, Any]]]):
     """Ask a teacher for ``count`` examples of one category, as one ``submit_examples`` call."""
 
     input_model = BatchInput
