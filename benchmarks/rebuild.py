@@ -17,10 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import orjson
-
 from interpreters.heuristic import HeuristicModel
-from interpreters.recording import SCHEMA_VERSION
+from interpreters.records import ModelTurn, RecordedCall, dump_line
 from tasks.score_edge.generate import edge_contexts
 from teacher.cli_args import positive_int
 
@@ -52,15 +50,15 @@ def write_recordings(root: Path, turns: int) -> None:
             out = open(sessions / f"s{number // 1000:05d}.jsonl", "wb")  # noqa: SIM115
         call, reasoning = HeuristicModel.answer("score_edge", context)
         assert call is not None and out is not None
-        record = {
-            "schema": SCHEMA_VERSION, "kind": "model", "session": f"s{number // 1000}", "turn": number % 1000 + 1,
-            "key": f"k{number}", "task": "score_edge", "node": None, "input": context.model_dump(mode="json"),
-            "backend": "HeuristicModel", "started": 0.0, "finished": 0.0, "latency_s": 0.0, "request": None,
-            "response": {"backend": "heuristic", "call": {"name": call.name, "arguments": call.arguments}},
-            "calls": [{"name": call.name, "arguments": call.arguments}], "reasoning": reasoning, "cost_usd": 0.0,
-            "attempts": 1, "retried": [], "error": None,
-        }
-        out.write(orjson.dumps(record) + b"\n")
+        line = ModelTurn(
+            session=f"s{number // 1000}", turn=number % 1000 + 1, key=f"k{number}", task="score_edge", node=None,
+            input=context.model_dump(mode="json"), backend="HeuristicModel", started=0.0, finished=0.0,
+            latency_s=0.0, request=None,
+            response={"backend": "heuristic", "call": {"name": call.name, "arguments": call.arguments}},
+            calls=[RecordedCall(name=call.name, arguments=call.arguments)], reasoning=reasoning, cost_usd=0.0,
+            attempts=1, retried=[], error=None,
+        )
+        out.write(dump_line(line).encode() + b"\n")
     if out is not None:
         out.close()
 

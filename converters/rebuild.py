@@ -20,7 +20,6 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -35,7 +34,8 @@ from pydantic import ValidationError
 
 from converters.functiongemma import BOS, CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
 from converters.schema import portable_row
-from interpreters.recording import SCHEMA_VERSION, schema_mismatch
+from converters.writer import DatasetWriter, exact_key, loose_key, order_key
+from interpreters.records import SCHEMA_VERSION, schema_mismatch
 from tasks.registry import TASKS
 from teacher.cli_args import Number, output_problem, positive_int, seed
 from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, topic_key
@@ -45,7 +45,6 @@ __all__ = ["Options", "RebuildStats", "main", "prompt_completion", "reasoning_co
 Format = Literal["text", "messages", "prompt-completion"]
 Reasoning = Literal["none", "comment"]
 Negatives = Literal["none", "heuristic", "teacher", "both"]
-BUCKETS = 64
 COMMENT_LIMIT = 160
 _SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
@@ -169,7 +168,7 @@ def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> N
 
 def schema_problem(record: dict[str, Any]) -> str | None:
     """Why a recording line's schema version is not the one this rebuild reads, or None when it is
-    (:func:`interpreters.recording.schema_mismatch` is the rule)."""
+    (:func:`interpreters.records.schema_mismatch` is the rule)."""
     if not schema_mismatch(record):
         return None
     version = record.get("schema")
@@ -378,10 +377,9 @@ def _convert(path: Path, options: Options, counterparts: dict[str, str], parents
                 continue
             for (line, text), source in rendered:
                 length = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text)
-                exact = hashlib.blake2b(line, digest_size=16).digest()
-                # whitespace-normalised: runs of spaces collapsed (a JSON line has no other raw whitespace)
-                loose = hashlib.blake2b(b" ".join(line.split()), digest_size=16).digest() if b"  " in line else exact
-                order = hashlib.blake2b(seed_prefix + exact, digest_size=8).hexdigest().encode()
+                exact = exact_key(line)
+                loose = loose_key(line, exact)  # the same line once runs of spaces are collapsed
+                order = order_key(seed_prefix, exact)
                 items.append((turn.task, split, order + line, exact, loose, length, source))
     return _Converted(items=items, stats=stats, topic_leaks=topic_leaks, groups=roots)
 
@@ -465,53 +463,30 @@ def _write(
     workers: int,
     started: float,
 ) -> None:
-    seen_exact: set[bytes] = set()
-    seen_loose: set[bytes] = set()
-    with tempfile.TemporaryDirectory(prefix="rebuild-") as scratch, ExitStack() as stack:
-        buckets = {
-            split: [stack.enter_context(open(Path(scratch) / f"{split}.{b}", "w+b")) for b in range(BUCKETS)]
-            for split in ("train", "eval")
-        }
+    with DatasetWriter(options.out) as writer, ExitStack() as stack:
         pool = stack.enter_context(ProcessPoolExecutor(workers)) if workers > 1 and len(jobs) > 1 else None
         results = pool.map(_convert_file, jobs, chunksize=4) if pool is not None else map(_convert_file, jobs)
         examples: dict[tuple[str, str], int] = {}
         lengths: dict[int, int] = {}
         negatives: dict[str, int] = {}
-        duplicates = loose_duplicates = 0
         for done, converted in enumerate(results, start=1):
             _merge(stats, converted.stats)
             stats.topic_leaks += converted.topic_leaks
             roots |= converted.groups
             for task, split, line, exact, loose, length, negative in converted.items:
-                if exact in seen_exact:
-                    duplicates += 1
+                if not writer.add(split, line[16:], line[:16], exact, loose):
                     continue
-                if loose in seen_loose:
-                    loose_duplicates += 1
-                    continue
-                seen_exact.add(exact)
-                seen_loose.add(loose)
                 examples[task, split] = examples.get((task, split), 0) + 1
                 lengths[length] = lengths.get(length, 0) + 1
                 if negative:
                     negatives[negative] = negatives.get(negative, 0) + 1
-                buckets[split][int(line[:2], 16) % BUCKETS].write(line + b"\n")
             if progress is not None and (done % 100 == 0 or done == len(jobs)) and len(jobs) > 1:
                 rate = stats.turns / max(1e-9, time.perf_counter() - started)
                 print(f"{done}/{len(jobs)} files, {stats.turns} turns ({rate:,.0f}/s)", file=progress, flush=True)
         stats.examples.update({f"{task}/{split}": n for (task, split), n in examples.items()})
         stats.lengths.update(lengths)
         stats.negatives.update(negatives)
-        for reason, count in (("duplicate", duplicates), ("duplicate_whitespace", loose_duplicates)):
-            if count:
-                stats.dropped[reason] += count
-        for split, files_of_split in buckets.items():
-            with open(options.out / f"{split}.jsonl", "wb") as out:
-                for bucket in files_of_split:
-                    bucket.seek(0)
-                    entries = bucket.read().split(b"\n")[:-1]  # JSON lines hold no raw newline
-                    entries.sort()
-                    out.write(b"".join(entry[16:] + b"\n" for entry in entries))
+        stats.dropped.update(writer.duplicates)
 
 
 def _merge(total: RebuildStats, part: RebuildStats) -> None:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from pydantic import TypeAdapter
 
 from interpreters.lsp import LspError
+from interpreters.records import LspAnswer, dump_line, line_dict, parse_record
 from teacher.handlers import Handler
 from teacher.operations import LSP_OPERATION_NAMES, LSP_OPERATIONS, Operation, result_type
 
@@ -51,7 +52,7 @@ class LspRecorder(Handler):
 
     operations: ClassVar[tuple[type[Operation[Any]], ...]] = LSP_OPERATIONS
 
-    def __init__(self, inner: Handler, sink: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(self, inner: Handler, sink: Callable[[LspAnswer], None] | None = None) -> None:
         self.inner = inner
         self.sink = sink
         self.records: list[dict[str, Any]] = []
@@ -69,10 +70,12 @@ class LspRecorder(Handler):
         if key in self._keys:
             return
         self._keys.add(key)
-        record = {"kind": "lsp", "op": type(operation).__name__, "args": dataclasses.asdict(operation), **outcome}
-        self.records.append(record)
+        self._write(LspAnswer(op=type(operation).__name__, args=dataclasses.asdict(operation), **outcome))
+
+    def _write(self, line: LspAnswer) -> None:
+        self.records.append(line_dict(line))
         if self.sink is not None:
-            self.sink(record)
+            self.sink(line)
 
     async def handle(self, operation: Operation[R]) -> R:
         try:
@@ -80,11 +83,8 @@ class LspRecorder(Handler):
         except LspError as error:
             if getattr(error, "transient", False):
                 self.failures.append(str(error))
-                record = {"kind": "lsp", "op": type(operation).__name__, "args": dataclasses.asdict(operation),
-                          "error": str(error), "transient": True}
-                self.records.append(record)
-                if self.sink is not None:
-                    self.sink(record)
+                self._write(LspAnswer(op=type(operation).__name__, args=dataclasses.asdict(operation),
+                                      error=str(error), transient=True))
             else:
                 self._keep(operation, {"error": str(error)})
             raise
@@ -127,11 +127,11 @@ def write_lsp_records(records: Iterable[dict[str, Any]], path: str | pathlib.Pat
     """Write records as JSONL."""
     with open(path, "w", encoding="utf-8") as out:
         for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(dump_line(LspAnswer.model_validate(record)) + "\n")
 
 
 def read_lsp_records(path: str | pathlib.Path) -> list[dict[str, Any]]:
-    """Read the LSP records of a JSONL file; a bad line is an error naming the file and line."""
+    """Read the LSP records of a JSONL file; a bad line is an error naming the file, the line and the field."""
     records = []
     with open(path, encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
@@ -142,5 +142,6 @@ def read_lsp_records(path: str | pathlib.Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not JSON: {error}") from None
             if isinstance(record, dict) and record.get("kind") == "lsp":
+                parse_record(record, f"{path}:{number}")  # a line of the wrong shape names its field
                 records.append(record)
     return records

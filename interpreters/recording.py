@@ -1,14 +1,17 @@
 """Recording: wrap any model backend and write every exchange to an append-only JSONL session log.
 
-Each model line holds the schema version, session and turn ids, task, graph node, timestamps, the request
-exactly as the backend sent it, the raw response exactly as returned, the calls and reasoning read from it,
-latency, cost and any error. LSP answers the session used go in the same log (``kind: "lsp"``). Every line
-carries ``schema`` (:data:`SCHEMA_VERSION`); a line of another version is a :class:`RecordingError` naming
-FILE:LINE wherever a log is read. Lines are flushed one by one; on resume a torn last line (a writer that
-died mid-line) and any damaged line in the middle are each moved aside, alone and with their line number, to
-``<log>.torn``; every readable line around them is kept, and finished turns are answered from the log, never
-asked again. Credentials are never written: backends put none in their request, and every line passes through
-:func:`teacher.redact.redact_json` (a server may echo a key back).
+The lines are the typed lines of :mod:`interpreters.records` (``session_start``, ``model``, ``lsp``,
+``session_end``), each carrying ``schema`` (:data:`SCHEMA_VERSION`); a line that is not one (another version, a
+field of the wrong type) is a :class:`RecordingError` naming FILE:LINE and the field wherever a log is read. A
+model line holds the session and turn ids, task, graph node, timestamps, the request exactly as the backend sent
+it, the raw response exactly as returned, the calls and reasoning read from it, latency, cost and any error.
+Lines are flushed one by one; on resume a torn last line (a writer that died mid-line) and any damaged line in
+the middle are each moved aside, alone and with their line number, to ``<log>.torn``; every readable line
+around them is kept, and finished turns are answered from the log, never asked again. Credentials are never
+written: backends put none in their request, and every line is redacted (a server may echo a key back).
+
+:class:`RecordedSession` is the one session lifecycle (open or resume the log, the start line once, the turns
+and LSP answers recorded, the end line) used by explorations, proposals, subagents and the generators.
 """
 
 from __future__ import annotations
@@ -17,20 +20,42 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from converters.functiongemma import ToolCall
+from interpreters.records import (
+    SCHEMA_VERSION,
+    Line,
+    ModelTurn,
+    RecordedCall,
+    RecordingError,
+    SessionEnd,
+    SessionStart,
+    TurnError,
+    line_dict,
+    parse_record,
+    schema_mismatch,
+)
+from teacher.handlers import Handler, interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest, current_node
+from teacher.operations import OperationFailed
 from teacher.provenance import package_versions
-from teacher.redact import redact, redact_json
+from teacher.redact import redact
+
+if TYPE_CHECKING:
+    from interpreters.lsp_replay import LspRecorder
+
+T = TypeVar("T")
 
 __all__ = [
     "SCHEMA_VERSION",
     "LogContents",
     "LogWriteError",
+    "RecordedSession",
     "Recording",
     "RecordingError",
     "SessionLog",
@@ -40,14 +65,6 @@ __all__ = [
     "schema_mismatch",
     "turn_key",
 ]
-
-SCHEMA_VERSION = 1
-_VERSIONED_KINDS = ("session_start", "model", "session_end")
-
-
-class RecordingError(ValueError):
-    """A recording this code cannot read (a line of another schema version); the message names FILE:LINE."""
-
 
 class LogWriteError(OSError):
     """A session log line could not be written (a full disk, a file that became unwritable); names the file."""
@@ -72,42 +89,6 @@ def turn_key(request: ModelRequest) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
 
 
-def schema_mismatch(record: dict[str, Any]) -> bool:
-    """Whether a log line is of a schema version this code does not read: session and model lines must carry
-    :data:`SCHEMA_VERSION`, other lines only when they carry a version (LSP lines once went without one)."""
-    if "schema" not in record and record.get("kind") not in _VERSIONED_KINDS:
-        return False
-    version = record.get("schema")
-    return type(version) is not int or version != SCHEMA_VERSION
-
-
-def _check_schema(path: Path, number: int, record: dict[str, Any]) -> None:
-    if schema_mismatch(record):
-        found = "no schema version" if record.get("schema") is None else f"schema version {record['schema']!r}"
-        raise RecordingError(f"{path}:{number}: schema: {found}; this code reads version {SCHEMA_VERSION}")
-
-
-def _check_model(path: Path, number: int, record: dict[str, Any]) -> None:
-    """A finished model line must hold what a replay answers from: a text key and a list of calls."""
-    if record.get("kind") != "model" or record.get("error"):
-        return
-    problem = None
-    if not isinstance(record.get("key"), str):
-        problem = f"key: {record.get('key')!r} is not a string"
-    elif not isinstance(record.get("calls"), list | None):
-        problem = f"calls: {type(record.get('calls')).__name__}, not a list"
-    else:
-        for index, call in enumerate(record.get("calls") or []):
-            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
-                problem = f"calls[{index}]: not an object with a name"
-            elif not isinstance(call.get("arguments"), dict):
-                problem = f"calls[{index}].arguments: not an object"
-            if problem:
-                break
-    if problem:
-        raise RecordingError(f"{path}:{number}: {problem}")
-
-
 def _lines(data: bytes) -> list[bytes]:
     """The lines of a log, each with its newline (a last line without one is the torn line); only ``\\n`` ends a
     line, so line numbers match what an editor shows."""
@@ -118,8 +99,9 @@ def _lines(data: bytes) -> list[bytes]:
 def read_session(path: Path) -> LogContents:
     """Every readable line of a log; a damaged line is set aside alone and the lines after it are kept.
 
-    Raises :class:`RecordingError` (naming FILE:LINE) for a line of another schema version, or a finished model
-    line without a text key and a list of calls.
+    Raises :class:`RecordingError` (naming FILE:LINE and the field) for a line that is not a typed line of
+    :mod:`interpreters.records` (another schema version, a finished model line without a key, calls of the
+    wrong shape).
     """
     data = path.read_bytes() if path.exists() else b""
     contents = LogContents()
@@ -135,8 +117,7 @@ def read_session(path: Path) -> LogContents:
             if line.strip():
                 contents.damaged.append((number, line))
             continue
-        _check_schema(path, number, record)
-        _check_model(path, number, record)
+        parse_record(record, f"{path}:{number}")  # a line of another version or shape: RecordingError
         contents.records.append(record)
     return contents
 
@@ -190,12 +171,13 @@ class SessionLog:
         os.replace(kept, self.path)
         self.set_aside = sorted(drop)
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Write one line (with the schema version, credentials redacted) and flush it (and fsync it when
+    def append(self, line: Line) -> None:
+        """Write one typed line (with the schema version, credentials redacted) and flush it (and fsync it when
         ``durable``); a failed write is a :class:`LogWriteError` naming the log."""
-        if record.get("kind") == "session_start" and "versions" not in record:
-            record = {**record, "versions": package_versions()}  # what recorded it
-        record = redact_json({"schema": SCHEMA_VERSION, **record})
+        if isinstance(line, SessionStart) and line.versions is None:
+            line = line.model_copy(update={"versions": package_versions()})  # what recorded it
+            line.model_fields_set.add("versions")
+        record = line_dict(line)
         try:
             self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             self._file.flush()
@@ -215,6 +197,11 @@ class SessionLog:
             self._file.close()
         except OSError as error:
             raise LogWriteError(error.errno, f"{self.path}: cannot write: {error.strerror or error}") from None
+
+
+def _updated(line: ModelTurn, **fields: Any) -> ModelTurn:
+    """``line`` with more fields set (validated, and written, since they are set)."""
+    return ModelTurn.model_validate({**line.model_dump(include=line.model_fields_set), **fields})
 
 
 def reply_from_record(record: dict[str, Any]) -> ModelReply:
@@ -237,17 +224,10 @@ class Recording(ModelBackend):
             self.replayed += 1
             return reply_from_record(self.log.finished[key])
         self.log.turns += 1
-        base = {
-            "schema": SCHEMA_VERSION,
-            "kind": "model",
-            "session": self.log.session_id,
-            "turn": self.log.turns,
-            "key": key,
-            "task": request.task,
-            "node": current_node.get(),
-            "input": request.input.model_dump(mode="json"),
-            "backend": type(self.inner).__name__,
-        }
+        base = ModelTurn(
+            session=self.log.session_id, turn=self.log.turns, key=key, task=request.task, node=current_node.get(),
+            input=request.input.model_dump(mode="json"), backend=type(self.inner).__name__,
+        )
         started = time.time()
         clock = time.perf_counter()
         try:
@@ -257,30 +237,95 @@ class Recording(ModelBackend):
                 self.log.turns -= 1
                 raise
             reason = getattr(error, "reason", "") or type(error).__name__
-            self.log.append(
-                {
-                    **base,
-                    "started": started,
-                    "latency_s": round(time.perf_counter() - clock, 6),
-                    "error": {"type": type(error).__name__, "reason": reason, "message": str(error)},
-                }
-            )
+            self.log.append(_updated(base, started=started, latency_s=round(time.perf_counter() - clock, 6),
+                                     error=TurnError(type=type(error).__name__, reason=reason, message=str(error))))
             self.failures.append((reason, self.log.records[-1]["error"]["message"]))
             raise
-        record = {
-            **base,
-            "started": started,
-            "finished": time.time(),
-            "latency_s": round(time.perf_counter() - clock, 6),
-            "request": reply.meta.get("request"),
-            "response": reply.raw,
-            "calls": [{"name": c.name, "arguments": c.arguments} for c in reply.calls],
-            "reasoning": reply.reasoning,
-            "cost_usd": reply.meta.get("cost_usd", 0.0),
-            "attempts": reply.meta.get("attempts", 1),
-            "retried": reply.meta.get("retried", []),
-            "error": None,
-        }
-        self.log.append(record)
+        self.log.append(_updated(
+            base, started=started, finished=time.time(), latency_s=round(time.perf_counter() - clock, 6),
+            request=reply.meta.get("request"), response=reply.raw,
+            calls=[RecordedCall(name=c.name, arguments=c.arguments) for c in reply.calls],
+            reasoning=reply.reasoning, cost_usd=reply.meta.get("cost_usd", 0.0),
+            attempts=reply.meta.get("attempts", 1), retried=reply.meta.get("retried", []), error=None,
+        ))
+        record = self.log.records[-1]
         self.log.finished[key] = record
         return reply
+
+
+class RecordedSession:
+    """One session's lifecycle, the same for explorations, proposals, subagents and generators: open (or resume)
+    its log, write the ``session_start`` line once, run a program with its model turns (and LSP answers)
+    recorded, and write the ``session_end`` line. Use it as a context manager (the log closes on exit)."""
+
+    def __init__(self, path: str | Path, start: SessionStart, *, resume: bool = False, durable: bool = False) -> None:
+        self.start = start
+        self.log = SessionLog(path, session_id=start.session, resume=resume, durable=durable)
+        self.failures: list[tuple[str, str]] = []  # (reason, message) of each turn that failed for good
+        self.recording: Recording | None = None
+        self.lsp_recorder: LspRecorder | None = None
+
+    def __enter__(self) -> RecordedSession:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.log.close()
+
+    @property
+    def path(self) -> Path:
+        """The session log."""
+        return self.log.path
+
+    @property
+    def ended(self) -> dict[str, Any] | None:
+        """The ``session_end`` record of a session finished earlier, or None."""
+        ends = list(self.log.lines("session_end"))
+        return ends[-1] if ends else None
+
+    def handlers(self, model: ModelBackend, lsp: Handler | None = None) -> list[Handler]:
+        """Write the ``session_start`` line (once) and give the handlers that answer through ``model`` (and
+        ``lsp``) and record every turn (and LSP answer) to this session's log."""
+        from interpreters.lsp_replay import LspRecorder
+
+        if not any(self.log.lines("session_start")):
+            self.log.append(self.start)
+        self.recording = Recording(model, self.log)
+        handlers: list[Handler] = []
+        if lsp is not None:
+            self.lsp_recorder = LspRecorder(lsp, sink=self.log.append)
+            self.lsp_recorder.already_written(self.log.records)
+            handlers.append(self.lsp_recorder)
+        return [*handlers, self.recording]
+
+    async def run(
+        self, program: Callable[[], Awaitable[T]], model: ModelBackend, lsp: Handler | None = None
+    ) -> T | None:
+        """``program()`` under the recording handlers; None when a turn failed for good (``failures`` says why,
+        ``--resume`` asks it again). A fatal failure (the student's server is down) propagates."""
+        failed: OperationFailed | None = None
+        result: T | None = None
+        try:
+            async with interpret(*self.handlers(model, lsp)):
+                result = await program()
+        except OperationFailed as error:
+            if getattr(error, "fatal", False):
+                raise
+            failed = error
+        assert self.recording is not None
+        self.failures = [*self.recording.failures]
+        if self.lsp_recorder is not None:
+            self.failures += [("lsp_unavailable", message) for message in self.lsp_recorder.failures]
+        if failed is not None and not self.failures:
+            self.failures.append((str(getattr(failed, "reason", "") or "failed"), str(failed)))
+        return None if self.failures else result
+
+    @property
+    def turns(self) -> int:
+        """Model turns in the log so far."""
+        return self.log.turns
+
+    def end(self, line: SessionEnd) -> None:
+        """Write the ``session_end`` line (its session id and finish time filled in when not set)."""
+        fields = {"session": self.log.session_id, "finished": time.time()}
+        missing = {k: v for k, v in fields.items() if k not in line.model_fields_set}
+        self.log.append(SessionEnd.model_validate({**line.model_dump(include=line.model_fields_set), **missing}))

@@ -89,8 +89,8 @@ async def propose_all(
 ) -> list[TeachQuery]:
     """Up to ``count`` distinct queries, proposed module by module (``per_module`` each) and recorded under
     ``out/sessions``; finished proposals are read back from their logs, never asked again."""
-    from interpreters.lsp_replay import LspRecorder
-    from interpreters.recording import Recording, SessionLog
+    from interpreters.recording import RecordedSession
+    from interpreters.records import SessionEnd, SessionStart
 
     task = ProposeQueriesTask()
     queries: list[TeachQuery] = []
@@ -104,20 +104,13 @@ async def propose_all(
         log_path = out / "sessions" / f"{sid}.jsonl"
         if log_path.exists() and not resume:
             raise FileExistsError(f"{out} already holds the proposal for {module}: add --resume to continue")
-        log = SessionLog(log_path, session_id=sid, resume=resume)
-        try:
-            ended = [r for r in log.records if r.get("kind") == "session_end"]
-            if ended:
-                proposed = [ProposedQuery.model_validate(q) for q in ended[-1]["result"]["queries"]]
+        start = SessionStart(session=sid, module=module, repo=str(root), started=time.time())
+        with RecordedSession(log_path, start, resume=resume) as session:
+            if session.ended is not None:
+                proposed = [ProposedQuery.model_validate(q) for q in session.ended["result"]["queries"]]
             else:
-                if not any(r.get("kind") == "session_start" for r in log.records):
-                    log.append({"kind": "session_start", "session": sid, "module": module, "repo": str(root),
-                                "started": time.time()})
-                recorder = LspRecorder(lsp, sink=log.append)
-                recorder.already_written(log.records)
-                recording = Recording(model, log)
                 proposed = []
-                async with interpret(recorder, recording):
+                async with interpret(*session.handlers(model, lsp)):
                     try:
                         question = await module_input(path, module, per_module)
                     except OperationFailed:
@@ -128,10 +121,7 @@ async def propose_all(
                             proposed = list((await perform(Ask(task, question))).queries)
                         finally:
                             current_node.reset(token)
-                log.append({"kind": "session_end", "session": sid, "finished": time.time(),
-                            "result": {"queries": [q.model_dump() for q in proposed]}})
-        finally:
-            log.close()
+                session.end(SessionEnd(result={"queries": [q.model_dump() for q in proposed]}))
         for item in proposed:
             key = topic_key(item.topic)
             if key in seen or len(queries) >= count:

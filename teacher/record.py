@@ -35,8 +35,8 @@ from pydantic import ValidationError
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
 from teacher.cli_args import Number, dollars, non_negative_int, positive_int, seconds
-from teacher.explore import TeachQuery, explore, module_prefix
-from teacher.handlers import Handler, interpret
+from teacher.explore import Exploration, TeachQuery, explore, module_prefix
+from teacher.handlers import Handler
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
 from teacher.redact import redact, redact_json
@@ -132,45 +132,38 @@ async def _run_session(
     progress: _Progress,
     invert: bool = True,
 ) -> SessionOutcome:
-    from interpreters.lsp_replay import LspRecorder
-    from interpreters.recording import Recording, SessionLog
+    from interpreters.recording import RecordedSession
+    from interpreters.records import SessionEnd, SessionStart
 
     sid = session_id(query)
-    path = out / "sessions" / f"{sid}.jsonl"
-    log = SessionLog(path, session_id=sid, resume=resume)
-    try:
-        if log.set_aside:
-            print(f"{path}: set aside unreadable line(s) {', '.join(map(str, log.set_aside))} to {path.name}.torn",
-                  file=progress.stream, flush=True)
-        if any(r.get("kind") == "session_end" for r in log.records):
+    start = SessionStart(session=sid, query=query.model_dump(mode="json"), repo=repo, teacher=teacher,
+                         started=time.time())
+    with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=resume) as session:
+        path = session.path
+        if session.log.set_aside:
+            print(f"{path}: set aside unreadable line(s) {', '.join(map(str, session.log.set_aside))} to "
+                  f"{path.name}.torn", file=progress.stream, flush=True)
+        if session.ended is not None:
             progress.session_done(f"{sid} (already finished)", 0, {})
             return SessionOutcome(sid, "already_finished")
-        if not any(r.get("kind") == "session_start" for r in log.records):
-            log.append(
-                {"kind": "session_start", "session": sid, "query": query.model_dump(mode="json"),
-                 "repo": repo, "teacher": teacher, "started": time.time()}
-            )
-        recorder = LspRecorder(lsp, sink=log.append)
-        recorder.already_written(log.records)
-        recording = Recording(model, log)
-        async with interpret(recorder, recording):
+
+        async def program() -> Exploration:
             result = await explore(query, module_prefix=module_prefix(Path(repo)) if repo else "")
             if invert and not budget_spent():
                 await _invert_topic(query)
-        failures = recording.failures + [("lsp_unavailable", message) for message in recorder.failures]
-        if failures:  # a turn failed for good: the session is not finished, and --resume asks it again
-            reasons = Counter(reason for reason, _ in failures)
-            progress.session_done(f"{sid} (not finished: {dict(reasons)}; --resume retries it)", log.turns, {})
-            return SessionOutcome(sid, "failed", failures)
+            return result
+
+        result = await session.run(program, model, lsp)
+        if result is None:  # a turn failed for good: the session is not finished, and --resume asks it again
+            reasons = Counter(reason for reason, _ in session.failures)
+            progress.session_done(f"{sid} (not finished: {dict(reasons)}; --resume retries it)", session.turns, {})
+            return SessionOutcome(sid, "failed", session.failures)
         if budget_spent():
-            progress.session_done(f"{sid} (stopped: budget spent; --resume continues it)", log.turns, {})
+            progress.session_done(f"{sid} (stopped: budget spent; --resume continues it)", session.turns, {})
             return SessionOutcome(sid, "budget")
-        log.append({"kind": "session_end", "session": sid, "finished": time.time(),
-                    "result": result.model_dump(mode="json")})
-        progress.session_done(sid, log.turns, result.skip_counts())
+        session.end(SessionEnd(result=result.model_dump(mode="json")))
+        progress.session_done(sid, session.turns, result.skip_counts())
         return SessionOutcome(sid, "finished")
-    finally:
-        log.close()
 
 
 async def _invert_topic(query: TeachQuery) -> None:

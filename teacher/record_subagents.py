@@ -27,9 +27,7 @@ from tasks.subagents.isolation import isolation
 from tasks.subagents.runner import run_subagent
 from tasks.subagents.sandbox import Sandbox
 from tasks.subagents.source import find_node, node_source
-from teacher.handlers import interpret
 from teacher.model import ModelBackend
-from teacher.operations import OperationFailed
 from teacher.record import SessionOutcome
 
 __all__ = ["SubagentNode", "load_nodes", "record_subagents", "subagent_session_id"]
@@ -76,38 +74,29 @@ def _context(sandbox: Sandbox, node: SubagentNode) -> NodeContext:
 
 async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model: ModelBackend,
                    resume: bool, stream: Any) -> SessionOutcome:
-    from interpreters.recording import Recording, SessionLog
+    from interpreters.recording import RecordedSession
+    from interpreters.records import SessionEnd, SessionStart
 
     sid = subagent_session_id(domain, node)
-    log = SessionLog(out / "sessions" / f"{sid}.jsonl", session_id=sid, resume=resume)
-    try:
-        if any(r.get("kind") == "session_end" for r in log.records):
+    start = SessionStart(session=sid, subagent=domain, node=node.model_dump(mode="json"), repo=str(repo),
+                         started=time.time(), isolation=isolation().describe())  # says so when not isolated
+    with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=resume) as session:
+        if session.ended is not None:
             print(f"{sid} {node.file}:{node.node}: already finished", file=stream, flush=True)
             return SessionOutcome(sid, "already_finished")
-        if not any(r.get("kind") == "session_start" for r in log.records):
-            log.append({"kind": "session_start", "session": sid, "subagent": domain,
-                        "node": node.model_dump(mode="json"), "repo": str(repo), "started": time.time(),
-                        "isolation": isolation().describe()})  # says so when the tools' code is not isolated
         with Sandbox.copy_of(repo, [node.file, *node.companions]) as sandbox:
-            try:
-                async with interpret(Recording(model, log)):
-                    run = await run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox)
-            except OperationFailed as error:  # a turn failed for good: not finished, --resume asks it again
-                if getattr(error, "fatal", False):
-                    raise
-                reason = str(getattr(error, "reason", "failed"))
-                print(f"{sid} {node.file}:{node.node}: not finished ({reason}; --resume retries it)",
-                      file=stream, flush=True)
-                return SessionOutcome(sid, "failed", [(reason, str(error))])
+            run = await session.run(lambda: run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox), model)
             changed = sandbox.changed_files()
-        log.append({"kind": "session_end", "session": sid, "finished": time.time(),
-                    "result": run.result, "stopped": run.stopped, "turns": run.turns, "rejected": run.rejected,
-                    "changed_files": changed})
+        if run is None:  # a turn failed for good: not finished, --resume asks it again
+            reason = session.failures[0][0]
+            print(f"{sid} {node.file}:{node.node}: not finished ({reason}; --resume retries it)",
+                  file=stream, flush=True)
+            return SessionOutcome(sid, "failed", session.failures)
+        session.end(SessionEnd(result=run.result, stopped=run.stopped, turns=run.turns, rejected=run.rejected,
+                               changed_files=changed))
         print(f"{sid} {node.file}:{node.node}: {run.stopped} after {run.turns} turns, changed {changed or 'nothing'}",
               file=stream, flush=True)
         return SessionOutcome(sid, "finished")
-    finally:
-        log.close()
 
 
 async def record_subagents(

@@ -335,11 +335,11 @@ def paths(tmp_path_factory: pytest.TempPathFactory, ollama: str) -> dict[str, st
     found["schema_type"] = str(root / "schema-type.yaml")
     progress = root / "progress-root" / "demo"
     progress.mkdir(parents=True)
-    example = {"category": "negative", "request": "make coffee", "context": None,
-               "answer": {"name": "clarify", "arguments": {"question": "?"}}}
+    # the progress log is a recorded session: a line of the wrong shape (here a turn number) is named
     _lines(progress / "train_progress.jsonl",
-           {"batch": 0, "category": "negative", "asked": 1, "dropped": {}, "examples": []}, b"garbage",
-           {"batch": 1, "category": "negative", "asked": 1, "dropped": {}, "examples": [example]})
+           {"schema": SCHEMA_VERSION, "kind": "session_start", "session": "cli_intent_generate:gh"},
+           {"schema": SCHEMA_VERSION, "kind": "model", "turn": "garbage", "key": "k", "calls": []},
+           {"schema": SCHEMA_VERSION, "kind": "session_end", "session": "cli_intent_generate:gh"})
     found["progress_root"] = str(root / "progress-root")
     return found
 

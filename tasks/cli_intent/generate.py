@@ -1,11 +1,12 @@
 """``python -m tasks.cli_intent.generate``: generate a cli_intent dataset for a CLI schema, resumably.
 
 Batches are asked from the teacher (``--teacher heuristic``: the offline template teacher; ``haiku``: Claude
-through the Anthropic API), each item validated, exact duplicates dropped, and each finished batch appended
-to ``OUT_ROOT/NAME/train_progress.jsonl`` before the next is asked. A rerun resumes from it (the category
-counts come from the saved examples); ``--force`` starts afresh. When every category has its share of
-``--count`` (60% with context, 20% without, 20% negative), ``train.jsonl``, ``eval.jsonl`` and ``stats.json``
-are written.
+through the Anthropic API) under ``Recording``, like any recorded session: each batch is one ``model`` line of
+``OUT_ROOT/NAME/train_progress.jsonl`` (flushed before the next is asked; a torn last line is set aside on
+resume). Each item is validated and exact duplicates dropped (:mod:`tasks.cli_intent.generation`); a rerun
+derives what was accepted from the recorded batches and asks only what is missing; ``--force`` starts afresh.
+When every category has its share of ``--count`` (60% with context, 20% without, 20% negative), ``train.jsonl``,
+``eval.jsonl`` and ``stats.json`` are written through the shared dataset writer.
 """
 
 from __future__ import annotations
@@ -17,19 +18,20 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from tasks.cli_intent.dataset import (
+from tasks.cli_intent.generation import (
     PROGRESS_FILE,
     BatchRecord,
-    append_batch,
+    GenerateBatchTask,
+    GeneratedExample,
+    check_batch,
     dedup_key,
     next_batch,
-    read_progress,
+    recorded_batches,
     targets,
     write_dataset,
 )
-from tasks.cli_intent.generation import GenerateBatchTask, GeneratedExample, example_from_item
 from tasks.cli_intent.schema import CliSchema, SchemaError
 from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.validate import ValidationReport
@@ -39,7 +41,7 @@ from teacher.model import ModelBackend
 from teacher.operations import Ask, OperationFailed
 from teacher.task import TaskOutputError
 
-__all__ = ["generate", "main"]
+__all__ = ["generate", "main", "read_progress"]
 
 #: Stop when this many batches in a row add nothing (a teacher that only repeats itself).
 MAX_IDLE_BATCHES = 20
@@ -49,6 +51,38 @@ def _summary(have: Counter[str], wanted: dict[str, int]) -> str:
     total = sum(min(have[c], n) for c, n in wanted.items())
     parts = ", ".join(f"{c} {min(have[c], n)}/{n}" for c, n in wanted.items())
     return f"{total}/{sum(wanted.values())} ({parts})"
+
+
+class Progress:
+    """The finished batches of a generation session so far."""
+
+    def __init__(self, batches: list[BatchRecord]) -> None:
+        self.batches = batches
+
+    def examples(self) -> list[GeneratedExample]:
+        """The accepted examples in batch order."""
+        return [e for b in self.batches for e in b.examples]
+
+    def counts(self) -> Counter[str]:
+        """Accepted examples by category."""
+        return Counter(e.category for e in self.examples())
+
+
+def read_progress(path: Path, schema: CliSchema | None = None) -> Progress:
+    """The finished batches recorded in a generation session log (``schema``: by default the one its first line
+    names), read without changing the file; a line that cannot be read is a ``RecordingError`` naming the file
+    and line."""
+    from interpreters.recording import read_session
+
+    records = read_session(path).records
+    if schema is None:
+        source = next((r.get("source") or {} for r in records if r.get("kind") == "session_start"), {})
+        schema = resolve_schema(source["schema"])[0] if "schema" in source else None
+    return Progress(recorded_batches(records, schema) if schema is not None else [])
+
+
+def _session_id(schema: CliSchema) -> str:
+    return f"cli_intent_generate:{schema.cli_name}"
 
 
 async def generate(
@@ -61,70 +95,61 @@ async def generate(
     seed: int = 0,
     delay: float = 0.0,
     log: IO[str] | None = None,
+    source: dict[str, Any] | None = None,
 ) -> tuple[list[GeneratedExample], ValidationReport, int]:
-    """Generate until every category has its share of ``count``, resuming from the progress log.
+    """Generate until every category has its share of ``count``, recording each batch and resuming from the
+    recording. Returns the examples (each category cut to its target), the validation report over every batch,
+    and the number of batches."""
+    from interpreters.recording import RecordedSession
+    from interpreters.records import SessionStart
 
-    Returns the examples (each category cut to its target), the validation report over every batch, and the
-    number of batches."""
     out.mkdir(parents=True, exist_ok=True)
-    path = out / PROGRESS_FILE
-    progress = read_progress(path)
-    wanted = targets(count)
-    report = ValidationReport()
-    seen: set[str] = set()
-    for record in progress.batches:
-        report.kept += len(record.examples)
-        report.dropped.update(record.dropped)
-        seen.update(dedup_key(e) for e in record.examples)
-    have = progress.counts()
-    if log is not None and progress.batches:
-        torn = " (a torn last line was cut off)" if progress.torn else ""
-        print(f"resuming from {len(progress.batches)} saved batches{torn}: {_summary(have, wanted)}", file=log,
-              flush=True)
-    task = GenerateBatchTask(schema)
-    batch_number = max((b.batch for b in progress.batches), default=-1) + 1
-    idle = 0
-    async with interpret(backend):
-        while (batch := next_batch(schema, have, wanted, batch_size, batch_number, seed)) is not None:
-            dropped: Counter[str] = Counter()
-            accepted: list[GeneratedExample] = []
-            try:
-                items = await perform(Ask(task, batch))
-            except TaskOutputError as error:
-                items = []
-                dropped["batch_invalid"] += 1
+    start = SessionStart(session=_session_id(schema), source=source or {}, started=time.time())
+    with RecordedSession(out / PROGRESS_FILE, start, resume=True, durable=True) as session:
+        batches = recorded_batches(session.log.records, schema)
+        wanted = targets(count)
+        report = ValidationReport()
+        seen: set[str] = set()
+        for record in batches:
+            report.kept += len(record.examples)
+            report.dropped.update(record.dropped)
+            seen.update(dedup_key(e) for e in record.examples)
+        have: Counter[str] = Counter(e.category for b in batches for e in b.examples)
+        if log is not None and batches:
+            torn = " (a torn last line was set aside)" if session.log.set_aside else ""
+            print(f"resuming from {len(batches)} saved batches{torn}: {_summary(have, wanted)}", file=log, flush=True)
+        task = GenerateBatchTask(schema)
+        batch_number = max((b.batch for b in batches), default=-1) + 1
+        idle = 0
+        async with interpret(*session.handlers(backend)):
+            while (batch := next_batch(schema, have, wanted, batch_size, batch_number, seed)) is not None:
+                items: list[dict[str, Any]] | None
+                try:
+                    items = await perform(Ask(task, batch))
+                except TaskOutputError as error:
+                    items = None
+                    if log is not None:
+                        print(f"batch {batch_number}: the answer was refused: {error}", file=log, flush=True)
+                record = check_batch(schema, batch, items, seen)
+                batches.append(record)
+                report.kept += len(record.examples)
+                report.dropped.update(record.dropped)
+                have[batch.category] += len(record.examples)
                 if log is not None:
-                    print(f"batch {batch_number}: the answer was refused: {error}", file=log, flush=True)
-            for item in items:
-                example, problems = example_from_item(item, batch.category, schema)
-                if example is not None and dedup_key(example) in seen:
-                    dropped["duplicate"] += 1
-                elif example is None:
-                    dropped[problems[0].rule] += 1
-                elif len(accepted) < batch.count:
-                    seen.add(dedup_key(example))
-                    accepted.append(example)
-                else:
-                    dropped["surplus"] += 1
-            record = BatchRecord(batch_number, batch.category, batch.count, tuple(accepted), dict(dropped))
-            append_batch(path, record)
-            report.kept += len(accepted)
-            report.dropped.update(dropped)
-            have[batch.category] += len(accepted)
-            if log is not None:
-                drops = f" (dropped {sum(dropped.values())}: " + ", ".join(
-                    f"{r} {n}" for r, n in sorted(dropped.items())) + ")" if dropped else ""
-                print(f"batch {batch_number}: {batch.category} +{len(accepted)}{drops}; {_summary(have, wanted)}",
-                      file=log, flush=True)
-            idle = 0 if accepted else idle + 1
-            if idle >= MAX_IDLE_BATCHES:
-                raise RuntimeError(f"{idle} batches in a row added no new example; the teacher only repeats itself")
-            batch_number += 1
-            if delay:
-                await asyncio.sleep(delay)
+                    dropped = record.dropped
+                    drops = f" (dropped {sum(dropped.values())}: " + ", ".join(
+                        f"{r} {n}" for r, n in sorted(dropped.items())) + ")" if dropped else ""
+                    print(f"batch {batch_number}: {batch.category} +{len(record.examples)}{drops}; "
+                          f"{_summary(have, wanted)}", file=log, flush=True)
+                idle = 0 if record.examples else idle + 1
+                if idle >= MAX_IDLE_BATCHES:
+                    raise RuntimeError(f"{idle} batches in a row added no new example; the teacher only repeats itself")
+                batch_number += 1
+                if delay:
+                    await asyncio.sleep(delay)
     kept: list[GeneratedExample] = []
     taken: Counter[str] = Counter()
-    for example in read_progress(path).examples():
+    for example in (e for b in batches for e in b.examples):
         if taken[example.category] < wanted[example.category]:
             taken[example.category] += 1
             kept.append(example)
@@ -182,9 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         if args.force:
-            for name in (PROGRESS_FILE, "train.jsonl", "eval.jsonl", "stats.json"):
+            for name in (PROGRESS_FILE, PROGRESS_FILE + ".torn", "train.jsonl", "eval.jsonl", "stats.json"):
                 (out / name).unlink(missing_ok=True)
-        read_progress(out / PROGRESS_FILE)  # a damaged progress line is reported before anything is asked
+        read_progress(out / PROGRESS_FILE, schema)  # a damaged progress line is reported before anything is asked
     except (OSError, ValueError) as error:
         print(f"tasks.cli_intent.generate: {error}; fix that line, or start afresh with --force", file=sys.stderr)
         return 1
@@ -192,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         examples, report, batches = asyncio.run(generate(
             schema, args.count, out, _backend(args, schema), batch_size=args.batch_size, seed=args.seed,
-            delay=args.delay, log=sys.stderr))
+            delay=args.delay, log=sys.stderr, source={"schema": str(schema_path), "teacher": args.teacher}))
     except OSError as error:
         print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
         return 1

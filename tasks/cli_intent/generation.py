@@ -4,36 +4,72 @@
 (``with_context``, ``without_context`` or ``negative``) through ``Ask`` like any task, so the Haiku teacher,
 the offline template teacher or a test double answers it. The answer is one ``submit_examples`` call; each
 item is checked on its own later (one bad item never loses the batch). The batch is not learnt from.
+
+A generation run is a recorded session (``training/data/NAME/train_progress.jsonl``, one ``model`` line per
+batch): :func:`recorded_batches` derives the accepted examples and the drops from the recorded turns, checking
+each item again with the same rules and dropping exact duplicates (normalised request and context), so a
+resumed run continues where the recording ends. :func:`write_dataset` writes ``train.jsonl`` and
+``eval.jsonl`` (``{"messages": [...], "tools": [...]}``, the student's exact prompt) through the one
+:class:`~converters.writer.DatasetWriter`, split over groups of near-duplicates, and ``stats.json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from converters.functiongemma import ToolCall
-from converters.schema import TrainingExample
+from converters.schema import TrainingExample, portable_row
+from converters.writer import DatasetWriter, order_key
 from tasks.cli_intent.schema import CliSchema
-from tasks.cli_intent.task import CliIntentInput
+from tasks.cli_intent.task import CliIntentInput, CliIntentTask
 from tasks.cli_intent.tools import CliContext
-from tasks.cli_intent.validate import CATEGORIES, Answer, Problem, validate_example
+from tasks.cli_intent.validate import (
+    CATEGORIES,
+    Answer,
+    Problem,
+    diversity_report,
+    near_duplicate_groups,
+    normalize_request,
+    validate_example,
+)
 from teacher.task import FineTrainingTeacher, TaskOutputError, Turn
 from teacher.tools import Tool
 
 __all__ = [
+    "MIX",
     "NEGATIVE_KINDS",
+    "PROGRESS_FILE",
     "BatchInput",
+    "BatchRecord",
     "GenerateBatchTask",
     "GeneratedExample",
     "SubmitExamples",
+    "check_batch",
+    "dedup_key",
     "example_from_item",
+    "next_batch",
+    "recorded_batches",
+    "split_groups",
+    "targets",
+    "write_dataset",
 ]
 
 Category = Literal["with_context", "without_context", "negative"]
 NEGATIVE_KINDS = ("ambiguous", "incomplete", "off_topic", "multiple", "typo")
 GENERATE_PREFIX = "cli_intent_generate:"
+#: The session log of a generation run, under ``training/data/NAME/``.
+PROGRESS_FILE = "train_progress.jsonl"
+#: The category mix: 60% positives with context, 20% without, 20% negatives.
+MIX: dict[str, float] = {"with_context": 0.6, "without_context": 0.2, "negative": 0.2}
 
 
 class BatchInput(BaseModel):
@@ -114,7 +150,8 @@ class GenerateBatchTask(FineTrainingTeacher[BatchInput, list[dict[str, Any]]]):
         return [SUBMIT_EXAMPLES]
 
     def render(self, input: BatchInput) -> str:
-        """The generation prompt: the schema as YAML, the category, how many, and the focus."""
+        """The generation prompt: the schema as YAML, the category, how many, the focus, and the batch number
+        (so that each batch is its own recorded turn: a resumed run never answers a new batch from an old one)."""
         focus = ""
         if input.focus:
             what = "negative kinds" if input.category == "negative" else "subcommands"
@@ -122,7 +159,8 @@ class GenerateBatchTask(FineTrainingTeacher[BatchInput, list[dict[str, Any]]]):
         return (
             f"CLI schema:\n{self.schema.to_yaml()}\n"
             f"Generate {input.count} diverse examples of the category {input.category}. "
-            f"{_CATEGORY_TEXT[input.category]}{focus}"
+            f"{_CATEGORY_TEXT[input.category]}{focus}\n"
+            f"This is batch {input.batch} (seed {input.seed}): write requests unlike those of other batches."
         )
 
     def parse(self, call: ToolCall, input: BatchInput) -> list[dict[str, Any]]:
@@ -140,7 +178,7 @@ class GenerateBatchTask(FineTrainingTeacher[BatchInput, list[dict[str, Any]]]):
 
 
 class GeneratedExample(BaseModel):
-    """One accepted example, as kept in ``train_progress.jsonl``."""
+    """One accepted example (derived from a recorded batch by :func:`recorded_batches`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -196,3 +234,180 @@ def _accepted(request: str, context: CliContext | None, category: str, kind: str
         {"request": request, "context": context, "category": category, "kind": kind, "tool": tool,
          "arguments": answer.model_dump(mode="json")}
     )
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One finished batch: what was asked, what was accepted, what was dropped and why."""
+
+    batch: int
+    category: str
+    asked: int
+    examples: tuple[GeneratedExample, ...]
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def dedup_key(example: GeneratedExample) -> str:
+    """Two examples are duplicates when their normalized request and their context are the same."""
+    context = example.context.model_dump_json(exclude_none=True) if example.context else ""
+    return normalize_request(example.request) + "\x00" + context
+
+
+def check_batch(
+    schema: CliSchema, batch: BatchInput, items: Sequence[dict[str, Any]] | None, seen: set[str]
+) -> BatchRecord:
+    """Check a batch's submitted items (None: the answer was refused): the accepted ones (at most the count
+    asked, none seen before; ``seen`` grows) and the drops by rule."""
+    dropped: Counter[str] = Counter()
+    accepted: list[GeneratedExample] = []
+    if items is None:
+        dropped["batch_invalid"] += 1
+    for item in items or []:
+        example, problems = example_from_item(item, batch.category, schema)
+        if example is not None and dedup_key(example) in seen:
+            dropped["duplicate"] += 1
+        elif example is None:
+            dropped[problems[0].rule] += 1
+        elif len(accepted) < batch.count:
+            seen.add(dedup_key(example))
+            accepted.append(example)
+        else:
+            dropped["surplus"] += 1
+    return BatchRecord(batch.batch, batch.category, batch.count, tuple(accepted), dict(dropped))
+
+
+def recorded_batches(records: Iterable[dict[str, Any]], schema: CliSchema) -> list[BatchRecord]:
+    """The finished batches of a recorded generation session, in order, each checked again as when it was
+    asked (a refused answer is a ``batch_invalid`` drop; failed turns are left out: they are asked again)."""
+    task = GenerateBatchTask(schema)
+    seen: set[str] = set()
+    batches = []
+    for record in records:
+        if record.get("kind") != "model" or record.get("error") or record.get("task") != task.name:
+            continue
+        batch = BatchInput.model_validate(record["input"])
+        calls = record.get("calls") or []
+        items: list[dict[str, Any]] | None = None
+        if calls:
+            try:
+                items = task.parse(ToolCall(calls[0]["name"], calls[0]["arguments"]), batch)
+            except TaskOutputError:
+                items = None
+        batches.append(check_batch(schema, batch, items, seen))
+    return batches
+
+
+def targets(count: int) -> dict[str, int]:
+    """How many examples of each category make ``count`` with the mix (rounding goes to the negatives)."""
+    with_context = round(count * MIX["with_context"])
+    without = round(count * MIX["without_context"])
+    return {"with_context": with_context, "without_context": without, "negative": count - with_context - without}
+
+
+def next_batch(
+    schema: CliSchema, have: Counter[str], wanted: dict[str, int], batch_size: int, batch: int, seed: int
+) -> BatchInput | None:
+    """The next batch to ask for: the category furthest behind its target, with a rotating focus; None when done."""
+    missing = {c: wanted[c] - have.get(c, 0) for c in CATEGORIES if wanted[c] > have.get(c, 0)}
+    if not missing:
+        return None
+    category = max(missing, key=lambda c: (missing[c] / wanted[c], -CATEGORIES.index(c)))
+    count = min(batch_size, missing[category])
+    if category == "negative":
+        focus = tuple(NEGATIVE_KINDS[(batch + i) % len(NEGATIVE_KINDS)] for i in range(min(count, len(NEGATIVE_KINDS))))
+    else:
+        pairs = schema.pair_names()
+        start = (batch * batch_size) % len(pairs)
+        focus = tuple(pairs[(start + i) % len(pairs)] for i in range(min(count, len(pairs))))
+    return BatchInput(cli_name=schema.cli_name, category=category, count=count, focus=focus, batch=batch, seed=seed)
+
+
+def _answer_bucket(example: GeneratedExample) -> Hashable:
+    args = example.arguments
+    return (example.tool, args.get("command"), args.get("subcommand"))
+
+
+def split_groups(examples: Sequence[GeneratedExample]) -> list[int]:
+    """A group per example: near-duplicate requests with the same command, and commands with the same
+    arguments and flags (paraphrases of one request), share a group, so that no group straddles the split."""
+    near = near_duplicate_groups([e.request for e in examples], [_answer_bucket(e) for e in examples])
+    parent: dict[int, int] = {}
+
+    def find(g: int) -> int:
+        while parent.get(g, g) != g:
+            g = parent[g]
+        return g
+
+    first_of: dict[str, int] = {}
+    for example, group in zip(examples, near, strict=True):
+        args = example.arguments
+        if example.tool != "run_command" or not (args.get("args") or args.get("flags")):
+            continue
+        key = json.dumps([args["command"], args["subcommand"], args["args"], sorted(args["flags"])], sort_keys=True)
+        if key in first_of:
+            a, b = find(first_of[key]), find(group)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        else:
+            first_of[key] = group
+    roots = [find(g) for g in near]
+    numbering: dict[int, int] = {}
+    return [numbering.setdefault(r, len(numbering)) for r in roots]
+
+
+def _fraction(seed: int, key: str) -> float:
+    digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def write_dataset(
+    out: Path,
+    schema: CliSchema,
+    examples: Sequence[GeneratedExample],
+    *,
+    split: float,
+    seed: int,
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    """Write ``train.jsonl``, ``eval.jsonl`` and ``stats.json`` (split grouped by :func:`split_groups`)."""
+    task = CliIntentTask(schema)
+    groups = split_groups(examples)
+    group_key: dict[int, str] = {}
+    for example, group in zip(examples, groups, strict=True):
+        key = dedup_key(example)
+        group_key[group] = min(group_key.get(group, key), key)
+    in_eval = {g: _fraction(seed, k) >= split for g, k in group_key.items()}
+    if 0 < split < 1 and len(in_eval) > 1 and not any(in_eval.values()):  # a tiny run still gets an eval set
+        in_eval[max(group_key, key=lambda g: _fraction(seed, group_key[g]))] = True
+    if split > 0 and len(in_eval) > 1 and all(in_eval.values()):
+        in_eval[min(group_key, key=lambda g: _fraction(seed, group_key[g]))] = False
+    per_split: dict[str, Counter[str]] = {"train": Counter(), "eval": Counter()}
+    order_seed = f"{seed + 1}:".encode()
+    with DatasetWriter(out) as writer:
+        for example, group in zip(examples, groups, strict=True):
+            side = "eval" if in_eval[group] else "train"
+            [conversation] = task.example_conversations(Turn(task.name, example.input(), (example.call(),)))
+            line = orjson.dumps(portable_row(conversation))
+            if writer.add(side, line, order_key(order_seed, dedup_key(example).encode())):
+                per_split[side][example.category] += 1
+    stats = {
+        **meta,
+        "task": task.name,
+        "cli_name": schema.cli_name,
+        "split": split,
+        "seed": seed,
+        "examples": len(examples),
+        "train": writer.written["train"],
+        "eval": writer.written["eval"],
+        "categories": {c: {"train": per_split["train"][c], "eval": per_split["eval"][c]} for c in CATEGORIES},
+        "negative_kinds": dict(sorted(Counter(e.kind for e in examples if e.category == "negative").items())),
+        "context_used": sum(1 for e in examples if e.kind == "context_used"),
+        "groups": len(group_key),
+        "diversity": diversity_report(
+            [e.request for e in examples],
+            [f"{e.arguments['command']} {e.arguments['subcommand']}" if e.tool == "run_command" else ""
+             for e in examples],
+            schema, groups),
+    }
+    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    return stats

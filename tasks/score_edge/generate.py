@@ -3,17 +3,23 @@
 Usage: ``python -m tasks.score_edge.generate N [--seed S] [--format text|messages] [--profile hf|ollama]``
 writes N JSONL lines to stdout (``{"text": ...}`` or ``{"messages": [...], "tools": [...]}``). The same seed
 gives the same bytes, whatever ``--workers``. Progress goes to stderr per chunk of 5,000 when N is large.
+``--record DIR`` also asks the heuristic the same N questions under ``Recording`` (one session,
+``DIR/sessions/score_edge-synthetic-SEED-N.jsonl``), so ``python -m converters.rebuild DIR`` makes the dataset
+from the recording like any other: de-duplicated, split and in any format.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
+from pathlib import Path
 from typing import IO, Literal
 
 import orjson
@@ -23,7 +29,9 @@ from converters.schema import TrainingExample, portable_row
 from interpreters.heuristic import HeuristicModel
 from tasks.score_edge.pools import PATHS, QUERIES, SOURCE_HOVERS, TARGET_HOVERS
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeTask
-from teacher.cli_args import non_negative_int, positive_int, seed
+from teacher.cli_args import non_negative_int, output_problem, positive_int, seed
+from teacher.handlers import perform
+from teacher.operations import Ask
 from teacher.task import Turn
 
 Format = Literal["text", "messages"]
@@ -103,6 +111,30 @@ def write(
     return written
 
 
+async def record(count: int, seed: int, out: Path) -> Path:
+    """Ask the heuristic about the ``count`` edge contexts of ``seed`` under ``Recording``, as one session under
+    ``out/sessions`` (a session finished before is left as it is; an unfinished one resumes); its log."""
+    from interpreters.recording import RecordedSession
+    from interpreters.records import SessionEnd, SessionStart
+
+    sid = f"score_edge-synthetic-{seed}-{count}"
+    start = SessionStart(session=sid, teacher="heuristic", started=time.time(),
+                         source={"generator": "tasks.score_edge.generate", "count": count, "seed": seed})
+    with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=True) as session:
+        if session.ended is None:
+            task = ScoreEdgeTask()
+
+            async def program() -> int:
+                for context in edge_contexts(count, seed):
+                    await perform(Ask(task, context))
+                return count
+
+            if await session.run(program, HeuristicModel()) is None:
+                raise RuntimeError(f"{session.path}: {session.failures[0][1]}")
+            session.end(SessionEnd(result={"questions": count, "turns": session.turns}))
+        return session.path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tasks.score_edge.generate",
@@ -118,8 +150,22 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=positive_int, default=os.cpu_count() or 1,
         help="processes to render with (output is the same)",
     )
+    parser.add_argument("--record", type=Path, metavar="DIR",
+                        help="also record the heuristic's answers as a session under DIR for converters.rebuild")
     args = parser.parse_args(argv)
     progress = sys.stderr if args.count >= 10_000 else None
+    if args.record is not None:
+        problem = output_problem(args.record, directory=True)
+        if problem is not None:
+            print(f"tasks.score_edge.generate: --record {args.record}: {problem}", file=sys.stderr)
+            return 1
+        try:
+            log = asyncio.run(record(args.count, args.seed, args.record))
+        except (OSError, ValueError, RuntimeError) as error:
+            print(f"tasks.score_edge.generate: {error}", file=sys.stderr)
+            return 1
+        print(f"recorded to {log}; make the dataset with: python -m converters.rebuild {args.record} --out DIR",
+              file=sys.stderr)
     try:
         write(args.count, args.seed, args.format, args.profile, sys.stdout.buffer, progress, args.workers)
     except BrokenPipeError:  # e.g. piped into head

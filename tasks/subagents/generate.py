@@ -5,12 +5,16 @@ sandbox, its node, what it is known to have) and keeps the variables its templat
 results come in. :func:`generate` draws (case, trajectory) pairs with a seeded generator, runs every call on a
 fresh sandbox, drops a conversation whose submission the sandbox contradicts, and splits: train from the
 ordinary fixtures, eval from the edge-case fixtures alone. :func:`main` is each domain's
-``generate_examples`` command.
+``generate_examples`` command; with ``--record DIR`` each drawn conversation is also run again as a subagent
+session under ``Recording`` (:func:`record_drawn`: a scripted teacher makes its calls, the tools really run on a
+fresh copy of its fixture), so ``python -m converters.rebuild DIR`` makes the dataset from the recording.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
 import hashlib
 import json
 import random
@@ -24,16 +28,17 @@ from typing import Any
 
 import yaml
 
-from converters.functiongemma import BOS, PROFILES, Profile, render_prompt
+from converters.functiongemma import BOS, PROFILES, Profile, ToolCall, render_prompt
 from converters.schema import TrainingExample, portable_row
 from tasks.subagents.definition import DefinitionError, NodeContext
+from tasks.subagents.runner import run_subagent
 from tasks.subagents.sandbox import Sandbox
 from tasks.subagents.task import SubagentTask, assistant_call, tool_result
 from tasks.subagents.toolbox import Subagent
 from tasks.subagents.trajectories import Trajectory, TrajectoryError, load_trajectories, lookup, substitute
 from teacher.cli_args import Number, output_problem, positive_int, seed
 
-__all__ = ["PLACES", "Case", "Domain", "generate", "instantiate", "load_index", "main"]
+__all__ = ["PLACES", "Case", "Domain", "Drawn", "generate", "instantiate", "load_index", "main", "record_drawn"]
 
 #: Folders a fixture file is placed under, so that one fixture gives examples with different paths.
 PLACES = ("", "src/", "app/", "lib/tools/", "pkg/core/", "services/")
@@ -143,9 +148,19 @@ def instantiate(
     return task.example(case.context, history, submit)
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """One drawn example and where it came from: its split, its case and its trajectory."""
+
+    split: str
+    case: Case
+    trajectory: str
+    example: dict[str, Any]
+
+
 def _draw(
     domain: Domain, pairs: list[tuple[Trajectory, Case]], count: int, rng: random.Random,
-    cache: dict[str, dict[str, Any]],
+    cache: dict[str, dict[str, Any]], split: str, drawn: list[Drawn] | None,
 ) -> list[dict[str, Any]]:
     examples: list[dict[str, Any]] = []
     while len(examples) < count:
@@ -161,22 +176,64 @@ def _draw(
             if example is not None:
                 examples.append(example)
                 made += 1
+                if drawn is not None:
+                    drawn.append(Drawn(split, case, trajectory.name, example))
         if not made:
             raise ValueError(f"{domain.subagent.name}: no trajectory could be instantiated on these fixtures")
     return examples
 
 
-def generate(domain: Domain, count: int, split: float, seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``count`` examples: ``round(count * split)`` for train (ordinary fixtures), the rest for eval (edge cases)."""
+def generate(
+    domain: Domain, count: int, split: float, seed: int, drawn: list[Drawn] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``count`` examples: ``round(count * split)`` for train (ordinary fixtures), the rest for eval (edge cases);
+    ``drawn``, when given, collects each example with its split, case and trajectory."""
     train_count = round(count * split)
     trajectories = domain.trajectories()
     cases = domain.cases()
     cache: dict[str, dict[str, Any]] = {}
     rng = random.Random(seed)
     pairs = [(t, c) for c in cases for t in trajectories if t.applies(set(c.facts))]
-    train = _draw(domain, [p for p in pairs if not p[1].eval], train_count, rng, cache)
-    evaluation = _draw(domain, [p for p in pairs if p[1].eval], count - train_count, rng, cache)
+    train = _draw(domain, [p for p in pairs if not p[1].eval], train_count, rng, cache, "train", drawn)
+    evaluation = _draw(domain, [p for p in pairs if p[1].eval], count - train_count, rng, cache, "eval", drawn)
     return train, evaluation
+
+
+async def record_drawn(domain: Domain, drawn: Sequence[Drawn], out: Path) -> list[Path]:
+    """Run each drawn example again as a subagent session under ``Recording`` (``out/sessions``): a scripted
+    teacher makes the example's calls, the tools really run on a fresh copy of its fixture; a session finished
+    before is left as it is. The session logs, in draw order."""
+    from interpreters.recording import RecordedSession
+    from interpreters.records import SessionEnd, SessionStart
+    from interpreters.scripted import ScriptedModel
+
+    name = domain.subagent.name
+    logs = []
+    for index, item in enumerate(drawn):
+        calls = [ToolCall(c["function"]["name"], json.loads(c["function"]["arguments"]))
+                 for m in item.example["messages"] for c in m.get("tool_calls") or []]
+        sid = hashlib.sha256(f"{name}:{item.case.id}:{item.trajectory}:{index}".encode()).hexdigest()[:16]
+        context = item.case.context
+        start = SessionStart(
+            session=sid, subagent=name, node={"file": context.file_path, "node": context.node_name},
+            teacher="trajectory", started=time.time(),
+            source={"generator": f"tasks.subagents.{name}.generate_examples", "case": item.case.id,
+                    "trajectory": item.trajectory, "split": item.split},
+        )
+        with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=True) as session:
+            logs.append(session.path)
+            if session.ended is not None:
+                continue
+            with Sandbox.from_files(item.case.files) as sandbox:
+                program = functools.partial(run_subagent, domain.subagent, context, sandbox)
+                run = await session.run(program, ScriptedModel(calls))
+                changed = sandbox.changed_files()
+            if run is None or run.stopped != "submitted":
+                problem = session.failures[0][1] if session.failures else f"stopped: {run.stopped if run else '?'}"
+                raise ValueError(f"{session.path}: {item.trajectory} on {item.case.id} did not replay: {problem}")
+            session.end(SessionEnd(result=run.result, stopped=run.stopped, turns=run.turns, rejected=run.rejected,
+                                   changed_files=changed))
+    return logs
 
 
 def _write(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -201,14 +258,20 @@ def main(domain: Domain, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=seed, default=0, help="seed of the draw (default 0)")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile of the text (default hf)")
+    parser.add_argument("--record", type=Path, metavar="DIR",
+                        help="also run each conversation as a recorded session under DIR, for converters.rebuild")
     args = parser.parse_args(argv)
-    problem = output_problem(args.out, directory=True)
-    if problem is not None:
-        print(f"{parser.prog}: --out {args.out}: {problem}", file=sys.stderr)
-        return 1
+    for flag, folder in (("--out", args.out), ("--record", args.record)):
+        problem = output_problem(folder, directory=True) if folder is not None else None
+        if problem is not None:
+            print(f"{parser.prog}: {flag} {folder}: {problem}", file=sys.stderr)
+            return 1
     started = time.perf_counter()
+    drawn: list[Drawn] = []
     try:
-        train, evaluation = generate(domain, args.count, args.split, args.seed)
+        train, evaluation = generate(domain, args.count, args.split, args.seed, drawn)
+        if args.record is not None:
+            asyncio.run(record_drawn(domain, drawn, args.record))
     except (DefinitionError, ValueError) as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 1

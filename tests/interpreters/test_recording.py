@@ -9,6 +9,7 @@ import pytest
 
 from converters.functiongemma import ToolCall
 from interpreters.recording import SCHEMA_VERSION, Recording, SessionLog, read_log, turn_key
+from interpreters.records import LspAnswer, SessionEnd
 from interpreters.replay import Replay, ReplayMiss
 from interpreters.scripted import FunctionModel, ScriptedModel
 from tasks.score_edge import ScoreEdgeTask
@@ -85,7 +86,7 @@ async def test_a_damaged_line_in_the_middle_is_set_aside_alone_and_the_41_turns_
     recording = Recording(ScriptedModel([ANSWER] * 41), log)
     for request in requests:
         await recording.complete(request)
-    log.append({"kind": "session_end", "session": "s"})
+    log.append(SessionEnd(session="s"))
     log.close()
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     lines.insert(21, "\x00\x00 not json {{{\n")  # becomes line 22
@@ -131,7 +132,7 @@ async def test_every_line_carries_the_schema_version_and_no_key(
 
     with pytest.raises(RuntimeError):
         await Recording(FunctionModel(echo), log).complete(request_for(ScoreEdgeTask(), EDGE))
-    log.append({"kind": "lsp", "op": "Hover", "args": {"path": "a.py", "line": 0, "character": 0}, "result": key})
+    log.append(LspAnswer(op="Hover", args={"path": "a.py", "line": 0, "character": 0}, result=key))
     log.close()
     text = (tmp_path / "s.jsonl").read_text(encoding="utf-8")
     assert key not in text and "[REDACTED]" in text

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +67,37 @@ def test_cli_help_and_output() -> None:
         [sys.executable, "-m", "tasks.score_edge.generate", "-1"], cwd=REPO, capture_output=True, text=True
     )
     assert bad.returncode == 2 and "argument N: expected an integer >= 0, got -1" in bad.stderr
+
+
+def test_record_makes_a_session_that_rebuild_turns_into_the_same_examples(tmp_path: Path) -> None:
+    import asyncio
+
+    from converters.rebuild import main as rebuild
+    from interpreters.recording import read_log
+
+    log = asyncio.run(generate.record(300, 4, tmp_path / "rec"))
+    records, _ = read_log(log)
+    turns = [r for r in records if r["kind"] == "model"]
+    assert [r["kind"] for r in records[:1] + records[-1:]] == ["session_start", "session_end"]
+    assert turns and all(r["task"] == "score_edge" and not r["error"] for r in turns)
+    assert asyncio.run(generate.record(300, 4, tmp_path / "rec")) == log  # finished: left as it is
+    assert read_log(log)[0] == records
+    assert rebuild([str(tmp_path / "rec"), "--out", str(tmp_path / "data"), "--split", "1", "--workers", "1"]) == 0
+    rebuilt = (tmp_path / "data" / "train.jsonl").read_text().splitlines()
+    written = lines(300, seed=4)
+    assert len(rebuilt) == len(turns) == len(set(written)) and set(rebuilt) == set(written)
+
+
+def test_cli_record_keeps_stdout_and_writes_the_session(tmp_path: Path) -> None:
+    ran = subprocess.run(
+        [sys.executable, "-m", "tasks.score_edge.generate", "20", "--seed", "2", "--record", str(tmp_path / "r")],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )
+    assert ran.stdout.splitlines() == lines(20, seed=2)
+    assert "converters.rebuild" in ran.stderr
+    assert len(list((tmp_path / "r" / "sessions").glob("score_edge-synthetic-2-20.jsonl"))) == 1
+    bad = subprocess.run(
+        [sys.executable, "-m", "tasks.score_edge.generate", "2", "--record", str(REPO / "README.md")],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert bad.returncode == 1 and "--record" in bad.stderr and "not a directory" in bad.stderr

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from tasks.cli_intent.dataset import PROGRESS_FILE, read_progress, targets
-from tasks.cli_intent.generate import main
-from tasks.cli_intent.generation import BatchInput
+from tasks.cli_intent.generate import main, read_progress
+from tasks.cli_intent.generation import PROGRESS_FILE, BatchInput, targets
 from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.templates import generate_items
 from tests.conftest import REPO
@@ -56,8 +55,7 @@ def test_count_mix_split_and_the_messages_contract(tmp_path: Path) -> None:
 
 
 def test_near_duplicates_stay_on_one_side(tmp_path: Path) -> None:
-    from tasks.cli_intent.dataset import split_groups, write_dataset
-    from tasks.cli_intent.generation import example_from_item
+    from tasks.cli_intent.generation import example_from_item, split_groups, write_dataset
 
     items = generate_items(GH, BatchInput(cli_name="gh", category="without_context", count=40, batch=0))
     examples = [e for e in (example_from_item(i, "without_context", GH)[0] for i in items) if e is not None]
@@ -84,7 +82,7 @@ def test_kill_mid_run_then_resume_loses_nothing(tmp_path: Path) -> None:
     progress = out / PROGRESS_FILE
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if progress.exists() and progress.read_bytes().count(b"\n") >= 4:
+        if progress.exists() and progress.read_bytes().count(b"\n") >= 5:  # the session_start line and 4 batches
             break
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)

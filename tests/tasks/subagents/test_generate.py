@@ -82,3 +82,29 @@ def test_single_call_and_multi_call_conversations(tmp_path: Path) -> None:
     train, _ = generate(LintExamples(), 40, 1.0, seed=2)
     calls = {sum(1 for m in r["messages"] if m.get("tool_calls")) - 1 for r in train}
     assert 1 in calls and calls & {2, 3, 4, 5} and max(calls) <= 5
+
+
+def test_record_runs_each_conversation_as_a_session_that_rebuild_turns_back_into_it(tmp_path: Path) -> None:
+    from converters.rebuild import Options, rebuild
+    from interpreters.recording import read_log
+
+    maker = LintExamples()
+    assert main(maker, ["--count", "6", "--split", "0.5", "--seed", "4", "--out", str(tmp_path / "out"),
+                        "--record", str(tmp_path / "rec")]) == 0
+    logs = sorted((tmp_path / "rec" / "sessions").glob("*.jsonl"))
+    assert len(logs) == 6
+    for log in logs:
+        records, _ = read_log(log)
+        assert records[0]["kind"] == "session_start" and records[0]["source"]["split"] in ("train", "eval")
+        assert records[-1]["kind"] == "session_end" and records[-1]["stopped"] == "submitted"
+    generated = _rows(tmp_path / "out" / "train.jsonl") + _rows(tmp_path / "out" / "eval.jsonl")
+    stats = rebuild([tmp_path / "rec"], Options(out=tmp_path / "data", format="messages", split=1.0))
+    rebuilt = _rows(tmp_path / "data" / "train.jsonl")
+    assert stats.turns > 6 and len(rebuilt) == len({json.dumps(r, sort_keys=True) for r in generated})
+    key = lambda row: json.dumps([row["messages"], json.loads(row["tools"])], sort_keys=True)  # noqa: E731
+    assert {key(r) for r in rebuilt} == {key(r) for r in generated}
+    # run again: every session is finished, nothing is asked or written again
+    before = [log.read_bytes() for log in logs]
+    assert main(maker, ["--count", "6", "--split", "0.5", "--seed", "4", "--out", str(tmp_path / "out"),
+                        "--record", str(tmp_path / "rec")]) == 0
+    assert [log.read_bytes() for log in logs] == before

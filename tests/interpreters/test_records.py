@@ -1,0 +1,171 @@
+"""Typed recording lines (interpreters/records.py) and the one session lifecycle (RecordedSession)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from converters.functiongemma import ToolCall
+from interpreters.recording import RecordedSession, Recording, SessionLog, read_log
+from interpreters.records import (
+    SCHEMA_VERSION,
+    LspAnswer,
+    ModelTurn,
+    RecordedCall,
+    RecordingError,
+    SessionEnd,
+    SessionStart,
+    TurnError,
+    dump_line,
+    load_line,
+)
+from interpreters.replay import Replay
+from interpreters.scripted import FunctionModel, ScriptedModel
+from tasks.score_edge import ScoreEdgeTask
+from teacher.handlers import perform
+from teacher.model import request_for
+from teacher.operations import Ask, OperationFailed
+from tests.interpreters.test_anthropic import EDGE
+from tests.interpreters.test_recording import ANSWER
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "recording_v1.jsonl"
+
+
+def test_a_recording_written_before_the_typed_lines_still_loads_and_round_trips_byte_for_byte() -> None:
+    records, unreadable = read_log(FIXTURE)
+    assert unreadable == b"" and [r["kind"] for r in records] == [
+        "session_start", "model", "model", "lsp", "session_end", "lsp"]
+    texts = FIXTURE.read_text(encoding="utf-8").splitlines()
+    lines = [load_line(text, f"{FIXTURE.name}:{number}") for number, text in enumerate(texts, start=1)]
+    assert [type(line) for line in lines] == [SessionStart, ModelTurn, ModelTurn, LspAnswer, SessionEnd, LspAnswer]
+    for text, line in zip(texts[:-1], lines[:-1], strict=True):
+        assert dump_line(line) == text  # the on-disk format is unchanged
+    # the old LSP line without a schema version reads, and is written back with one and nothing else changed
+    assert json.loads(dump_line(lines[-1])) == {"schema": SCHEMA_VERSION, **json.loads(texts[-1])}
+    failed, finished = lines[1], lines[2]
+    assert isinstance(failed, ModelTurn) and failed.error == TurnError(type="RuntimeError", reason="RuntimeError",
+                                                                       message="boom")
+    assert isinstance(finished, ModelTurn) and finished.calls == [RecordedCall(name=ANSWER.name,
+                                                                               arguments=ANSWER.arguments)]
+    assert Replay.from_path(FIXTURE).answers[finished.key or ""]["turn"] == 2
+
+
+async def test_lines_the_recorder_writes_now_have_the_old_keys_in_the_old_order(tmp_path: Path) -> None:
+    log = SessionLog(tmp_path / "s.jsonl", session_id="fixture")
+
+    def fail(_: object) -> ToolCall:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await Recording(FunctionModel(fail), log).complete(request_for(ScoreEdgeTask(), EDGE))
+    await Recording(ScriptedModel([ANSWER]), log).complete(request_for(ScoreEdgeTask(), EDGE))
+    log.close()
+    new = [json.loads(text) for text in (tmp_path / "s.jsonl").read_text(encoding="utf-8").splitlines()]
+    old = [json.loads(text) for text in FIXTURE.read_text(encoding="utf-8").splitlines()[1:3]]
+    assert [list(r) for r in new] == [list(r) for r in old]
+    timing = {"started", "finished", "latency_s"}
+    assert [{k: v for k, v in r.items() if k not in timing} for r in new] == [
+        {k: v for k, v in r.items() if k not in timing} for r in old]
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ({"kind": "model", "key": "k", "calls": [], "turn": "three"}, "turn: not an integer"),
+        ({"kind": "model", "key": "k", "calls": {"name": "x"}}, "calls: not a list"),
+        ({"kind": "model", "key": "k", "calls": [{"name": "x", "arguments": []}]}, r"calls\[0\].arguments: not an"),
+        ({"kind": "model", "calls": []}, "key: missing on a finished turn"),
+        ({"kind": "model", "key": "k", "error": {"type": "X"}}, "error.reason: missing"),
+        ({"kind": "session_start", "session": "s", "colour": "red"}, "colour: not a field of this line"),
+        ({"kind": "session_end", "changed_files": "a.py"}, "changed_files: not a list"),
+        ({"kind": "lsp", "op": "Hover", "args": {}}, "result: neither 'result' nor 'error'"),
+        ({"kind": "lsp", "op": "Hover", "result": None}, "args: missing"),
+        ({"kind": "summary"}, "kind: 'summary' is not a line kind"),
+        ({"kind": "model", "schema": 2, "key": "k", "calls": []}, "schema: schema version 2"),
+        ({"kind": "session_end", "schema": None}, "schema: no schema version"),
+    ],
+)
+def test_a_bad_line_is_one_error_naming_the_file_the_line_and_the_field(
+    tmp_path: Path, line: dict[str, Any], problem: str
+) -> None:
+    line = {"schema": SCHEMA_VERSION, **line}
+    with pytest.raises(RecordingError, match=f"^x.jsonl:3: {problem}"):
+        load_line(json.dumps(line), "x.jsonl:3")
+    log = tmp_path / "s.jsonl"
+    good = dump_line(SessionStart(session="s"))
+    log.write_text(f"{good}\n{good}\n{json.dumps(line)}\n", encoding="utf-8")
+    with pytest.raises(RecordingError, match=f"s.jsonl:3: {problem}"):
+        read_log(log)
+
+
+def test_text_that_is_not_a_json_object_is_named_too() -> None:
+    with pytest.raises(RecordingError, match=r"^f:1: not JSON"):
+        load_line("{nope", "f:1")
+    with pytest.raises(RecordingError, match=r"^f:2: a line is a JSON object, not list"):
+        load_line("[1]", "f:2")
+
+
+def test_every_kind_round_trips_and_fields_never_set_stay_out() -> None:
+    lines = [
+        SessionStart(session="s", module="shop.models", started=1.5),
+        ModelTurn(session="s", turn=1, key="k", task="score_edge", calls=[RecordedCall(name="x", arguments={})]),
+        LspAnswer(op="Hover", args={"path": "a.py", "line": 0, "character": 0}, result=None),
+        SessionEnd(session="s", finished=2.0, result={"queries": []}, changed_files=[]),
+    ]
+    for line in lines:
+        text = dump_line(line)
+        assert load_line(text, "t:1") == line and dump_line(load_line(text, "t:1")) == text
+    assert json.loads(dump_line(lines[0])) == {"schema": SCHEMA_VERSION, "kind": "session_start", "session": "s",
+                                               "module": "shop.models", "started": 1.5}
+    assert json.loads(dump_line(lines[2]))["result"] is None  # a None answer is kept, it is not "no answer"
+
+
+def _start(sid: str = "s") -> SessionStart:
+    return SessionStart(session=sid, query={"topic": "t"}, teacher="scripted")
+
+
+async def _ask() -> Any:
+    return await perform(Ask(ScoreEdgeTask(), EDGE))
+
+
+async def test_a_recorded_session_writes_its_start_once_and_its_end_and_is_found_finished(tmp_path: Path) -> None:
+    path = tmp_path / "sessions" / "s.jsonl"
+    failing = FunctionModel(lambda _: (_ for _ in ()).throw(OperationFailed("lookup failed")))
+    with RecordedSession(path, _start()) as session:
+        assert session.ended is None
+        assert await session.run(_ask, failing) is None
+        assert session.failures == [("OperationFailed", "lookup failed")] and session.turns == 1
+    with RecordedSession(path, _start(), resume=True) as session:
+        answer = await session.run(_ask, ScriptedModel([ANSWER]))
+        assert answer is not None and answer.relevance == 4 and session.failures == []
+        session.end(SessionEnd(result={"done": True}))
+    records, _ = read_log(path)
+    assert [r["kind"] for r in records] == ["session_start", "model", "model", "session_end"]
+    assert records[0]["versions"] and records[-1]["session"] == "s" and records[-1]["finished"] > 0
+    with RecordedSession(path, _start(), resume=True) as session:
+        assert session.ended is not None and session.ended["result"] == {"done": True}
+    with pytest.raises(FileExistsError, match="resume it"):
+        RecordedSession(path, _start())
+
+
+async def test_a_fatal_failure_leaves_the_session_and_propagates(tmp_path: Path) -> None:
+    error = OperationFailed("the student's server is down")
+    error.fatal = True  # type: ignore[attr-defined]
+    with RecordedSession(tmp_path / "s.jsonl", _start()) as session, pytest.raises(OperationFailed, match="is down"):
+        await session.run(_ask, FunctionModel(lambda _: (_ for _ in ()).throw(error)))
+    assert [r["kind"] for r in read_log(tmp_path / "s.jsonl")[0]] == ["session_start", "model"]
+
+
+def test_lsp_records_files_are_typed_lines_too(tmp_path: Path) -> None:
+    from interpreters.lsp_replay import read_lsp_records, write_lsp_records
+
+    path = tmp_path / "lsp.jsonl"
+    answer = {"kind": "lsp", "op": "Hover", "args": {"path": "a.py", "line": 0, "character": 0}, "result": None}
+    write_lsp_records([answer], path)
+    assert read_lsp_records(path) == [{"schema": SCHEMA_VERSION, **answer}]
+    path.write_text(json.dumps({**answer, "args": []}) + "\n", encoding="utf-8")
+    with pytest.raises(RecordingError, match=r"lsp.jsonl:1: args: not an object"):
+        read_lsp_records(path)
