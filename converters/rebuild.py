@@ -3,9 +3,9 @@
 Reads session logs (files or directories of ``*.jsonl``), keeps the answered model turns of the chosen tasks,
 converts each through its task (``to_examples``), drops degenerate (``drop_reason``) and duplicate examples, adds
 each task's ``negatives``, splits train/eval grouped by the tasks' ``split_keys`` so that no symbol (or topic)
-straddles the two, and writes
-``train.jsonl``, ``eval.jsonl`` and ``stats.json`` in one of three shapes (``text``, ``messages``,
-``prompt-completion``) for one codec profile. No model is called.
+straddles the two (``--group-by repo``: no recorded repository), and writes ``train.jsonl``, ``eval.jsonl`` and
+``stats.json`` in one of three shapes (``text``, ``messages``, ``prompt-completion``) for one codec profile. No
+model is called.
 
 Memory: records stream through; what is kept is the de-duplication set, the symbol/topic groups and a
 length histogram. Order: examples are bucketed by a seeded hash and each bucket sorted, so the same inputs
@@ -45,6 +45,7 @@ __all__ = ["Options", "RebuildStats", "main", "prompt_completion", "reasoning_co
 Format = Literal["text", "messages", "prompt-completion"]
 Reasoning = Literal["none", "comment"]
 Negatives = Literal["none", "heuristic", "teacher", "both"]
+GroupBy = Literal["auto", "symbol", "repo"]
 COMMENT_LIMIT = 160
 _SPACE = re.compile(r"\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
@@ -69,6 +70,9 @@ class Options:
     with_inputs: bool = False
     #: keep the rendered ``<bos>`` in ``text`` and ``prompt-completion`` lines (off: the tokenizer adds the one BOS)
     bos: bool = False
+    #: what stays on one side of the split: ``symbol`` (a symbol or topic), ``repo`` (a recorded repository, from
+    #: each session's ``session_start``), or ``auto`` (by repository when the recordings hold several)
+    group_by: GroupBy = "auto"
 
 
 @dataclass
@@ -83,6 +87,7 @@ class RebuildStats:
     lengths: Counter[int] = field(default_factory=Counter)
     topic_leaks: int = 0
     groups: int = 0
+    grouped_by: str = "symbol"
 
     def percentiles(self) -> dict[str, int]:
         """Length percentiles (p50, p90, p99, max) from the histogram."""
@@ -143,6 +148,34 @@ class _Groups:
         """Whether a group (by its root) goes to eval, by a seeded hash: the same for every example in it."""
         digest = hashlib.blake2b(f"{seed}:{root}".encode(), digest_size=8).digest()
         return int.from_bytes(digest, "big") / 2**64 >= split
+
+
+def repository_of(path: Path) -> str:
+    """The repository a session log was recorded on (its ``session_start``'s ``repo``), or '' when it names none."""
+    with open(path, "rb") as lines:
+        for raw in lines:
+            if b'"session_start"' not in raw:
+                continue
+            try:
+                record = orjson.loads(raw)
+            except ValueError:
+                continue  # reported by the conversion pass
+            if isinstance(record, dict) and record.get("kind") == "session_start":
+                repo = record.get("repo")
+                return repo.rstrip("/") if isinstance(repo, str) else ""
+    return ""
+
+
+def repository_keys(files: Sequence[Path], group_by: GroupBy) -> tuple[dict[Path, str], str]:
+    """Each file's repository key when the split is grouped by repository (``auto``: when the files name two or
+    more), else none; and the grouping used (``repo`` or ``symbol``). A file naming no repository keeps the
+    symbol grouping."""
+    if group_by == "symbol":
+        return {}, "symbol"
+    repos = {file: repository_of(file) for file in files}
+    if group_by == "auto" and len({repo for repo in repos.values() if repo}) < 2:
+        return {}, "symbol"
+    return repos, "repo"
 
 
 def recording_files(paths: Sequence[Path]) -> list[Path]:
@@ -324,7 +357,7 @@ class _Converted:
     groups: set[str]
 
 
-def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str]]) -> _Converted:
+def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str], str]) -> _Converted:
     """Everything one session log yields (runs in a worker process)."""
     gc.disable()  # many short-lived objects and no cycles: the collector's passes cost more than they free
     try:
@@ -333,7 +366,9 @@ def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str]]) -> 
         gc.enable()
 
 
-def _convert(path: Path, options: Options, counterparts: dict[str, str], parents: dict[str, str]) -> _Converted:
+def _convert(
+    path: Path, options: Options, counterparts: dict[str, str], parents: dict[str, str], repo: str = ""
+) -> _Converted:
     groups = _Groups()
     groups.parent = parents
     stats, items, topic_leaks = RebuildStats(), [], 0
@@ -357,7 +392,7 @@ def _convert(path: Path, options: Options, counterparts: dict[str, str], parents
             if turn is None:
                 continue
             task = TASKS[turn.task]
-            root = groups.root(task.split_keys(turn.input))
+            root = f"repo:{repo}" if repo else groups.root(task.split_keys(turn.input))
             if root not in split_of:
                 split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
                 if root:
@@ -439,7 +474,8 @@ def rebuild(
     counterparts, groups = _scan_counterparts(files)
     stats = RebuildStats()
     roots: set[str] = set()
-    jobs = [(file, options, counterparts, groups.parent) for file in files]
+    repos, stats.grouped_by = repository_keys(files, options.group_by)
+    jobs = [(file, options, counterparts, groups.parent, repos.get(file, "")) for file in files]
     started = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()  # the de-duplication sets are large and hold no cycles: spare them the collector's passes
@@ -455,7 +491,7 @@ def rebuild(
 
 
 def _write(
-    jobs: list[tuple[Path, Options, dict[str, str], dict[str, str]]],
+    jobs: list[tuple[Path, Options, dict[str, str], dict[str, str], str]],
     options: Options,
     stats: RebuildStats,
     roots: set[str],
@@ -516,6 +552,7 @@ def stats_dict(stats: RebuildStats, options: Options) -> dict[str, Any]:
         "negatives": dict(sorted(stats.negatives.items())),
         "topic_leaks": stats.topic_leaks,
         "groups": stats.groups,
+        "grouped_by": stats.grouped_by,
         "length_unit": "tokens" if options.tokenizer else "characters",
         "length_percentiles": stats.percentiles(),
     }
@@ -568,6 +605,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="add each example's task and typed input to its line (for finetune eval)")
     parser.add_argument("--bos", action="store_true",
                         help="start text and prompt lines with a literal <bos> (default: none; the tokenizer adds it)")
+    parser.add_argument("--group-by", choices=["auto", "symbol", "repo"], default="auto",
+                        help="keep each symbol (or topic) or each recorded repository on one side of the split "
+                             "(default auto: by repository when the recordings hold several)")
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                         help="processes converting session logs (default: one per core; output is the same)")
     args = parser.parse_args(argv)
@@ -583,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = Options(
         out=args.out, tasks=frozenset(args.task) if args.task else None, format=args.format, profile=args.profile,
         reasoning=args.reasoning, split=args.split, seed=args.seed, strict=args.strict, negatives=args.negatives,
-        tokenizer=args.tokenizer, with_inputs=args.with_inputs, bos=args.bos,
+        tokenizer=args.tokenizer, with_inputs=args.with_inputs, bos=args.bos, group_by=args.group_by,
     )
     try:
         stats = rebuild(args.recordings, options, progress=sys.stderr, workers=args.workers)

@@ -6,24 +6,26 @@ From each seed (resolved by name, an exact match preferred) the walk visits symb
 symbol it reads the hover (signature and doc), the document symbols (a class's fields and methods), the source
 (a class's bases, what a function's body calls, each call resolved with Definition) and the references (more
 than 20 make a hub); builds the Fields / Methods / Bases / Inputs / Output / Calls / References candidates with
-the one candidate extractor, private and generated names left out; asks ``select_symbols`` which matter;
-resolves each selected candidate to a symbol and asks ``score_edge`` about the edge before putting the target
-on the frontier. ``budget`` bounds the symbols
-visited, ``max_depth`` how far from a seed, ``breadth`` how many candidates each symbol follows. A failed
-lookup skips that symbol, with a counted reason, and the walk goes on.
+the one candidate extractor, private and generated names and type variables left out; asks ``select_symbols``
+which matter; resolves each selected candidate to a symbol and asks ``score_edge`` about the edge before putting
+the target on the frontier. ``budget`` bounds the symbols visited, ``max_depth`` how far from a seed,
+``breadth`` how many edges each symbol follows (a selected name that resolves to nothing does not count). A
+failed lookup skips that symbol, with a counted reason, and the walk goes on. :func:`leads_anywhere` says whether
+a seed has any edge to follow at all.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeOutput, ScoreEdgeTask
 from tasks.select_symbols import HUB_THRESHOLD, Candidates, SelectSymbolsInput, SelectSymbolsTask
-from tasks.select_symbols.filters import is_generated_or_private
+from tasks.select_symbols.filters import is_generated_or_private, is_type_variable
 from teacher.candidates import call_sites, class_bases, signature_of, signature_types
 from teacher.handlers import perform
 from teacher.model import current_node
@@ -50,6 +52,7 @@ __all__ = [
     "SymbolRef",
     "TeachQuery",
     "explore",
+    "leads_anywhere",
     "module_prefix",
 ]
 
@@ -183,6 +186,24 @@ def _find(symbols: tuple[DocumentSymbol, ...], ref: SymbolRef) -> DocumentSymbol
     return None
 
 
+def _type_candidates(names: Sequence[str]) -> list[str]:
+    """Type names worth offering: type variables (``T``, ``KT_co``) and private or generated names left out, as
+    the select_symbols filters judge them."""
+    return [n for n in names if not is_type_variable(n) and not is_generated_or_private(n)]
+
+
+@dataclass
+class _Gathered:
+    """What the walk reads about one symbol before asking the model: hover, signature, its own document symbol,
+    the candidates, and the resolved calls behind the Calls group."""
+
+    hover: str
+    signature: str
+    node_symbol: DocumentSymbol | None
+    candidates: Candidates
+    calls: dict[str, SymbolRef] = field(default_factory=dict)
+
+
 def _is_import_line(symbols: tuple[DocumentSymbol, ...], name: str, line: int) -> bool:
     """A top-level symbol of the same name on that one line: an import or re-export, not a use."""
     return any(s.name == name and s.start_line == s.end_line == line for s in symbols)
@@ -260,19 +281,21 @@ class _Walk:
         )
         return self.result
 
-    async def visit(self, ref: SymbolRef, depth: int, parent: str | None) -> None:
+    async def gather(self, ref: SymbolRef) -> _Gathered | None:
+        """Hover, document symbols, source and references of a symbol, and the candidates built from them; None
+        (skipped as ``lookup_failed``) when the server cannot answer."""
         try:
             hover = await perform(Hover(ref.path, ref.line, ref.character)) or ""
             own_symbols = await self.symbols(ref.path)
             references = await perform(References(ref.path, ref.line, ref.character))
         except OperationFailed as error:
             self.skip(ref.qualified, "lookup_failed", error)
-            return
+            return None
         node_symbol = _find(own_symbols, ref)
         signature = signature_of(hover)
         if node_symbol is not None and node_symbol.detail and (ref.kind in FIELD_KINDS or not signature):
             signature = node_symbol.detail  # a field's declaration ("items: list[LineItem]") says more than its hover
-        inputs, output = signature_types(signature)
+        inputs, output = (_type_candidates(names) for names in signature_types(signature))
         fields: list[str] = []
         methods: list[str] = []
         bases: list[str] = []
@@ -288,7 +311,8 @@ class _Walk:
                 self.skip(ref.qualified, "lookup_failed", error)
                 source = ""
             if ref.kind == CLASS:
-                bases = [b for b in class_bases(source, ref.line) if await self.in_repository(b, ref.path)]
+                written = _type_candidates(class_bases(source, ref.line))
+                bases = [b for b in written if await self.in_repository(b, ref.path)]
                 inputs = [i for i in inputs if i not in bases]
             else:
                 calls = await self.callees(ref, source)
@@ -304,8 +328,15 @@ class _Walk:
             references=tuple(shown),
             reference_count=len(sites) if len(sites) > len(shown) else None,
         )
+        return _Gathered(hover, signature, node_symbol, candidates, calls)
+
+    async def visit(self, ref: SymbolRef, depth: int, parent: str | None) -> None:
+        gathered = await self.gather(ref)
+        if gathered is None:
+            return
+        signature, candidates = gathered.signature, gathered.candidates
         node = ExploredNode(
-            symbol=ref, depth=depth, parent=parent, hover=hover, signature=signature, candidates=candidates
+            symbol=ref, depth=depth, parent=parent, hover=gathered.hover, signature=signature, candidates=candidates
         )
         self.result.nodes.append(node)
         question = SelectSymbolsInput(
@@ -331,9 +362,26 @@ class _Walk:
             return
         finally:
             current_node.reset(token)
-        for name in node.selected[: self.query.breadth]:
+        followed = 0  # breadth counts the edges actually followed, not the names selected
+        for name in node.selected:
+            if followed == self.query.breadth:
+                break
             group = next(g for g, n in candidates.offered() if n == name)
-            await self.follow(node, group, name, node_symbol, calls)
+            followed += await self.follow(node, group, name, gathered.node_symbol, gathered.calls)
+
+    async def leads_anywhere(self, ref: SymbolRef) -> bool:
+        """Whether one of the symbol's candidates resolves to another symbol (an edge the walk could follow)."""
+        gathered = await self.gather(ref)
+        if gathered is None:
+            return False
+        for group, name in gathered.candidates.offered():
+            try:
+                target, _ = await self.target(ref, group, name, gathered.node_symbol, gathered.calls)
+            except OperationFailed:
+                continue
+            if target is not None and target.key != ref.key:
+                return True
+        return False
 
     async def in_repository(self, name: str, near: str) -> bool:
         """Whether a public name resolves to a symbol of the repository (a base like ``Enum`` does not)."""
@@ -386,6 +434,27 @@ class _Walk:
                 sites.append(site)
         return sites
 
+    async def target(
+        self, source: SymbolRef, group: str, name: str, node_symbol: DocumentSymbol | None,
+        calls: dict[str, SymbolRef],
+    ) -> tuple[SymbolRef | None, EdgeType]:
+        """The symbol a candidate of ``source`` stands for (None when it resolves to none), and the edge's type."""
+        if group in ("fields", "methods"):
+            child = next((c for c in node_symbol.children if c.name == name), None) if node_symbol else None
+            if child is None:
+                return None, EdgeType.definition
+            target = SymbolRef(
+                name=name, qualified=f"{source.qualified}.{name}", path=source.path, line=child.line,
+                character=child.character, kind=child.kind,
+            )
+            return target, EdgeType.definition
+        if group == "references":
+            return await self.enclosing(name)
+        if group == "calls":
+            return calls.get(name), EdgeType.usage
+        edge = EdgeType.type_constraint if group in ("inputs", "bases") else EdgeType.definition
+        return await self.resolve_name(name, near=source.path), edge
+
     async def follow(
         self,
         node: ExploredNode,
@@ -393,34 +462,21 @@ class _Walk:
         name: str,
         node_symbol: DocumentSymbol | None,
         calls: dict[str, SymbolRef],
-    ) -> None:
+    ) -> bool:
+        """Resolve a selected candidate, score the edge to it and put it on the frontier; whether it was scored."""
         source = node.symbol
         try:
-            target: SymbolRef | None
-            if group in ("fields", "methods") and node_symbol is not None:
-                child = next(c for c in node_symbol.children if c.name == name)
-                target = SymbolRef(
-                    name=name, qualified=f"{source.qualified}.{name}", path=source.path, line=child.line,
-                    character=child.character, kind=child.kind,
-                )
-                edge = EdgeType.definition
-            elif group == "references":
-                target, edge = await self.enclosing(name)
-            elif group == "calls":
-                target, edge = calls.get(name), EdgeType.usage
-            else:
-                target = await self.resolve_name(name, near=source.path)
-                edge = EdgeType.type_constraint if group in ("inputs", "bases") else EdgeType.definition
+            target, edge = await self.target(source, group, name, node_symbol, calls)
             if target is None:
                 self.skip(name, "unresolved", f"selected from {source.qualified}")
-                return
+                return False
             target_hover = await perform(Hover(target.path, target.line, target.character)) or ""
         except OperationFailed as error:
             self.skip(name, "lookup_failed", error)
-            return
+            return False
         if target.key not in self.seen and node.depth + 1 > self.query.max_depth:
             self.skip(target.qualified, "beyond_max_depth")
-            return
+            return False
         token = current_node.set(f"{source.qualified} -> {target.qualified}")
         try:
             scored = await perform(
@@ -440,12 +496,12 @@ class _Walk:
             )
         except TaskOutputError as error:
             self.skip(target.qualified, "invalid_answer", error)
-            return
+            return False
         except OperationFailed as error:
             if getattr(error, "fatal", False):
                 raise
             self.skip(target.qualified, "model_failed", error)
-            return
+            return False
         finally:
             current_node.reset(token)
         self.result.edges.append(
@@ -454,6 +510,7 @@ class _Walk:
         if target.key not in self.seen:
             self.seen[target.key] = target.qualified
             self.frontier.append((target, node.depth + 1, source.qualified))
+        return True
 
     async def enclosing(self, site: str) -> tuple[SymbolRef | None, EdgeType]:
         """The function, method or class that contains a reference site, and whether it is a use or a subclass."""
@@ -470,6 +527,17 @@ class _Walk:
         if scope.kind == CLASS and scope.start_line == line:
             return ref, EdgeType.instance  # the reference is in the class header: a subclass or implementation
         return ref, EdgeType.usage if scope.kind in (FUNCTION, METHOD) else EdgeType.reference
+
+
+async def leads_anywhere(name: str) -> bool:
+    """Whether an exploration seeded with ``name`` could leave its seed: the name resolves as a seed does, and one
+    of its candidates resolves to another symbol. Used to keep only such seeds in proposed queries."""
+    walk = _Walk(TeachQuery(topic=name, seeds=(name,)))
+    try:
+        ref = await walk.resolve_name(name)
+    except OperationFailed:
+        return False
+    return ref is not None and await walk.leads_anywhere(ref)
 
 
 async def explore(query: TeachQuery, *, module_prefix: str = "") -> Exploration:

@@ -1,6 +1,8 @@
 """Queries without hand-writing: each module of a repository is shown to a model (``propose_queries``, any
 backend) as its public classes and functions with the first line of their docstrings; the topics it proposes,
 de-duplicated and within a count budget, become the exploration queries of ``teacher.record --queries auto``.
+Only symbols that lead anywhere are shown (:func:`teacher.explore.leads_anywhere`: one of their candidates
+resolves to another symbol), so no proposed query ends at its seed for want of an edge.
 
 Each module is one recorded session, ``propose-<hash>``: its model turn is logged like any other, and its
 ``session_end`` holds the proposed queries, so a resumed run reads them back and proposes the same queries.
@@ -18,7 +20,7 @@ from typing import Any
 from tasks.propose_queries import ModuleSymbol, ProposedQuery, ProposeQueriesInput, ProposeQueriesTask, topic_key
 from tasks.select_symbols.filters import is_generated_or_private
 from teacher.candidates import signature_of
-from teacher.explore import CLASS, FUNCTION, TeachQuery, module_of
+from teacher.explore import CLASS, FUNCTION, TeachQuery, leads_anywhere, module_of
 from teacher.handlers import Handler, interpret, perform
 from teacher.model import ModelBackend, current_node
 from teacher.operations import Ask, DocumentSymbols, Hover, OperationFailed, SourceText
@@ -53,7 +55,8 @@ def doc_summary(hover: str) -> str:
 
 
 async def module_input(path: str, module: str, count: int) -> ProposeQueriesInput | None:
-    """The propose_queries input for one file, read over LSP; None when it has no public class or function."""
+    """The propose_queries input for one file, read over LSP; None when it has no public class or function that
+    leads anywhere."""
     symbols: list[ModuleSymbol] = []
     lines = (await perform(SourceText(path))).splitlines()
     for symbol in await perform(DocumentSymbols(path)):
@@ -62,6 +65,8 @@ async def module_input(path: str, module: str, count: int) -> ProposeQueriesInpu
         header = lines[symbol.line] if symbol.line < len(lines) else ""
         if not re.match(rf"\s*(?:async\s+def|def|class)\s+{re.escape(symbol.name)}\b", header):
             continue  # an imported or assigned name (the server lists those too), not defined here
+        if not await leads_anywhere(symbol.name):
+            continue  # a seed with no edge to follow: its exploration would end where it starts
         hover = await perform(Hover(path, symbol.line, symbol.character)) or ""
         kind = "class" if symbol.kind == CLASS else "function"
         symbols.append(ModuleSymbol(name=symbol.name, kind=kind, summary=doc_summary(hover)))

@@ -331,7 +331,10 @@ _THINKING = Number(int, minimum=1024, unit="thinking tokens")  # the API's minim
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m teacher.record", description=__doc__.splitlines()[0])
-    parser.add_argument("--repo", type=Path, required=True, help="root of the code base to explore")
+    parser.add_argument("--repo", type=Path, action="append",
+                        help="root of the code base to explore (repeatable: each is recorded under OUT/repos/NAME)")
+    parser.add_argument("--repos", type=Path,
+                        help="file of repositories, one path per line (# comments), each recorded under OUT/repos/NAME")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--topic", help="topic of a single query (with --symbol)")
     what.add_argument("--queries", type=Path,
@@ -381,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from teacher.dir_lock import DirectoryInUse, hold
 
     try:
-        runner = _prepare(parser, args)
+        runner = _prepare_repositories(parser, args)
         with ExitStack() as stack:
             try:
                 stack.enter_context(hold(args.out))
@@ -403,6 +406,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: every line written so far is kept, and the lock is released
         print(f"teacher.record: interrupted; run again with --resume to continue {args.out}", file=sys.stderr)
         return 130
+
+
+def _repositories(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Path]:
+    """The repositories of this run: each ``--repo``, then those a ``--repos`` file lists."""
+    from teacher.repositories import RepositoryListError, read_repository_list
+
+    repos = list(args.repo or [])
+    if args.repos is not None:
+        try:
+            repos += read_repository_list(args.repos)
+        except OSError as error:
+            raise Refused(f"--repos {args.repos}: cannot read: {error.strerror or error}", 2) from None
+        except UnicodeDecodeError as error:
+            raise Refused(f"--repos {args.repos}: not UTF-8 text: {error}", 1) from None
+        except RepositoryListError as error:
+            raise Refused(str(error), 1) from None
+    if not repos:
+        parser.error("one of --repo DIR or --repos FILE is required")
+    for repo in args.repo or []:
+        if not repo.is_dir():
+            parser.error(f"--repo {repo} is not a directory")
+    resolved = [repo.resolve() for repo in repos]
+    repeated = next((repo for index, repo in enumerate(repos) if resolved[index] in resolved[:index]), None)
+    if repeated is not None:
+        parser.error(f"repository {repeated} is given twice")
+    return repos
+
+
+def _prepare_repositories(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:
+    """One repository: today's run, recorded at ``OUT``. Several (or ``--repos``): one run per repository under
+    ``OUT/repos/NAME``, every one checked before any is run, then the total summary at ``OUT/summary.json``."""
+    from teacher.repositories import folder_names, total_summary
+
+    repos = _repositories(parser, args)
+    if len(repos) == 1 and args.repos is None:
+        args.repo = repos[0]
+        return _prepare(parser, args)
+    if args.subagent:
+        parser.error("--subagent works on one --repo")
+    if args.out.exists() and not args.out.is_dir():
+        raise Refused(f"--out {args.out} is not a directory", 2)
+    runs = []
+    for name, repo in zip(folder_names(repos), repos, strict=True):
+        each = argparse.Namespace(**vars(args))
+        each.repo, each.out = repo, args.out / "repos" / name
+        runs.append((name, each, _prepare(parser, each)))
+
+    def run() -> int:
+        code, summaries, spent, stopped = 0, {}, 0.0, False
+        for name, each, runner in runs:  # --budget-usd is for the whole run: each gets what is left
+            before = summarise(each.out)["cost_usd"]
+            if args.budget_usd is not None:
+                each.budget_usd = args.budget_usd - spent
+                stopped = stopped or each.budget_usd <= 0
+            if stopped:
+                summaries[name] = {**summarise(each.out), "wall_time_s": 0.0, "stopped_by_budget": True}
+                continue
+            print(f"repository {name}: {each.repo}", flush=True)
+            code = max(code, runner())
+            summaries[name] = json.loads((each.out / "summary.json").read_text(encoding="utf-8"))
+            spent += summaries[name]["cost_usd"] - before
+            stopped = bool(summaries[name]["stopped_by_budget"])
+        total = total_summary(summaries, {name: str(each.repo) for name, each, _ in runs})
+        write_summary(args.out, total)
+        print(f"all {len(runs)} repositories:", flush=True)
+        return max(code, _report(total))
+
+    return run
 
 
 def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:

@@ -103,3 +103,18 @@ async def test_heuristic_is_a_backend_for_both_tasks() -> None:
     assert scored.relevance >= 3 and chosen.selected == ["Cart"]
     with pytest.raises(ValueError, match="cannot answer task 'lint'"):
         HeuristicModel.answer("lint", None)
+
+
+def test_select_symbols_follows_a_class_methods_and_else_its_use_sites() -> None:
+    client = SelectSymbolsInput(
+        topic="How is Client created?", symbol="Client", signature="class Client(timeout: Timeout)",
+        candidates=Candidates(methods=("send", "close"), inputs=("Timeout",), references=("app.py:3",)),
+    )
+    assert select_symbols(client).selected == ["Timeout", "send", "close"]  # about the class: its methods too
+    lonely = SelectSymbolsInput(
+        topic="How does to_text convert bytes?", symbol="to_text", signature="def to_text(data)",
+        candidates=Candidates(references=("app.py:3", "app.py:9")),
+    )
+    assert select_symbols(lonely).selected == ["app.py:3", "app.py:9"]  # nothing else leads on: where it is used
+    elsewhere = lonely.model_copy(update={"topic": "How are pages rendered?"})
+    assert select_symbols(elsewhere).selected == []  # not about the symbol: nothing
