@@ -100,9 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     modelfile.add_argument("--profile", choices=["hf", "ollama"],
                            help="profile the data used (default: the GGUF's recorded one; a mismatch is refused)")
 
-    evaluate = stages.add_parser("eval", help="score HF checkpoints and GGUFs on the eval split")
+    evaluate = stages.add_parser("eval", help="score HF checkpoints, GGUFs and Ollama students on the eval split")
     evaluate.add_argument("--data", type=Path, required=True, help="dataset directory (eval.jsonl) or JSONL file")
-    evaluate.add_argument("--model", type=Path, nargs="+", required=True, help="model directories and/or GGUF files")
+    evaluate.add_argument("--model", nargs="+", required=True,
+                          help="model directories, GGUF files, or specs: hf:DIR, gguf:PATH, ollama:NAME "
+                               "(served at OLLAMA_HOST)")
     evaluate.add_argument("--out", type=Path, required=True, help="directory for eval.json, eval.md, loss.png")
     evaluate.add_argument("--training", type=Path, nargs="*", default=[], help="stage directories to plot losses of")
     evaluate.add_argument("--profile", choices=["hf", "ollama"],

@@ -40,6 +40,8 @@ class Example:
     task: str | None = None
     input: dict[str, Any] | None = None
     tools: list[dict[str, Any]] = field(default_factory=list)
+    #: a ``messages`` line's conversation before the answer (what a backend is asked); None for text lines
+    messages: list[dict[str, Any]] | None = None
 
 
 def dataset_file(data: Path, split: str) -> Path:
@@ -91,7 +93,8 @@ def _parse(record: Any, where: str, profile: Profile) -> Example:
         raise DatasetError(f"{where}: the completion is empty")
     if not prompt.startswith(BOS):
         prompt = BOS + prompt
-    return Example(prompt, completion, where, task, input, tools if isinstance(tools, list) else [])
+    asked = record["messages"][:-1] if "messages" in record else None
+    return Example(prompt, completion, where, task, input, tools if isinstance(tools, list) else [], asked)
 
 
 def load_examples(path: Path, profile: Profile = "hf") -> list[Example]:

@@ -1,21 +1,28 @@
-"""``finetune eval``: the same metrics for every artifact (the HF checkpoint and each GGUF) on the eval split.
+"""``finetune eval``: the same metrics for every artifact (the HF checkpoint, each GGUF, an Ollama student) on the
+eval split.
 
-Each eval example's completion is the teacher's answer. An artifact completes every prompt greedily; its
-output is parsed by the codec and compared with the teacher's calls:
+Each eval example's completion is the teacher's answer. Every artifact is a model backend
+(:class:`interpreters.hf.HfModel`, :class:`interpreters.llamacpp.LlamaCppStudent`,
+:class:`interpreters.ollama.OllamaStudent`) asked each example's conversation through the backend protocol, as
+``teacher.compare`` asks the questions of an exploration (:mod:`teacher.evaluation`: one path, one "exact"); a
+``text`` or ``prompt``/``completion`` line, which holds no conversation, is completed as text by a model folder or
+a GGUF. Its calls are compared with the teacher's:
 
 - ``valid_call_rate``: the output parses and makes a call where the teacher made one;
 - ``schema_valid_rate``: the calls are accepted by the task (its tool schema and checks on the input) when the
   line names its task and input, else by the declared tools' names and required fields;
-- ``exact_match``: the same calls with the same typed arguments (reasoning text ignored; lists of plain values
-  compared as sets, since the schemas use them as sets);
+- ``exact_match``: :func:`teacher.evaluation.calls_agree`, the same calls with the same typed arguments
+  (reasoning text ignored; lists of plain values compared as sets, since the schemas use them as sets);
 - ``field_accuracy``: per argument, how often the predicted value equals the teacher's (``field_n``: over how many);
 - ``latency_ms`` p50/p95;
 - ``by_task``: n and the three rates per task; ``confusion``: per task, the tool the teacher called against the
-  tool the artifact called (for CLI intent: ``clarify`` against ``run_command``);
+  tool the artifact called; a task's own figures (its ``metrics`` hook) under the task's family name (the part of
+  its name before ``:``), with ``n``: how many examples stand behind each of its rates;
 - ``conversations`` (multi-turn data, subagents): every assistant turn asked with the teacher's conversation so
   far (teacher-forced); a conversation is right when all its turns are, so its accuracy compounds per turn.
 
-Every figure carries its n. The base model (before training) is scored beside the tuned artifacts (after), and the
+Every figure carries its n. An example that does not name its task takes the one the dataset's ``stats.json`` names.
+The base model (before training) is scored beside the tuned artifacts (after), and the
 heuristic baseline on the examples whose task it knows; the report says what that baseline is, and says plainly
 when the heuristic is the data's own teacher. Results go to ``eval.json``, ``eval.md`` and ``eval.png`` (exact
 match and valid calls per artifact, n in the labels); the loss curves of the training stages to ``loss.png``.
@@ -23,63 +30,54 @@ match and valid calls per artifact, n in the labels); the loss curves of the tra
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ValidationError
 
 from converters.functiongemma import FunctionGemmaFormatError, Profile, ToolCall, split_output
 from converters.rebuild import prompt_completion
 from converters.schema import nested_value
 from finetune.data import DatasetError, Example, dataset_file, load_examples
-from finetune.generate import Generator, open_generator
+from finetune.models import ModelError
 from finetune.progress import STDERR
 from finetune.provenance import resolve_profile
+from interpreters.llamacpp import Completion, completion_reply
+from teacher.evaluation import Answer, answer_of, ask, calls_agree, normalise, request_from_messages
+from teacher.model import ModelBackend, ModelRequest, student_prompt
+from teacher.operations import OperationFailed
 
 __all__ = [
+    "Case",
     "Scores",
     "baseline_note",
     "calls_agree",
+    "conversation_cases",
     "conversation_steps",
     "evaluate",
     "expected_calls",
     "normalise",
+    "open_backend",
     "plot_losses",
     "plot_scores",
     "recorded_teachers",
     "schema_valid",
     "score",
+    "score_backend",
     "score_conversations",
     "write_report",
 ]
 
 
-def normalise(value: Any) -> Any:
-    """A comparable form of call arguments: mappings by key, lists of plain values as sorted sets."""
-    if isinstance(value, dict):
-        return {str(k): normalise(v) for k, v in sorted(value.items())}
-    if isinstance(value, list | tuple):
-        items = [normalise(v) for v in value]
-        if all(isinstance(v, str | int | float | bool) or v is None for v in items):
-            return sorted(set(items), key=lambda v: (type(v).__name__, str(v)))
-        return items
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def calls_agree(expected: Sequence[ToolCall], predicted: Sequence[ToolCall]) -> bool:
-    """Whether two answers make the same calls with the same arguments (in order)."""
-    return len(expected) == len(predicted) and all(
-        e.name == p.name and normalise(e.arguments) == normalise(p.arguments)
-        for e, p in zip(expected, predicted, strict=True)
-    )
-
-
 def schema_valid(example: Example, calls: Sequence[ToolCall]) -> bool:
+    """Whether the calls are accepted by the example's task (its schema and checks on the input), or else by the
+    declared tools' names and required fields."""
     if not calls:
         return False
     if example.task and example.input is not None:
@@ -128,20 +126,34 @@ class Scores:
     outcomes: list[tuple[str, str, str, bool, bool, bool]] = field(default_factory=list)
 
     def add(self, example: Example, expected: Sequence[ToolCall], output: str | None, latency: float | None) -> None:
-        """Score one output (None: the artifact gave no answer)."""
+        """Score one output as FunctionGemma text (None: the artifact gave no answer)."""
+        if output is None:
+            self.add_calls(example, expected, None, latency, "no_answer")
+            return
+        try:
+            predicted = split_output(output)[0]
+        except FunctionGemmaFormatError:
+            self.add_calls(example, expected, None, latency, "unparsable")
+            return
+        self.add_calls(example, expected, predicted, latency)
+
+    def add_calls(
+        self,
+        example: Example,
+        expected: Sequence[ToolCall],
+        calls: Sequence[ToolCall] | None,
+        latency: float | None,
+        failure: str = "unparsable",
+    ) -> None:
+        """Score one answer as calls; None: no calls could be read, ``failure`` says why (``unparsable`` or
+        ``no_answer``)."""
         self.examples += 1
         if latency is not None:
             self.latencies.append(latency)
-        predicted: list[ToolCall] = []
-        parsed = output is not None
-        if output is None:
-            self.failures["no_answer"] += 1
-        else:
-            try:
-                predicted = split_output(output)[0]
-            except FunctionGemmaFormatError:
-                parsed = False
-                self.failures["unparsable"] += 1
+        parsed = calls is not None
+        predicted = list(calls or [])
+        if not parsed:
+            self.failures[failure] += 1
         self.expected.append(list(expected))
         self.predicted.append(predicted if parsed else None)
         valid = parsed and bool(predicted or not expected)
@@ -155,10 +167,8 @@ class Scores:
         exact = calls_agree(expected, predicted)
         if exact:
             self.exact += 1
-        if output is None:
-            called = "(no answer)"
-        elif not parsed:
-            called = "(unparsable)"
+        if not parsed:
+            called = "(no answer)" if failure == "no_answer" else "(unparsable)"
         else:
             called = predicted[0].name if predicted else "(no call)"
         wanted = expected[0].name if expected else "(no call)"
@@ -212,12 +222,47 @@ class Scores:
             "by_task": self._by_task(),
             "confusion": self._confusion(),
         }
-        from tasks.cli_intent.metrics import belongs_to_cli_intent, cli_intent_metrics
-
-        names = sorted({call.name for calls in self.expected for call in calls})
-        if names and belongs_to_cli_intent(names):
-            metrics["cli_intent"] = cli_intent_metrics(self.expected, self.predicted)
+        families = self._task_figures()
+        if families:
+            metrics["task_figures"] = {family: figures["examples"] for family, figures in families.items()}
+            metrics.update(families)
         return metrics
+
+    def _task_figures(self) -> dict[str, dict[str, Any]]:
+        """Each task family's own figures (the ``metrics`` hook of its tasks; tasks named ``FAMILY:VARIANT`` are
+        one family) over its examples, with ``n``: the examples behind each rate (as the task gives it, else every
+        figure between 0 and 1 is a rate over all of them)."""
+        from tasks.registry import TASKS
+
+        rows: dict[str, list[int]] = defaultdict(list)
+        for index, outcome in enumerate(self.outcomes):
+            if outcome[0] in TASKS:
+                rows[outcome[0].partition(":")[0]].append(index)
+        families: dict[str, dict[str, Any]] = {}
+        for family, indexes in sorted(rows.items()):
+            task = TASKS[min(self.outcomes[i][0] for i in indexes)]
+            figures = _task_metrics(task, [self.expected[i] for i in indexes], [self.predicted[i] for i in indexes])
+            if figures:
+                given = figures.get("n")
+                n = dict(given) if isinstance(given, dict) else {
+                    k: len(indexes) for k, v in figures.items() if isinstance(v, float) and 0.0 <= v <= 1.0
+                }
+                families[family] = {**figures, "n": n, "examples": len(indexes)}
+        return families
+
+
+def _task_metrics(
+    task: Any, expected: Sequence[Sequence[ToolCall]], predicted: Sequence[Sequence[ToolCall] | None]
+) -> dict[str, Any]:
+    """A task's own evaluation figures for its examples (its ``metrics`` hook; none by default)."""
+    # TODO(hooks merge): the protocol declares ``metrics`` with a default: return task.metrics(expected, predicted)
+    if "metrics" in dir(type(task)):
+        figures: dict[str, Any] = task.metrics(expected, predicted)
+        return figures
+    from tasks.cli_intent.metrics import cli_intent_metrics
+    from tasks.cli_intent.task import CliIntentTask
+
+    return cli_intent_metrics(expected, predicted) if isinstance(task, CliIntentTask) else {}
 
 
 def expected_calls(example: Example) -> list[ToolCall]:
@@ -257,12 +302,60 @@ def heuristic_answer(example: Example) -> tuple[str | None, float | None]:
     return (render_call(call.name, call.arguments) if call else ""), None
 
 
-def conversation_steps(path: Path, profile: Profile = "hf") -> dict[str, tuple[str, list[tuple[str, str]]]]:
+@dataclass(frozen=True)
+class Case:
+    """One question of the eval: where it is, its prompt text, the teacher's answer, and the request a backend is
+    asked (None for a line that holds no conversation, or whose conversation no request renders to the prompt)."""
+
+    where: str
+    prompt: str
+    completion: str
+    request: ModelRequest | None = None
+
+    @property
+    def expected(self) -> list[ToolCall]:
+        """The teacher's calls."""
+        try:
+            return split_output(self.completion)[0]
+        except FunctionGemmaFormatError as error:
+            raise ValueError(f"{self.where}: the teacher's completion does not parse: {error}") from None
+
+
+def _request(
+    messages: list[dict[str, Any]] | None, tools: list[dict[str, Any]], task: str | None, input: Any, prompt: str,
+    profile: Profile,
+) -> ModelRequest | None:
+    """The request for a conversation before an answer, if it renders to exactly ``prompt`` (the dataset's bytes);
+    with the task's typed input and guidance where the line names a known task."""
+    if messages is None:
+        return None
+    from tasks.registry import TASKS
+
+    known = TASKS.get(task) if task else None
+    typed: BaseModel | None = None
+    if known is not None and isinstance(input, dict):
+        try:
+            typed = known.input_model.model_validate(input)
+        except ValidationError:
+            typed = None
+    request = request_from_messages(
+        messages, tools, task=task or "", input=typed, guidance=known.guidance if known is not None else ""
+    )
+    return request if request is not None and student_prompt(request, profile) == prompt else None
+
+
+def example_case(example: Example, profile: Profile = "hf") -> Case:
+    """An eval example as a question for any backend."""
+    request = _request(example.messages, example.tools, example.task, example.input, example.prompt, profile)
+    return Case(example.where, example.prompt, example.completion, request)
+
+
+def conversation_cases(path: Path, profile: Profile = "hf") -> dict[str, tuple[str, list[Case]]]:
     """For each multi-turn ``messages`` line (two or more assistant turns): its task and every assistant turn as a
-    (prompt, completion) pair, the prompt holding the teacher's conversation so far. Keyed by ``FILE:LINE``."""
+    question whose conversation is the teacher's so far. Keyed by ``FILE:LINE``."""
     import orjson
 
-    steps: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    conversations: dict[str, tuple[str, list[Case]]] = {}
     with open(path, "rb") as lines:
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
@@ -274,31 +367,59 @@ def conversation_steps(path: Path, profile: Profile = "hf") -> dict[str, tuple[s
             turns = [i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"]
             if len(turns) < 2:
                 continue
+            where = f"{path}:{number}"
+            task = record.get("task")
             try:
                 tools = nested_value(record.get("tools")) or []  # written as a JSON string
-                pairs = [prompt_completion(messages[: i + 1], tools, profile) for i in turns]
+                input = nested_value(record.get("input"))
+                cases = []
+                for i in turns:
+                    prompt, completion = prompt_completion(messages[: i + 1], tools, profile)
+                    request = _request(messages[:i], tools, task, input, prompt, profile)
+                    cases.append(Case(f"{where} turn {i}", prompt, completion, request))
             except (FunctionGemmaFormatError, KeyError, TypeError, ValueError) as error:
-                raise DatasetError(f"{path}:{number}: field 'messages': {error}") from None
-            steps[f"{path}:{number}"] = (str(record.get("task") or "(task not recorded)"), pairs)
-    return steps
+                raise DatasetError(f"{where}: field 'messages': {error}") from None
+            conversations[where] = (str(task or "(task not recorded)"), cases)
+    return conversations
+
+
+def conversation_steps(path: Path, profile: Profile = "hf") -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """:func:`conversation_cases` as (prompt, completion) pairs."""
+    return {
+        key: (task, [(case.prompt, case.completion) for case in cases])
+        for key, (task, cases) in conversation_cases(path, profile).items()
+    }
 
 
 def score_conversations(
     steps: dict[str, tuple[str, list[tuple[str, str]]]], complete: Callable[[str], str | None]
 ) -> dict[str, Any]:
-    """Turn and whole-conversation accuracy, each turn asked with the teacher's conversation so far."""
+    """Turn and whole-conversation accuracy of a text answerer, each turn asked with the teacher's conversation so
+    far."""
+
+    def answer(case: Case) -> Answer:
+        output = complete(case.prompt)
+        try:
+            return Answer(tuple(split_output(output)[0]) if output is not None else None)
+        except FunctionGemmaFormatError:
+            return Answer(None)
+
+    cases = {k: (task, [Case(k, p, c) for p, c in pairs]) for k, (task, pairs) in steps.items()}
+    return score_conversation_cases(cases, answer)
+
+
+def score_conversation_cases(
+    conversations: dict[str, tuple[str, list[Case]]], answer: Callable[[Case], Answer]
+) -> dict[str, Any]:
+    """Turn and whole-conversation accuracy: a turn is right when its calls agree with the teacher's, a
+    conversation when all its turns are."""
     per_task: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for task, pairs in steps.values():
+    for task, cases in conversations.values():
         right = 0
-        for prompt, completion in pairs:
-            expected = split_output(completion)[0]
-            output = complete(prompt)
-            try:
-                predicted = split_output(output)[0] if output is not None else None
-            except FunctionGemmaFormatError:
-                predicted = None
-            right += predicted is not None and calls_agree(expected, predicted)
-        per_task[task].append((right, len(pairs)))
+        for case in cases:
+            calls = answer(case).calls
+            right += calls is not None and calls_agree(case.expected, calls)
+        per_task[task].append((right, len(cases)))
 
     def rates(rows: list[tuple[int, int]]) -> dict[str, Any]:
         turns = sum(n for _, n in rows)
@@ -362,20 +483,122 @@ def baseline_note(
     return {"name": "heuristic", "what": what, "teacher": teacher, "is_teacher": is_teacher, "verdict": verdict}
 
 
-def _answerer(path: Path, max_tokens: int) -> tuple[Callable[[Example], tuple[str | None, float | None]],
-                                                      Callable[[str], str | None]]:
-    generator: Generator = open_generator(path, max_tokens)
+@runtime_checkable
+class TextStudent(Protocol):
+    """A backend that also completes FunctionGemma text (a model folder, a GGUF): it can answer a line that holds
+    no conversation."""
 
-    def answer(example: Example) -> tuple[str | None, float | None]:
-        done = generator.complete(example.prompt)
-        return done.text, done.latency_s
+    def complete_text(self, prompt: str) -> Completion:
+        """The greedy completion of ``prompt``."""
+        ...
 
-    return answer, lambda prompt: generator.complete(prompt).text
+
+_LOCAL_KINDS = ("hf", "gguf")
+
+
+def _spec(artifact: Path | str) -> tuple[str, str]:
+    """The kind (``hf``, ``gguf`` or ``ollama``) and value of an artifact: ``KIND:VALUE``, or a path (a ``.gguf``
+    file is a GGUF, anything else a model folder)."""
+    text = str(artifact)
+    kind, _, value = text.partition(":")
+    if kind in (*_LOCAL_KINDS, "ollama") and value and not Path(text).exists():
+        return kind, value
+    return ("gguf" if Path(text).suffix == ".gguf" else "hf"), text
+
+
+def artifact_label(artifact: Path | str) -> str:
+    """How the report names an artifact: a GGUF by its file name, a model folder by its path, a served student by
+    its spec."""
+    kind, value = _spec(artifact)
+    return Path(value).name if kind == "gguf" else f"ollama:{value}" if kind == "ollama" else value
+
+
+def open_backend(artifact: Path | str, max_tokens: int = 256, profile: str = "hf") -> ModelBackend:
+    """The backend an artifact names: a model folder (``hf:DIR`` or a directory), a GGUF (``gguf:PATH`` or a
+    ``.gguf`` file) or an Ollama student (``ollama:NAME``, served at ``OLLAMA_HOST``). A missing model is a
+    one-line :class:`~finetune.models.ModelError`."""
+    from interpreters.backends import build_backend
+    from interpreters.hf import HfModel
+
+    kind, value = _spec(artifact)
+    try:
+        if kind == "hf":  # TODO(cli merge): build_backend knows hf:DIR
+            return HfModel(Path(value), max_tokens, profile=profile)  # type: ignore[arg-type]
+        if kind == "gguf":
+            return build_backend(f"gguf:{value}", max_tokens=max_tokens, n_ctx=0, profile=profile)
+        return build_backend(f"ollama:{value}")
+    except OperationFailed as error:
+        raise ModelError(str(error)) from None
+
+
+class _Asker:
+    """Puts questions to one backend on one event loop: a case's request through the backend protocol, a text
+    line's prompt through ``complete_text``."""
+
+    def __init__(self, backend: ModelBackend, label: str) -> None:
+        self.backend = backend
+        self.label = label
+        self.runner = asyncio.Runner()
+
+    def __call__(self, case: Case) -> Answer:
+        if case.request is not None:
+            return self.runner.run(ask(self.backend, case.request))
+        if isinstance(self.backend, TextStudent):
+            done = self.backend.complete_text(case.prompt)
+            return answer_of(completion_reply(done, case.prompt), done.latency_s)
+        raise DatasetError(
+            f"{case.where}: this line holds no conversation that {self.label} can be asked (only a model folder or "
+            "a GGUF completes text): rebuild the data with --format messages"
+        )
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+def score_backend(
+    backend: ModelBackend,
+    examples: Sequence[Example],
+    profile: Profile = "hf",
+    conversations: dict[str, tuple[str, list[Case]]] | None = None,
+    progress: IO[str] | None = None,
+    label: str = "",
+) -> dict[str, Any]:
+    """Metrics of one backend over the examples (and, given, the multi-turn conversations turn by turn). A fatal
+    backend failure (the student is not there) is a :class:`~finetune.models.ModelError`."""
+    asker = _Asker(backend, label or type(backend).__name__)
+    scores = Scores()
+    try:
+        for index, example in enumerate(examples, start=1):
+            case = example_case(example, profile)
+            answer = asker(case)
+            scores.add_calls(example, case.expected, answer.calls, answer.latency_s, answer.failure or "no_answer")
+            if progress is not None and (index % 25 == 0 or index == len(examples)):
+                print(f"  {label}: {index}/{len(examples)}", file=progress, flush=True)
+        metrics = scores.summary()
+        if conversations:
+            metrics["conversations"] = score_conversation_cases(conversations, asker)
+    except OperationFailed as error:
+        if not getattr(error, "fatal", False):
+            raise
+        raise ModelError(f"{label}: {error}") from None
+    finally:
+        asker.close()
+    return metrics
+
+
+def _data_task(data: Path) -> str | None:
+    """The one task a dataset's ``stats.json`` names (``"task"``), if any."""
+    stats = (data if data.is_dir() else data.parent) / "stats.json"
+    try:
+        task = json.loads(stats.read_text(encoding="utf-8")).get("task") if stats.is_file() else None
+    except (ValueError, AttributeError):
+        return None
+    return task if isinstance(task, str) else None
 
 
 def evaluate(
     data: Path,
-    artifacts: Sequence[Path],
+    artifacts: Sequence[Path | str],
     out: Path,
     profile: str | None = None,
     limit: int | None = None,
@@ -388,27 +611,30 @@ def evaluate(
     """Score the base model (before), every artifact (after) and the heuristic baseline on the eval split; write
     eval.json, eval.md, eval.png and (given training stages) loss.png.
 
-    The codec profile is what the data and the artifacts record (``profile`` must agree; none recorded: hf)."""
-    profile = resolve_profile(profile, data, artifacts)
+    An artifact is a model folder, a GGUF, or a spec (``hf:DIR``, ``gguf:PATH``, ``ollama:NAME``). The codec
+    profile is what the data and the local artifacts record (``profile`` must agree; none recorded: hf)."""
+    local = [Path(v) for k, v in map(_spec, artifacts) if k in _LOCAL_KINDS]
+    profile = resolve_profile(profile, data, local)
     eval_file = dataset_file(data, "eval")
     examples = load_examples(eval_file, profile)  # type: ignore[arg-type]
     if limit is not None:
         examples = examples[:limit]
+    named = _data_task(data)
+    if named is not None:
+        examples = [example if example.task else replace(example, task=named) for example in examples]
     wanted = {e.where for e in examples}
-    steps = {k: v for k, v in conversation_steps(eval_file, profile).items() if k in wanted}  # type: ignore[arg-type]
+    steps = {k: v for k, v in conversation_cases(eval_file, profile).items() if k in wanted}  # type: ignore[arg-type]
     results: dict[str, Any] = {"data": str(data), "profile": profile, "examples": len(examples), "artifacts": {}}
 
-    def run(path: Path, label: str) -> dict[str, Any]:
-        answer, complete = _answerer(path, max_tokens)
-        metrics = score(examples, answer, progress, label)
-        if steps:
-            metrics["conversations"] = score_conversations(steps, complete)
-        return metrics
+    def run(artifact: Path | str, label: str) -> dict[str, Any]:
+        backend = open_backend(artifact, max_tokens, profile)
+        return score_backend(backend, examples, profile, steps, progress, label)  # type: ignore[arg-type]
 
     if base is not None:
         results["base"] = {"model": str(base), **run(base, f"base {base.name}")}
-    for path in artifacts:
-        results["artifacts"][path.name if path.suffix == ".gguf" else str(path)] = run(path, path.name)
+    for artifact in artifacts:
+        label = artifact_label(artifact)
+        results["artifacts"][label] = run(artifact, Path(label).name)
     known = [e for e in examples if e.task and e.input is not None]
     if known:
         results["heuristic_baseline"] = score(known, heuristic_answer)
@@ -436,14 +662,29 @@ def _pct(rate: float, n: int) -> str:
     return f"{rate:.1%} (n={n})"
 
 
+def _title(family: str) -> str:
+    """A task family's name as a heading, words of up to three letters read as acronyms (as in "CLI intent")."""
+    words = [w.upper() if len(w) <= 3 else w for w in family.replace("_", " ").split()]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:] if words else family
+
+
+def _figures(figures: dict[str, Any]) -> str:
+    """A task's figures in one line: each rate with its n, then the counts."""
+    n = figures.get("n", {})
+    rates = [f"{k.replace('_', ' ')} {_pct(v, n[k])}" for k, v in figures.items() if k in n]
+    counts = [f"{k.replace('_', ' ')} {v:g}" for k, v in figures.items()
+              if k not in n and k not in ("n", "examples") and isinstance(v, int | float)]
+    return ", ".join(rates + counts) or "-"
+
+
 def write_report(results: dict[str, Any]) -> str:
     """The evaluation as markdown: every figure with its n, base (before) beside each artifact (after)."""
     rows = _rows(results)
     lines = [
         f"# Evaluation on {results['data']} ({results['examples']} examples)",
         "",
-        "| model | n | valid calls | schema-valid | exact match | p50 ms | p95 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| model | n | valid calls | schema-valid | exact match | p50 ms | p95 ms | timed n |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, m in rows.items():
         latency = m["latency_ms"]
@@ -451,7 +692,7 @@ def write_report(results: dict[str, Any]) -> str:
             f"| {name} | {m['examples']} | {m['valid_call_rate']:.1%} | {m['schema_valid_rate']:.1%} "
             f"| {m['exact_match']:.1%} "
             f"| {latency['p50'] if latency['p50'] is not None else '-'} "
-            f"| {latency['p95'] if latency['p95'] is not None else '-'} |"
+            f"| {latency['p95'] if latency['p95'] is not None else '-'} | {latency.get('n', '-')} |"
         )
     baseline = results.get("baseline")
     if baseline:
@@ -488,24 +729,12 @@ def write_report(results: dict[str, Any]) -> str:
                 lines.append(f"| {name} | {task} | {t['conversations']} | {t['turns']} | {t['turn_accuracy']:.1%} "
                              f"| {t['conversation_accuracy']:.1%} |")
         lines.append("")
-    intent = {name: m["cli_intent"] for name, m in rows.items() if "cli_intent" in m}
-    if intent:
-        lines += [
-            "",
-            "CLI intent (execute at confidence >= 0.9, confirm 0.7-0.9, clarify below):",
-            "",
-            "| model | n | exact | command | subcommand | args | flags | invalid | clarify P | clarify R "
-            "| execute / confirm / clarify |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for name, m in intent.items():
-            lines.append(
-                f"| {name} | {rows[name]['examples']} | {m['exact_match']:.1%} | {m['command_accuracy']:.1%} "
-                f"| {m['subcommand_accuracy']:.1%} "
-                f"| {m['args_accuracy']:.1%} | {m['flags_accuracy']:.1%} | {m['invalid_output_rate']:.1%} "
-                f"| {m['clarification_precision']:.1%} | {m['clarification_recall']:.1%} "
-                f"| {m['execute_rate']:.0%} / {m['confirm_rate']:.0%} / {m['clarify_rate']:.0%} |"
-            )
+    families = sorted({family for m in rows.values() for family in m.get("task_figures", {})})
+    for family in families:
+        lines += ["", f"## {_title(family)}: the task's own figures (n: the examples behind each)", ""]
+        for name, m in rows.items():
+            if family in m.get("task_figures", {}):
+                lines.append(f"- {name}: {_figures(m[family])}")
     return "\n".join(lines) + "\n"
 
 

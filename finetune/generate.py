@@ -7,12 +7,10 @@ control tokens so the codec can parse it.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from converters.functiongemma import BOS, STOP_SEQUENCES
-from finetune.models import ModelError, load_merged, load_tokenizer
+from finetune.models import ModelError
 from interpreters.llamacpp import Completion, greedy_completion
 
 __all__ = ["Completion", "Generator", "GgufGenerator", "HfGenerator", "open_generator"]
@@ -29,42 +27,22 @@ class Generator(Protocol):
 
 
 class HfGenerator:
-    """A transformers checkpoint (adapters merged), decoding greedily on the CPU or the GPU."""
+    """A transformers checkpoint (adapters merged), decoding greedily on the CPU or the GPU
+    (:class:`interpreters.hf.HfModel`'s decoding)."""
 
     def __init__(self, path: Path, max_tokens: int = 256, precision: str = "fp32") -> None:
-        import torch
+        from interpreters.hf import HfModel, HfModelMissing
 
         self.name = str(path)
         self.max_tokens = max_tokens
-        self.tokenizer = load_tokenizer(path)
-        self.model = load_merged(path, precision)  # type: ignore[arg-type]
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model.to(self.device).eval()
-        self.stop_ids = [self.tokenizer.eos_token_id] + [
-            self.tokenizer.convert_tokens_to_ids(token) for token in STOP_SEQUENCES
-        ]
+        try:
+            self.backend = HfModel(path, max_tokens, precision=precision)
+        except HfModelMissing as error:
+            raise ModelError(str(error)) from None
+        self.backend.load()  # now, as before: a broken checkpoint fails here, not mid-run
 
     def complete(self, prompt: str) -> Completion:
-        import torch
-
-        started = time.perf_counter()
-        ids = self.tokenizer(prompt.removeprefix(BOS), return_tensors="pt").input_ids.to(self.device)
-        with torch.no_grad():
-            out = self.model.generate(
-                ids,
-                max_new_tokens=self.max_tokens,
-                do_sample=False,
-                eos_token_id=self.stop_ids,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
-        new = out[0, ids.shape[1] :].tolist()
-        stopped = "max_tokens"
-        if new and new[-1] in self.stop_ids:
-            stopped = "eos" if new[-1] == self.tokenizer.eos_token_id else self.tokenizer.convert_ids_to_tokens(new[-1])
-            if new[-1] == self.tokenizer.eos_token_id:
-                new = new[:-1]
-        text = self.tokenizer.decode(new, skip_special_tokens=False)
-        return Completion(text, time.perf_counter() - started, ids.shape[1], len(new), stopped)
+        return self.backend.complete_text(prompt)
 
 
 class GgufGenerator:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from converters.functiongemma import STOP_SEQUENCES, FunctionGemmaFormatError, split_output
+from converters.functiongemma import STOP_SEQUENCES, FunctionGemmaFormatError, Profile, split_output
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
 from teacher.operations import OperationFailed
 
-__all__ = ["Completion", "LlamaCppStudent", "StudentModelMissing", "greedy_completion"]
+__all__ = ["Completion", "LlamaCppStudent", "StudentModelMissing", "completion_reply", "greedy_completion"]
 
 
 class StudentModelMissing(OperationFailed):
@@ -37,6 +37,8 @@ class LlamaCppStudent(ModelBackend):
     n_threads: int | None = None
     #: keep the KV cache between requests so a shared prompt prefix (the tool declarations) is not evaluated again
     reuse_prefix: bool = False
+    #: the codec profile of the prompts (the one the GGUF was trained with)
+    profile: Profile = "hf"
 
     def __post_init__(self) -> None:
         self._llm: Any = None
@@ -53,22 +55,30 @@ class LlamaCppStudent(ModelBackend):
             self._llm = llama_cpp.Llama(str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
         return self._llm
 
+    def complete_text(self, prompt: str) -> Completion:
+        """The greedy completion of FunctionGemma text (control tokens kept)."""
+        return greedy_completion(self._model(), prompt, self.max_tokens, reuse_prefix=self.reuse_prefix)
+
     async def complete(self, request: ModelRequest) -> ModelReply:
-        prompt = student_prompt(request, "hf")
-        done = greedy_completion(self._model(), prompt, self.max_tokens, reuse_prefix=self.reuse_prefix)
-        meta = {
-            "latency_s": done.latency_s,
-            "prompt_tokens": done.prompt_tokens,
-            "completion_tokens": done.completion_tokens,
-            "stopped_at": done.stopped_at,
-            "request": {"prompt": prompt},
-        }
-        try:
-            calls, content = split_output(done.text)
-        except FunctionGemmaFormatError as error:
-            meta["format_error"] = str(error)
-            return ModelReply(calls=(), reasoning=done.text, raw=done.text, meta=meta)
-        return ModelReply(calls=tuple(calls), reasoning=content, raw=done.text, meta=meta)
+        prompt = student_prompt(request, self.profile)
+        return completion_reply(self.complete_text(prompt), prompt)
+
+
+def completion_reply(done: Completion, prompt: str) -> ModelReply:
+    """A FunctionGemma completion as a reply: the codec's calls, or none with ``meta["format_error"]``."""
+    meta: dict[str, Any] = {
+        "latency_s": done.latency_s,
+        "prompt_tokens": done.prompt_tokens,
+        "completion_tokens": done.completion_tokens,
+        "stopped_at": done.stopped_at,
+        "request": {"prompt": prompt},
+    }
+    try:
+        calls, content = split_output(done.text)
+    except FunctionGemmaFormatError as error:
+        meta["format_error"] = str(error)
+        return ModelReply(calls=(), reasoning=done.text, raw=done.text, meta=meta)
+    return ModelReply(calls=tuple(calls), reasoning=content, raw=done.text, meta=meta)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
 """``python -m teacher.compare``: ask a student the questions a teacher recording answered, and measure agreement.
 
-For every answered select_symbols and score_edge turn in the recordings, the same input is put to the student
-(``--student ollama``, or ``--student llamacpp --gguf PATH``); per task it reports how often the student's
-answer is valid and, against the teacher's: select_symbols exact selection match and mean Jaccard of the
-selections; score_edge mean absolute difference of relevance and risk and agreement of the three flags. A line
-that cannot be read is reported (``FILE:LINE: field ...``), skipped and counted, as ``converters.rebuild`` does.
+For every answered turn of a compared task in the recordings (the tasks whose ``compared`` hook says so: the
+exploration's select_symbols and score_edge), the same input is put to the student (``--student ollama``,
+``--student llamacpp --gguf PATH`` or ``--student hf --hf DIR``) through :mod:`teacher.evaluation`, the path
+``finetune eval`` takes too; per task it reports how often the student's answer is valid, how often it is exact
+(:func:`teacher.evaluation.calls_agree`, the one definition both use) and the task's own agreement figures (its
+``agreement`` hook: for select_symbols the mean Jaccard of the selections; for score_edge the mean absolute
+difference of relevance and risk and agreement of the three flags). A line that cannot be read is reported
+(``FILE:LINE: field ...``), skipped and counted, as ``converters.rebuild`` does.
 """
 
 from __future__ import annotations
@@ -17,18 +20,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from converters.functiongemma import ToolCall
 from teacher.cli_args import output_problem
-from teacher.handlers import interpret, perform
-from teacher.model import ModelBackend
+from teacher.evaluation import ask, calls_agree
+from teacher.model import ModelBackend, request_for
 from teacher.operations import Ask, OperationFailed
-from teacher.task import TaskOutputError
+from teacher.task import FineTrainingTeacher, TaskOutputError
 
 __all__ = ["agreement", "compare", "compared_records", "jaccard", "main"]
 
-COMPARED = ("select_symbols", "score_edge")
 FLAGS = ("is_exhaustive", "is_type_family", "is_exported")
 
 
@@ -38,11 +40,26 @@ def jaccard(a: Sequence[str], b: Sequence[str]) -> float:
     return 1.0 if not left | right else len(left & right) / len(left | right)
 
 
-def agreement(task: str, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
-    """Per-turn agreement figures between a teacher's and a student's arguments for one task."""
-    if task == "select_symbols":
-        t, s = teacher.get("selected", []), student.get("selected", [])
-        return {"exact": float(set(t) == set(s)), "jaccard": jaccard(t, s)}
+def _compared(task: FineTrainingTeacher[Any, Any]) -> bool:
+    """Whether students are compared with the teacher on this task (its ``compared`` hook)."""
+    # TODO(hooks merge): the protocol declares ``compared`` (default False): return task.compared
+    if "compared" in dir(type(task)):
+        return bool(task.compared)  # type: ignore[attr-defined]
+    return task.name in ("select_symbols", "score_edge")
+
+
+def _agreement(
+    task: FineTrainingTeacher[Any, Any], teacher: dict[str, Any], student: dict[str, Any]
+) -> dict[str, float]:
+    """The task's own per-turn agreement figures (its ``agreement`` hook)."""
+    # TODO(hooks merge): the protocol declares ``agreement`` (default {}): return task.agreement(teacher, student)
+    if "agreement" in dir(type(task)):
+        figures: dict[str, float] = task.agreement(teacher, student)  # type: ignore[attr-defined]
+        return figures
+    if task.name == "select_symbols":
+        return {"jaccard": jaccard(teacher.get("selected", []), student.get("selected", []))}
+    if task.name != "score_edge":
+        return {}
     figures = {
         "relevance_abs_diff": abs(teacher["relevance"] - student["relevance"]),
         "risk_abs_diff": abs(teacher["risk"] - student["risk"]),
@@ -51,37 +68,48 @@ def agreement(task: str, teacher: dict[str, Any], student: dict[str, Any]) -> di
     return figures
 
 
+def agreement(task: str, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
+    """Per-turn agreement figures between a teacher's and a student's arguments for one task: ``exact`` (the calls
+    agree, :func:`teacher.evaluation.calls_agree`) and the task's own figures."""
+    from tasks.registry import task_named
+
+    exact = calls_agree([ToolCall(task, teacher)], [ToolCall(task, student)])
+    return {**_agreement(task_named(task), teacher, student), "exact": float(exact)}
+
+
 async def compare(records: Sequence[dict[str, Any]], student: ModelBackend) -> dict[str, Any]:
     """Ask ``student`` every compared teacher turn in ``records``; returns the report per task."""
     from tasks.registry import TASKS
 
     totals: dict[str, dict[str, float]] = {}
     counts: dict[str, dict[str, int]] = {}
-    async with interpret(student):
-        for record in records:
-            task_name = record.get("task")
-            if record.get("kind") != "model" or record.get("error") or task_name not in COMPARED:
-                continue
-            task = TASKS[str(task_name)]
-            count = counts.setdefault(str(task_name), {"turns": 0, "valid": 0, "invalid": 0, "failed": 0})
-            count["turns"] += 1
-            input = task.input_model.model_validate(record["input"])
-            teacher_call = ToolCall(record["calls"][0]["name"], record["calls"][0]["arguments"])
-            try:
-                answer = await perform(Ask(task, input))
-            except TaskOutputError:
-                count["invalid"] += 1
-                continue
-            except OperationFailed as error:
-                if getattr(error, "fatal", False):  # the student is not there at all: stop, saying what to run
-                    raise
-                count["failed"] += 1
-                continue
-            count["valid"] += 1
-            figures = agreement(str(task_name), teacher_call.arguments, answer.model_dump())
-            sums = totals.setdefault(str(task_name), {})
-            for name, value in figures.items():
-                sums[name] = sums.get(name, 0.0) + value
+    for record in records:
+        task_name = str(record.get("task"))
+        task = TASKS.get(task_name)
+        if record.get("kind") != "model" or record.get("error") or task is None or not _compared(task):
+            continue
+        count = counts.setdefault(task_name, {"turns": 0, "valid": 0, "invalid": 0, "failed": 0})
+        count["turns"] += 1
+        input = task.input_model.model_validate(record["input"])
+        teacher_calls = [ToolCall(c["name"], c["arguments"]) for c in record["calls"]]
+        answer = await ask(student, request_for(task, input))
+        if answer.reply is None:
+            count["failed"] += 1
+            continue
+        try:
+            output = student.output_of(Ask(task, input), answer.reply)
+        except TaskOutputError:
+            count["invalid"] += 1
+            continue
+        count["valid"] += 1
+        own = output.model_dump() if isinstance(output, BaseModel) else dict(answer.reply.calls[0].arguments)
+        figures = {
+            **_agreement(task, teacher_calls[0].arguments, own),
+            "exact": float(calls_agree(teacher_calls, answer.calls or ())),
+        }
+        sums = totals.setdefault(task_name, {})
+        for name, value in figures.items():
+            sums[name] = sums.get(name, 0.0) + value
     report: dict[str, Any] = {}
     for task_name, count in counts.items():
         means = {name: round(value / count["valid"], 4) for name, value in totals.get(task_name, {}).items()}
@@ -97,11 +125,11 @@ def _problem(record: dict[str, Any]) -> str | None:
     problem = schema_problem(record)
     if problem is not None or record.get("kind") != "model" or record.get("error"):
         return problem
-    task = record.get("task")
-    if task not in COMPARED:
+    task = TASKS.get(str(record.get("task")))
+    if task is None or not _compared(task):
         return None
     try:
-        TASKS[str(task)].input_model.model_validate(record.get("input"))
+        task.input_model.model_validate(record.get("input"))
     except ValidationError as error:
         return validation_problem("input", error)
     calls = record.get("calls")
@@ -145,8 +173,9 @@ def compared_records(logs: Sequence[Path], problems: IO[str]) -> tuple[list[dict
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0])
     parser.add_argument("recordings", type=Path, help="a teacher's recordings (a directory or a session log)")
-    parser.add_argument("--student", choices=["ollama", "llamacpp"], required=True, help="the student to ask")
+    parser.add_argument("--student", choices=["ollama", "llamacpp", "hf"], required=True, help="the student to ask")
     parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
+    parser.add_argument("--hf", type=Path, metavar="DIR", help="the student's model folder (--student hf)")
     parser.add_argument("--model", default="functiongemma-student", help="the student's model name")
     parser.add_argument("--host", help="Ollama host (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
@@ -154,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.student == "llamacpp" and not args.gguf:
         parser.error("--student llamacpp needs --gguf PATH")
+    if args.student == "hf" and not args.hf:
+        parser.error("--student hf needs --hf DIR")
     from interpreters.llamacpp import LlamaCppStudent
     from interpreters.ollama import OllamaStudent
     from interpreters.replay import session_logs
@@ -172,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         student: ModelBackend
         if args.student == "llamacpp":
             student = LlamaCppStudent(args.gguf)
+        elif args.student == "hf":
+            from interpreters.hf import HfModel
+
+            student = HfModel(args.hf)
         else:
             student = OllamaStudent(model=args.model, host=args.host)
         report = asyncio.run(compare(records, student))

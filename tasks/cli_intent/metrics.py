@@ -67,13 +67,14 @@ def _ratio(part: int, whole: int) -> float:
 
 def cli_intent_metrics(
     expected: Sequence[Sequence[ToolCall]], predicted: Sequence[Sequence[ToolCall] | None]
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Exact match, per-field accuracy, invalid outputs, clarification precision/recall and threshold bands.
 
     Field accuracies (command, subcommand, args, flags) are over the examples that expect ``run_command``
     (invalid outputs count as wrong);
     each needs the fields before it right too (subcommand needs the command). Rates with an empty
-    denominator are 0.0; the counts are included so that a reader can tell.
+    denominator are 0.0; the counts are included so that a reader can tell, and ``n`` gives each rate's
+    denominator (how many examples stand behind it).
     """
     if len(expected) != len(predicted):
         raise ValueError(f"{len(expected)} expected answers but {len(predicted)} predictions")
@@ -109,7 +110,7 @@ def cli_intent_metrics(
                 counts["args"] += got.args == want.args
                 counts["flags"] += sorted(got.flags) == sorted(want.flags)
     valid = n - counts["invalid"]
-    metrics: dict[str, float] = {
+    metrics: dict[str, Any] = {
         "examples": float(n),
         "exact_match": _ratio(counts["exact"], n),
         "command_accuracy": _ratio(counts["command"], counts["commands"]),
@@ -127,6 +128,13 @@ def cli_intent_metrics(
         metrics[f"{band}_rate"] = _ratio(band_total[band], valid)
         metrics[f"{band}_accuracy"] = _ratio(band_right[band], band_total[band])
         metrics[f"{band}_count"] = float(band_total[band])
+    commands = counts["commands"]
+    metrics["n"] = {
+        "exact_match": n, "invalid_output_rate": n, "command_accuracy": commands, "subcommand_accuracy": commands,
+        "args_accuracy": commands, "flags_accuracy": commands, "clarification_precision": counts["clarify_predicted"],
+        "clarification_recall": counts["clarify_expected"], "wrong_execution_rate": valid,
+        **{f"{band}_rate": valid for band in BANDS}, **{f"{band}_accuracy": band_total[band] for band in BANDS},
+    }
     return metrics
 
 

@@ -108,8 +108,9 @@ def test_the_baseline_says_when_the_heuristic_is_the_teacher(tmp_path: Path) -> 
 def test_cli_intent_answers_get_the_task_metrics() -> None:
     run = ToolCall("run_command", {"command": "pr", "subcommand": "list", "args": {}, "flags": [], "confidence": 0.95})
     scores = Scores()
-    scores.add(_example(), [run], render_call(run.name, run.arguments), None)
-    scores.add(_example(), [run], "garbage <start_function_call>", None)
+    intent_example = _example("cli_intent:gh")  # the task's own metrics come from the example's task
+    scores.add(intent_example, [run], render_call(run.name, run.arguments), None)
+    scores.add(intent_example, [run], "garbage <start_function_call>", None)
     intent = scores.summary()["cli_intent"]
     assert intent["exact_match"] == 0.5 and intent["invalid_output_rate"] == 0.5 and intent["command_accuracy"] == 0.5
 
