@@ -181,10 +181,9 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
         return SelectSymbols(selected=names, repaired="selected_all"), "selected_all"
 
     def agreement(self, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
-        """Exact agreement of the two selections (as sets) and their Jaccard index."""
+        """The Jaccard index of the two selections (exact agreement is :func:`teacher.evaluation.calls_agree`)."""
         left, right = set(teacher.get("selected", [])), set(student.get("selected", []))
-        jaccard = 1.0 if not left | right else len(left & right) / len(left | right)
-        return {"exact": float(left == right), "jaccard": jaccard}
+        return {"jaccard": 1.0 if not left | right else len(left & right) / len(left | right)}
 
     def split_keys(self, input: SelectSymbolsInput) -> list[str]:
         """The symbol: paraphrased topics about one symbol, and a negative with its positive, stay together."""
