@@ -1,10 +1,11 @@
 """``python -m converters.rebuild``: turn recordings into training data, offline, as often as wanted.
 
 Reads session logs (files or directories of ``*.jsonl``), keeps the answered model turns of the chosen tasks,
-converts each through its task (``to_examples``), drops degenerate and duplicate examples, adds negatives
-for select_symbols, splits train/eval grouped so that no symbol (or topic) straddles the two (``--group-by repo``:
-no recorded repository), and writes ``train.jsonl``, ``eval.jsonl`` and ``stats.json`` in one of three shapes
-(``text``, ``messages``, ``prompt-completion``) for one codec profile. No model is called.
+converts each through its task (``to_examples``), drops degenerate (``drop_reason``) and duplicate examples, adds
+each task's ``negatives``, splits train/eval grouped by the tasks' ``split_keys`` so that no symbol (or topic)
+straddles the two (``--group-by repo``: no recorded repository), and writes ``train.jsonl``, ``eval.jsonl`` and
+``stats.json`` in one of three shapes (``text``, ``messages``, ``prompt-completion``) for one codec profile. No
+model is called.
 
 Memory: records stream through; what is kept is the de-duplication set, the symbol/topic groups and a
 length histogram. Order: examples are bucketed by a seeded hash and each bucket sorted, so the same inputs
@@ -37,13 +38,9 @@ from converters.schema import portable_row
 from converters.writer import DatasetWriter, exact_key, loose_key, order_key
 from interpreters.records import SCHEMA_VERSION, schema_mismatch
 from tasks.registry import TASKS
-from tasks.select_symbols.filters import FilterStats
-from tasks.select_symbols.negatives import invert_topic_heuristically, negative_turn
-from tasks.select_symbols.task import SelectSymbolsInput
-from tasks.text import words
 from teacher.cli_args import HelpFormatter, Number, configure_logging, counts, output_problem, positive_int, seed
 from teacher.errors import FineTrainingError
-from teacher.task import TaskOutputError, Turn
+from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, topic_key
 
 __all__ = ["Options", "RebuildStats", "main", "prompt_completion", "reasoning_comment", "rebuild"]
 
@@ -125,24 +122,6 @@ def reasoning_comment(reasoning: str) -> str:
     if len(text) > COMMENT_LIMIT:
         text = text[: COMMENT_LIMIT - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
     return text
-
-
-def _topic_key(text: str) -> str:
-    return "topic:" + " ".join(sorted(words(text)))
-
-
-def group_keys(task: str, input: dict[str, Any]) -> list[str]:
-    """What must stay on one side of the split: the symbol an example is about (select_symbols: the symbol;
-    score_edge: the edge's source), or for a topic-only task its topic as a set of word stems. Paraphrased
-    topics about one symbol, and a negative with its positive, share the symbol and so stay together."""
-    if task == "select_symbols":
-        return [f"symbol:{input.get('module', '')}.{input.get('symbol', '')}"]
-    if task == "score_edge":
-        return [f"symbol:{input.get('source_file')}:{input.get('source_line')}"]
-    context = input.get("context")
-    if isinstance(context, dict) and "node_name" in context:  # a subagent turn: the node it works on
-        return [f"symbol:{context.get('file_path')}:{context['node_name']}"]
-    return [_topic_key(str(input[name])) for name in ("topic", "query") if input.get(name)]
 
 
 class _Groups:
@@ -338,9 +317,8 @@ def _conversations(turn: Turn[Any], options: Options, stats: RebuildStats) -> li
     """The examples of a turn as plain data: validated by pydantic for ``messages``, else the task's fast path."""
     task = TASKS[turn.task]
     try:
-        fast = getattr(task, "example_conversations", None)
-        if options.format != "messages" and fast is not None:
-            conversations: list[dict[str, Any]] = fast(turn)
+        if options.format != "messages":
+            conversations = task.example_conversations(turn)
         else:
             conversations = [e.model_dump(exclude_none=True) for e in task.to_examples(turn)]
     except TaskOutputError:
@@ -353,27 +331,20 @@ def _conversations(turn: Turn[Any], options: Options, stats: RebuildStats) -> li
     return conversations
 
 
-def _examples(turn: Turn[Any], options: Options, stats: RebuildStats, filters: FilterStats) -> list[dict[str, Any]]:
-    if isinstance(turn.input, SelectSymbolsInput):
-        selected = turn.calls[0].arguments.get("selected", []) if turn.calls else []
-        before = dict(filters.dropped)
-        if not filters.admit(turn.input, selected if isinstance(selected, list) else []):
-            reason = next(r for r, n in filters.dropped.items() if n != before.get(r, 0))
-            stats.dropped[reason] += 1
-            return []
-    return _conversations(turn, options, stats)
+_SOURCES: dict[Negatives, frozenset[str]] = {
+    "none": frozenset(), "heuristic": frozenset({"heuristic"}), "teacher": frozenset({"teacher"}),
+    "both": frozenset({"heuristic", "teacher"}),
+}
 
 
-def _negative(turn: Turn[Any], options: Options, inversions: dict[str, str]) -> tuple[Turn[Any] | None, str]:
-    topic = turn.input.topic
-    inverted, source = None, ""
-    if options.negatives in ("teacher", "both") and topic in inversions:
-        inverted, source = inversions[topic], "teacher"
-    if inverted is None and options.negatives in ("heuristic", "both"):
-        inverted, source = invert_topic_heuristically(topic), "heuristic"
-    if not inverted or inverted.strip().lower() == topic.strip().lower():
-        return None, ""
-    return negative_turn(turn.input, inverted, source), source  # type: ignore[arg-type]
+def _examples(turn: Turn[Any], options: Options, stats: RebuildStats) -> tuple[list[dict[str, Any]], int]:
+    """The examples of a turn its task does not call degenerate, and how many topic leaks they carry."""
+    task = TASKS[turn.task]
+    reason = task.drop_reason(turn)
+    if reason is not None:
+        stats.dropped[reason] += 1
+        return [], 0
+    return _conversations(turn, options, stats), task.leaks(turn)
 
 
 # One converted example, as a plain tuple (cheap to send between processes): task, split, the seeded order key
@@ -400,11 +371,12 @@ def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str], str]
 
 
 def _convert(
-    path: Path, options: Options, inversions: dict[str, str], parents: dict[str, str], repo: str = ""
+    path: Path, options: Options, counterparts: dict[str, str], parents: dict[str, str], repo: str = ""
 ) -> _Converted:
     groups = _Groups()
     groups.parent = parents
-    stats, filters, items = RebuildStats(), FilterStats(), []
+    stats, items, topic_leaks = RebuildStats(), [], 0
+    sources = _SOURCES[options.negatives]
     tokenizer = _load_tokenizer(options.tokenizer) if options.tokenizer else None
     split_of: dict[str, str] = {}
     roots: set[str] = set()
@@ -423,17 +395,19 @@ def _convert(
             turn = _turn(path, number, record, options, stats)
             if turn is None:
                 continue
-            root = f"repo:{repo}" if repo else groups.root(group_keys(turn.task, record["input"]))
+            task = TASKS[turn.task]
+            root = f"repo:{repo}" if repo else groups.root(task.split_keys(turn.input))
             if root not in split_of:
                 split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
                 if root:
                     roots.add(root)
             split = split_of[root]
             try:  # a value the format cannot carry (a control token in a topic, say) spoils this line alone
-                made = [(e, "", turn) for e in _examples(turn, options, stats, filters)]
-                if made and isinstance(turn.input, SelectSymbolsInput):
-                    negative, source = _negative(turn, options, inversions)
-                    if negative is not None:
+                examples, leaks = _examples(turn, options, stats)
+                topic_leaks += leaks
+                made = [(e, "", turn) for e in examples]
+                if made and sources:
+                    for negative, source in task.negatives(turn, counterparts, sources):
                         made += [(e, source, negative) for e in _conversations(negative, options, stats)]
                 rendered = [(render_line(e, options, _meta(of, options)), source) for e, source, of in made]
             except (ValueError, TypeError, RecursionError) as error:
@@ -446,21 +420,26 @@ def _convert(
                 loose = loose_key(line, exact)  # the same line once runs of spaces are collapsed
                 order = order_key(seed_prefix, exact)
                 items.append((turn.task, split, order + line, exact, loose, length, source))
-    return _Converted(items=items, stats=stats, topic_leaks=filters.topic_leaks, groups=roots)
+    return _Converted(items=items, stats=stats, topic_leaks=topic_leaks, groups=roots)
 
 
 def _meta(turn: Turn[Any], options: Options) -> dict[str, Any] | None:
     return {"task": turn.task, "input": turn.input.model_dump(mode="json")} if options.with_inputs else None
 
 
-def _scan_inversions(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
-    """The teacher's recorded topic inversions, and the groups joining each topic with its inversion."""
-    inversions: dict[str, str] = {}
+def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
+    """The recorded counterparts (a topic and the teacher's opposite of it, say: the tasks' ``counterpart``) and
+    the groups joining the two texts of each."""
+    counterparts: dict[str, str] = {}
     groups = _Groups()
+    pairing = {name: task for name, task in TASKS.items() if _gives_counterparts(task)}
+    needles = [orjson.dumps(name) for name in pairing]
+    if not needles:
+        return counterparts, groups
     for file in files:
         with open(file, "rb") as lines:
             for raw in lines:
-                if b"invert_topic" not in raw:
+                if not any(needle in raw for needle in needles):
                     continue
                 try:
                     record = orjson.loads(raw)
@@ -470,14 +449,24 @@ def _scan_inversions(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
                     continue
                 if schema_problem(record) is not None:
                     continue  # reported by the conversion pass
-                if record.get("task") != "invert_topic" or not record.get("calls"):
+                task = pairing.get(str(record.get("task")))
+                if task is None or not record.get("calls"):
                     continue
-                topic = str((record.get("input") or {}).get("topic", ""))
-                inverted = ((record["calls"][0] or {}).get("arguments") or {}).get("inverted_topic")
-                if topic and isinstance(inverted, str) and inverted.strip():
-                    inversions.setdefault(topic, inverted)
-                    groups.join([_topic_key(topic), _topic_key(inverted)])
-    return inversions, groups
+                try:
+                    turn = Turn(task=task.name, input=task.input_model.model_validate(record.get("input")),
+                                calls=tuple(ToolCall(str(c["name"]), dict(c["arguments"])) for c in record["calls"]))
+                except (KeyError, TypeError, ValueError):
+                    continue  # reported by the conversion pass
+                pair = task.counterpart(turn)
+                if pair is not None and pair[0]:
+                    counterparts.setdefault(*pair)
+                    groups.join([topic_key(pair[0]), topic_key(pair[1])])
+    return counterparts, groups
+
+
+def _gives_counterparts(task: Any) -> bool:
+    """Whether a task's answers pair texts (it overrides the protocol's ``counterpart``)."""
+    return type(task).counterpart is not FineTrainingTeacher.counterpart
 
 
 def rebuild(
@@ -486,11 +475,11 @@ def rebuild(
     """Build the dataset under ``options.out`` from the recordings at ``paths``; returns the statistics."""
     files = recording_files(paths)
     options.out.mkdir(parents=True, exist_ok=True)
-    inversions, groups = _scan_inversions(files)
+    counterparts, groups = _scan_counterparts(files)
     stats = RebuildStats()
     roots: set[str] = set()
     repos, stats.grouped_by = repository_keys(files, options.group_by)
-    jobs = [(file, options, inversions, groups.parent, repos.get(file, "")) for file in files]
+    jobs = [(file, options, counterparts, groups.parent, repos.get(file, "")) for file in files]
     started = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()  # the de-duplication sets are large and hold no cycles: spare them the collector's passes
@@ -615,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="fraction of groups in train, in (0, 1]")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the split and the order")
     parser.add_argument("--negatives", choices=["none", "heuristic", "teacher", "both"], default="both",
-                        help="select_symbols negatives from recorded invert_topic turns and/or the heuristic")
+                        help="the tasks' negatives from recorded counterparts (the teacher's) and/or the heuristic")
     parser.add_argument("--tokenizer", help="count lengths in tokens with this local tokenizer directory")
     parser.add_argument("--strict", action="store_true", help="a malformed line is fatal")
     parser.add_argument("--with-inputs", action="store_true",

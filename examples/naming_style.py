@@ -2,16 +2,23 @@
 
 Copy this file to add a task: an input model, an argument model for the tool (its field descriptions and
 types are the schema every backend sees), and a ``SingleCallTask`` that renders the input and converts the
-validated arguments. Nothing else in the library needs to change.
+validated arguments. Optional hooks say the rest: here the split key (every spelling of one name stays on one
+side of the train/eval split), the task's own evaluation metrics, and a heuristic answer for the offline
+backend. Register it (``tasks.registry.register_task(NamingStyleTask())``) so that recordings of it convert;
+nothing else in the library needs to change.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from converters.functiongemma import ToolCall
+from tasks.text import words
 from teacher.task import SingleCallTask, TaskOutputError
 from teacher.tools import Tool
 
@@ -52,6 +59,32 @@ class NamingStyleTask(SingleCallTask[NamingInput, ReportStyle]):
         if arguments.style == "snake_case" and any(c.isupper() for c in input.identifier):
             raise TaskOutputError(self.name, f"{input.identifier!r} has capitals, so it is not snake_case")
         return arguments
+
+    def split_keys(self, input: NamingInput) -> list[str]:
+        """The identifier's words: ``parse_url``, ``parseUrl`` and ``ParseURL`` stay on one side of the split."""
+        return ["name:" + (" ".join(sorted(words(input.identifier))) or input.identifier)]
+
+    def heuristic_answer(self, input: NamingInput) -> tuple[ToolCall, str]:
+        """The rule-based style (:func:`guess_style`), for the offline heuristic backend."""
+        style = guess_style(input.identifier)
+        return ToolCall(REPORT_STYLE.name, {"style": style, "confidence": 0.9}), "By the identifier's letter case."
+
+    def metrics(
+        self, expected: Sequence[Sequence[ToolCall]], predicted: Sequence[Sequence[ToolCall] | None]
+    ) -> dict[str, Any]:
+        """Style accuracy over the examples, and the predicted styles per expected style."""
+        confusion: dict[str, Counter[str]] = {}
+        right = 0
+        for want, got in zip(expected, predicted, strict=True):
+            wanted = str(want[0].arguments.get("style")) if want else "none"
+            given = str(got[0].arguments.get("style")) if got else "invalid"
+            confusion.setdefault(wanted, Counter())[given] += 1
+            right += wanted == given
+        return {
+            "examples": len(expected),
+            "style_accuracy": right / len(expected) if expected else 0.0,
+            "confusion": {style: dict(sorted(row.items())) for style, row in sorted(confusion.items())},
+        }
 
 
 def guess_style(identifier: str) -> Style:

@@ -52,6 +52,7 @@ from interpreters.llamacpp import Completion, completion_reply
 from teacher.evaluation import Answer, answer_of, ask, calls_agree, normalise, request_from_messages
 from teacher.model import ModelBackend, ModelRequest, student_prompt
 from teacher.operations import OperationFailed
+from teacher.task import FineTrainingTeacher
 
 __all__ = [
     "Case",
@@ -252,17 +253,12 @@ class Scores:
 
 
 def _task_metrics(
-    task: Any, expected: Sequence[Sequence[ToolCall]], predicted: Sequence[Sequence[ToolCall] | None]
+    task: FineTrainingTeacher[Any, Any],
+    expected: Sequence[Sequence[ToolCall]],
+    predicted: Sequence[Sequence[ToolCall] | None],
 ) -> dict[str, Any]:
     """A task's own evaluation figures for its examples (its ``metrics`` hook; none by default)."""
-    # TODO(hooks merge): the protocol declares ``metrics`` with a default: return task.metrics(expected, predicted)
-    if "metrics" in dir(type(task)):
-        figures: dict[str, Any] = task.metrics(expected, predicted)
-        return figures
-    from tasks.cli_intent.metrics import cli_intent_metrics
-    from tasks.cli_intent.task import CliIntentTask
-
-    return cli_intent_metrics(expected, predicted) if isinstance(task, CliIntentTask) else {}
+    return task.metrics(expected, predicted)
 
 
 def expected_calls(example: Example) -> list[ToolCall]:

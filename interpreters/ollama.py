@@ -15,7 +15,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar
 
 from converters.functiongemma import ToolCall
 from teacher.cli_args import DEFAULT_OLLAMA_MODEL
@@ -121,13 +121,14 @@ class OllamaStudent(ModelBackend):
         try:
             result = super().output_of(ask, reply)
         except TaskOutputError:
-            fallback = getattr(ask.task, "fallback", None)
-            if self.on_invalid != "fallback" or fallback is None:
+            call = reply.calls[0] if reply.calls else None
+            fallback = ask.task.fallback(call, ask.input) if self.on_invalid == "fallback" else None
+            if fallback is None:
                 self._count("invalid")
                 raise
-            repaired = fallback(reply.calls[0] if reply.calls else None, ask.input)
-            self._count(f"fallback:{getattr(repaired, 'repaired', 'applied')}")
-            return cast(R, repaired)
+            repaired, how = fallback
+            self._count(f"fallback:{how}")
+            return repaired
         self._count("valid")
         return result
 

@@ -59,7 +59,7 @@ class SessionStart(_Line):
     module: str | None = None  # a proposal session's module
     subagent: str | None = None  # a subagent session's domain ...
     node: dict[str, Any] | None = None  # ... and its node (file, node, companions)
-    source: dict[str, Any] | None = None  # a generator's settings (cli_intent, score_edge)
+    source: dict[str, Any] | None = None  # a synthetic generator's settings
     repo: str | None = None
     teacher: str | None = None
     started: float | None = None

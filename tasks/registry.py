@@ -7,8 +7,11 @@ the shipped schemas' tasks are registered here, and :func:`register_task` adds o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from tasks.cli_intent.pipeline import schema_data
 from tasks.cli_intent.shipped import cli_intent_tasks
 from tasks.propose_queries import ProposeQueriesTask
 from tasks.score_edge import ScoreEdgeTask
@@ -17,7 +20,7 @@ from tasks.select_symbols.negatives import InvertTopicTask
 from tasks.subagents.domains import SUBAGENT_TASKS
 from teacher.task import FineTrainingTeacher
 
-__all__ = ["TASKS", "register_task", "task_named"]
+__all__ = ["PIPELINE_DATA", "TASKS", "DataMaker", "register_task", "task_named"]
 
 _BUILT_IN: list[FineTrainingTeacher[Any, Any]] = [
     SelectSymbolsTask(),
@@ -29,6 +32,14 @@ TASKS: dict[str, FineTrainingTeacher[Any, Any]] = {
     **{task.name: task for task in [*_BUILT_IN, *cli_intent_tasks()]},
     **SUBAGENT_TASKS,
 }
+
+
+#: A dataset the training pipeline generates rather than rebuilds from recordings: given the value of the
+#: pipeline's option (a schema file or shipped name), the example count, the training's name and the data root,
+#: it writes ``DATA_ROOT/NAME`` and returns None, or what went wrong.
+DataMaker = Callable[[str, int, str, Path], str | None]
+#: The pipeline's data makers by the option that selects them (``python -m finetune pipeline --schema gh``).
+PIPELINE_DATA: dict[str, DataMaker] = {"schema": schema_data}
 
 
 def register_task(task: FineTrainingTeacher[Any, Any]) -> None:

@@ -39,3 +39,7 @@ def words(text: str) -> frozenset[str]:
 def words_in(text: str, stems: frozenset[str]) -> list[str]:
     """The words of ``text`` (as written, lower-cased, each once) whose stems are in ``stems``."""
     return list(dict.fromkeys(w.lower() for w in _WORD.findall(text) if stem(w.lower()) in stems))
+
+
+#: Words of a topic or query that ask about uses and callers (read by the select_symbols and score_edge heuristics).
+USE_WORDS = words("use uses used call calls caller callers usage consume consumer depend depends")

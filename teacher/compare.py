@@ -31,9 +31,6 @@ from teacher.task import FineTrainingTeacher, TaskOutputError
 
 __all__ = ["agreement", "compare", "compared_records", "jaccard", "main"]
 
-FLAGS = ("is_exhaustive", "is_type_family", "is_exported")
-
-
 def jaccard(a: Sequence[str], b: Sequence[str]) -> float:
     """Size of the intersection over size of the union; two empty selections agree fully."""
     left, right = set(a), set(b)
@@ -42,30 +39,14 @@ def jaccard(a: Sequence[str], b: Sequence[str]) -> float:
 
 def _compared(task: FineTrainingTeacher[Any, Any]) -> bool:
     """Whether students are compared with the teacher on this task (its ``compared`` hook)."""
-    # TODO(hooks merge): the protocol declares ``compared`` (default False): return task.compared
-    if "compared" in dir(type(task)):
-        return bool(task.compared)  # type: ignore[attr-defined]
-    return task.name in ("select_symbols", "score_edge")
+    return task.compared
 
 
 def _agreement(
     task: FineTrainingTeacher[Any, Any], teacher: dict[str, Any], student: dict[str, Any]
 ) -> dict[str, float]:
     """The task's own per-turn agreement figures (its ``agreement`` hook)."""
-    # TODO(hooks merge): the protocol declares ``agreement`` (default {}): return task.agreement(teacher, student)
-    if "agreement" in dir(type(task)):
-        figures: dict[str, float] = task.agreement(teacher, student)  # type: ignore[attr-defined]
-        return figures
-    if task.name == "select_symbols":
-        return {"jaccard": jaccard(teacher.get("selected", []), student.get("selected", []))}
-    if task.name != "score_edge":
-        return {}
-    figures = {
-        "relevance_abs_diff": abs(teacher["relevance"] - student["relevance"]),
-        "risk_abs_diff": abs(teacher["risk"] - student["risk"]),
-    }
-    figures.update({f"{flag}_agree": float(teacher[flag] == student[flag]) for flag in FLAGS})
-    return figures
+    return task.agreement(teacher, student)
 
 
 def agreement(task: str, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:

@@ -57,8 +57,7 @@ class ModelReply:
 
 def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelRequest:
     """Build the request for one task input; every backend gets exactly this."""
-    conversation = getattr(task, "conversation", None)  # multi-turn tasks: (system prompt, messages so far)
-    system, history = conversation(input) if conversation is not None else ("", ())
+    system, history = task.conversation(input) or ("", ())  # a multi-turn task's system prompt and messages so far
     return ModelRequest(
         task=task.name,
         input=input,

@@ -3,13 +3,19 @@
 A task names itself, gives the guidance a teacher gets, declares its tools, renders its input as the user text
 (the same text the student sees), parses a model's call into its typed output, and turns a recorded turn into
 training examples. :class:`SingleCallTask` implements the parts most tasks share.
+
+The protocol also declares the optional hooks through which generic code (conversion, backends, evaluation) meets
+a task, each with a default that a task overrides when it needs to: the split key, the degenerate-example filter,
+negatives and the counterparts they are made from, the heuristic teacher's answer, the conversation of a
+multi-turn task, the fallback policy for an invalid answer, evaluation metrics and whether ``teacher.compare``
+scores it. Every task class subclasses :class:`FineTrainingTeacher` explicitly and so inherits the defaults.
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
@@ -18,6 +24,7 @@ from pydantic import BaseModel
 
 from converters.functiongemma import DEVELOPER_PROMPT, ToolCall
 from converters.schema import TrainingExample
+from tasks.text import words
 from teacher.errors import FineTrainingError
 from teacher.tools import Tool, ToolArgumentsError
 
@@ -25,7 +32,14 @@ In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out")
 Out_co = TypeVar("Out_co", covariant=True)
 
-__all__ = ["FineTrainingTeacher", "SingleCallTask", "TaskOutputError", "Turn", "student_conversation"]
+__all__ = [
+    "FineTrainingTeacher",
+    "SingleCallTask",
+    "TaskOutputError",
+    "Turn",
+    "student_conversation",
+    "topic_key",
+]
 
 
 class TaskOutputError(ValueError, FineTrainingError):
@@ -48,14 +62,24 @@ class Turn(Generic[In]):
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def topic_key(text: str) -> str:
+    """The split group key of a topic-like text: its set of word stems, so that paraphrases meet."""
+    return "topic:" + " ".join(sorted(words(text)))
+
+
 @runtime_checkable
 class FineTrainingTeacher(Protocol[In, Out_co]):
-    """A task that a teacher does, a student learns, and every backend answers through ``Ask``."""
+    """A task that a teacher does, a student learns, and every backend answers through ``Ask``.
+
+    The first five members are required; the others are hooks with defaults that a task subclassing this
+    protocol inherits and overrides when it needs to."""
 
     name: str
     guidance: str
     input_model: type[In]
     declare_tools: bool
+    #: whether ``teacher.compare`` scores a student against the teacher on this task (see :meth:`agreement`)
+    compared: bool = False
 
     def tools(self, input: In) -> Sequence[Tool[Any]]:
         """The tools offered for this input (schemas may depend on it, e.g. allowed names)."""
@@ -73,11 +97,65 @@ class FineTrainingTeacher(Protocol[In, Out_co]):
         """The training examples a recorded turn yields (none when it must not be learnt from)."""
         ...
 
-    # Optional, for multi-turn tasks: ``conversation(input) -> (system prompt, messages so far)``; the backends
-    # then send the system prompt and the earlier calls and tool results with the user text.
+    def example_conversations(self, turn: Turn[In]) -> list[dict[str, Any]]:
+        """The examples of ``to_examples`` as plain data (``{"messages": [...], "tools": [...]}``): the fast path of
+        a dataset rebuild, which a task may implement without building pydantic models."""
+        return [example.model_dump(exclude_none=True) for example in self.to_examples(turn)]
+
+    def conversation(self, input: In) -> tuple[str, Sequence[dict[str, Any]]] | None:
+        """For a multi-turn task: its system prompt and the messages so far (earlier calls and tool results),
+        which backends send with the user text; None (the default) for a single question."""
+        return None
+
+    def split_keys(self, input: In) -> list[str]:
+        """What must stay on one side of the train/eval split: examples sharing a key (or joined through
+        :meth:`counterpart`) go to the same side. Default: the input's ``topic`` and ``query`` as word stems."""
+        return [topic_key(text) for text in (getattr(input, "topic", None), getattr(input, "query", None))
+                if isinstance(text, str) and text]
+
+    def drop_reason(self, turn: Turn[In]) -> str | None:
+        """Why a recorded turn is degenerate and must not be learnt from (counted under that reason), or None."""
+        return None
+
+    def leaks(self, turn: Turn[In]) -> int:
+        """How many answers of a kept turn leak the topic (a statistic of the rebuild); 0 by default."""
+        return 0
+
+    def counterpart(self, turn: Turn[In]) -> tuple[str, str] | None:
+        """For a task whose answer pairs a text with another (a topic with its opposite): the pair, which joins
+        the two texts' split groups and reaches every task's :meth:`negatives`; None by default."""
+        return None
+
+    def negatives(
+        self, turn: Turn[In], counterparts: Mapping[str, str], sources: Collection[str]
+    ) -> list[tuple[Turn[In], str]]:
+        """Negative examples made from a kept turn, each with where it came from (``"teacher"``: a recorded
+        counterpart; ``"heuristic"``: made without a model), using only the wanted ``sources``; none by default."""
+        return []
+
+    def heuristic_answer(self, input: In) -> tuple[ToolCall | None, str] | None:
+        """The offline heuristic teacher's call (None when it declines this input) and reasoning, or None when
+        the task has no heuristic (the default)."""
+        return None
+
+    def fallback(self, call: ToolCall | None, input: In) -> tuple[Out_co, str] | None:
+        """The policy for an answer the task refuses: an output made from the invalid ``call`` and a word saying
+        how, or None (the default) when there is none and the answer stays an error."""
+        return None
+
+    def agreement(self, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
+        """Per-turn agreement figures between a teacher's and a student's arguments (for :attr:`compared` tasks)."""
+        return {}
+
+    def metrics(
+        self, expected: Sequence[Sequence[ToolCall]], predicted: Sequence[Sequence[ToolCall] | None]
+    ) -> dict[str, Any]:
+        """The task's own evaluation figures for its examples' expected and predicted calls (a prediction that did
+        not parse is None), reported beside the generic ones; none by default."""
+        return {}
 
 
-class SingleCallTask(ABC, Generic[In, Out]):
+class SingleCallTask(FineTrainingTeacher[In, Out], ABC):
     """A task answered by exactly one call of its one tool; subclasses give the tool, render and convert."""
 
     name: str
@@ -119,8 +197,8 @@ class SingleCallTask(ABC, Generic[In, Out]):
         return [TrainingExample.model_validate(c) for c in self.example_conversations(turn)]
 
     def example_conversations(self, turn: Turn[In]) -> list[dict[str, Any]]:
-        """The examples of ``to_examples`` as plain data (``{"messages": [...], "tools": [...]}``), the answer
-        validated by the task but the shape not yet by pydantic: the fast path of a dataset rebuild."""
+        """The examples of ``to_examples`` as plain data, the answer validated by the task but the shape not yet by
+        pydantic."""
         if len(turn.calls) != 1:
             return []
         call = turn.calls[0]

@@ -41,7 +41,7 @@ from tasks.cli_intent.validate import (
     normalize_request,
     validate_example,
 )
-from teacher.task import TaskOutputError, Turn
+from teacher.task import FineTrainingTeacher, TaskOutputError, Turn
 from teacher.tools import Tool
 
 __all__ = [
@@ -123,7 +123,7 @@ _CATEGORY_TEXT = {
 }
 
 
-class GenerateBatchTask:
+class GenerateBatchTask(FineTrainingTeacher[BatchInput, list[dict[str, Any]]]):
     """Ask a teacher for ``count`` examples of one category, as one ``submit_examples`` call."""
 
     input_model = BatchInput

@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from converters.functiongemma import ToolCall
 from converters.schema import TrainingExample
+from tasks.cli_intent.metrics import cli_intent_metrics
 from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.tools import CliContext, cli_tools
 from tasks.cli_intent.validate import Answer, validate_answer
-from teacher.task import TaskOutputError, Turn, arguments_json, student_conversation
+from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, arguments_json, student_conversation
 from teacher.tools import Tool
 
 __all__ = ["TASK_PREFIX", "CliIntentInput", "CliIntentTask", "render_context"]
@@ -48,7 +49,7 @@ def render_context(context: CliContext) -> list[str]:
     return lines
 
 
-class CliIntentTask:
+class CliIntentTask(FineTrainingTeacher[CliIntentInput, Answer]):
     """Map a request to ``run_command`` (a command of the schema) or ``clarify`` (a question back)."""
 
     input_model = CliIntentInput
@@ -107,3 +108,10 @@ class CliIntentTask:
         }
         prompt, tools = student_conversation(self.render(turn.input), self.tools(turn.input), self.declare_tools)
         return [{"messages": [*prompt, answer_message], "tools": tools}]
+
+    def metrics(
+        self, expected: Sequence[Sequence[ToolCall]], predicted: Sequence[Sequence[ToolCall] | None]
+    ) -> dict[str, Any]:
+        """Decision bands, exact matches and confusions of the first calls
+        (:func:`tasks.cli_intent.metrics.cli_intent_metrics`)."""
+        return cli_intent_metrics(expected, predicted)

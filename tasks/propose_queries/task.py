@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from converters.functiongemma import ToolCall
 from teacher.task import SingleCallTask, TaskOutputError
 from teacher.tools import Tool
 
@@ -107,3 +108,10 @@ class ProposeQueriesTask(SingleCallTask[ProposeQueriesInput, ProposedQueries]):
                 raise TaskOutputError(self.name, f"queries[{index}].topic repeats an earlier topic")
             seen.add(key)
         return arguments
+
+    def heuristic_answer(self, input: ProposeQueriesInput) -> tuple[ToolCall, str]:
+        """Topics from the symbols' names and docstrings (:mod:`tasks.propose_queries.heuristic`)."""
+        from tasks.propose_queries.heuristic import propose_heuristically
+
+        proposed = propose_heuristically(input)
+        return ToolCall(self.name, proposed.model_dump()), "Topics from the symbols' names and docstrings."

@@ -18,10 +18,11 @@ The user text is the 2-turn minimal layout (a "Score this edge:" heading and eac
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from converters.functiongemma import render_fields
+from converters.functiongemma import ToolCall, render_fields
 from teacher.task import SingleCallTask
 from teacher.tools import Tool
 
@@ -68,6 +69,9 @@ class ScoreEdgeOutput(BaseModel):
     is_exported: bool = Field(description="The target is public API (public name, not in a private module).")
 
 
+#: the flags a student must agree with the teacher on (``teacher.compare``)
+FLAGS = ("is_exhaustive", "is_type_family", "is_exported")
+
 SCORE_EDGE = Tool("score_edge", "Score one edge of the code graph for the query.", ScoreEdgeOutput)
 
 
@@ -85,6 +89,7 @@ class ScoreEdgeTask(SingleCallTask[ScoreEdgeInput, ScoreEdgeOutput]):
     )
     input_model = ScoreEdgeInput
     declare_tools = False  # the original 2-turn minimal format: the schema is learnt, not declared
+    compared = True
 
     def tool(self, input: ScoreEdgeInput) -> Tool[ScoreEdgeOutput]:
         return SCORE_EDGE
@@ -101,3 +106,23 @@ class ScoreEdgeTask(SingleCallTask[ScoreEdgeInput, ScoreEdgeOutput]):
                 ("Edge type", input.edge_type.value),
             ],
         )
+
+    def split_keys(self, input: ScoreEdgeInput) -> list[str]:
+        """The edge's source symbol: every edge from one symbol stays on one side."""
+        return [f"symbol:{input.source_file}:{input.source_line}"]
+
+    def heuristic_answer(self, input: ScoreEdgeInput) -> tuple[ToolCall, str]:
+        """Scores from the query's words, the edge type and the hovers (:mod:`tasks.score_edge.heuristic`)."""
+        from tasks.score_edge.heuristic import score_edge
+
+        scored = score_edge(input)
+        return ToolCall(self.name, scored.model_dump()), scored.reasoning
+
+    def agreement(self, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
+        """The absolute differences of relevance and risk, and agreement on each flag."""
+        figures = {
+            "relevance_abs_diff": abs(teacher["relevance"] - student["relevance"]),
+            "risk_abs_diff": abs(teacher["risk"] - student["risk"]),
+        }
+        figures.update({f"{flag}_agree": float(teacher[flag] == student[flag]) for flag in FLAGS})
+        return figures

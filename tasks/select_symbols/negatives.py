@@ -159,6 +159,20 @@ class InvertTopicTask(SingleCallTask[InvertTopicInput, InvertedTopic]):
             raise TaskOutputError(self.name, "the inverted topic is the topic itself")
         return arguments
 
+    def counterpart(self, turn: Turn[InvertTopicInput]) -> tuple[str, str] | None:
+        """The topic and the teacher's inversion of it: select_symbols makes its negatives from these."""
+        inverted = turn.calls[0].arguments.get("inverted_topic") if turn.calls else None
+        if isinstance(inverted, str) and inverted.strip():
+            return turn.input.topic, inverted
+        return None
+
+    def heuristic_answer(self, input: InvertTopicInput) -> tuple[ToolCall | None, str]:
+        """A known opposite term swapped in (:func:`invert_topic_heuristically`), or no call."""
+        inverted = invert_topic_heuristically(input.topic)
+        if inverted is None:
+            return None, "No known opposite term in the topic."
+        return ToolCall(self.name, {"inverted_topic": inverted}), "Replaced a term by its opposite."
+
 
 def negative_turn(input: SelectSymbolsInput, inverted_topic: str, inverted_by: InvertedBy) -> Turn[SelectSymbolsInput]:
     """The negative example's turn: same context, inverted topic, empty selection, with its provenance."""

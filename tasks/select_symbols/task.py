@@ -9,14 +9,14 @@ count and are not offered as candidates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from converters.functiongemma import ToolCall
-from teacher.task import SingleCallTask, TaskOutputError
+from teacher.task import SingleCallTask, TaskOutputError, Turn
 from teacher.tools import Tool
 
 HUB_THRESHOLD = 20
@@ -139,6 +139,7 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
         "select_symbols exactly once with exact candidate names."
     )
     input_model = SelectSymbolsInput
+    compared = True
 
     def tool(self, input: SelectSymbolsInput) -> Tool[SelectSymbols]:
         return SELECT_SYMBOLS.restrict("selected", input.candidates.names())
@@ -169,12 +170,58 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
             raise TaskOutputError(self.name, "'repaired' is not an argument the model may set")
         return arguments
 
-    def fallback(self, call: ToolCall | None, input: SelectSymbolsInput) -> SelectSymbols:
+    def fallback(self, call: ToolCall | None, input: SelectSymbolsInput) -> tuple[SelectSymbols, str]:
         """The original system's policy for an invalid answer: keep the names that are candidates; when none
-        is left, select every candidate. ``repaired`` says which happened."""
+        is left, select every candidate. ``repaired`` (and the word returned with the output) says which happened."""
         names = input.candidates.names()
         given = call.arguments.get("selected") if call is not None else None
         kept = [n for n in dict.fromkeys(given) if isinstance(n, str) and n in names] if isinstance(given, list) else []
         if kept:
-            return SelectSymbols(selected=kept, repaired="dropped_non_candidates")
-        return SelectSymbols(selected=names, repaired="selected_all")
+            return SelectSymbols(selected=kept, repaired="dropped_non_candidates"), "dropped_non_candidates"
+        return SelectSymbols(selected=names, repaired="selected_all"), "selected_all"
+
+    def agreement(self, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
+        """The Jaccard index of the two selections (exact agreement is :func:`teacher.evaluation.calls_agree`)."""
+        left, right = set(teacher.get("selected", [])), set(student.get("selected", []))
+        return {"jaccard": 1.0 if not left | right else len(left & right) / len(left | right)}
+
+    def split_keys(self, input: SelectSymbolsInput) -> list[str]:
+        """The symbol: paraphrased topics about one symbol, and a negative with its positive, stay together."""
+        return [f"symbol:{input.module}.{input.symbol}"]
+
+    def drop_reason(self, turn: Turn[SelectSymbolsInput]) -> str | None:
+        """The degenerate-example rule the input breaks (:func:`tasks.select_symbols.filters.degenerate_reason`)."""
+        from tasks.select_symbols.filters import degenerate_reason
+
+        return degenerate_reason(turn.input)
+
+    def leaks(self, turn: Turn[SelectSymbolsInput]) -> int:
+        """1 when the topic names a selected symbol verbatim."""
+        from tasks.select_symbols.filters import topic_leaks
+
+        selected = turn.calls[0].arguments.get("selected", []) if turn.calls else []
+        return int(topic_leaks(turn.input, selected if isinstance(selected, list) else []))
+
+    def negatives(
+        self, turn: Turn[SelectSymbolsInput], counterparts: Mapping[str, str], sources: Collection[str]
+    ) -> list[tuple[Turn[SelectSymbolsInput], str]]:
+        """The same context under the inverted topic selects nothing: the teacher's recorded inversion (an
+        ``invert_topic`` counterpart) first, else the heuristic inverter's."""
+        from tasks.select_symbols.negatives import InvertedBy, invert_topic_heuristically, negative_turn
+
+        topic = turn.input.topic
+        inverted: str | None = None
+        source: InvertedBy = "teacher"
+        if "teacher" in sources and topic in counterparts:
+            inverted = counterparts[topic]
+        if inverted is None and "heuristic" in sources:
+            inverted, source = invert_topic_heuristically(topic), "heuristic"
+        if not inverted or inverted.strip().lower() == topic.strip().lower():
+            return []
+        return [(negative_turn(turn.input, inverted, source), source)]
+
+    def heuristic_answer(self, input: SelectSymbolsInput) -> tuple[ToolCall, str]:
+        """Candidates sharing words with the topic (:func:`tasks.select_symbols.heuristic.select_symbols`)."""
+        from tasks.select_symbols.heuristic import select_symbols
+
+        return ToolCall(self.name, select_symbols(input).model_dump()), "Candidates sharing words with the topic."

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from converters.functiongemma import ToolCall
 from converters.schema import TrainingExample
 from tasks.subagents.definition import SUBMIT, NodeContext, SubagentDefinition
-from teacher.task import TaskOutputError, Turn, arguments_json, student_conversation
+from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, arguments_json, student_conversation
 from teacher.tools import Tool, ToolArgumentsError
 
 __all__ = [
@@ -87,7 +87,7 @@ def tool_result(call_id: str, result: dict[str, Any]) -> dict[str, Any]:
             "content": json.dumps(result, ensure_ascii=False, separators=(",", ":"))}
 
 
-class SubagentTask:
+class SubagentTask(FineTrainingTeacher[SubagentTurn, SubagentAction]):
     """One turn of a subagent's conversation, for any model backend (teacher, student, scripted)."""
 
     declare_tools = True
@@ -110,6 +110,10 @@ class SubagentTask:
     def conversation(self, input: SubagentTurn) -> tuple[str, tuple[dict[str, Any], ...]]:
         """The subagent's system prompt and the messages of the turns so far."""
         return self.definition.system_prompt, input.history
+
+    def split_keys(self, input: SubagentTurn) -> list[str]:
+        """The code node the subagent works on: every turn about one node stays on one side of the split."""
+        return [f"symbol:{input.context.file_path}:{input.context.node_name}"]
 
     def parse(self, call: ToolCall, input: SubagentTurn) -> SubagentAction:
         offered = {tool.name: tool for tool in self.tools(input)}

@@ -77,13 +77,13 @@ def tiny_sft(tiny_base: Path, tiny_data: Path, tmp_path_factory: pytest.TempPath
 def gh_pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """The named pipeline run once for the shipped ``gh`` schema (generated data, tiny model, q8_0 GGUF, eval):
     its ``training`` root and its results. ``root/models/gh/gh-q8_0.gguf`` is a real trained CLI-intent student."""
-    from finetune.__main__ import cli_intent_data
+    from finetune.__main__ import generated_data
     from finetune.pipeline import PipelineSettings, run_pipeline
 
     root = tmp_path_factory.mktemp("cli-intent") / "training"
     settings = PipelineSettings(
         name="gh", root=root, quantizations=["q8_0"], dpo=False, eval_limit=6,
         sft_settings={"max_steps": 3, "eval_examples": 0, "save_steps": 100, "max_length": 4096},
-        make_data=cli_intent_data("gh", 60, "gh", root),
+        make_data=generated_data("schema", "gh", 60, "gh", root),
     )
     return root, run_pipeline(settings, progress=None)

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from interpreters.heuristic import (
-    HeuristicModel,
-    is_exhaustive,
-    is_exported,
-    is_type_family,
-    score_edge,
-    select_symbols,
-)
+from interpreters.heuristic import HeuristicModel
 from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeTask
+from tasks.score_edge.heuristic import is_exhaustive, is_exported, is_type_family, score_edge
 from tasks.select_symbols import Candidates, SelectSymbolsInput, SelectSymbolsTask
+from tasks.select_symbols.heuristic import select_symbols
 from teacher.handlers import interpret, perform
 from teacher.operations import Ask
 
