@@ -521,6 +521,8 @@ def open_backend(artifact: Path | str, max_tokens: int = 256, profile: str = "hf
         if kind == "hf":  # TODO(cli merge): build_backend knows hf:DIR
             return HfModel(Path(value), max_tokens, profile=profile)  # type: ignore[arg-type]
         if kind == "gguf":
+            if not Path(value).is_file():
+                raise ModelError(f"GGUF {value} not found (make one with `python -m finetune export`)")
             return build_backend(f"gguf:{value}", max_tokens=max_tokens, n_ctx=0, profile=profile)
         return build_backend(f"ollama:{value}")
     except OperationFailed as error:
