@@ -48,6 +48,7 @@ from finetune.data import DatasetError, Example, dataset_file, load_examples
 from finetune.models import ModelError
 from finetune.progress import STDERR
 from finetune.provenance import resolve_profile
+from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
 from interpreters.llamacpp import Completion, completion_reply
 from teacher.evaluation import Answer, answer_of, ask, calls_agree, normalise, request_from_messages
 from teacher.model import ModelBackend, ModelRequest, student_prompt
@@ -489,16 +490,17 @@ class TextStudent(Protocol):
         ...
 
 
-_LOCAL_KINDS = ("hf", "gguf")
+_LOCAL_KINDS: tuple[BackendKind, ...] = ("hf", "gguf")
 
 
-def _spec(artifact: Path | str) -> tuple[str, str]:
+def _spec(artifact: Path | str) -> tuple[BackendKind, str]:
     """The kind (``hf``, ``gguf`` or ``ollama``) and value of an artifact: ``KIND:VALUE``, or a path (a ``.gguf``
     file is a GGUF, anything else a model folder)."""
     text = str(artifact)
     kind, _, value = text.partition(":")
     if kind in (*_LOCAL_KINDS, "ollama") and value and not Path(text).exists():
-        return kind, value
+        spec = parse_backend_spec(text)
+        return spec.kind, spec.value
     return ("gguf" if Path(text).suffix == ".gguf" else "hf"), text
 
 
@@ -510,21 +512,17 @@ def artifact_label(artifact: Path | str) -> str:
 
 
 def open_backend(artifact: Path | str, max_tokens: int = 256, profile: str = "hf") -> ModelBackend:
-    """The backend an artifact names: a model folder (``hf:DIR`` or a directory), a GGUF (``gguf:PATH`` or a
-    ``.gguf`` file) or an Ollama student (``ollama:NAME``, served at ``OLLAMA_HOST``). A missing model is a
-    one-line :class:`~finetune.models.ModelError`."""
-    from interpreters.backends import build_backend
-    from interpreters.hf import HfModel
-
+    """The backend an artifact names, built by :func:`interpreters.backends.build_backend`: a model folder
+    (``hf:DIR`` or a directory), a GGUF (``gguf:PATH`` or a ``.gguf`` file) or an Ollama student (``ollama:NAME``,
+    served at ``OLLAMA_HOST``). A missing model is a one-line :class:`~finetune.models.ModelError`."""
     kind, value = _spec(artifact)
+    if kind == "gguf" and not Path(value).is_file():
+        raise ModelError(f"GGUF {value} not found (make one with `python -m finetune export`)")
+    options: dict[str, Any] = {"max_tokens": max_tokens, "profile": profile} if kind in _LOCAL_KINDS else {}
+    if kind == "gguf":
+        options["n_ctx"] = 0  # llama.cpp's 0: the context length the GGUF records
     try:
-        if kind == "hf":  # TODO(cli merge): build_backend knows hf:DIR
-            return HfModel(Path(value), max_tokens, profile=profile)  # type: ignore[arg-type]
-        if kind == "gguf":
-            if not Path(value).is_file():
-                raise ModelError(f"GGUF {value} not found (make one with `python -m finetune export`)")
-            return build_backend(f"gguf:{value}", max_tokens=max_tokens, n_ctx=0, profile=profile)
-        return build_backend(f"ollama:{value}")
+        return build_backend(BackendSpec(kind, value), **options)
     except OperationFailed as error:
         raise ModelError(str(error)) from None
 
