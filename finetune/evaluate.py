@@ -51,7 +51,7 @@ from finetune.provenance import resolve_profile
 from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
 from interpreters.llamacpp import Completion, completion_reply
 from teacher.evaluation import Answer, answer_of, ask, calls_agree, normalise, request_from_messages
-from teacher.model import ModelBackend, ModelRequest, student_prompt
+from teacher.model import ModelBackend, ModelRequest, request_for, student_prompt
 from teacher.operations import OperationFailed
 from teacher.task import FineTrainingTeacher
 
@@ -64,6 +64,7 @@ __all__ = [
     "conversation_steps",
     "evaluate",
     "expected_calls",
+    "heuristic_baseline",
     "normalise",
     "open_backend",
     "plot_losses",
@@ -286,17 +287,24 @@ def score(
     return scores.summary()
 
 
-def heuristic_answer(example: Example) -> tuple[str | None, float | None]:
-    """The heuristic baseline's answer as FunctionGemma text, or None when it does not know the task."""
-    from converters.functiongemma import render_call
-    from interpreters.heuristic import HeuristicModel
+def heuristic_baseline(examples: Sequence[Example]) -> dict[str, Any]:
+    """Metrics of the heuristic backend (``build_backend("heuristic")``), asked each example's task input through
+    the backend protocol like any artifact; an example whose task it does not know has no answer. No latency is
+    reported: its rules are not a model whose speed is measured."""
     from tasks.registry import TASKS
 
-    if not example.task or example.input is None or example.task not in TASKS:
-        return None, None
-    typed = TASKS[example.task].input_model.model_validate(example.input)
-    call, _ = HeuristicModel.answer(example.task, typed)
-    return (render_call(call.name, call.arguments) if call else ""), None
+    backend = build_backend("heuristic")
+    scores = Scores()
+    with asyncio.Runner() as runner:
+        for example in examples:
+            task = TASKS.get(example.task) if example.task and example.input is not None else None
+            if task is None:
+                scores.add_calls(example, expected_calls(example), None, None, "no_answer")
+                continue
+            request = request_for(task, task.input_model.model_validate(example.input))
+            answer = runner.run(ask(backend, request))
+            scores.add_calls(example, expected_calls(example), answer.calls, None, answer.failure or "no_answer")
+    return scores.summary()
 
 
 @dataclass(frozen=True)
@@ -633,7 +641,7 @@ def evaluate(
         results["artifacts"][label] = run(artifact, Path(label).name)
     known = [e for e in examples if e.task and e.input is not None]
     if known:
-        results["heuristic_baseline"] = score(known, heuristic_answer)
+        results["heuristic_baseline"] = heuristic_baseline(known)
     results["baseline"] = baseline_note(data, results.get("heuristic_baseline"), teachers)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
