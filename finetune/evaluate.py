@@ -46,7 +46,7 @@ from converters.rebuild import prompt_completion
 from converters.schema import nested_value
 from finetune.data import DatasetError, Example, dataset_file, load_examples
 from finetune.models import ModelError
-from finetune.progress import STDERR
+from finetune.progress import PROGRESS
 from finetune.provenance import resolve_profile
 from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
 from interpreters.llamacpp import Completion, completion_reply
@@ -607,7 +607,7 @@ def evaluate(
     profile: str | None = None,
     limit: int | None = None,
     trainings: Sequence[Path] = (),
-    progress: IO[str] | None = STDERR,
+    progress: IO[str] | None = PROGRESS,
     max_tokens: int = 256,
     base: Path | None = None,
     teachers: dict[str, int] | None = None,

@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from finetune.config import ConfigError, check_settings, read_yaml
 from finetune.data import DatasetError, dataset_file, load_examples
-from finetune.progress import STDERR
+from finetune.progress import PROGRESS
 from finetune.tiny import TinySpec
 from finetune.train import finished
 from teacher.cli_args import name_problem
@@ -122,7 +122,7 @@ def _log(progress: IO[str] | None, message: str) -> None:
         print(f"[pipeline] {message}", file=progress, flush=True)
 
 
-def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = STDERR) -> dict[str, Any]:
+def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS) -> dict[str, Any]:
     """Run (or continue) every stage of the named training; returns the evaluation results."""
     from finetune.dpo import DpoSettings, run_dpo
     from finetune.evaluate import evaluate
