@@ -33,7 +33,7 @@ from finetune.tiny import TinySpec
 from finetune.train import finished
 from teacher.cli_args import name_problem
 
-__all__ = ["STAGES", "PipelineSettings", "run_pipeline"]
+__all__ = ["STAGES", "PipelineSettings", "run_pipeline", "valid_gguf"]
 
 STAGES = ("data", "base", "sft", "dpo", "merge", "export", "quantize", "modelfile", "eval", "card")
 
@@ -110,7 +110,8 @@ def _valid_data(folder: Path, profile: str) -> bool:
     return _data_problem(folder, profile) is None
 
 
-def _valid_gguf(path: Path) -> bool:
+def valid_gguf(path: Path) -> bool:
+    """Whether ``path`` is a GGUF file (present, and starting with the GGUF magic), so a stage can be skipped."""
     if not path.is_file() or path.stat().st_size < 32:
         return False
     with open(path, "rb") as handle:
@@ -209,12 +210,12 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS
         merge(policy, merged)
 
     f16 = models / f"{name}-f16.gguf"
-    if redo("export", _valid_gguf(f16)):
+    if redo("export", valid_gguf(f16)):
         export_gguf(merged, f16, "f16", name=name)
     ggufs = [f16]
     for kind in settings.quantizations:
         target = models / f"{name}-{kind}.gguf"
-        if redo(f"quantize {kind}", _valid_gguf(target)):
+        if redo(f"quantize {kind}", valid_gguf(target)):
             quantize(f16, target, kind)
         ggufs.append(target)
 
