@@ -105,21 +105,16 @@ def by_task(held_out: Path) -> dict[str, list[Any]]:
 
 
 def score_artifact(path: Path, groups: dict[str, list[Any]], limit: int | None, started: float) -> dict[str, Any]:
-    """Per task: the metrics of one artifact (GGUF or HF directory) on the held-out examples (first ``limit``)."""
-    from finetune.evaluate import score
-    from finetune.generate import open_generator
+    """Per task: the metrics of one artifact (GGUF or HF directory) on the held-out examples (first ``limit``),
+    each asked through the backend protocol as ``finetune eval`` asks it."""
+    from finetune.evaluate import open_backend, score_backend
 
-    generator = open_generator(path, MAX_TOKENS)
-
-    def answer(example: Any) -> tuple[str | None, float | None]:
-        done = generator.complete(example.prompt)
-        return done.text, done.latency_s
-
+    backend = open_backend(path, MAX_TOKENS, "hf")
     results = {}
     for task, examples in groups.items():
         chosen = examples[:limit] if limit is not None else examples
         _log(f"{path.name}: {task} on {len(chosen)} held-out examples", started)
-        results[task] = score(chosen, answer, sys.stdout, f"{path.name} {task}")
+        results[task] = score_backend(backend, chosen, "hf", progress=sys.stdout, label=f"{path.name} {task}")
     return results
 
 
@@ -154,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from finetune.base import cached_base
     from finetune.export import export_gguf
     from finetune.merge import merge
-    from finetune.pipeline import _valid_gguf
+    from finetune.pipeline import valid_gguf
     from finetune.quantize import quantize
     from finetune.sft import SftSettings, run_sft
     from finetune.train import finished
@@ -170,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     base = cached_base()
     before = models / "base-q8_0.gguf"
-    if not _valid_gguf(before):
+    if not valid_gguf(before):
         _log("exporting the untrained base to q8_0 (the before student)", started)
         export_gguf(base, models / "base-f16.gguf", "f16", name=f"{NAME}-base")
         quantize(models / "base-f16.gguf", before, "q8_0")
@@ -188,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     merged, after = models / "merged", models / f"{NAME}-q8_0.gguf"
     if not (merged / "config.json").is_file():
         merge(sft_out / "model", merged)
-    if not _valid_gguf(after):
+    if not valid_gguf(after):
         export_gguf(merged, models / f"{NAME}-f16.gguf", "f16", name=NAME)
         quantize(models / f"{NAME}-f16.gguf", after, "q8_0")
     timings["merge_export_quantize"] = time.perf_counter() - mark

@@ -38,7 +38,16 @@ from converters.schema import portable_row
 from converters.writer import DatasetWriter, exact_key, loose_key, order_key
 from interpreters.records import SCHEMA_VERSION, schema_mismatch
 from tasks.registry import TASKS
-from teacher.cli_args import HelpFormatter, Number, configure_logging, counts, output_problem, positive_int, seed
+from teacher.cli_args import (
+    HelpFormatter,
+    Number,
+    configure_logging,
+    counts,
+    log_stream,
+    output_problem,
+    positive_int,
+    seed,
+)
 from teacher.errors import FineTrainingError
 from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, topic_key
 
@@ -54,6 +63,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _CONTROL = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS))
 
 logger = logging.getLogger(__name__)
+#: where :func:`rebuild` reports progress by default: this module's logger
+PROGRESS = log_stream(logger)
 
 
 @dataclass(frozen=True)
@@ -470,9 +481,10 @@ def _gives_counterparts(task: Any) -> bool:
 
 
 def rebuild(
-    paths: Sequence[Path], options: Options, progress: IO[str] | None = None, workers: int = 1
+    paths: Sequence[Path], options: Options, progress: IO[str] | None = PROGRESS, workers: int = 1
 ) -> RebuildStats:
-    """Build the dataset under ``options.out`` from the recordings at ``paths``; returns the statistics."""
+    """Build the dataset under ``options.out`` from the recordings at ``paths``; returns the statistics. Progress
+    lines go to ``progress``: by default this module's logger (INFO), None for none."""
     files = recording_files(paths)
     options.out.mkdir(parents=True, exist_ok=True)
     counterparts, groups = _scan_counterparts(files)
@@ -633,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tokenizer=args.tokenizer, with_inputs=args.with_inputs, bos=args.bos, group_by=args.group_by,
     )
     try:
-        stats = rebuild(args.recordings, options, progress=sys.stderr, workers=args.workers)
+        stats = rebuild(args.recordings, options, workers=args.workers)
     except (MalformedRecord, OSError) as error:
         print(f"converters.rebuild: {error}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ from finetune.data import Example, dataset_file, load_examples
 from finetune.evaluate import calls_agree, expected_calls, schema_valid
 from finetune.generate import Generator, HfGenerator
 from finetune.models import check_model_dir, load_merged, load_tokenizer
-from finetune.progress import STDERR
+from finetune.progress import PROGRESS
 from finetune.provenance import resolve_profile
 from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
 from teacher.cli_args import positive_float, positive_int
@@ -99,7 +99,7 @@ def _pairs(settings: DpoSettings, progress: IO[str] | None) -> tuple[list[dict[s
     return pairs, dict(counts)
 
 
-def prepare_dpo(settings: DpoSettings, progress: IO[str] | None = STDERR) -> tuple[Any, dict[str, Any]]:
+def prepare_dpo(settings: DpoSettings, progress: IO[str] | None = PROGRESS) -> tuple[Any, dict[str, Any]]:
     """The ready-to-train ``DPOTrainer`` (None when no pair was mined) and the mining counts."""
     base = check_model_dir(Path(settings.base), "SFT model")
     pairs, counts = _pairs(settings, progress)
@@ -126,7 +126,7 @@ def prepare_dpo(settings: DpoSettings, progress: IO[str] | None = STDERR) -> tup
     return trainer, summary
 
 
-def run_dpo(settings: DpoSettings, progress: IO[str] | None = STDERR) -> Path | None:
+def run_dpo(settings: DpoSettings, progress: IO[str] | None = PROGRESS) -> Path | None:
     """Mine pairs, train, save; returns ``OUT/model``, or None when the SFT model made no mistake to learn from."""
     started = time.perf_counter()
     trainer, counts = prepare_dpo(settings, progress)

@@ -46,11 +46,12 @@ from converters.rebuild import prompt_completion
 from converters.schema import nested_value
 from finetune.data import DatasetError, Example, dataset_file, load_examples
 from finetune.models import ModelError
-from finetune.progress import STDERR
+from finetune.progress import PROGRESS
 from finetune.provenance import resolve_profile
+from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
 from interpreters.llamacpp import Completion, completion_reply
 from teacher.evaluation import Answer, answer_of, ask, calls_agree, normalise, request_from_messages
-from teacher.model import ModelBackend, ModelRequest, student_prompt
+from teacher.model import ModelBackend, ModelRequest, request_for, student_prompt
 from teacher.operations import OperationFailed
 from teacher.task import FineTrainingTeacher
 
@@ -63,6 +64,7 @@ __all__ = [
     "conversation_steps",
     "evaluate",
     "expected_calls",
+    "heuristic_baseline",
     "normalise",
     "open_backend",
     "plot_losses",
@@ -285,17 +287,24 @@ def score(
     return scores.summary()
 
 
-def heuristic_answer(example: Example) -> tuple[str | None, float | None]:
-    """The heuristic baseline's answer as FunctionGemma text, or None when it does not know the task."""
-    from converters.functiongemma import render_call
-    from interpreters.heuristic import HeuristicModel
+def heuristic_baseline(examples: Sequence[Example]) -> dict[str, Any]:
+    """Metrics of the heuristic backend (``build_backend("heuristic")``), asked each example's task input through
+    the backend protocol like any artifact; an example whose task it does not know has no answer. No latency is
+    reported: its rules are not a model whose speed is measured."""
     from tasks.registry import TASKS
 
-    if not example.task or example.input is None or example.task not in TASKS:
-        return None, None
-    typed = TASKS[example.task].input_model.model_validate(example.input)
-    call, _ = HeuristicModel.answer(example.task, typed)
-    return (render_call(call.name, call.arguments) if call else ""), None
+    backend = build_backend("heuristic")
+    scores = Scores()
+    with asyncio.Runner() as runner:
+        for example in examples:
+            task = TASKS.get(example.task) if example.task and example.input is not None else None
+            if task is None:
+                scores.add_calls(example, expected_calls(example), None, None, "no_answer")
+                continue
+            request = request_for(task, task.input_model.model_validate(example.input))
+            answer = runner.run(ask(backend, request))
+            scores.add_calls(example, expected_calls(example), answer.calls, None, answer.failure or "no_answer")
+    return scores.summary()
 
 
 @dataclass(frozen=True)
@@ -489,16 +498,17 @@ class TextStudent(Protocol):
         ...
 
 
-_LOCAL_KINDS = ("hf", "gguf")
+_LOCAL_KINDS: tuple[BackendKind, ...] = ("hf", "gguf")
 
 
-def _spec(artifact: Path | str) -> tuple[str, str]:
+def _spec(artifact: Path | str) -> tuple[BackendKind, str]:
     """The kind (``hf``, ``gguf`` or ``ollama``) and value of an artifact: ``KIND:VALUE``, or a path (a ``.gguf``
     file is a GGUF, anything else a model folder)."""
     text = str(artifact)
     kind, _, value = text.partition(":")
     if kind in (*_LOCAL_KINDS, "ollama") and value and not Path(text).exists():
-        return kind, value
+        spec = parse_backend_spec(text)
+        return spec.kind, spec.value
     return ("gguf" if Path(text).suffix == ".gguf" else "hf"), text
 
 
@@ -510,21 +520,17 @@ def artifact_label(artifact: Path | str) -> str:
 
 
 def open_backend(artifact: Path | str, max_tokens: int = 256, profile: str = "hf") -> ModelBackend:
-    """The backend an artifact names: a model folder (``hf:DIR`` or a directory), a GGUF (``gguf:PATH`` or a
-    ``.gguf`` file) or an Ollama student (``ollama:NAME``, served at ``OLLAMA_HOST``). A missing model is a
-    one-line :class:`~finetune.models.ModelError`."""
-    from interpreters.backends import build_backend
-    from interpreters.hf import HfModel
-
+    """The backend an artifact names, built by :func:`interpreters.backends.build_backend`: a model folder
+    (``hf:DIR`` or a directory), a GGUF (``gguf:PATH`` or a ``.gguf`` file) or an Ollama student (``ollama:NAME``,
+    served at ``OLLAMA_HOST``). A missing model is a one-line :class:`~finetune.models.ModelError`."""
     kind, value = _spec(artifact)
+    if kind == "gguf" and not Path(value).is_file():
+        raise ModelError(f"GGUF {value} not found (make one with `python -m finetune export`)")
+    options: dict[str, Any] = {"max_tokens": max_tokens, "profile": profile} if kind in _LOCAL_KINDS else {}
+    if kind == "gguf":
+        options["n_ctx"] = 0  # llama.cpp's 0: the context length the GGUF records
     try:
-        if kind == "hf":  # TODO(cli merge): build_backend knows hf:DIR
-            return HfModel(Path(value), max_tokens, profile=profile)  # type: ignore[arg-type]
-        if kind == "gguf":
-            if not Path(value).is_file():
-                raise ModelError(f"GGUF {value} not found (make one with `python -m finetune export`)")
-            return build_backend(f"gguf:{value}", max_tokens=max_tokens, n_ctx=0, profile=profile)
-        return build_backend(f"ollama:{value}")
+        return build_backend(BackendSpec(kind, value), **options)
     except OperationFailed as error:
         raise ModelError(str(error)) from None
 
@@ -601,7 +607,7 @@ def evaluate(
     profile: str | None = None,
     limit: int | None = None,
     trainings: Sequence[Path] = (),
-    progress: IO[str] | None = STDERR,
+    progress: IO[str] | None = PROGRESS,
     max_tokens: int = 256,
     base: Path | None = None,
     teachers: dict[str, int] | None = None,
@@ -635,7 +641,7 @@ def evaluate(
         results["artifacts"][label] = run(artifact, Path(label).name)
     known = [e for e in examples if e.task and e.input is not None]
     if known:
-        results["heuristic_baseline"] = score(known, heuristic_answer)
+        results["heuristic_baseline"] = heuristic_baseline(known)
     results["baseline"] = baseline_note(data, results.get("heuristic_baseline"), teachers)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -28,12 +28,12 @@ from typing import IO, Any
 
 from finetune.config import ConfigError, check_settings, read_yaml
 from finetune.data import DatasetError, dataset_file, load_examples
-from finetune.progress import STDERR
+from finetune.progress import PROGRESS
 from finetune.tiny import TinySpec
 from finetune.train import finished
 from teacher.cli_args import name_problem
 
-__all__ = ["STAGES", "PipelineSettings", "run_pipeline"]
+__all__ = ["STAGES", "PipelineSettings", "run_pipeline", "valid_gguf"]
 
 STAGES = ("data", "base", "sft", "dpo", "merge", "export", "quantize", "modelfile", "eval", "card")
 
@@ -110,7 +110,8 @@ def _valid_data(folder: Path, profile: str) -> bool:
     return _data_problem(folder, profile) is None
 
 
-def _valid_gguf(path: Path) -> bool:
+def valid_gguf(path: Path) -> bool:
+    """Whether ``path`` is a GGUF file (present, and starting with the GGUF magic), so a stage can be skipped."""
     if not path.is_file() or path.stat().st_size < 32:
         return False
     with open(path, "rb") as handle:
@@ -122,7 +123,7 @@ def _log(progress: IO[str] | None, message: str) -> None:
         print(f"[pipeline] {message}", file=progress, flush=True)
 
 
-def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = STDERR) -> dict[str, Any]:
+def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS) -> dict[str, Any]:
     """Run (or continue) every stage of the named training; returns the evaluation results."""
     from finetune.dpo import DpoSettings, run_dpo
     from finetune.evaluate import evaluate
@@ -209,12 +210,12 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = STDERR) 
         merge(policy, merged)
 
     f16 = models / f"{name}-f16.gguf"
-    if redo("export", _valid_gguf(f16)):
+    if redo("export", valid_gguf(f16)):
         export_gguf(merged, f16, "f16", name=name)
     ggufs = [f16]
     for kind in settings.quantizations:
         target = models / f"{name}-{kind}.gguf"
-        if redo(f"quantize {kind}", _valid_gguf(target)):
+        if redo(f"quantize {kind}", valid_gguf(target)):
             quantize(f16, target, kind)
         ggufs.append(target)
 

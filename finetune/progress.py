@@ -1,22 +1,13 @@
-"""Where the training stages report progress by default: the standard error stream current at the time of writing."""
+"""Where the training stages report progress by default: the ``finetune.progress`` logger, one INFO record a line
+(a command line shows them on stderr with :func:`teacher.cli_args.configure_logging`). A stage's ``progress``
+parameter takes any text stream instead, or None for silence."""
 
 from __future__ import annotations
 
-import sys
-from typing import IO, cast
+import logging
 
-__all__ = ["STDERR"]
+from teacher.cli_args import log_stream
 
+__all__ = ["PROGRESS"]
 
-class _CurrentStderr:
-    """Writes to ``sys.stderr`` as it is when written to; a default bound at import time goes stale when the
-    stream is replaced (pytest's capture, a redirected CLI) and then writes to a closed file."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
-STDERR = cast(IO[str], _CurrentStderr())
+PROGRESS = log_stream(logging.getLogger(__name__))

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
 from teacher.redact import redact
@@ -35,6 +35,7 @@ __all__ = [
     "counts",
     "dollars",
     "fraction",
+    "log_stream",
     "name_problem",
     "non_negative_float",
     "non_negative_int",
@@ -268,6 +269,29 @@ def configure_logging(level: int = logging.INFO) -> None:
             handler = _StderrHandler()
             handler.setFormatter(logging.Formatter("%(message)s"))
             logger.addHandler(handler)  # propagation stays on: an application's own handlers see the lines too
+
+
+class _LogLines:
+    """A text stream that logs each whole line written to it at INFO (see :func:`log_stream`)."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self.logger.info(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass  # a line is logged when its newline is written
+
+
+def log_stream(logger: logging.Logger) -> IO[str]:
+    """A ``progress=`` stream that routes what a library writes to it through ``logger`` (INFO, one record a line):
+    the default of the library's progress parameters, shown on stderr by :func:`configure_logging`."""
+    return cast(IO[str], _LogLines(logger))
 
 
 def counts(figures: Mapping[str, object] | Iterable[tuple[str, object]], empty: str = "none") -> str:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,6 +31,8 @@ from teacher.operations import Ask, OperationFailed
 from teacher.task import FineTrainingTeacher, TaskOutputError
 
 __all__ = ["agreement", "compare", "compared_records", "jaccard", "main"]
+
+logger = logging.getLogger(__name__)
 
 def jaccard(a: Sequence[str], b: Sequence[str]) -> float:
     """Size of the intersection over size of the union; two empty selections agree fully."""
@@ -130,9 +133,9 @@ def _lines(log: Path) -> Iterator[tuple[int, Any]]:
                     yield number, ValueError(str(error) or type(error).__name__)
 
 
-def compared_records(logs: Sequence[Path], problems: IO[str]) -> tuple[list[dict[str, Any]], int]:
+def compared_records(logs: Sequence[Path]) -> tuple[list[dict[str, Any]], int]:
     """The lines of session logs that :func:`compare` can use, and how many were skipped: each skipped line is
-    reported on ``problems`` as ``FILE:LINE: field ...``."""
+    logged as a warning, ``FILE:LINE: field ...``."""
     records: list[dict[str, Any]] = []
     skipped = 0
     for log in logs:
@@ -147,7 +150,7 @@ def compared_records(logs: Sequence[Path], problems: IO[str]) -> tuple[list[dict
                 records.append(record)
             else:
                 skipped += 1
-                print(f"teacher.compare: {log}:{number}: {problem}; skipped", file=problems, flush=True)
+                logger.warning("teacher.compare: %s:%d: %s; skipped", log, number, problem)
     return records, skipped
 
 
@@ -180,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         logs = [log for log in session_logs(args.recordings) if log.is_file()]  # not a folder named *.jsonl
-        records, skipped = compared_records(logs, sys.stderr)
+        records, skipped = compared_records(logs)
     except OSError as error:
         print(f"teacher.compare: {error}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,15 @@ def test_a_malformed_line_is_reported_and_skipped_or_fatal(
     assert json.loads((tmp_path / "out" / "stats.json").read_text())["dropped"]["malformed_line"] == 2
     assert main([str(bad), "--out", str(tmp_path / "strict"), "--strict"]) == 1
     assert f"{bad}:2: not a JSON object" in capsys.readouterr().err
+
+
+def test_the_cli_shows_the_progress_rebuild_logs(
+    recordings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = len(list((recordings / "heuristic").rglob("*.jsonl")))
+    assert main([str(recordings / "heuristic"), "--out", str(tmp_path / "out"), "--workers", "1"]) == 0
+    err = capsys.readouterr().err  # the library logs its progress; the command line shows it on stderr
+    assert re.search(rf"^{files}/{files} files, \d+ turns \([\d,]+/s\)$", err, re.MULTILINE), err
 
 
 def test_cli_checks_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,6 @@ an Ollama student is scored through the local fake of Ollama; the report gives t
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -54,7 +53,7 @@ def _record(tmp_path: Path) -> tuple[list[dict[str, Any]], Path]:
 
     asyncio.run(ask_all())
     log.close()
-    records, skipped = compared_records([tmp_path / "rec" / "s.jsonl"], io.StringIO())
+    records, skipped = compared_records([tmp_path / "rec" / "s.jsonl"])
     assert skipped == 0 and len(records) == 6
     data = tmp_path / "data"
     data.mkdir()
@@ -89,6 +88,21 @@ def test_compare_and_eval_ask_the_same_questions_and_agree_on_exact(tmp_path: Pa
     for example, request in zip(examples, student.requests, strict=True):
         assert student_prompt(request) == example.prompt and request.task == example.task
         assert request.input.model_dump(mode="json") == example.input
+
+
+def test_compare_logs_each_skipped_line_as_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    _record(tmp_path)
+    log = tmp_path / "rec" / "s.jsonl"
+    good = log.read_text(encoding="utf-8").splitlines()
+    log.write_text("\n".join([good[0], "{not json", *good[1:]]) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="teacher.compare"):
+        records, skipped = compared_records([log])
+    assert skipped == 1 and len(records) == len(good)
+    [warning] = caplog.records
+    assert warning.name == "teacher.compare" and warning.levelno == logging.WARNING
+    assert warning.getMessage().startswith(f"teacher.compare: {log}:2: not a JSON object")
 
 
 def test_one_exact_for_every_pair() -> None:
