@@ -470,8 +470,9 @@ def baseline_note(
     elif isinstance(stats, dict) and isinstance(stats.get("teacher"), str):
         teacher = stats["teacher"]
     what = (
-        "the offline heuristic teacher (interpreters/heuristic.py: topic words against candidate names, query "
-        "keywords and hover-text rules for edges), scored on the examples whose task it knows"
+        "the offline heuristic teacher (interpreters/heuristic.py, asking each task's heuristic_answer hook: topic "
+        "words against candidate names, query keywords and hover-text rules for edges), scored on the examples whose "
+        "task has a heuristic"
     )
     names = list(teachers) if teachers else [str(stats.get("teacher"))]
     is_teacher = all(name in ("HeuristicModel", "heuristic") for name in names) if teacher is not None else None
