@@ -396,7 +396,7 @@ def _convert(
             if turn is None:
                 continue
             task = TASKS[turn.task]
-            root = f"repo:{repo}" if repo else groups.root(task.split_keys(turn.input))
+            root = f"repo:{repo}" if repo else groups.root(task.split_keys(turn.input, turn.calls))
             if root not in split_of:
                 split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
                 if root:
@@ -429,10 +429,11 @@ def _meta(turn: Turn[Any], options: Options) -> dict[str, Any] | None:
 
 def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
     """The recorded counterparts (a topic and the teacher's opposite of it, say: the tasks' ``counterpart``) and
-    the groups joining the two texts of each."""
+    the groups joining the two texts of each, and the several split keys of one example of a task that
+    ``joins_split_keys``."""
     counterparts: dict[str, str] = {}
     groups = _Groups()
-    pairing = {name: task for name, task in TASKS.items() if _gives_counterparts(task)}
+    pairing = {name: task for name, task in TASKS.items() if _gives_counterparts(task) or task.joins_split_keys}
     needles = [orjson.dumps(name) for name in pairing]
     if not needles:
         return counterparts, groups
@@ -457,6 +458,8 @@ def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
                                 calls=tuple(ToolCall(str(c["name"]), dict(c["arguments"])) for c in record["calls"]))
                 except (KeyError, TypeError, ValueError):
                     continue  # reported by the conversion pass
+                if task.joins_split_keys:
+                    groups.join(task.split_keys(turn.input, turn.calls))
                 pair = task.counterpart(turn)
                 if pair is not None and pair[0]:
                     counterparts.setdefault(*pair)
