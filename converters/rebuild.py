@@ -3,9 +3,10 @@
 Reads session logs (files or directories of ``*.jsonl``), keeps the answered model turns of the chosen tasks,
 converts each through its task (``to_examples``), drops degenerate (``drop_reason``) and duplicate examples, adds
 each task's ``negatives``, splits train/eval grouped by the tasks' ``split_keys`` so that no symbol (or topic)
-straddles the two (``--group-by repo``: no recorded repository), and writes ``train.jsonl``, ``eval.jsonl`` and
-``stats.json`` in one of three shapes (``text``, ``messages``, ``prompt-completion``) for one codec profile. No
-model is called.
+straddles the two (``--group-by repo``: no recorded repository; a session whose ``session_start`` names a
+``split``, such as a generator's fixed eval set, goes there whole unless ``--split 1`` asks for no eval set),
+and writes ``train.jsonl``, ``eval.jsonl`` and ``stats.json`` in one of three shapes (``text``, ``messages``,
+``prompt-completion``) for one codec profile. No model is called.
 
 Memory: records stream through; what is kept is the de-duplication set, the symbol/topic groups and a
 length histogram. Order: examples are bucketed by a seeded hash and each bucket sorted, so the same inputs
@@ -165,8 +166,8 @@ class _Groups:
         return int.from_bytes(digest, "big") / 2**64 >= split
 
 
-def repository_of(path: Path) -> str:
-    """The repository a session log was recorded on (its ``session_start``'s ``repo``), or '' when it names none."""
+def session_start_of(path: Path) -> dict[str, Any]:
+    """A session log's ``session_start`` line, or an empty dict when it has none."""
     with open(path, "rb") as lines:
         for raw in lines:
             if b'"session_start"' not in raw:
@@ -176,9 +177,20 @@ def repository_of(path: Path) -> str:
             except ValueError:
                 continue  # reported by the conversion pass
             if isinstance(record, dict) and record.get("kind") == "session_start":
-                repo = record.get("repo")
-                return repo.rstrip("/") if isinstance(repo, str) else ""
-    return ""
+                return record
+    return {}
+
+
+def repository_of(path: Path) -> str:
+    """The repository a session log was recorded on (its ``session_start``'s ``repo``), or '' when it names none."""
+    repo = session_start_of(path).get("repo")
+    return repo.rstrip("/") if isinstance(repo, str) else ""
+
+
+def fixed_split_of(path: Path) -> str:
+    """The split a session log's examples all belong to (its ``session_start``'s ``split``), or '' (grouped)."""
+    split = session_start_of(path).get("split")
+    return split if split in ("train", "eval") else ""
 
 
 def repository_keys(files: Sequence[Path], group_by: GroupBy) -> tuple[dict[Path, str], str]:
@@ -372,7 +384,7 @@ class _Converted:
     groups: set[str]
 
 
-def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str], str]) -> _Converted:
+def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str], str, str]) -> _Converted:
     """Everything one session log yields (runs in a worker process)."""
     gc.disable()  # many short-lived objects and no cycles: the collector's passes cost more than they free
     try:
@@ -382,7 +394,8 @@ def _convert_file(job: tuple[Path, Options, dict[str, str], dict[str, str], str]
 
 
 def _convert(
-    path: Path, options: Options, counterparts: dict[str, str], parents: dict[str, str], repo: str = ""
+    path: Path, options: Options, counterparts: dict[str, str], parents: dict[str, str], repo: str = "",
+    fixed: str = "",
 ) -> _Converted:
     groups = _Groups()
     groups.parent = parents
@@ -407,12 +420,12 @@ def _convert(
             if turn is None:
                 continue
             task = TASKS[turn.task]
-            root = f"repo:{repo}" if repo else groups.root(task.split_keys(turn.input))
+            root = f"repo:{repo}" if repo else groups.root(task.split_keys(turn.input, turn.calls))
             if root not in split_of:
                 split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
                 if root:
                     roots.add(root)
-            split = split_of[root]
+            split = fixed if fixed and options.split < 1 else split_of[root]  # --split 1: no eval set at all
             try:  # a value the format cannot carry (a control token in a topic, say) spoils this line alone
                 examples, leaks = _examples(turn, options, stats)
                 topic_leaks += leaks
@@ -440,10 +453,11 @@ def _meta(turn: Turn[Any], options: Options) -> dict[str, Any] | None:
 
 def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
     """The recorded counterparts (a topic and the teacher's opposite of it, say: the tasks' ``counterpart``) and
-    the groups joining the two texts of each."""
+    the groups joining the two texts of each, and the several split keys of one example of a task that
+    ``joins_split_keys``."""
     counterparts: dict[str, str] = {}
     groups = _Groups()
-    pairing = {name: task for name, task in TASKS.items() if _gives_counterparts(task)}
+    pairing = {name: task for name, task in TASKS.items() if _gives_counterparts(task) or task.joins_split_keys}
     needles = [orjson.dumps(name) for name in pairing]
     if not needles:
         return counterparts, groups
@@ -468,6 +482,8 @@ def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
                                 calls=tuple(ToolCall(str(c["name"]), dict(c["arguments"])) for c in record["calls"]))
                 except (KeyError, TypeError, ValueError):
                     continue  # reported by the conversion pass
+                if task.joins_split_keys:
+                    groups.join(task.split_keys(turn.input, turn.calls))
                 pair = task.counterpart(turn)
                 if pair is not None and pair[0]:
                     counterparts.setdefault(*pair)
@@ -491,7 +507,8 @@ def rebuild(
     stats = RebuildStats()
     roots: set[str] = set()
     repos, stats.grouped_by = repository_keys(files, options.group_by)
-    jobs = [(file, options, counterparts, groups.parent, repos.get(file, "")) for file in files]
+    jobs = [(file, options, counterparts, groups.parent, repos.get(file, ""), fixed_split_of(file))
+            for file in files]
     started = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()  # the de-duplication sets are large and hold no cycles: spare them the collector's passes
@@ -507,7 +524,7 @@ def rebuild(
 
 
 def _write(
-    jobs: list[tuple[Path, Options, dict[str, str], dict[str, str], str]],
+    jobs: list[tuple[Path, Options, dict[str, str], dict[str, str], str, str]],
     options: Options,
     stats: RebuildStats,
     roots: set[str],

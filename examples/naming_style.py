@@ -60,7 +60,7 @@ class NamingStyleTask(SingleCallTask[NamingInput, ReportStyle]):
             raise TaskOutputError(self.name, f"{input.identifier!r} has capitals, so it is not snake_case")
         return arguments
 
-    def split_keys(self, input: NamingInput) -> list[str]:
+    def split_keys(self, input: NamingInput, calls: Sequence[ToolCall] = ()) -> list[str]:
         """The identifier's words: ``parse_url``, ``parseUrl`` and ``ParseURL`` stay on one side of the split."""
         return ["name:" + (" ".join(sorted(words(input.identifier))) or input.identifier)]
 

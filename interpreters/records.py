@@ -61,6 +61,8 @@ class SessionStart(_Line):
     node: dict[str, Any] | None = None  # ... and its node (file, node, companions)
     source: dict[str, Any] | None = None  # a synthetic generator's settings
     repo: str | None = None
+    #: the split every example of the session belongs to (a generator's fixed eval set), or None: grouped
+    split: Literal["train", "eval"] | None = None
     teacher: str | None = None
     started: float | None = None
     isolation: str | None = None  # how a subagent's tools were isolated

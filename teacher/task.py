@@ -80,6 +80,9 @@ class FineTrainingTeacher(Protocol[In, Out_co]):
     declare_tools: bool
     #: whether ``teacher.compare`` scores a student against the teacher on this task (see :meth:`agreement`)
     compared: bool = False
+    #: whether the several split keys of one example join their groups (near-duplicates linked through shared
+    #: keys): ``converters.rebuild`` then reads this task's turns in a first pass; False when keys need no joining
+    joins_split_keys: bool = False
 
     def tools(self, input: In) -> Sequence[Tool[Any]]:
         """The tools offered for this input (schemas may depend on it, e.g. allowed names)."""
@@ -107,9 +110,10 @@ class FineTrainingTeacher(Protocol[In, Out_co]):
         which backends send with the user text; None (the default) for a single question."""
         return None
 
-    def split_keys(self, input: In) -> list[str]:
-        """What must stay on one side of the train/eval split: examples sharing a key (or joined through
-        :meth:`counterpart`) go to the same side. Default: the input's ``topic`` and ``query`` as word stems."""
+    def split_keys(self, input: In, calls: Sequence[ToolCall] = ()) -> list[str]:
+        """What must stay on one side of the train/eval split, given the input and (when known) the answer's
+        calls: examples sharing a key (or joined through :meth:`counterpart`) go to the same side. Default: the
+        input's ``topic`` and ``query`` as word stems."""
         return [topic_key(text) for text in (getattr(input, "topic", None), getattr(input, "query", None))
                 if isinstance(text, str) and text]
 

@@ -249,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
         return 1
+    from converters.rebuild import empty_eval_problem
+
+    problem = empty_eval_problem(stats)
+    if problem is not None:
+        print(f"tasks.cli_intent.generate: warning: {problem}", file=sys.stderr)
     print(f"wrote {stats['train']} train and {stats['eval']} eval examples to {out} in "
           f"{time.perf_counter() - started:.1f} s (dropped {sum(report.dropped.values())}; see stats.json)")
     return 0

@@ -9,16 +9,17 @@ A generation run is a recorded session (``training/data/NAME/train_progress.json
 batch): :func:`recorded_batches` derives the accepted examples and the drops from the recorded turns, checking
 each item again with the same rules and dropping exact duplicates (normalised request and context), so a
 resumed run continues where the recording ends. :func:`write_dataset` writes ``train.jsonl`` and
-``eval.jsonl`` (``{"messages": [...], "tools": [...]}``, the student's exact prompt) through the one
-:class:`~converters.writer.DatasetWriter`, split over groups of near-duplicates, and ``stats.json``.
+``eval.jsonl`` (``{"messages": [...], "tools": [...]}``, the student's exact prompt) with ``converters.rebuild``
+from the accepted examples as turns of the student task (its writer, and its split grouped by the task's
+``split_keys``: near-duplicates never straddle it), and ``stats.json``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import tempfile
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +28,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from converters.functiongemma import ToolCall
-from converters.schema import TrainingExample, portable_row
-from converters.writer import DatasetWriter, order_key
+from converters.schema import TrainingExample
 from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.task import CliIntentInput, CliIntentTask
 from tasks.cli_intent.tools import CliContext
@@ -37,7 +37,7 @@ from tasks.cli_intent.validate import (
     Answer,
     Problem,
     diversity_report,
-    near_duplicate_groups,
+    near_duplicate_keys,
     normalize_request,
     validate_example,
 )
@@ -56,6 +56,7 @@ __all__ = [
     "check_batch",
     "dedup_key",
     "example_from_item",
+    "example_turns",
     "next_batch",
     "recorded_batches",
     "split_groups",
@@ -322,42 +323,34 @@ def next_batch(
     return BatchInput(cli_name=schema.cli_name, category=category, count=count, focus=focus, batch=batch, seed=seed)
 
 
-def _answer_bucket(example: GeneratedExample) -> Hashable:
-    args = example.arguments
-    return (example.tool, args.get("command"), args.get("subcommand"))
-
-
 def split_groups(examples: Sequence[GeneratedExample]) -> list[int]:
-    """A group per example: near-duplicate requests with the same command, and commands with the same
-    arguments and flags (paraphrases of one request), share a group, so that no group straddles the split."""
-    near = near_duplicate_groups([e.request for e in examples], [_answer_bucket(e) for e in examples])
-    parent: dict[int, int] = {}
+    """A group per example, joined through the task's split keys (:meth:`CliIntentTask.split_keys`): near-duplicate
+    requests with the same answer, and commands with the same arguments and flags, share a group."""
+    from converters.rebuild import _Groups
 
-    def find(g: int) -> int:
-        while parent.get(g, g) != g:
-            g = parent[g]
-        return g
-
-    first_of: dict[str, int] = {}
-    for example, group in zip(examples, near, strict=True):
-        args = example.arguments
-        if example.tool != "run_command" or not (args.get("args") or args.get("flags")):
-            continue
-        key = json.dumps([args["command"], args["subcommand"], args["args"], sorted(args["flags"])], sort_keys=True)
-        if key in first_of:
-            a, b = find(first_of[key]), find(group)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-        else:
-            first_of[key] = group
-    roots = [find(g) for g in near]
-    numbering: dict[int, int] = {}
-    return [numbering.setdefault(r, len(numbering)) for r in roots]
+    keys = [near_duplicate_keys(e.request, e.tool, e.arguments) for e in examples]
+    groups = _Groups()
+    for example_keys in keys:
+        groups.join(example_keys)
+    numbering: dict[str, int] = {}
+    return [numbering.setdefault(groups.root(k), len(numbering)) for k in keys]
 
 
-def _fraction(seed: int, key: str) -> float:
-    digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+def example_turns(schema: CliSchema, examples: Sequence[GeneratedExample]) -> list[str]:
+    """The accepted examples as typed ``model`` lines of the student task ``cli_intent:<cli_name>`` (each the
+    request and the teacher's answer from a recorded batch), the session log ``converters.rebuild`` reads."""
+    from interpreters.records import ModelTurn, RecordedCall, SessionStart, dump_line
+
+    task_name = CliIntentTask(schema).name
+    session = GENERATE_PREFIX + schema.cli_name
+    lines = [dump_line(SessionStart(session=session))]
+    for number, example in enumerate(examples):
+        call = example.call()
+        lines.append(dump_line(ModelTurn(
+            session=session, turn=number, task=task_name, backend="generated",
+            input=example.input().model_dump(mode="json", exclude_none=True),
+            calls=[RecordedCall(name=call.name, arguments=call.arguments)])))
+    return lines
 
 
 def write_dataset(
@@ -369,27 +362,26 @@ def write_dataset(
     seed: int,
     meta: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write ``train.jsonl``, ``eval.jsonl`` and ``stats.json`` (split grouped by :func:`split_groups`)."""
+    """Write ``train.jsonl`` and ``eval.jsonl`` with ``converters.rebuild`` from the examples as a session log
+    (:func:`example_turns`; its writer, de-duplication and split grouped by the task's split keys), and
+    ``stats.json``: the rebuild's counts and the generation's own (categories per split, diversity)."""
+    from converters.rebuild import Options, rebuild
+    from tasks.registry import TASKS, register_task
+
     task = CliIntentTask(schema)
+    if task.name not in TASKS:
+        register_task(task)  # a schema of the user's own
+    with tempfile.TemporaryDirectory(prefix="cli-intent-") as scratch:
+        log = Path(scratch) / f"{task.name.replace(':', '-')}.jsonl"
+        log.write_text("".join(line + "\n" for line in example_turns(schema, examples)), encoding="utf-8")
+        built = rebuild([log], Options(out=out, tasks=frozenset({task.name}), format="messages", split=split,
+                                       seed=seed, negatives="none", group_by="symbol"))
+    category = {task.render(e.input()): e.category for e in examples}
+    per_split: dict[str, Counter[str]] = {}
+    for side in ("train", "eval"):
+        rows = [orjson.loads(line) for line in (out / f"{side}.jsonl").read_bytes().splitlines()]
+        per_split[side] = Counter(category[m["content"]] for r in rows for m in r["messages"] if m["role"] == "user")
     groups = split_groups(examples)
-    group_key: dict[int, str] = {}
-    for example, group in zip(examples, groups, strict=True):
-        key = dedup_key(example)
-        group_key[group] = min(group_key.get(group, key), key)
-    in_eval = {g: _fraction(seed, k) >= split for g, k in group_key.items()}
-    if 0 < split < 1 and len(in_eval) > 1 and not any(in_eval.values()):  # a tiny run still gets an eval set
-        in_eval[max(group_key, key=lambda g: _fraction(seed, group_key[g]))] = True
-    if split > 0 and len(in_eval) > 1 and all(in_eval.values()):
-        in_eval[min(group_key, key=lambda g: _fraction(seed, group_key[g]))] = False
-    per_split: dict[str, Counter[str]] = {"train": Counter(), "eval": Counter()}
-    order_seed = f"{seed + 1}:".encode()
-    with DatasetWriter(out) as writer:
-        for example, group in zip(examples, groups, strict=True):
-            side = "eval" if in_eval[group] else "train"
-            [conversation] = task.example_conversations(Turn(task.name, example.input(), (example.call(),)))
-            line = orjson.dumps(portable_row(conversation))
-            if writer.add(side, line, order_key(order_seed, dedup_key(example).encode())):
-                per_split[side][example.category] += 1
     stats = {
         **meta,
         "task": task.name,
@@ -397,12 +389,13 @@ def write_dataset(
         "split": split,
         "seed": seed,
         "examples": len(examples),
-        "train": writer.written["train"],
-        "eval": writer.written["eval"],
+        "train": sum(per_split["train"].values()),
+        "eval": sum(per_split["eval"].values()),
         "categories": {c: {"train": per_split["train"][c], "eval": per_split["eval"][c]} for c in CATEGORIES},
         "negative_kinds": dict(sorted(Counter(e.kind for e in examples if e.category == "negative").items())),
         "context_used": sum(1 for e in examples if e.kind == "context_used"),
-        "groups": len(group_key),
+        "groups": built.groups,
+        "dropped": dict(sorted(built.dropped.items())),
         "diversity": diversity_report(
             [e.request for e in examples],
             [f"{e.arguments['command']} {e.arguments['subcommand']}" if e.tool == "run_command" else ""

@@ -17,7 +17,7 @@ from converters.schema import TrainingExample
 from tasks.cli_intent.metrics import cli_intent_metrics
 from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.tools import CliContext, cli_tools
-from tasks.cli_intent.validate import Answer, validate_answer
+from tasks.cli_intent.validate import Answer, near_duplicate_keys, validate_answer
 from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, arguments_json, student_conversation
 from teacher.tools import Tool
 
@@ -54,6 +54,7 @@ class CliIntentTask(FineTrainingTeacher[CliIntentInput, Answer]):
 
     input_model = CliIntentInput
     declare_tools = True
+    joins_split_keys = True
 
     def __init__(self, schema: CliSchema) -> None:
         self.schema = schema
@@ -87,6 +88,13 @@ class CliIntentTask(FineTrainingTeacher[CliIntentInput, Answer]):
         if answer is None:
             raise TaskOutputError(self.name, "; ".join(str(p) for p in problems), call)
         return answer
+
+    def split_keys(self, input: CliIntentInput, calls: Sequence[ToolCall] = ()) -> list[str]:
+        """Near-duplicate requests with the same answer, and paraphrases giving the same arguments and flags,
+        share a key (:func:`tasks.cli_intent.validate.near_duplicate_keys`); none without an answer."""
+        if not calls:
+            return []
+        return near_duplicate_keys(input.request, calls[0].name, calls[0].arguments)
 
     def to_examples(self, turn: Turn[CliIntentInput]) -> list[TrainingExample]:
         """One example per answered turn with exactly one valid call."""

@@ -7,12 +7,15 @@ Each rule returns the problems it finds as :class:`Problem` (rule name and messa
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, TypeVar
 
 from converters.functiongemma import CONTROL_TOKENS
@@ -39,6 +42,7 @@ __all__ = [
     "check_suggestions",
     "diversity_report",
     "near_duplicate_groups",
+    "near_duplicate_keys",
     "normalize_request",
     "similarity",
     "validate_answer",
@@ -316,6 +320,34 @@ def near_duplicate_groups(
     roots = [find(i) for i in range(len(texts))]
     numbering: dict[int, int] = {}
     return [numbering.setdefault(r, len(numbering)) for r in roots]
+
+
+#: How many shingles a near-duplicate key holds: more makes fewer unrelated requests meet, and more keys.
+KEY_SHINGLES = 5
+
+
+def near_duplicate_keys(
+    request: str, tool: str, arguments: Mapping[str, Any], threshold: float = NEAR_DUPLICATE
+) -> list[str]:
+    """Split keys such that two requests with the same answer (tool, command, subcommand) and similarity >=
+    ``threshold`` share one, and so do two run_command answers with the same arguments and flags (paraphrases).
+
+    Prefix filtering: two such requests of ``n`` and ``n'`` shingles share at least ``ceil(threshold * max(n, n'))``
+    (so ``n' / n`` lies within ``[threshold, 1 / threshold]``), and in a fixed order the first ``m`` shared ones
+    lie within each request's first ``n - ceil(threshold * n) + m``; every combination of ``m`` from there is a
+    key, for ``m = min(KEY_SHINGLES, ceil(threshold * smaller size))`` over the sizes a similar request can have."""
+    bucket = json.dumps([tool, arguments.get("command"), arguments.get("subcommand")])
+    shingles = sorted(_shingles(request), key=lambda s: hashlib.blake2b(s.encode(), digest_size=8).digest())
+    t, n = Fraction(str(threshold)), len(shingles)
+    partners = range(math.ceil(t * n), math.floor(n / t) + 1) if n else range(1)
+    combinations = [c for m in sorted({min(KEY_SHINGLES, math.ceil(t * min(n, other))) for other in partners})
+                    for c in itertools.combinations(shingles[: n - math.ceil(t * n) + m], m)]
+    keys = [f"cli:{bucket}:" + "|".join(c) for c in combinations]
+    if tool == "run_command" and (arguments.get("args") or arguments.get("flags")):
+        call = [arguments.get("command"), arguments.get("subcommand"), arguments.get("args"),
+                sorted(arguments.get("flags") or [])]
+        keys.append("cli:call:" + json.dumps(call, sort_keys=True))
+    return keys
 
 
 def diversity_report(

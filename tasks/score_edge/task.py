@@ -17,6 +17,7 @@ The user text is the 2-turn minimal layout (a "Score this edge:" heading and eac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -107,7 +108,7 @@ class ScoreEdgeTask(SingleCallTask[ScoreEdgeInput, ScoreEdgeOutput]):
             ],
         )
 
-    def split_keys(self, input: ScoreEdgeInput) -> list[str]:
+    def split_keys(self, input: ScoreEdgeInput, calls: Sequence[ToolCall] = ()) -> list[str]:
         """The edge's source symbol: every edge from one symbol stays on one side."""
         return [f"symbol:{input.source_file}:{input.source_line}"]
 

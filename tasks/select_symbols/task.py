@@ -9,7 +9,7 @@ count and are not offered as candidates.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -185,7 +185,7 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
         left, right = set(teacher.get("selected", [])), set(student.get("selected", []))
         return {"jaccard": 1.0 if not left | right else len(left & right) / len(left | right)}
 
-    def split_keys(self, input: SelectSymbolsInput) -> list[str]:
+    def split_keys(self, input: SelectSymbolsInput, calls: Sequence[ToolCall] = ()) -> list[str]:
         """The symbol: paraphrased topics about one symbol, and a negative with its positive, stay together."""
         return [f"symbol:{input.module}.{input.symbol}"]
 

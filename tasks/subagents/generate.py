@@ -5,9 +5,11 @@ sandbox, its node, what it is known to have) and keeps the variables its templat
 results come in. :func:`generate` draws (case, trajectory) pairs with a seeded generator, runs every call on a
 fresh sandbox, drops a conversation whose submission the sandbox contradicts, and splits: train from the
 ordinary fixtures, eval from the edge-case fixtures alone. :func:`main` is each domain's
-``generate_examples`` command; with ``--record DIR`` each drawn conversation is also run again as a subagent
-session under ``Recording`` (:func:`record_drawn`: a scripted teacher makes its calls, the tools really run on a
-fresh copy of its fixture), so ``python -m converters.rebuild DIR`` makes the dataset from the recording.
+``generate_examples`` command: each drawn conversation is run again as a subagent session under ``Recording``
+(:func:`record_drawn`: a scripted teacher makes its calls, the tools really run on a fresh copy of its fixture;
+under ``--record DIR``, else a temporary folder), each session naming its split, and ``converters.rebuild``
+makes ``OUT/{train,eval}.jsonl`` from those sessions (its writer and de-duplication; every session goes whole to
+the split it names).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import json
 import random
 import sys
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -28,8 +31,7 @@ from typing import Any
 
 import yaml
 
-from converters.functiongemma import BOS, PROFILES, Profile, ToolCall, render_prompt
-from converters.schema import TrainingExample, portable_row
+from converters.functiongemma import BOS, PROFILES, ToolCall, render_prompt
 from tasks.subagents.definition import DefinitionError, NodeContext
 from tasks.subagents.runner import run_subagent
 from tasks.subagents.sandbox import Sandbox
@@ -219,6 +221,7 @@ async def record_drawn(domain: Domain, drawn: Sequence[Drawn], out: Path) -> lis
             teacher="trajectory", started=time.time(),
             source={"generator": f"tasks.subagents.{name}.generate_examples", "case": item.case.id,
                     "trajectory": item.trajectory, "split": item.split},
+            split="eval" if item.split == "eval" else "train",
         )
         with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=True) as session:
             logs.append(session.path)
@@ -242,6 +245,10 @@ def _write(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
             out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 def main(domain: Domain, argv: Sequence[str] | None = None) -> int:
     """The ``generate_examples`` command of one domain."""
     name = domain.subagent.name
@@ -260,7 +267,7 @@ def main(domain: Domain, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile of the text")
     parser.add_argument("--record", type=Path, metavar="DIR",
-                        help="also run each conversation as a recorded session under DIR, for converters.rebuild")
+                        help="keep the sessions the dataset is rebuilt from under DIR (unset: a temporary folder)")
     args = parser.parse_args(argv)
     configure_logging()
     for flag, folder in (("--out", args.out), ("--record", args.record)):
@@ -268,25 +275,24 @@ def main(domain: Domain, argv: Sequence[str] | None = None) -> int:
         if problem is not None:
             print(f"{parser.prog}: {flag} {folder}: {problem}", file=sys.stderr)
             return 1
+    from converters.rebuild import Options, rebuild
+
     started = time.perf_counter()
     drawn: list[Drawn] = []
     try:
-        train, evaluation = generate(domain, args.count, args.split, args.seed, drawn)
-        if args.record is not None:
-            asyncio.run(record_drawn(domain, drawn, args.record))
-    except (DefinitionError, ValueError) as error:
-        print(f"{parser.prog}: {error}", file=sys.stderr)
-        return 1
-    profile: Profile = args.profile
-    try:
+        with tempfile.TemporaryDirectory(prefix="subagent-sessions-") as scratch:
+            generate(domain, args.count, args.split, args.seed, drawn)
+            logs = asyncio.run(record_drawn(domain, drawn, args.record or Path(scratch)))
+            task = SubagentTask(domain.subagent.definition).name
+            rebuild(logs, Options(out=args.out, tasks=frozenset({task}), format="messages", split=args.split,
+                                  seed=args.seed, negatives="none", group_by="symbol"))
+        train, evaluation = (_rows(args.out / f"{split}.jsonl") for split in ("train", "eval"))
         (args.out / "text").mkdir(parents=True, exist_ok=True)
         for split, rows in (("train", train), ("eval", evaluation)):
-            checked = [TrainingExample.model_validate(row).model_dump(exclude_none=True) for row in rows]
-            _write(args.out / f"{split}.jsonl", [portable_row(r) for r in checked])
-            texts = [{"text": render_prompt(r["messages"], r["tools"], profile=profile,
-                                            add_generation_prompt=False).removeprefix(BOS)} for r in checked]
+            texts = [{"text": render_prompt(r["messages"], json.loads(r["tools"]), profile=args.profile,
+                                            add_generation_prompt=False).removeprefix(BOS)} for r in rows]
             _write(args.out / "text" / f"{split}.jsonl", texts)
-    except OSError as error:
+    except (DefinitionError, ValueError, OSError) as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 1
     calls = [sum(1 for m in r["messages"] if m.get("tool_calls")) - 1 for r in train + evaluation]

@@ -111,7 +111,7 @@ class SubagentTask(FineTrainingTeacher[SubagentTurn, SubagentAction]):
         """The subagent's system prompt and the messages of the turns so far."""
         return self.definition.system_prompt, input.history
 
-    def split_keys(self, input: SubagentTurn) -> list[str]:
+    def split_keys(self, input: SubagentTurn, calls: Sequence[ToolCall] = ()) -> list[str]:
         """The code node the subagent works on: every turn about one node stays on one side of the split."""
         return [f"symbol:{input.context.file_path}:{input.context.node_name}"]
 

@@ -283,3 +283,34 @@ def test_an_empty_eval_split_is_named_with_its_cause_by_rebuild_and_by_the_pipel
         run_pipeline(PipelineSettings("demo", root=tmp_path / "training", recordings=[log]), progress=None)
     assert main([str(log), "--out", str(tmp_path / "all"), "--split", "1"]) == 0  # no eval asked for: no warning
     assert "warning" not in capsys.readouterr().out
+
+
+def test_a_session_naming_its_split_goes_there_whole(tmp_path: Path) -> None:
+    """A generator's fixed eval set: the session's ``session_start`` names the split; ``--split 1`` keeps none."""
+    from interpreters.records import ModelTurn, RecordedCall, SessionStart, dump_line
+    from tasks.score_edge.generate import edge_contexts
+
+    def session(name: str, split: str | None, contexts: list[Any]) -> Path:
+        path = tmp_path / "rec" / f"{name}.jsonl"
+        path.parent.mkdir(exist_ok=True)
+        turns = []
+        for number, context in enumerate(contexts):
+            call, _ = HeuristicModel.answer("score_edge", context)
+            assert call is not None
+            turns.append(dump_line(ModelTurn(session=name, turn=number, task="score_edge",
+                                             input=context.model_dump(mode="json"),
+                                             calls=[RecordedCall(name=call.name, arguments=call.arguments)])))
+        path.write_text("".join(line + "\n" for line in [dump_line(SessionStart(session=name, split=split)), *turns]))
+        return path
+
+    contexts = list(edge_contexts(60, 8))
+    held, rest = session("held", "eval", contexts[:20]), session("rest", None, contexts[20:])
+    stats = rebuild([held, rest], Options(out=tmp_path / "a", split=0.9))
+    evaluation = (tmp_path / "a" / "eval.jsonl").read_text().splitlines()
+    assert stats.examples["score_edge/eval"] >= 20
+    rebuild([held], Options(out=tmp_path / "h", split=0.5))
+    assert set((tmp_path / "h" / "eval.jsonl").read_text().splitlines()) <= set(evaluation)
+    assert len((tmp_path / "h" / "eval.jsonl").read_text().splitlines()) == 20
+    assert (tmp_path / "h" / "train.jsonl").read_text() == ""
+    rebuild([held], Options(out=tmp_path / "one", split=1.0))
+    assert (tmp_path / "one" / "eval.jsonl").read_text() == ""

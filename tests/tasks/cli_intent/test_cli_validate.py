@@ -174,3 +174,30 @@ def test_the_template_teacher_writes_only_valid_examples(category: str) -> None:
     items = generate_items(GH, BatchInput(cli_name="gh", category=category, count=60, batch=3, seed=5))
     problems = [(item, example_from_item(item, category, GH)[1]) for item in items]
     assert [p for p in problems if p[1]] == []
+
+
+def test_near_duplicate_keys_meet_for_every_similar_pair() -> None:
+    """Any two requests with the same answer and similarity >= the threshold share a split key (prefix filtering
+    misses none), and paraphrases with the same arguments and flags do too."""
+    import random
+
+    from tasks.cli_intent.validate import NEAR_DUPLICATE, near_duplicate_keys, similarity
+
+    rng = random.Random(7)
+    vocabulary = "show list my open pull requests the repo branch merge close issue for please all now".split()
+    requests = [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 12))) for _ in range(300)]
+    requests += [r + " now" for r in requests[:100]] + [" ".join(r.split()[1:]) for r in requests[:100]]
+    answer = {"command": "pr", "subcommand": "list", "args": {}, "flags": []}
+    keys = [set(near_duplicate_keys(r, "run_command", answer)) for r in requests]
+    similar = 0
+    for i, a in enumerate(requests):
+        for j in range(i + 1, len(requests)):
+            if similarity(a, requests[j]) >= NEAR_DUPLICATE:
+                similar += 1
+                assert keys[i] & keys[j], (a, requests[j])
+    assert similar > 50
+    other = set(near_duplicate_keys(requests[0], "run_command", {**answer, "subcommand": "view"}))
+    assert not keys[0] & other  # another answer: never the same group through the request
+    flagged = {**answer, "flags": ["--web"]}
+    assert set(near_duplicate_keys("open them in the browser", "run_command", flagged)) & set(
+        near_duplicate_keys("show prs on the web", "run_command", flagged))
