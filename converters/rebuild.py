@@ -52,7 +52,7 @@ from teacher.cli_args import (
 from teacher.errors import FineTrainingError
 from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, topic_key
 
-__all__ = ["Options", "RebuildStats", "main", "prompt_completion", "reasoning_comment", "rebuild"]
+__all__ = ["Options", "RebuildStats", "SplitGroups", "main", "prompt_completion", "reasoning_comment", "rebuild"]
 
 Format = Literal["text", "messages", "prompt-completion"]
 Reasoning = Literal["none", "comment"]
@@ -136,7 +136,7 @@ def reasoning_comment(reasoning: str) -> str:
     return text
 
 
-class _Groups:
+class SplitGroups:
     """Union-find over group keys; a group's split is decided by a seeded hash of its smallest key."""
 
     def __init__(self) -> None:
@@ -397,7 +397,7 @@ def _convert(
     path: Path, options: Options, counterparts: dict[str, str], parents: dict[str, str], repo: str = "",
     fixed: str = "",
 ) -> _Converted:
-    groups = _Groups()
+    groups = SplitGroups()
     groups.parent = parents
     stats, items, topic_leaks = RebuildStats(), [], 0
     sources = _SOURCES[options.negatives]
@@ -451,12 +451,12 @@ def _meta(turn: Turn[Any], options: Options) -> dict[str, Any] | None:
     return {"task": turn.task, "input": turn.input.model_dump(mode="json")} if options.with_inputs else None
 
 
-def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], _Groups]:
+def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], SplitGroups]:
     """The recorded counterparts (a topic and the teacher's opposite of it, say: the tasks' ``counterpart``) and
     the groups joining the two texts of each, and the several split keys of one example of a task that
     ``joins_split_keys``."""
     counterparts: dict[str, str] = {}
-    groups = _Groups()
+    groups = SplitGroups()
     pairing = {name: task for name, task in TASKS.items() if _gives_counterparts(task) or task.joins_split_keys}
     needles = [orjson.dumps(name) for name in pairing]
     if not needles:

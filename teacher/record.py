@@ -312,7 +312,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(redact(
         f"sessions {summary['sessions_finished']}/{summary['sessions']} finished, turns {summary['turns']} "
         f"({summary['turns_failed']} failed: {counts(summary['failures_by_reason'])}), "
-        f"tokens {counts(summary['tokens'])}, "
+        f"tokens {counts(summary['tokens'], empty='0 (an offline teacher)')}, "
         f"cost ${summary['cost_usd']:.4f} (${summary['cost_per_1000_examples_usd']:.2f} per 1,000 examples), "
         f"wall time {summary['wall_time_s']:.1f} s"
         + (" - stopped: budget spent" if summary["stopped_by_budget"] else "")

@@ -326,10 +326,10 @@ def next_batch(
 def split_groups(examples: Sequence[GeneratedExample]) -> list[int]:
     """A group per example, joined through the task's split keys (:meth:`CliIntentTask.split_keys`): near-duplicate
     requests with the same answer, and commands with the same arguments and flags, share a group."""
-    from converters.rebuild import _Groups
+    from converters.rebuild import SplitGroups
 
     keys = [near_duplicate_keys(e.request, e.tool, e.arguments) for e in examples]
-    groups = _Groups()
+    groups = SplitGroups()
     for example_keys in keys:
         groups.join(example_keys)
     numbering: dict[str, int] = {}
