@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_sft(SftSettings(
             base=str(base), data=str(data), out=str(sft_out), max_steps=args.steps, batch_size=args.batch_size,
             learning_rate=args.learning_rate, warmup=0.05, scheduler="cosine", logging_steps=5, save_steps=20,
-            eval_examples=32, lora_r=16, lora_alpha=32, max_length=1024,
+            eval_examples=32, lora_r=16, lora_alpha=32, max_length=1024, group_by_length=True,
         ))
     timings["sft"] = time.perf_counter() - mark
     mark = time.perf_counter()

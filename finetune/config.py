@@ -54,7 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser, config: type[Any]) -> None:
         flag = "--" + item.name.replace("_", "-")
         kind = _scalar(hints[item.name])
         text = item.metadata.get("help", "")
-        if item.default is not dataclasses.MISSING:
+        if isinstance(item.default, bool):
+            text += f" (default: {'on' if item.default else 'off'})"
+        elif item.default is not dataclasses.MISSING:
             text += f" (default: {item.default})"
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)

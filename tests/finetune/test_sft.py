@@ -48,6 +48,25 @@ def test_prompt_tokens_are_masked_and_the_completion_and_eos_are_labelled(
     assert bool((batch["labels"][padded] == -100).all())  # padding is never learnt
 
 
+def test_group_by_length_batches_examples_of_similar_length(tiny_base: Path, tiny_data: Path, tmp_path: Path) -> None:
+    default, _ = prepare_sft(_settings(tiny_base, tiny_data, tmp_path / "random"))
+    grouped, _ = prepare_sft(_settings(tiny_base, tiny_data, tmp_path / "grouped", group_by_length=True, batch_size=4))
+    assert default.args.train_sampling_strategy == "random"
+    assert type(default._get_train_sampler()).__name__ == "RandomSampler"
+    assert grouped.args.train_sampling_strategy == "group_by_length"
+
+    def padding(trainer: object, batches: int) -> int:
+        """Pad positions in the first ``batches`` batches the trainer's sampler draws, in batches of 4."""
+        lengths = [len(row) for row in trainer.train_dataset["input_ids"]]  # type: ignore[attr-defined]
+        order = list(iter(trainer._get_train_sampler()))  # type: ignore[attr-defined]
+        chunks = [order[i:i + 4] for i in range(0, 4 * batches, 4)]
+        return sum(max(lengths[i] for i in chunk) * len(chunk) - sum(lengths[i] for i in chunk) for chunk in chunks)
+
+    batches = min(20, len(grouped.train_dataset) // 4)
+    assert sorted(iter(grouped._get_train_sampler())) == list(range(len(grouped.train_dataset)))  # each once
+    assert padding(grouped, batches) < padding(default, batches)
+
+
 def test_lora_sft_writes_an_adapter_and_resumes_from_its_last_checkpoint(
     tiny_base: Path, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
