@@ -9,7 +9,9 @@
 2. the FunctionGemma-shaped base built from the packaged Gemma 3 270M (``finetune base --from-gguf``), and its
    q8_0 GGUF: the *before* student;
 3. SFT: LoRA r16 on every projection plus the control tokens' embedding rows, the labelled-positions loss,
-   a fixed number of steps; merged, exported to f16 and quantized to q8_0: the *after* student;
+   a fixed number of steps, batches grouped by length (CLI-intent prompts are about 5 times score_edge's: random
+   batches pad to them and take twice as long a step); merged, exported to f16 and quantized to q8_0: the *after*
+   student;
 4. both q8_0 GGUFs (llama.cpp, in-process) on every held-out example, per task: valid calls, accepted by the
    task, exact match, per-field accuracy and p50 latency, each with its n; the HF checkpoints (base and merged)
    on the first ``--hf-examples`` examples of each task only (greedy transformers generation is about a minute
