@@ -49,6 +49,7 @@ from teacher.cli_args import (
 from teacher.errors import FineTrainingError
 from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import Handler
+from teacher.interrupt import run_interruptible
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
 from teacher.redact import redact, redact_json
@@ -402,6 +403,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interrupted_line(out: Path) -> str:
+    """What an interrupted recording says last on stderr."""
+    return f"teacher.record: interrupted; run again with --resume to continue {out}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -430,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(redact(f"teacher.record: {error.strerror}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C: every line written so far is kept, and the lock is released
-        print(f"teacher.record: interrupted; run again with --resume to continue {args.out}", file=sys.stderr)
+        print(interrupted_line(args.out), file=sys.stderr)
         return 130
 
 
@@ -536,7 +542,7 @@ def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Calla
 
     def run() -> int:
         try:
-            summary = asyncio.run(_main(args, queries))
+            summary = run_interruptible(_main(args, queries), interrupted_line(args.out))
         except OperationFailed as error:
             if not error.fatal:
                 raise
