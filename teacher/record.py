@@ -49,7 +49,7 @@ from teacher.cli_args import (
 from teacher.errors import FineTrainingError
 from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import Handler
-from teacher.interrupt import run_interruptible
+from teacher.interrupt import EXIT_INTERRUPTED, run_interruptible
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
 from teacher.redact import redact, redact_json
@@ -437,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # Ctrl-C: every line written so far is kept, and the lock is released
         print(interrupted_line(args.out), file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _repositories(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Path]:

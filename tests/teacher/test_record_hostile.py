@@ -296,12 +296,12 @@ def test_an_interrupt_during_a_dripped_body_is_one_line_and_resume_completes(tmp
             time.sleep(0.05)
         time.sleep(0.5)  # mid-body
         process.send_signal(signal.SIGINT)
-        try:  # the clean-up is bounded (the language server's shutdown alone may take 15 s), not instant
-            stdout, stderr = process.communicate(timeout=60)
+        try:  # the clean-up is cut off 20 s after the interrupt (teacher.interrupt), so 30 s is ample
+            stdout, stderr = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGABRT)
             stdout, stderr = process.communicate(timeout=30)
-            pytest.fail(f"no exit within 60 s of SIGINT; its stacks:\n{stderr[-6000:]}")
+            pytest.fail(f"no exit within 30 s of SIGINT; its stacks:\n{stderr[-6000:]}")
         assert "Traceback" not in stdout + stderr, stderr[-2000:]
         assert process.returncode == 130
         last = stderr.strip().splitlines()[-1]
