@@ -89,6 +89,9 @@ class Options:
     #: what stays on one side of the split: ``symbol`` (a symbol or topic), ``repo`` (a recorded repository, from
     #: each session's ``session_start``), or ``auto`` (by repository when the recordings hold several)
     group_by: GroupBy = "auto"
+    #: held-out repositories (by folder name or path): their sessions go to eval whole and every other recorded
+    #: repository's to train, so that eval is code the student never saw (implies grouping by repository)
+    eval_repos: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -203,6 +206,27 @@ def repository_keys(files: Sequence[Path], group_by: GroupBy) -> tuple[dict[Path
     if group_by == "auto" and len({repo for repo in repos.values() if repo}) < 2:
         return {}, "symbol"
     return repos, "repo"
+
+
+def held_out(repo: str, eval_repos: frozenset[str]) -> bool:
+    """Whether a recorded repository (its path as the session names it) is one of the held-out ``eval_repos``,
+    named by folder name or by path."""
+    return bool(repo) and (repo in eval_repos or Path(repo).name in eval_repos)
+
+
+def repository_splits(repos: dict[Path, str], eval_repos: frozenset[str]) -> dict[Path, str]:
+    """With held-out repositories: each file's fixed split (``eval`` for theirs, ``train`` for every other named
+    repository; a file naming none is left to its own grouping). Raises :class:`MalformedRecord` naming a held-out
+    repository no recording names."""
+    if not eval_repos:
+        return {}
+    missing = sorted(name for name in eval_repos if not any(held_out(repo, frozenset({name}))
+                                                            for repo in repos.values()))
+    if missing:
+        known = sorted({Path(repo).name for repo in repos.values() if repo})
+        raise MalformedRecord(f"held-out repository {', '.join(missing)} is in no recording "
+                              f"(recorded: {', '.join(known) or 'none'})")
+    return {file: "eval" if held_out(repo, eval_repos) else "train" for file, repo in repos.items() if repo}
 
 
 def recording_files(paths: Sequence[Path]) -> list[Path]:
@@ -425,7 +449,8 @@ def _convert(
                 split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
                 if root:
                     roots.add(root)
-            split = fixed if fixed and options.split < 1 else split_of[root]  # --split 1: no eval set at all
+            # --split 1: no eval set at all, unless repositories are held out by name
+            split = fixed if fixed and (options.split < 1 or options.eval_repos) else split_of[root]
             try:  # a value the format cannot carry (a control token in a topic, say) spoils this line alone
                 examples, leaks = _examples(turn, options, stats)
                 topic_leaks += leaks
@@ -506,8 +531,9 @@ def rebuild(
     counterparts, groups = _scan_counterparts(files)
     stats = RebuildStats()
     roots: set[str] = set()
-    repos, stats.grouped_by = repository_keys(files, options.group_by)
-    jobs = [(file, options, counterparts, groups.parent, repos.get(file, ""), fixed_split_of(file))
+    repos, stats.grouped_by = repository_keys(files, "repo" if options.eval_repos else options.group_by)
+    held = repository_splits(repos, options.eval_repos)
+    jobs = [(file, options, counterparts, groups.parent, repos.get(file, ""), held.get(file) or fixed_split_of(file))
             for file in files]
     started = time.perf_counter()
     collecting = gc.isenabled()
@@ -586,6 +612,7 @@ def stats_dict(stats: RebuildStats, options: Options) -> dict[str, Any]:
         "topic_leaks": stats.topic_leaks,
         "groups": stats.groups,
         "grouped_by": stats.grouped_by,
+        "eval_repos": sorted(options.eval_repos),
         "length_unit": "tokens" if options.tokenizer else "characters",
         "length_percentiles": stats.percentiles(),
     }
@@ -643,6 +670,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--group-by", choices=["auto", "symbol", "repo"], default="auto",
                         help="keep each symbol (or topic) or each recorded repository on one side of the split "
                              "(auto: by repository when the recordings hold several)")
+    parser.add_argument("--eval-repo", action="append", metavar="NAME",
+                        help="hold this recorded repository out (folder name or path; repeatable): its sessions "
+                             "are the eval split, every other repository's are trained on")
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                         help="processes converting session logs (one per core here; output is the same)")
     args = parser.parse_args(argv)
@@ -660,6 +690,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out=args.out, tasks=frozenset(args.task) if args.task else None, format=args.format, profile=args.profile,
         reasoning=args.reasoning, split=args.split, seed=args.seed, strict=args.strict, negatives=args.negatives,
         tokenizer=args.tokenizer, with_inputs=args.with_inputs, bos=args.bos, group_by=args.group_by,
+        eval_repos=frozenset(args.eval_repo or ()),
     )
     try:
         stats = rebuild(args.recordings, options, workers=args.workers)

@@ -111,14 +111,15 @@ def write(
     return written
 
 
-async def record(count: int, seed: int, out: Path) -> Path:
+async def record(count: int, seed: int, out: Path, split: Literal["train", "eval"] | None = None) -> Path:
     """Ask the heuristic about the ``count`` edge contexts of ``seed`` under ``Recording``, as one session under
-    ``out/sessions`` (a session finished before is left as it is; an unfinished one resumes); its log."""
+    ``out/sessions`` (a session finished before is left as it is; an unfinished one resumes); its log. ``split``:
+    the side of the split the whole session goes to (None: grouped like any session)."""
     from interpreters.recording import RecordedSession
     from interpreters.records import SessionEnd, SessionStart
 
     sid = f"score_edge-synthetic-{seed}-{count}"
-    start = SessionStart(session=sid, teacher="heuristic", started=time.time(),
+    start = SessionStart(session=sid, teacher="heuristic", started=time.time(), split=split,
                          source={"generator": "tasks.score_edge.generate", "count": count, "seed": seed})
     with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=True) as session:
         if session.ended is None:
