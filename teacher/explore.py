@@ -27,6 +27,7 @@ from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeOutput, ScoreEdg
 from tasks.select_symbols import HUB_THRESHOLD, Candidates, SelectSymbolsInput, SelectSymbolsTask
 from tasks.select_symbols.filters import is_generated_or_private, is_type_variable
 from teacher.candidates import call_sites, class_bases, signature_of, signature_types
+from teacher.code_excerpt import definition_head, use_site
 from teacher.handlers import perform
 from teacher.model import current_node
 from teacher.operations import (
@@ -202,6 +203,7 @@ class _Gathered:
     node_symbol: DocumentSymbol | None
     candidates: Candidates
     calls: dict[str, SymbolRef] = field(default_factory=dict)
+    call_lines: dict[str, int] = field(default_factory=dict)  # 0-based line of each call in the body
 
 
 def _is_import_line(symbols: tuple[DocumentSymbol, ...], name: str, line: int) -> bool:
@@ -300,6 +302,7 @@ class _Walk:
         methods: list[str] = []
         bases: list[str] = []
         calls: dict[str, SymbolRef] = {}
+        call_lines: dict[str, int] = {}
         if ref.kind == CLASS and node_symbol is not None:
             public = [c for c in node_symbol.children if not is_generated_or_private(c.name)]
             fields = [c.name for c in public if c.kind in FIELD_KINDS]
@@ -315,7 +318,7 @@ class _Walk:
                 bases = [b for b in written if await self.in_repository(b, ref.path)]
                 inputs = [i for i in inputs if i not in bases]
             else:
-                calls = await self.callees(ref, source)
+                calls, call_lines = await self.callees(ref, source)
         sites = await self.reference_sites(ref, references)
         shown = sites[:HUB_THRESHOLD]
         candidates = Candidates(
@@ -328,7 +331,7 @@ class _Walk:
             references=tuple(shown),
             reference_count=len(sites) if len(sites) > len(shown) else None,
         )
-        return _Gathered(hover, signature, node_symbol, candidates, calls)
+        return _Gathered(hover, signature, node_symbol, candidates, calls, call_lines)
 
     async def visit(self, ref: SymbolRef, depth: int, parent: str | None) -> None:
         gathered = await self.gather(ref)
@@ -367,7 +370,7 @@ class _Walk:
             if followed == self.query.breadth:
                 break
             group = next(g for g, n in candidates.offered() if n == name)
-            followed += await self.follow(node, group, name, gathered.node_symbol, gathered.calls)
+            followed += await self.follow(node, group, name, gathered)
 
     async def leads_anywhere(self, ref: SymbolRef) -> bool:
         """Whether one of the symbol's candidates resolves to another symbol (an edge the walk could follow)."""
@@ -392,10 +395,12 @@ class _Walk:
         except OperationFailed:
             return False
 
-    async def callees(self, ref: SymbolRef, source: str) -> dict[str, SymbolRef]:
+    async def callees(self, ref: SymbolRef, source: str) -> tuple[dict[str, SymbolRef], dict[str, int]]:
         """The repository functions, methods and classes the body of ``ref`` calls, by name, as the language
-        server resolves each call; calls it cannot resolve into the repository (builtins, libraries) are left out."""
+        server resolves each call, and the (0-based) line of each call; calls it cannot resolve into the
+        repository (builtins, libraries) are left out."""
         found: dict[str, SymbolRef] = {}
+        lines: dict[str, int] = {}
         for name, line, character in call_sites(source, ref.line)[:MAX_CALLS]:
             try:
                 locations = await perform(Definition(ref.path, line, character))
@@ -416,7 +421,8 @@ class _Walk:
             )
             if callee.key != ref.key:
                 found[scope.name] = callee
-        return found
+                lines[scope.name] = line
+        return found, lines
 
     async def reference_sites(self, ref: SymbolRef, references: Sequence[Location]) -> list[str]:
         """Usage sites as ``path:line`` (1-based), without the definition itself and import lines."""
@@ -455,18 +461,22 @@ class _Walk:
         edge = EdgeType.type_constraint if group in ("inputs", "bases") else EdgeType.definition
         return await self.resolve_name(name, near=source.path), edge
 
-    async def follow(
-        self,
-        node: ExploredNode,
-        group: str,
-        name: str,
-        node_symbol: DocumentSymbol | None,
-        calls: dict[str, SymbolRef],
-    ) -> bool:
-        """Resolve a selected candidate, score the edge to it and put it on the frontier; whether it was scored."""
+    async def code(self, ref: SymbolRef, site: int | None = None) -> str:
+        """The code at one end of an edge (:mod:`teacher.code_excerpt`): the lines around ``site`` (0-based) in
+        the body of ``ref``, or the head of its definition; '' when the source cannot be read or parsed."""
+        try:
+            source = await perform(SourceText(ref.path))
+        except OperationFailed:
+            return ""  # e.g. a replayed session recorded before edges carried their code
+        return definition_head(source, ref.line) if site is None else use_site(source, ref.line, site)
+
+    async def follow(self, node: ExploredNode, group: str, name: str, gathered: _Gathered) -> bool:
+        """Resolve a selected candidate, score the edge to it and put it on the frontier; whether it was scored.
+        Each end shows its code: the lines around the use site in the function that holds it (the source's call,
+        the target's reference), else the head of the definition; the hover's signature when there is none."""
         source = node.symbol
         try:
-            target, edge = await self.target(source, group, name, node_symbol, calls)
+            target, edge = await self.target(source, group, name, gathered.node_symbol, gathered.calls)
             if target is None:
                 self.skip(name, "unresolved", f"selected from {source.qualified}")
                 return False
@@ -477,6 +487,10 @@ class _Walk:
         if target.key not in self.seen and node.depth + 1 > self.query.max_depth:
             self.skip(target.qualified, "beyond_max_depth")
             return False
+        source_site = gathered.call_lines.get(name) if group == "calls" else None
+        target_site = int(name.rpartition(":")[2]) - 1 if group == "references" else None
+        source_code = await self.code(source, source_site)
+        target_code = await self.code(target, target_site)
         token = current_node.set(f"{source.qualified} -> {target.qualified}")
         try:
             scored = await perform(
@@ -486,10 +500,10 @@ class _Walk:
                         query=self.query.topic,
                         source_file=source.path,
                         source_line=source.line + 1,
-                        source_hover=signature_of(node.hover) or node.signature,
+                        source_hover=source_code or signature_of(node.hover) or node.signature,
                         target_file=target.path,
                         target_line=target.line + 1,
-                        target_hover=signature_of(target_hover),
+                        target_hover=target_code or signature_of(target_hover),
                         edge_type=edge,
                     ),
                 )

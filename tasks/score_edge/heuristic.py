@@ -22,7 +22,9 @@ _TYPE_FAMILY = re.compile(
     r"|^\s*type\s+\w+\s*(?:\[[^\]]*\])?\s*=",  # a type statement
     re.MULTILINE,
 )
-_DEFINED_NAME = re.compile(r"(?:async\s+def|def|class)\s+(\w+)|^\s*(?:\(\w+\)\s*)?(\w+)\s*[:=]", re.MULTILINE)
+# a def or class anywhere, else a name assigned or annotated at the start of a line that is not indented (a
+# decorator's keyword argument on a continuation line, ``@dataclass(\n    frozen=True)``, is not a definition)
+_DEFINED_NAME = re.compile(r"(?:async\s+def|def|class)\s+(\w+)|^(?:\(\w+\)\s*)?(\w+)\s*[:=]", re.MULTILINE)
 
 CHANGE_WORDS = words("break breaks change rename remove delete add variant refactor migrate impact affect modify")
 DEFINE_WORDS = words("where defined definition declare declared declaration")

@@ -39,7 +39,14 @@ class EdgeType(StrEnum):
 
 
 class ScoreEdgeInput(BaseModel):
-    """One edge: the query, both ends (file, 1-based line, hover text) and how it was followed."""
+    """One edge: the query, both ends (file, 1-based line, hover text) and how it was followed.
+
+    The hover text of an end is the code there, as the seed's layout has it (``Target hover: match x: ...``): the
+    exploration fills it with a bounded excerpt (:mod:`teacher.code_excerpt`: the signature and the lines around
+    the use site for the end that holds a call or reference, the head of the definition otherwise), and falls
+    back to the one-line signature of the LSP hover where there is no code. Lines recorded before edges carried
+    their code hold that signature alone and read the same.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
