@@ -61,8 +61,8 @@ class DecisionTokens:
 
     @classmethod
     def of_rows(cls, tokenizer: Any, rows: Any, tasks: Sequence[str | None], weight: float) -> DecisionTokens:
-        """From the trainer's tokenized rows (``prompt``, ``completion`` with its EOS, ``input_ids``,
-        ``completion_mask``) and each row's task; the text is tokenized again with character offsets, and a row
+        """From the trainer's tokenized rows (``prompt``, ``completion`` with its EOS, ``input_ids``, ``labels``)
+        and each row's task; the text is tokenized again with character offsets, and a row
         whose tokens then differ from the trainer's is an error naming it."""
         positions: dict[str, list[int]] = {}
         labelled = 0
@@ -72,11 +72,11 @@ class DecisionTokens:
                 raise ValueError(f"training row {number}: tokenizing prompt and completion again gives other tokens "
                                  "than the trainer's; decision tokens cannot be placed")
             shift = len(row["prompt"])
-            spans = [(start + shift, end + shift) for start, end in decision_spans(row["completion"],
-                                                                                 free_text_fields(task))]
-            mask = row["completion_mask"]
-            found = [i for i in overlapping_tokens(encoded["offset_mapping"], spans) if mask[i]]
-            labelled += sum(mask)
+            answer = row["completion"].removesuffix(tokenizer.eos_token or "")  # the EOS TRL appended is no output
+            spans = [(start + shift, end + shift) for start, end in decision_spans(answer, free_text_fields(task))]
+            learnt = [label != -100 for label in row["labels"]]
+            found = [i for i in overlapping_tokens(encoded["offset_mapping"], spans) if learnt[i]]
+            labelled += sum(learnt)
             positions[sequence_key(row["input_ids"])] = found
         return cls(weight, positions, labelled)
 
