@@ -26,8 +26,8 @@ from finetune.data import Example, dataset_file, load_examples
 from finetune.models import check_model_dir, load_merged, load_tokenizer
 from finetune.provenance import resolve_profile
 from finetune.tiny import check_tokenizer
-from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
 from finetune.top_layers import ActivationCache, decoder_of, freeze_below, layer_count, layer_linears
+from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
 from teacher.cli_args import non_negative_int, positive_float
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ class SftSettings(TrainingSettings):
     train_layers: int = dataclasses.field(
         default=0,
         metadata={"help": "train only the top K decoder layers (0: all); the embedding and the layers below are "
-                          "frozen (LoRA adapts the top K only; --no-lora trains them fully)", "range": non_negative_int},
+                          "frozen (LoRA adapts the top K only; --no-lora trains them fully)",
+                  "range": non_negative_int},
     )
     activation_cache: bool = dataclasses.field(
         default=True,

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from finetune.config import ConfigError
 from finetune.sequences import batch_rows
 
 __all__ = ["ActivationCache", "decoder_of", "freeze_below", "layer_count", "layer_linears"]
@@ -80,7 +81,8 @@ class ActivationCache:
         if manifest.is_file():
             found = json.loads(manifest.read_text(encoding="utf-8"))
             if found != recorded:
-                raise ValueError(f"{manifest}: cached for {found}, not {recorded}; delete {folder} or use another --out")
+                raise ConfigError(f"{manifest}: the cache holds {found}, this run needs {recorded}; "
+                                  f"delete {folder} or use another --out")
         else:
             manifest.write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")
 
@@ -98,7 +100,7 @@ class ActivationCache:
         import torch
 
         rows = list(batch_rows(input_ids, attention_mask))
-        for row, _, where in rows:
+        for _, _, where in rows:
             if len(where) and int(where[-1]) != len(where) - 1:
                 raise ValueError("the activation cache needs right-padded batches (real tokens first in each row)")
         found: dict[int, Any] = {}
