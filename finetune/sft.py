@@ -249,8 +249,7 @@ def recipe(trainer: Any, settings: SftSettings) -> dict[str, Any]:
     found: dict[str, Any] = {
         "method": "lora" if settings.lora else "full",
         "trained_layers": [first, total - 1],
-        "frozen": "nothing" if not first else f"embedding (tied output layer and control-token rows) and "
-                                                f"layers 0-{first - 1}",
+        "frozen": f"embedding (tied output layer, control-token rows), layers 0-{first - 1}" if first else None,
         "activation_cache": trainer.activation_cache.stats() if trainer.activation_cache is not None else None,
         "decision_weight": settings.decision_weight,
     }

@@ -118,7 +118,7 @@ class ActivationCache:
             computed = self._bottom(decoder, input_ids[indexes, :length], attention_mask[indexes, :length])
             for position, (row, key, where) in enumerate(missing):
                 states = computed[position, : len(where)].clone()
-                partial = self._path(key).with_suffix(".partial")
+                partial = self._path(key).with_suffix(f".{os.getpid()}.partial")  # processes may share OUT
                 torch.save(states, partial)
                 os.replace(partial, self._path(key))
                 found[row] = states
