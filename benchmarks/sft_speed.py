@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("--train-layers", type=positive_int, nargs="*", default=[6],
                         help="K values of the top-K path (none: skip it)")
     parser.add_argument("--no-trl", action="store_true", help="skip TRL's default loss (the slowest path)")
+    parser.add_argument("--data", type=Path,
+                        help="train on this dataset (directory or JSONL, e.g. real_student's data/real) instead of "
+                             "generated score_edge examples; batches grouped by length, as real_student draws them")
     args = parser.parse_args()
 
     import torch
@@ -72,16 +75,20 @@ def main() -> None:
     load_before = os.getloadavg()
     base = cached_base()
     scratch = Path(tempfile.mkdtemp(prefix="sft-speed-"))
-    with open(scratch / "train.jsonl", "w", encoding="utf-8") as out:
-        for example in examples(args.batch_size * (args.steps + 1), seed=0):
-            conversation = example.model_dump(exclude_none=True)
-            prompt, completion = prompt_completion(conversation["messages"], [], "hf")
-            out.write(json.dumps({"prompt": prompt, "completion": completion}) + "\n")
+    data = args.data
+    if data is None:
+        data = scratch / "train.jsonl"
+        with open(data, "w", encoding="utf-8") as out:
+            for example in examples(args.batch_size * (args.steps + 1), seed=0):
+                conversation = example.model_dump(exclude_none=True)
+                prompt, completion = prompt_completion(conversation["messages"], [], "hf")
+                out.write(json.dumps({"prompt": prompt, "completion": completion}) + "\n")
 
     def settings(name: str, **extra: Any) -> SftSettings:
         return SftSettings(
-            base=str(base), data=str(scratch / "train.jsonl"), out=str(scratch / name), batch_size=args.batch_size,
-            precision=args.precision, device=args.device, eval_examples=0, resume=False, lora_dropout=0.0, **extra,
+            base=str(base), data=str(data), out=str(scratch / name), batch_size=args.batch_size,
+            precision=args.precision, device=args.device, eval_examples=0, resume=False, lora_dropout=0.0,
+            group_by_length=args.data is not None, max_length=1024, **extra,
         )
 
     # TRL's fused head reads lm_head.bias, which PEFT's trainable-token wrapper lacks: compare plain LoRA
