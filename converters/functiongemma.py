@@ -57,9 +57,11 @@ __all__ = [
     "START_RESPONSE",
     "START_TURN",
     "STOP_SEQUENCES",
+    "ArgumentSpan",
     "FunctionGemmaFormatError",
     "Profile",
     "ToolCall",
+    "argument_spans",
     "check_text",
     "completion_terminator",
     "hf_chat_template",
@@ -130,6 +132,17 @@ class ToolCall:
 
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArgumentSpan:
+    """Where one top-level argument's value lies in model output: ``text[start:end]`` is the value exactly as
+    rendered (a string with its ``<escape>`` delimiters, a bare number or boolean, a whole ``[..]`` or ``{..}``)."""
+
+    call: str
+    argument: str
+    start: int
+    end: int
 
 
 # --------------------------------------------------------------------------------------------- rendering
@@ -680,7 +693,8 @@ class _Reader:
     def _at_delimiter(self, pos: int) -> bool:
         return pos == len(self.text) or self.text[pos] in ",}]"
 
-    def object(self, depth: int) -> dict[str, Any]:
+    def object(self, depth: int, spans: list[tuple[str, int, int]] | None = None) -> dict[str, Any]:
+        """An object; with ``spans``, each key's value position (offsets into the whole text) is appended."""
         self.expect("{")
         result: dict[str, Any] = {}
         if self.text.startswith("}", self.pos):
@@ -692,7 +706,10 @@ class _Reader:
             if key in result:
                 self.pos = key_at
                 raise self.fail(f"duplicate key {key!r}")
+            value_at = self.pos
             result[key] = self.value(depth)
+            if spans is not None:
+                spans.append((key, self.base + value_at, self.base + self.pos))
             if self.text.startswith("}", self.pos):
                 self.pos += 1
                 return result
@@ -712,20 +729,35 @@ class _Reader:
             self.expect(",")
 
 
-def _parse_call_body(whole: str, start: int, end: int) -> ToolCall:
+def _parse_call_body(whole: str, start: int, end: int, spans: list[ArgumentSpan] | None = None) -> ToolCall:
     body = whole[start:end]
     reader = _Reader(body, whole, start)
     reader.expect("call:")
     name = reader.name("function name", "{")
     reader.pos -= 1
-    arguments = reader.object(0)
+    found: list[tuple[str, int, int]] | None = [] if spans is not None else None
+    arguments = reader.object(0, found)
     if reader.pos != len(body):
         raise reader.fail("unexpected text after the arguments")
+    if spans is not None and found is not None:
+        spans.extend(ArgumentSpan(name, key, value_start, value_end) for key, value_start, value_end in found)
     return ToolCall(name=name, arguments=arguments)
 
 
 def split_output(text: str) -> tuple[list[ToolCall], str]:
     """Split model output into its calls and the text around them; a final stop token is dropped."""
+    return _split(text, None)
+
+
+def argument_spans(text: str) -> list[ArgumentSpan]:
+    """Where each call's top-level argument values lie in model output (offsets into ``text``), call by call
+    and in the order written; the text is parsed as :func:`split_output` parses it, with the same errors."""
+    spans: list[ArgumentSpan] = []
+    _split(text, spans)
+    return spans
+
+
+def _split(text: str, spans: list[ArgumentSpan] | None) -> tuple[list[ToolCall], str]:
     if not isinstance(text, str):
         raise FunctionGemmaFormatError(f"model output must be a string, got {type(text).__name__}")
     for terminator in (END_TURN + "\n", END_TURN, START_RESPONSE):
@@ -750,7 +782,7 @@ def split_output(text: str) -> tuple[list[ToolCall], str]:
         end = text.find(END_CALL, body_start)
         if end < 0:
             raise FunctionGemmaFormatError("a call is not closed by <end_function_call>", text=text, offset=start)
-        calls.append(_parse_call_body(text, body_start, end))
+        calls.append(_parse_call_body(text, body_start, end, spans))
         pos = end + len(END_CALL)
     return calls, "".join(content)
 

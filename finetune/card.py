@@ -109,10 +109,12 @@ def card_text(models: Path, data: Path, name: str, base_model: str | None = None
     sections += ["", "## Training", ""]
     for t in trainings:
         settings = t.get("settings", {})
-        keys = ("lora", "lora_r", "learning_rate", "epochs", "batch_size", "max_length", "beta", "loss_type")
-        shown = ", ".join(f"{k} {settings[k]}" for k in keys if k in settings)
+        shown = ", ".join(f"{k} {settings[k]}" for k in _RECIPE_SETTINGS if k in settings)
         sections.append(f"- {t.get('stage', '?')}: {t.get('global_steps', '?')} steps in "
                         f"{t.get('wall_seconds', '?')} s ({shown})")
+        recipe = t.get("recipe") or {}
+        if recipe:
+            sections.append("  - recipe: " + ", ".join(f"{k} {_recipe_value(v)}" for k, v in recipe.items()))
     sections += ["", "## Evaluation", ""]
     title, *report = evaluation.read_text(encoding="utf-8").splitlines()
     size = re.search(r"\((\d+) examples\)$", title)  # the title names a local path: keep only the count
@@ -155,6 +157,21 @@ def card_text(models: Path, data: Path, name: str, base_model: str | None = None
         sections.append("No Modelfile: this model was trained on the `hf` profile, which Ollama's built-in "
                         "functiongemma renderer does not speak. Train on `--profile ollama` data to serve it there.")
     return "\n".join(sections) + "\n"
+
+
+#: the settings of a training stage that the card shows (what the recipe is, not where files went)
+_RECIPE_SETTINGS = (
+    "lora", "lora_r", "lora_alpha", "learning_rate", "scheduler", "warmup", "epochs", "max_steps", "batch_size",
+    "gradient_accumulation", "max_length", "train_layers", "activation_cache", "decision_weight", "precision",
+    "device", "beta", "loss_type",
+)
+
+
+def _recipe_value(value: Any) -> str:
+    """A recipe entry in one short line (the activation cache by its counts, not its folder)."""
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k} {v}" for k, v in value.items() if k != "folder") + ")"
+    return str(value)
 
 
 def _count_lines(path: Path) -> int:

@@ -22,11 +22,15 @@ from teacher.cli_args import seed as random_seed
 #: written by ``finetune base``: which control tokens took over unused (untrained) embedding rows
 BASE_MARKER = "functiongemma_base.json"
 
+#: where a stage trains: ``auto`` is a CUDA GPU when one is visible, else the CPU
+DEVICES = ("auto", "cpu", "cuda")
+
 #: metric reporters that work offline: ``none``, or ``tensorboard`` (event files under ``OUT/checkpoints/runs``)
 REPORTERS = ("none", "tensorboard")
 
 __all__ = [
     "BASE_MARKER",
+    "DEVICES",
     "TrainingSettings",
     "control_token_slots",
     "finished",
@@ -88,6 +92,15 @@ class TrainingSettings:
             "choices": ("auto", "bf16", "fp16", "fp32"),
         },
     )
+    device: str = dataclasses.field(
+        default="auto",
+        metadata={
+            "help": "where to train: auto (a CUDA GPU when there is one, else the CPU), cpu, or cuda (an error "
+                    "when no CUDA GPU is visible); on a GPU, --precision auto is bf16 and bigger --batch-size "
+                    "values fit",
+            "choices": DEVICES,
+        },
+    )
     seed: int = dataclasses.field(default=0, metadata={"help": "random seed", "range": random_seed})
     warmup: float = dataclasses.field(
         default=0.0,
@@ -123,18 +136,25 @@ def control_token_slots(base: Path) -> list[int]:
     return sorted(int(i) for i in json.loads(marker.read_text(encoding="utf-8"))["control_tokens_in_unused_slots"])
 
 
-def lora_config(settings: TrainingSettings, base: Path | None = None) -> Any:
+def lora_config(
+    settings: TrainingSettings, base: Path | None = None, layers: list[int] | None = None,
+    layer_linears: list[str] | None = None,
+) -> Any:
     """The PEFT LoRA configuration of the settings, or None for full fine-tuning. When ``base`` holds control
-    tokens in formerly unused slots, their embedding rows train too (PEFT ``trainable_token_indices``)."""
+    tokens in formerly unused slots, their embedding rows train too (PEFT ``trainable_token_indices``). With
+    ``layers`` (decoder layer indexes), only those layers are adapted and the embedding rows stay frozen;
+    ``all-linear`` then means ``layer_linears``, the names of a decoder layer's linear modules (PEFT takes no
+    layer list with ``all-linear``)."""
     if not settings.lora:
         return None
     from peft import LoraConfig
 
-    slots = control_token_slots(base) if base is not None else []
+    slots = control_token_slots(base) if base is not None and layers is None else []
+    only: dict[str, Any] = {"layers_to_transform": layers, "layers_pattern": "layers"} if layers is not None else {}
 
     modules: str | list[str] = settings.target_modules
     if modules == ["all-linear"]:
-        modules = "all-linear"
+        modules = "all-linear" if layers is None else list(layer_linears or [])
     return LoraConfig(
         r=settings.lora_r,
         lora_alpha=settings.lora_alpha,
@@ -142,6 +162,7 @@ def lora_config(settings: TrainingSettings, base: Path | None = None) -> Any:
         target_modules=modules,
         task_type="CAUSAL_LM",
         trainable_token_indices=slots or None,
+        **only,
     )
 
 
@@ -170,10 +191,23 @@ def trainer_arguments(settings: TrainingSettings, has_eval: bool) -> dict[str, A
         "fp16": dtype == torch.float16,
         "report_to": _reporter(settings.report_to),
         "max_length": settings.max_length,
-        "use_cpu": not torch.cuda.is_available(),
+        "use_cpu": _use_cpu(settings.device),
         "ddp_find_unused_parameters": False,
         "gradient_checkpointing": False,  # TRL turns it on; recomputing activations only costs time here
     }
+
+
+def _use_cpu(device: str) -> bool:
+    """Whether the trainer must stay on the CPU; ``cuda`` without a visible CUDA GPU is a one-line error."""
+    import torch
+
+    from finetune.config import ConfigError
+
+    if device not in DEVICES:
+        raise ConfigError(f"--device {device!r} is not one of {', '.join(DEVICES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA GPU is visible to torch (torch.cuda.is_available() is False)")
+    return device == "cpu" or not torch.cuda.is_available()
 
 
 def _reporter(name: str) -> str:
@@ -208,17 +242,30 @@ def finished(out: Path) -> bool:
 
 
 def save_result(
-    trainer: Any, settings: TrainingSettings, stage: str, base: Path, counts: dict[str, Any], started: float
+    trainer: Any, settings: TrainingSettings, stage: str, base: Path, counts: dict[str, Any], started: float,
+    recipe: dict[str, Any] | None = None,
 ) -> Path:
-    """Save the trained model (adapter or full) with its tokenizer and lineage, and the stage's summary.
+    """Save the trained model (adapter or full) with its tokenizer and lineage, and the stage's summary (with
+    ``recipe``: what was trained and how, beyond the settings).
 
     Under ``accelerate launch`` every process waits until process zero has written everything, then closes
     the process group: a process that exits with the group still open can abort in gloo's teardown."""
     try:
-        model_dir = _save_on_main(trainer, settings, stage, base, counts, started)
+        model_dir = _save_on_main(trainer, settings, stage, base, counts, started, recipe)
     finally:
         _end_distributed(trainer)
     return model_dir
+
+
+def _trained_parameters(trainer: Any) -> dict[str, Any]:
+    """Where the stage trained, in what type, and how many of the model's weights learnt."""
+    parameters = list(trainer.model.parameters())
+    return {
+        "device": str(trainer.args.device),
+        "dtype": str(parameters[0].dtype).removeprefix("torch.") if parameters else None,
+        "trainable_parameters": sum(p.numel() for p in parameters if p.requires_grad),
+        "total_parameters": sum(p.numel() for p in parameters),
+    }
 
 
 def _end_distributed(trainer: Any) -> None:
@@ -232,7 +279,8 @@ def _end_distributed(trainer: Any) -> None:
 
 
 def _save_on_main(
-    trainer: Any, settings: TrainingSettings, stage: str, base: Path, counts: dict[str, Any], started: float
+    trainer: Any, settings: TrainingSettings, stage: str, base: Path, counts: dict[str, Any], started: float,
+    recipe: dict[str, Any] | None,
 ) -> Path:
     out = Path(settings.out)
     model_dir = out / "model"
@@ -258,6 +306,7 @@ def _save_on_main(
         "base": str(base.resolve()),
         "settings": dataclasses.asdict(settings),
         "counts": counts,
+        "recipe": {**_trained_parameters(trainer), **(recipe or {})},
         "wall_seconds": round(elapsed, 2),
         "world_size": trainer.args.world_size,
         "global_steps": trainer.state.global_step,

@@ -90,3 +90,22 @@ def test_parser_is_total_on_arbitrary_text(text: str) -> None:
 @given(st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join))
 def test_parser_is_total_on_format_like_text(text: str) -> None:
     _parse_or_typed_error(text)
+
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(names, arguments), min_size=1, max_size=3), texts, st.sampled_from(["hf", "ollama"]))
+def test_argument_spans_cover_each_value_exactly_as_rendered(
+    calls: list[tuple[str, dict[str, Any]]], before: str, profile: str
+) -> None:
+    from converters.functiongemma import argument_spans, render_value
+
+    text = before + "".join(render_call(name, args, profile=profile) for name, args in calls) + "<end_of_turn>"
+    spans = argument_spans(text)
+    expected = [(call.name, key, value) for call in parse_calls(text) for key, value in call.arguments.items()]
+    assert [(s.call, s.argument) for s in spans] == [(name, key) for name, key, _ in expected]  # in order written
+    for span, (_, key, value) in zip(spans, expected, strict=True):
+        # the value's text is exactly what the renderer writes for it, between its key and the next delimiter
+        assert text[span.start:span.end] == render_value(value, profile=profile)  # type: ignore[arg-type]
+        assert text[span.start - len(key) - 1:span.start] == key + ":"
+        assert text[span.end] in ",}"

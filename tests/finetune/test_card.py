@@ -132,3 +132,20 @@ def test_the_hub_refuses_a_card_with_bad_metadata(tmp_path: Path, monkeypatch: p
         with pytest.raises(PushError, match=r"Invalid metadata in README\.md"):
             push_folder(tmp_path, "me/x")
     assert hub.repos == {"me/x": {}}  # the repository was made, nothing was committed
+
+
+def test_the_card_says_the_recipe_of_each_stage(tmp_path: Path) -> None:
+    models = _training(tmp_path)
+    summary = json.loads((models / "sft" / "training.json").read_text())
+    summary["settings"].update({"lora": True, "lora_r": 32, "train_layers": 4, "activation_cache": True,
+                                "decision_weight": 3.0, "device": "auto", "out": str(tmp_path / "out")})
+    summary["recipe"] = {"method": "lora", "trained_layers": [14, 17], "decision_token_share": 0.21,
+                         "activation_cache": {"folder": str(tmp_path / "out" / "activations"), "computed": 9,
+                                              "reused": 27}}
+    (models / "sft" / "training.json").write_text(json.dumps(summary))
+    body = card_text(models, tmp_path / "data" / "demo", "demo")
+    assert ("- sft: 12 steps in 3.5 s (lora True, lora_r 32, learning_rate 0.003, epochs 8.0, train_layers 4, "
+            "activation_cache True, decision_weight 3.0, device auto)") in body
+    assert ("  - recipe: method lora, trained_layers [14, 17], decision_token_share 0.21, "
+            "activation_cache (computed 9, reused 27)") in body
+    assert str(tmp_path) not in body  # the cache's folder and the output path stay out
