@@ -115,6 +115,10 @@ class TrainingSettings:
     save_steps: int = dataclasses.field(
         default=100, metadata={"help": "checkpoint every N steps (for resuming)", "range": positive_int}
     )
+    keep_checkpoints: int = dataclasses.field(
+        default=2, metadata={"help": "checkpoints kept on disk, the newest (more: a learning curve can score each)",
+                             "range": positive_int}
+    )
     eval_examples: int = dataclasses.field(
         default=200, metadata={"help": "eval-split examples whose loss is tracked (0: none)", "range": non_negative_int}
     )
@@ -183,7 +187,7 @@ def trainer_arguments(settings: TrainingSettings, has_eval: bool) -> dict[str, A
         "warmup_steps": settings.warmup,
         "logging_steps": settings.logging_steps,
         "save_steps": settings.save_steps,
-        "save_total_limit": 2,
+        "save_total_limit": settings.keep_checkpoints,
         "eval_strategy": "steps" if has_eval else "no",
         "eval_steps": settings.logging_steps * 5 if has_eval else None,
         "seed": settings.seed,
