@@ -123,6 +123,7 @@ def _read(path: Path) -> tuple[Path, str] | None:
 
 def _harvest_file(found: Harvest, relative: str, source: str, kinds: frozenset[str] = frozenset(QUOTAS)) -> None:
     nodes = statements(source)
+    lines = source.splitlines()
     # 0-based lines where the code branches on types: a match, an if/elif on isinstance or issubclass
     branches = sorted(n.lineno - 1 for n in nodes if isinstance(n, ast.Match)
                       or (isinstance(n, ast.If) and _tests_type(n.test)))
@@ -138,16 +139,22 @@ def _harvest_file(found: Harvest, relative: str, source: str, kinds: frozenset[s
                 code = use_site(source, line, branches[at])
                 if is_exhaustive(code):
                     found.add(HarvestedCode(relative, node.lineno, node.name, code, use_site=True), False, kinds)
-        elif isinstance(node, ast.Assign | ast.AnnAssign) and node.col_offset == 0 and found.room("type_family"):
+        elif (isinstance(node, ast.Assign | ast.AnnAssign) and node.col_offset == 0 and found.room("type_family")
+              and _MAY_TYPE.search(lines[node.lineno - 1])):
             target = node.targets[0] if isinstance(node, ast.Assign) else node.target
             code = definition_head(source, node.lineno - 1)  # T = TypeVar("T"), X: TypeAlias = ...
             if isinstance(target, ast.Name) and is_type_family(code):
                 found.add(HarvestedCode(relative, node.lineno, target.id, code), False, kinds)
 
 
-@lru_cache(maxsize=8)
 def harvest(packages: tuple[str, ...] = ()) -> Harvest:
-    """The code harvested from the standard library and the named installed packages (same result every run)."""
+    """The code harvested from the standard library and the named installed packages (same result every run;
+    harvested once per process)."""
+    return _harvest(tuple(packages))
+
+
+@lru_cache(maxsize=8)
+def _harvest(packages: tuple[str, ...]) -> Harvest:
     roots = [(name, package_root(name)) for name in packages] + [("", stdlib_root())]
     files = []
     for prefix, root in roots:  # the named packages first, each root's files in its own fixed shuffled order
