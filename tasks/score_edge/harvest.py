@@ -16,6 +16,7 @@ import ast
 import bisect
 import importlib.util
 import logging
+import os
 import random
 import re
 import sysconfig
@@ -40,7 +41,7 @@ SKIPPED_FOLDERS = frozenset({"test", "tests", "testing", "idlelib", "site-packag
 _MOST_BYTES = 400_000  # a generated table, not code to learn from
 # cheap tests on a file's text: worth parsing only for a kind still short of its quota
 _MAY_BRANCH = re.compile(r"^\s*match\s|isinstance\(|issubclass\(|type\(\w+\)\s+is\b|assert_never", re.MULTILINE)
-_TYPING = re.compile(r"TypeVar|ParamSpec|Generic\[|@overload|TypeAlias|\(Protocol\)|\bProtocol\[")
+_TYPING = ("TypeVar", "ParamSpec", "Generic[", "@overload", "TypeAlias", "(Protocol)", "Protocol[")  # in few files
 _MAY_TYPE = re.compile(r"TypeVar|ParamSpec|Protocol|Generic\[|@overload|TypeAlias|^\s*type\s+\w+\s*=", re.MULTILINE)
 
 
@@ -101,10 +102,13 @@ def package_root(name: str) -> Path:
 
 
 def _files(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
-    for path in sorted(root.rglob("*.py")):
-        parts = path.relative_to(root).parts
-        if not SKIPPED_FOLDERS & set(parts[:-1]) and not parts[-1].startswith("test_"):
-            yield "/".join([*([prefix] if prefix else []), *parts]), path
+    """The ``.py`` files under ``root`` in sorted order, skipped folders not entered, with their shown paths."""
+    found = []
+    for folder, folders, names in os.walk(root):
+        folders[:] = [f for f in folders if f not in SKIPPED_FOLDERS]
+        found += [Path(folder, n) for n in names if n.endswith(".py") and not n.startswith("test_")]
+    for path in sorted(found):
+        yield "/".join([*([prefix] if prefix else []), *path.relative_to(root).parts]), path
 
 
 def _tests_type(test: ast.expr) -> bool:
@@ -164,7 +168,8 @@ def _harvest(packages: tuple[str, ...]) -> Harvest:
     found = Harvest()
     texts = dict(filter(None, (_read(path) for _, path in files)))
     # typing machinery lives in few files: those first, for that kind alone; then every kind, file by file
-    typing_files = [(relative, path) for relative, path in files if path in texts and _TYPING.search(texts[path])]
+    typing_files = [(relative, path) for relative, path in files
+                    if path in texts and any(word in texts[path] for word in _TYPING)]
     for relative, path in typing_files:
         if not found.room("type_family"):
             break
