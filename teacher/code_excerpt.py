@@ -128,7 +128,9 @@ def _member_lines(lines: list[str], node: ast.stmt) -> list[str]:
     """A class member as a head shows it: a method by its header alone, anything else whole."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         header = _header(lines, node)
-        return [*header[:-1], header[-1].rstrip() + " ..."] if header else []
+        if not header or node.body[0].lineno <= node.lineno:  # a one-line method shows whole
+            return header
+        return [*header[:-1], header[-1].rstrip() + " ..."]
     return lines[_first_line(node) : node.end_lineno or node.lineno]
 
 
@@ -174,6 +176,8 @@ def _head(lines: list[str], node: ast.stmt, bound: CodeBound) -> str:
     for statement in node.body[1 if doc is not None else 0 :]:
         if len(excerpt) >= bound.lines:
             break
+        if statement.lineno <= node.lineno:
+            continue  # a body on the header's line (``def f(): return 1``) is already shown
         if isinstance(node, ast.ClassDef):
             excerpt += _member_lines(lines, statement)
         else:
