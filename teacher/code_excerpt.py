@@ -16,13 +16,13 @@ the caller falls back to the hover's signature.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 from converters.functiongemma import CONTROL_TOKENS
 
-__all__ = ["CODE_BOUND", "CodeBound", "definition_head", "use_site"]
+__all__ = ["CODE_BOUND", "CodeBound", "definition_head", "statements", "use_site"]
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,34 @@ class _Parsed:
     definitions: Mapping[int, ast.stmt]  # by the 0-based line of the name
 
 
+def _walk(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements and the statements nested in them, outermost first (expressions are not visited: faster)."""
+    for node in body:
+        yield node
+        for name in ("body", "orelse", "finalbody"):
+            nested = getattr(node, name, None)
+            if isinstance(nested, list):
+                yield from _walk(nested)
+        for part in (*getattr(node, "handlers", ()), *getattr(node, "cases", ())):
+            yield from _walk(part.body)
+
+
 @lru_cache(maxsize=64)
 def _parsed(source: str) -> _Parsed | None:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return None
-    statements = tuple(n for n in ast.walk(tree) if isinstance(n, ast.stmt))
+    statements = tuple(_walk(tree.body))
     definitions = {n.lineno - 1: n for n in reversed(statements) if isinstance(n, _DEFINITIONS)}
     return _Parsed(source.splitlines(), statements, definitions)
+
+
+def statements(source: str) -> tuple[ast.stmt, ...]:
+    """Every statement of a source, outermost first (the parse the excerpts use, cached); () when it does not
+    parse."""
+    parsed = _parsed(source)
+    return () if parsed is None else parsed.statements
 
 
 def _statement_at(parsed: _Parsed, line: int) -> ast.stmt | None:
@@ -109,7 +128,9 @@ def _member_lines(lines: list[str], node: ast.stmt) -> list[str]:
     """A class member as a head shows it: a method by its header alone, anything else whole."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         header = _header(lines, node)
-        return [*header[:-1], header[-1].rstrip() + " ..."] if header else []
+        if not header or node.body[0].lineno <= node.lineno:  # a one-line method shows whole
+            return header
+        return [*header[:-1], header[-1].rstrip() + " ..."]
     return lines[_first_line(node) : node.end_lineno or node.lineno]
 
 
@@ -155,6 +176,8 @@ def _head(lines: list[str], node: ast.stmt, bound: CodeBound) -> str:
     for statement in node.body[1 if doc is not None else 0 :]:
         if len(excerpt) >= bound.lines:
             break
+        if statement.lineno <= node.lineno:
+            continue  # a body on the header's line (``def f(): return 1``) is already shown
         if isinstance(node, ast.ClassDef):
             excerpt += _member_lines(lines, statement)
         else:

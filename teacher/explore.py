@@ -7,11 +7,11 @@ symbol it reads the hover (signature and doc), the document symbols (a class's f
 (a class's bases, what a function's body calls, each call resolved with Definition) and the references (more
 than 20 make a hub); builds the Fields / Methods / Bases / Inputs / Output / Calls / References candidates with
 the one candidate extractor, private and generated names and type variables left out; asks ``select_symbols``
-which matter; resolves each selected candidate to a symbol and asks ``score_edge`` about the edge before putting
-the target on the frontier. ``budget`` bounds the symbols visited, ``max_depth`` how far from a seed,
-``breadth`` how many edges each symbol follows (a selected name that resolves to nothing does not count). A
-failed lookup skips that symbol, with a counted reason, and the walk goes on. :func:`leads_anywhere` says whether
-a seed has any edge to follow at all.
+which matter; resolves each selected candidate to a symbol and asks ``score_edge`` about the edge, each end shown
+by its code (:mod:`teacher.code_excerpt`, read with ``SourceText``), before putting the target on the frontier.
+``budget`` bounds the symbols visited, ``max_depth`` how far from a seed, ``breadth`` how many edges each symbol
+follows (a selected name that resolves to nothing does not count). A failed lookup skips that symbol, with a
+counted reason, and the walk goes on. :func:`leads_anywhere` says whether a seed has any edge to follow at all.
 """
 
 from __future__ import annotations

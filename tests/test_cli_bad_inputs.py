@@ -264,6 +264,8 @@ ROWS: list[Row] = [
     row("bench-score-edge-count-0", "benchmarks.score_edge_generate", "--count 0", 2, "--count"),
     row("bench-student-calls-0", "benchmarks.student", "--calls 0", 2, "--calls"),
     row("bench-explore-symbols-0", "benchmarks.explore", "--symbols 0", 2, "--symbols"),
+    row("bench-edge-flags-count-0", "benchmarks.edge_flags", "--count 0", 2, "--count"),
+    row("bench-edge-flags-not-installed", "benchmarks.edge_flags", "--packages no_such_package", 2, "no_such_package"),
     row("bench-sft-batch-size-0", "benchmarks.sft_throughput", "--out {out} --batch-size 0", 2, "--batch-size"),
     row("bench-sft-examples-0", "benchmarks.sft_throughput", "--out {out} --examples 0", 2, "--examples"),
 ]

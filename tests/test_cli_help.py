@@ -46,6 +46,7 @@ CLIS: list[tuple[str, tuple[str, ...], str]] = [
     ("benchmarks.student", (), "(default: "),
     ("benchmarks.cost", (), "usage:"),
     ("benchmarks.explore", (), "(default: "),
+    ("benchmarks.edge_flags", (), "--count COUNT auto-proposed queries per package (default: 6)"),
     ("benchmarks.score_edge_generate", (), "--count COUNT examples to generate (default: 100000)"),
     ("benchmarks.cli_intent_latency", (), "(default: "),
     ("benchmarks.real_student", (), "--steps STEPS SFT optimizer steps (default: 240)"),

@@ -1,8 +1,12 @@
-"""Synthetic score_edge examples: edge contexts drawn from pools, scored by the heuristic, rendered by the codec.
+"""Synthetic score_edge examples: edge contexts drawn from real code, scored by the heuristic, rendered by the codec.
 
-Usage: ``python -m tasks.score_edge.generate N [--seed S] [--format text|messages] [--profile hf|ollama]``
-writes N JSONL lines to stdout (``{"text": ...}`` or ``{"messages": [...], "tools": [...]}``). The same seed
-gives the same bytes, whatever ``--workers``. Progress goes to stderr per chunk of 5,000 when N is large.
+Usage: ``python -m tasks.score_edge.generate N [--seed S] [--format text|messages] [--profile hf|ollama]
+[--harvest PKG,...]`` writes N JSONL lines to stdout (``{"text": ...}`` or ``{"messages": [...], "tools":
+[...]}``). The code at each end of an edge is harvested from the standard library and the packages named by
+``--harvest`` (:mod:`tasks.score_edge.harvest`): the target is drawn a quarter of the time from code that branches
+on types, a sixth from typing machinery, the rest from any definition, and the source from class heads; the query
+names the two ends or is an unrelated question. The same seed gives the same bytes, whatever ``--workers``, on
+one Python installation. Progress goes to stderr per chunk of 5,000 when N is large.
 ``--record DIR`` also asks the heuristic the same N questions under ``Recording`` (one session,
 ``DIR/sessions/score_edge-synthetic-SEED-N.jsonl``), so ``python -m converters.rebuild DIR`` makes the dataset
 from the recording like any other: de-duplicated, split and in any format.
@@ -27,7 +31,8 @@ import orjson
 from converters.functiongemma import BOS, PROFILES, Profile, render_prompt
 from converters.schema import TrainingExample, portable_row
 from interpreters.heuristic import HeuristicModel
-from tasks.score_edge.pools import PATHS, QUERIES, SOURCE_HOVERS, TARGET_HOVERS
+from tasks.score_edge.harvest import harvest
+from tasks.score_edge.pools import QUERIES, QUERY_TEMPLATES
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeTask
 from teacher.cli_args import HelpFormatter, configure_logging, non_negative_int, output_problem, positive_int, seed
 from teacher.handlers import perform
@@ -36,35 +41,49 @@ from teacher.task import Turn
 
 Format = Literal["text", "messages"]
 EDGE_TYPES = tuple(EdgeType)
+SITE_EDGES = (EdgeType.usage, EdgeType.reference)  # the edges whose target shows the lines around a use
+#: how often the target is drawn from each kind of harvested code (real code seldom branches on types)
+TARGET_KINDS = {"exhaustive": 0.25, "type_family": 0.15, "plain": 0.6}
+UNRELATED_QUERY = 0.25  # the share of queries about another code base
 
 
 CHUNK = 5_000
 
 
-def edge_contexts(count: int, seed: int) -> Iterator[ScoreEdgeInput]:
-    """``count`` edge contexts drawn from the pools, in chunks of ``CHUNK`` each with its own seeded generator."""
+def edge_contexts(count: int, seed: int, packages: tuple[str, ...] = ()) -> Iterator[ScoreEdgeInput]:
+    """``count`` edge contexts drawn from harvested code, in chunks of ``CHUNK`` each with its own seeded
+    generator."""
     for start in range(0, count, CHUNK):
-        yield from _chunk_contexts(seed, start // CHUNK, min(CHUNK, count - start))
+        yield from _chunk_contexts(seed, start // CHUNK, min(CHUNK, count - start), packages)
 
 
-def _chunk_contexts(seed: int, chunk: int, size: int) -> Iterator[ScoreEdgeInput]:
+def _chunk_contexts(seed: int, chunk: int, size: int, packages: tuple[str, ...] = ()) -> Iterator[ScoreEdgeInput]:
+    found = harvest(packages)
+    pools = {kind: getattr(found, kind) or found.plain for kind in TARGET_KINDS}
+    kinds, weights = list(TARGET_KINDS), list(TARGET_KINDS.values())
     rng = random.Random(seed * 1_000_003 + chunk)
     for _ in range(size):
+        target = rng.choice(pools[rng.choices(kinds, weights)[0]])
+        source = rng.choice(found.classes)
+        if rng.random() < UNRELATED_QUERY:
+            query = rng.choice(QUERIES)
+        else:
+            query = rng.choice(QUERY_TEMPLATES).format(source=source.name, target=target.name)
         yield ScoreEdgeInput(
-            query=rng.choice(QUERIES),
-            source_file=rng.choice(PATHS),
-            source_line=rng.randint(1, 400),
-            source_hover=rng.choice(SOURCE_HOVERS),
-            target_file=rng.choice(PATHS),
-            target_line=rng.randint(1, 400),
-            target_hover=rng.choice(TARGET_HOVERS),
-            edge_type=rng.choice(EDGE_TYPES),
+            query=query,
+            source_file=source.path,
+            source_line=source.line,
+            source_hover=source.code,
+            target_file=target.path,
+            target_line=target.line,
+            target_hover=target.code,
+            edge_type=rng.choice(SITE_EDGES if target.use_site else EDGE_TYPES),
         )
 
 
-def examples(count: int, seed: int) -> Iterator[TrainingExample]:
+def examples(count: int, seed: int, packages: tuple[str, ...] = ()) -> Iterator[TrainingExample]:
     """Heuristically scored training examples, one per edge context."""
-    return _examples(edge_contexts(count, seed))
+    return _examples(edge_contexts(count, seed, packages))
 
 
 def _examples(contexts: Iterable[ScoreEdgeInput]) -> Iterator[TrainingExample]:
@@ -84,9 +103,10 @@ def encode(example: TrainingExample, format: Format, profile: Profile) -> bytes:
     return orjson.dumps({"text": text.removeprefix(BOS)})  # the tokenizer adds the one BOS
 
 
-def _render_chunk(job: tuple[int, int, int, Format, Profile]) -> bytes:
-    seed, chunk, size, format, profile = job
-    return b"".join(encode(e, format, profile) + b"\n" for e in _examples(_chunk_contexts(seed, chunk, size)))
+def _render_chunk(job: tuple[int, int, int, Format, Profile, tuple[str, ...]]) -> bytes:
+    seed, chunk, size, format, profile, packages = job
+    contexts = _chunk_contexts(seed, chunk, size, packages)
+    return b"".join(encode(e, format, profile) + b"\n" for e in _examples(contexts))
 
 
 def write(
@@ -97,13 +117,16 @@ def write(
     out: IO[bytes],
     progress: IO[str] | None = None,
     workers: int = 1,
+    packages: tuple[str, ...] = (),
 ) -> int:
     """Write ``count`` examples as JSONL, chunk by chunk in order (``workers`` processes); returns the count."""
-    jobs = [(seed, start // CHUNK, min(CHUNK, count - start), format, profile) for start in range(0, count, CHUNK)]
+    jobs = [(seed, start // CHUNK, min(CHUNK, count - start), format, profile, packages)
+            for start in range(0, count, CHUNK)]
+    harvest(packages)  # once, before the workers start: forked workers inherit it
     written = 0
     with ProcessPoolExecutor(workers) if workers > 1 and len(jobs) > 1 else nullcontext() as pool:
         chunks = pool.map(_render_chunk, jobs) if pool is not None else map(_render_chunk, jobs)
-        for (_, _, size, _, _), data in zip(jobs, chunks, strict=True):
+        for (_, _, size, _, _, _), data in zip(jobs, chunks, strict=True):
             out.write(data)
             written += size
             if progress is not None:
@@ -111,7 +134,9 @@ def write(
     return written
 
 
-async def record(count: int, seed: int, out: Path, split: Literal["train", "eval"] | None = None) -> Path:
+async def record(
+    count: int, seed: int, out: Path, packages: tuple[str, ...] = (), split: Literal["train", "eval"] | None = None
+) -> Path:
     """Ask the heuristic about the ``count`` edge contexts of ``seed`` under ``Recording``, as one session under
     ``out/sessions`` (a session finished before is left as it is; an unfinished one resumes); its log. ``split``:
     the side of the split the whole session goes to (None: grouped like any session)."""
@@ -120,13 +145,14 @@ async def record(count: int, seed: int, out: Path, split: Literal["train", "eval
 
     sid = f"score_edge-synthetic-{seed}-{count}"
     start = SessionStart(session=sid, teacher="heuristic", started=time.time(), split=split,
-                         source={"generator": "tasks.score_edge.generate", "count": count, "seed": seed})
+                         source={"generator": "tasks.score_edge.generate", "count": count, "seed": seed,
+                                 "harvest": list(packages)})
     with RecordedSession(out / "sessions" / f"{sid}.jsonl", start, resume=True) as session:
         if session.ended is None:
             task = ScoreEdgeTask()
 
             async def program() -> int:
-                for context in edge_contexts(count, seed):
+                for context in edge_contexts(count, seed, packages):
                     await perform(Ask(task, context))
                 return count
 
@@ -139,9 +165,9 @@ async def record(count: int, seed: int, out: Path, split: Literal["train", "eval
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tasks.score_edge.generate",
-        description="Write N synthetic score_edge training examples (JSONL) to stdout: edge contexts drawn "
-        "from pools of Python hover texts, queries and paths, scored by the heuristic teacher and rendered by "
-        "the FunctionGemma codec in the 2-turn minimal layout. The same seed gives the same bytes.",
+        description="Write N synthetic score_edge training examples (JSONL) to stdout: edge contexts whose code "
+        "is harvested from the standard library (and --harvest packages), scored by the heuristic teacher and "
+        "rendered by the FunctionGemma codec in the 2-turn minimal layout. The same seed gives the same bytes.",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("count", type=non_negative_int, metavar="N", nargs="?",
@@ -156,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=positive_int, default=os.cpu_count() or 1,
         help="processes to render with (output is the same)",
     )
+    parser.add_argument("--harvest", default="", metavar="PKG,...",
+                        help="installed packages to harvest code from besides the standard library, comma-separated")
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="also record the heuristic's answers as a session under DIR for converters.rebuild")
     args = parser.parse_args(argv)
@@ -163,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     if (args.count is None) == (args.count_flag is None):
         parser.error("give how many examples to write: N or --count N (one of them)")
     count = args.count if args.count is not None else args.count_flag
+    packages = tuple(p.strip() for p in args.harvest.split(",") if p.strip())
+    try:
+        harvest(packages)
+    except ValueError as error:
+        parser.error(str(error))
     progress = sys.stderr if count >= 10_000 else None
     if args.record is not None:
         problem = output_problem(args.record, directory=True)
@@ -170,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tasks.score_edge.generate: --record {args.record}: {problem}", file=sys.stderr)
             return 1
         try:
-            log = asyncio.run(record(count, args.seed, args.record))
+            log = asyncio.run(record(count, args.seed, args.record, packages))
         except (OSError, ValueError, RuntimeError) as error:
             print(f"tasks.score_edge.generate: {error}", file=sys.stderr)
             return 1
@@ -178,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
     try:
         if args.out is None:
-            write(count, args.seed, args.format, args.profile, sys.stdout.buffer, progress, args.workers)
+            write(count, args.seed, args.format, args.profile, sys.stdout.buffer, progress, args.workers, packages)
         else:
             with open(args.out, "wb") as out:
-                write(count, args.seed, args.format, args.profile, out, progress, args.workers)
+                write(count, args.seed, args.format, args.profile, out, progress, args.workers, packages)
     except BrokenPipeError:  # e.g. piped into head
         return 0
     except OSError as error:

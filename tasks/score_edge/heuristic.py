@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeOutput
@@ -12,9 +13,14 @@ __all__ = ["defined_name", "is_exhaustive", "is_exported", "is_type_family", "sc
 
 _EXHAUSTIVE = re.compile(
     r"^\s*match\s+\S[^\n]*:\s*$"  # a match statement
-    r"|^\s*case\s+\S[^\n]*:"  # one of its cases
+    r"|^\s*case\s+[^\s=:][^\n]*:"  # one of its cases
     r"|isinstance\([^\n]*\n(?:[^\n]*\n)*?\s*elif\s+isinstance\("  # an isinstance chain
     r"|assert_never",
+    re.MULTILINE,
+)
+# a branch on the type of one subject: ``if isinstance(x, A)``, ``elif issubclass(cls, B)``, ``if type(x) is C``
+_TYPE_TEST = re.compile(
+    r"^\s*(?:if|elif)\s+(?:not\s+)?(?:(?:isinstance|issubclass)\(\s*([\w.]+)\s*,|type\(\s*([\w.]+)\s*\)\s*(?:is|==)\s)",
     re.MULTILINE,
 )
 _TYPE_FAMILY = re.compile(
@@ -39,8 +45,12 @@ def defined_name(hover: str) -> str:
 
 @lru_cache(maxsize=4096)
 def is_exhaustive(hover: str) -> bool:
-    """A match statement, an isinstance/elif isinstance chain, or assert_never."""
-    return _EXHAUSTIVE.search(hover) is not None
+    """A match statement, an isinstance/elif isinstance chain, assert_never, or two branches or more on the type
+    of one subject (``if isinstance(x, A): ...`` then ``if isinstance(x, B): ...``, or ``type(x) is``)."""
+    if _EXHAUSTIVE.search(hover) is not None:
+        return True
+    subjects = Counter(a or b for a, b in _TYPE_TEST.findall(hover))
+    return any(count >= 2 for count in subjects.values())
 
 
 @lru_cache(maxsize=4096)
@@ -61,15 +71,24 @@ def is_exported(path: str, hover: str) -> bool:
 
 
 def score_edge(input: ScoreEdgeInput) -> ScoreEdgeOutput:
-    """Score an edge from query keywords, the edge type and what the hover texts show."""
+    """Score an edge from query keywords, the edge type and what the hover texts (the code at each end) show.
+
+    Relevance starts at 1; the query sharing words with the target's code adds 1, and with its first line (the
+    signature) or its file 1 or 2 more; the query asking for what the edge is (a definition, a use), a change
+    that a case-by-case match must follow, or typing machinery the edge goes through adds more. Risk starts at 1;
+    a case-by-case match adds 2, public API, typing machinery, a query that asks for a change and an edge on which
+    the source is built on the target (its definition or a type it is constrained by) 1 each."""
     query = words(input.query)
     exhaustive = is_exhaustive(input.target_hover)
     type_family = is_type_family(input.target_hover) or is_type_family(input.source_hover)
     exported = is_exported(input.target_file, input.target_hover)
-    overlap = query & (words(input.target_hover) | words(input.target_file))
+    signature = input.target_hover.lstrip().split("\n", 1)[0]
+    named = query & (words(signature) | words(input.target_file))
+    overlap = named | (query & words(input.target_hover))
     changing = bool(query & CHANGE_WORDS)
+    built_on = input.edge_type in (EdgeType.definition, EdgeType.type_constraint)
 
-    relevance = 2 + min(len(overlap), 2)
+    relevance = 1 + bool(overlap) + min(len(named), 2)
     reasons = []
     if overlap:
         reasons.append(f"the target mentions {', '.join(words_in(input.query, overlap)[:3])}")
@@ -86,9 +105,11 @@ def score_edge(input: ScoreEdgeInput) -> ScoreEdgeOutput:
         relevance += 1
         reasons.append("the query is about typing machinery the edge goes through")
 
-    risk = 1 + 2 * exhaustive + exported + type_family + changing
+    risk = 1 + 2 * exhaustive + exported + type_family + changing + built_on
     if exported:
         reasons.append("it is public API")
+    if built_on:
+        reasons.append("the source is built on it")
     reasoning = "Relevant because " + "; ".join(reasons) + "." if reasons else "Little ties the target to the query."
     return ScoreEdgeOutput(
         relevance=max(1, min(5, relevance)),

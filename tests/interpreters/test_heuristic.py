@@ -6,7 +6,7 @@ import pytest
 
 from interpreters.heuristic import HeuristicModel
 from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeTask
-from tasks.score_edge.heuristic import is_exhaustive, is_exported, is_type_family, score_edge
+from tasks.score_edge.heuristic import defined_name, is_exhaustive, is_exported, is_type_family, score_edge
 from tasks.select_symbols import Candidates, SelectSymbolsInput, SelectSymbolsTask
 from tasks.select_symbols.heuristic import select_symbols
 from teacher.handlers import interpret, perform
@@ -68,8 +68,33 @@ def test_changing_an_exhaustively_matched_type_is_relevant_and_risky() -> None:
     scored = score_edge(edge("What breaks if I add a status variant?", "match status:\n    case Status.PAID: ..."))
     assert scored.is_exhaustive and scored.relevance == 5 and scored.risk >= 4
     calm = score_edge(edge("How is the log formatted?", "def _helper() -> None", path="shop/_util.py"))
-    assert (calm.relevance, calm.risk, calm.is_exported) == (2, 1, False)
+    assert (calm.relevance, calm.risk, calm.is_exported) == (1, 1, False)
     assert "Little ties" in calm.reasoning
+
+
+CODE = """@dataclass(
+    frozen=True,
+)
+class Shape:
+    \"\"\"A shape.\"\"\"
+    def area(self) -> float: ..."""
+
+
+def test_flags_and_scores_read_the_code_at_the_target() -> None:
+    assert defined_name(CODE) == "Shape"  # a decorator's keyword argument is not what the code defines
+    branches = "def area(s: Shape) -> float:\n    if isinstance(s, Circle):\n        return 1.0\n" \
+               "    if isinstance(s, Square):\n        return 2.0\n    return 0.0"
+    assert is_exhaustive(branches)  # two branches on the type of one subject, no elif needed
+    assert is_exhaustive("def f(x):\n    if type(x) is int:\n        ...\n    elif type(x) is str:\n        ...")
+    assert not is_exhaustive("def f(x, y):\n    if isinstance(x, int):\n        ...\n    if isinstance(y, str):\n  ...")
+    assert not is_exhaustive("def f():\n    case = {1: 2}\n    return case")
+    query = "How is the area of a shape computed?"
+    named = score_edge(edge(query, "def area(s: Shape) -> float:\n    return 0.0"))
+    mentioned = score_edge(edge(query, "def size(s) -> float:\n    return s.area()"))
+    unrelated = score_edge(edge(query, "def size(s) -> float:\n    return s.length"))
+    assert named.relevance > mentioned.relevance > unrelated.relevance == 1  # the signature counts most
+    built_on = score_edge(edge(query, "def size(s) -> float:\n    return s.length", EdgeType.type_constraint))
+    assert built_on.risk == unrelated.risk + 1 and "built on it" in built_on.reasoning
 
 
 def test_definition_queries_favour_definition_edges() -> None:

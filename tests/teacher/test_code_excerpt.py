@@ -70,4 +70,6 @@ def test_control_tokens_are_elided_and_unparsable_code_gives_nothing() -> None:
     source = "def template() -> str:\n    prefix = 'a'\n    return '<start_of_turn>user'\n"
     assert definition_head(source, 0).splitlines()[-1] == "    ..."
     assert definition_head("def broken(:\n", 0) == ""
+    assert definition_head("def f(): return 1\n", 0) == "def f(): return 1"  # a one-line body is shown once
+    assert definition_head("class A:\n    def f(self): return 1\n", 0) == "class A:\n    def f(self): return 1"
     assert definition_head("x = 1\n", 5) == ""
