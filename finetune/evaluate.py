@@ -56,9 +56,9 @@ from finetune.data import DatasetError, Example, dataset_file, load_examples
 from finetune.models import ModelError
 from finetune.progress import PROGRESS
 from finetune.provenance import resolve_profile
-from teacher.cli_args import counts as counts_text
 from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
 from interpreters.llamacpp import Completion, completion_reply
+from teacher.cli_args import counts as counts_text
 from teacher.evaluation import (
     Answer,
     answer_of,
@@ -142,6 +142,15 @@ def free_text_of(task: str | None) -> frozenset[str]:
     return known.free_text_fields if known is not None else frozenset()
 
 
+def task_of(example: Example, expected: Sequence[ToolCall]) -> str | None:
+    """The task an example names, else the one its teacher's tool names (score_edge's tool is the task's name)."""
+    from tasks.registry import TASKS
+
+    if example.task:
+        return example.task
+    return expected[0].name if expected and expected[0].name in TASKS else None
+
+
 @dataclass
 class Scores:
     """Running counts of one artifact's answers; with ``label``, each answer is also kept as a line of
@@ -203,7 +212,7 @@ class Scores:
         accepted = schema_valid(example, predicted)
         if accepted:
             self.schema_valid += 1
-        free = free_text_of(example.task)
+        free = free_text_of(task_of(example, expected))
         exact = decisions_agree(expected, predicted, free)
         if exact:
             self.exact += 1
@@ -362,10 +371,18 @@ def heuristic_baseline(examples: Sequence[Example]) -> dict[str, Any]:
 
 def fit_training_prior(train: Path, profile: Profile = "hf", task: str | None = None) -> Prior:
     """The prior of a training split (:func:`teacher.prior.fit_prior` over its teacher's answers); an example
-    that names no task takes ``task`` (the dataset's, from its ``stats.json``)."""
-    examples = load_examples(train, profile)
-    return fit_prior(((e.task or task or "(task not recorded)", expected_calls(e)) for e in examples),
-                     {t: free_text_of(t) for t in {e.task or task for e in examples} if t}, str(train))
+    that names no task takes ``task`` (default: the one the dataset's ``stats.json`` names), else the one its
+    tool names."""
+    task = task or _data_task(train)
+    answers = []
+    for example in load_examples(train, profile):
+        calls = expected_calls(example)
+        answers.append((_prior_key(replace(example, task=example.task or task), calls), calls))
+    return fit_prior(answers, source=str(train))
+
+
+def _prior_key(example: Example, expected: Sequence[ToolCall]) -> str:
+    return task_of(example, expected) or "(task not recorded)"
 
 
 def prior_scores(
@@ -375,8 +392,8 @@ def prior_scores(
     answer), with what the prior is and where it was fitted; its answers join ``predictions`` when given."""
     scores = Scores(label="prior" if predictions is not None else None)
     for example in examples:
-        calls = prior.answer(example.task or "(task not recorded)")
-        scores.add_calls(example, expected_calls(example), calls, None, "no_answer")
+        expected = expected_calls(example)
+        scores.add_calls(example, expected, prior.answer(_prior_key(example, expected)), None, "no_answer")
     if predictions is not None:
         predictions.extend(scores.predictions)
     return {"what": PRIOR_WHAT, "source": prior.source, "trained_on": dict(sorted(prior.trained_on.items())),

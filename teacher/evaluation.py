@@ -78,10 +78,11 @@ def decisions_agree(
 ) -> bool:
     """The one definition of an exact answer: the same calls, in order, with every decision field the same (as
     :func:`calls_agree` compares them); the ``free_text`` fields (the task's ``free_text_fields``) never count."""
+    def decided(call: ToolCall) -> Any:
+        return normalise(decision_arguments(call.arguments, free_text))
+
     return len(expected) == len(predicted) and all(
-        e.name == p.name
-        and normalise(decision_arguments(e.arguments, free_text)) == normalise(decision_arguments(p.arguments, free_text))
-        for e, p in zip(expected, predicted, strict=True)
+        e.name == p.name and decided(e) == decided(p) for e, p in zip(expected, predicted, strict=True)
     )
 
 
