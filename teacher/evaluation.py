@@ -128,13 +128,15 @@ def free_text_similarity(
     expected: Sequence[ToolCall], predicted: Sequence[ToolCall] | None, free_text: Collection[str]
 ) -> dict[str, float]:
     """Per free-text field of the first expected call: the token F1 of the prediction's first call (0 when it
-    gave no such call or no such field)."""
+    gave no such call or no such field). A field whose expected value is a number (cli_intent's confidence) is not
+    text: it is left out of exact and gets no similarity figure."""
     if not expected or not free_text:
         return {}
     want = expected[0]
     got = predicted[0].arguments if predicted and predicted[0].name == want.name else {}
     return {key: token_f1(value, got[key]) if key in got else 0.0
-            for key, value in sorted(want.arguments.items()) if key in free_text}
+            for key, value in sorted(want.arguments.items())
+            if key in free_text and not isinstance(value, int | float)}
 
 
 @dataclass(frozen=True)
