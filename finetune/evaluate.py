@@ -741,6 +741,8 @@ def evaluate(
     for artifact in artifacts:
         label = artifact_label(artifact)
         results["artifacts"][label] = run(artifact, Path(label).name)
+    if train is not None and not train.is_file():
+        raise DatasetError(f"{train}: no such training file (the prior's data)")
     train_file = train if train is not None else data / "train.jsonl" if data.is_dir() else None
     if train_file is not None and train_file.is_file():
         prior = fit_training_prior(train_file, profile, named)  # type: ignore[arg-type]
@@ -862,6 +864,8 @@ def write_report(results: dict[str, Any]) -> str:
                                                    for k, v in m["free_text_f1"].items()))
     lines += ["", "## Tool confusion (rows: the teacher's tool; columns: the model's; counts)", ""]
     for name, m in rows.items():
+        if m is prior:
+            continue  # the prior always calls its one majority tool
         for task, table in m.get("confusion", {}).items():
             called = sorted({c for row in table.values() for c in row})
             lines += [f"{name}, {task}:", "", "| teacher \\ model | " + " | ".join(called) + " |",
