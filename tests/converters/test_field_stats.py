@@ -35,9 +35,9 @@ def _edge(index: int) -> ScoreEdgeInput:
 
 def _edge_answer(index: int) -> ToolCall:
     """20 answers: is_exhaustive always false, is_exported true on 19 (95%), relevance and risk spread."""
-    return ToolCall("score_edge", {"relevance": RELEVANCE[index], "risk": 1 + index % 2, "reasoning": f"because {index}",
-                                   "is_exhaustive": False, "is_type_family": index % 3 == 0,
-                                   "is_exported": index != 7})
+    return ToolCall("score_edge", {"relevance": RELEVANCE[index], "risk": 1 + index % 2,
+                                   "reasoning": f"because {index}", "is_exhaustive": False,
+                                   "is_type_family": index % 3 == 0, "is_exported": index != 7})
 
 
 def _skewed_recording(folder: Path) -> Path:
