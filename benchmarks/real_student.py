@@ -170,7 +170,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             rows.append(
                 f"| {artifact} | {task} | {m['examples']} | {m['valid_call_rate']:.1%} | {m['schema_valid_rate']:.1%}"
                 f" | {m['exact_match']:.1%}{exact_mark} | {per_field:.1%}{prior_field}{field_mark}"
-                f" | {f'{_mean(free):.3f}' if free and artifact != PRIOR else '-'} | {m['latency_ms']['p50']} |"
+                f" | {f'{_mean(free):.3f}' if free and artifact != PRIOR else '-'} | {m['latency_ms']['p50'] or '-'} |"
             )
     return "\n".join(rows)
 

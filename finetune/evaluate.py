@@ -212,7 +212,8 @@ class Scores:
         accepted = schema_valid(example, predicted)
         if accepted:
             self.schema_valid += 1
-        free = free_text_of(task_of(example, expected))
+        task = task_of(example, expected)
+        free = free_text_of(task)
         exact = decisions_agree(expected, predicted, free)
         if exact:
             self.exact += 1
@@ -222,7 +223,7 @@ class Scores:
         if self.label is not None:
             decisions, texts = differing_fields(expected, predicted, free) if parsed else (["(no calls)"], [])
             self.predictions.append({
-                "id": example.where, "task": example.task, "model": self.label,
+                "id": example.where, "task": task, "model": self.label,
                 "expected": [{"name": c.name, "arguments": c.arguments} for c in expected],
                 "predicted": [{"name": c.name, "arguments": c.arguments} for c in predicted] if parsed else None,
                 "failure": None if parsed else failure, "exact": exact,
