@@ -26,7 +26,7 @@ SKEWED = 0.95
 TOOL_FIELD = "(tool)"
 
 Kind = Literal["value", "size"]
-#: one counted decision: the field, how it is counted, and its value (JSON text) or list size
+#: one counted decision: the field, how it is counted, and its value (as text) or list size
 DecisionValue = tuple[str, Kind, str | int]
 
 
@@ -49,29 +49,41 @@ def field_kinds(parameters: dict[str, Any], free_text: frozenset[str] = frozense
     return {name: kind for name, kind in sorted(kinds.items()) if kind is not None}
 
 
-_KINDS: dict[tuple[str, str], tuple[dict[str, Kind], bool]] = {}
+_KINDS: dict[tuple[str, str], tuple[tuple[tuple[str, Kind], ...], bool]] = {}
 
 
 def decision_values(task: Any, input: Any, call: ToolCall) -> tuple[DecisionValue, ...]:
     """The decision values of one answer of ``task`` (a :class:`~teacher.task.FineTrainingTeacher`) to ``input``;
-    the schema's kinds are read once per task and tool."""
+    the schema's kinds are read once per task and tool (the rebuild calls this for every line it writes)."""
     known = _KINDS.get((task.name, call.name))
     if known is None:
         tools = list(task.tools(input))
         tool = next((t for t in tools if t.name == call.name), None)
         kinds = field_kinds(tool.parameters(), task.free_text_fields) if tool is not None else {}
-        known = _KINDS[task.name, call.name] = (kinds, len(tools) > 1)
-    kinds, several = known
-    values: list[DecisionValue] = [(TOOL_FIELD, "value", call.name)] if several else []
-    for name, kind in kinds.items():
-        if name not in call.arguments:
-            continue
-        value = call.arguments[name]
-        if kind == "size":
-            values.append((name, kind, len(value) if isinstance(value, list | tuple) else 0))
-        else:
-            values.append((name, kind, json.dumps(value, ensure_ascii=False)))
+        known = _KINDS[task.name, call.name] = (tuple(kinds.items()), len(tools) > 1)
+    arguments = call.arguments
+    values: list[DecisionValue] = [(TOOL_FIELD, "value", call.name)] if known[1] else []
+    for name, kind in known[0]:
+        if name in arguments:
+            value = arguments[name]
+            if kind == "size":
+                values.append((name, kind, len(value) if isinstance(value, list | tuple) else 0))
+            else:
+                values.append((name, kind, _text(value)))
     return tuple(values)
+
+
+def _text(value: Any) -> str:
+    """A counted value as ``stats.json`` shows it: a boolean as JSON, a string as itself, a number as written."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 @dataclass(frozen=True)

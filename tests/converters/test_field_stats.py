@@ -111,8 +111,8 @@ def test_the_counted_fields_come_from_the_tool_schema() -> None:
                                    "confidence": 0.9})
     values = decision_values(cli, cli.input_model(request="show PR 1"), run)
     # the tool called, the command enums and the flags list; args (an object) and confidence (free) are not counted
-    assert values == (("(tool)", "value", "run_command"), ("command", "value", '"pr"'), ("flags", "size", 1),
-                      ("subcommand", "value", '"view"'))
+    assert values == (("(tool)", "value", "run_command"), ("command", "value", "pr"), ("flags", "size", 1),
+                      ("subcommand", "value", "view"))
     counts = FieldCounts()
     counts.add("cli_intent:gh", "train", values)
     assert counts.as_dict()["cli_intent:gh"]["train"]["fields"]["flags"] == {"empty": 0, "non_empty": 1,
