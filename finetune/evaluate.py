@@ -66,6 +66,7 @@ from teacher.evaluation import (
     calls_agree,
     decisions_agree,
     differing_fields,
+    free_text_of,
     free_text_similarity,
     normalise,
     request_from_messages,
@@ -97,6 +98,7 @@ __all__ = [
     "score",
     "score_backend",
     "score_conversations",
+    "task_of",
     "write_report",
 ]
 
@@ -132,14 +134,6 @@ def schema_valid(example: Example, calls: Sequence[ToolCall]) -> bool:
         if not required <= set(call.arguments) or (known and not set(call.arguments) <= known):
             return False
     return True
-
-
-def free_text_of(task: str | None) -> frozenset[str]:
-    """The free-text fields of a task by name (its ``free_text_fields``); none for an unknown task."""
-    from tasks.registry import TASKS
-
-    known = TASKS.get(task) if task else None
-    return known.free_text_fields if known is not None else frozenset()
 
 
 def task_of(example: Example, expected: Sequence[ToolCall]) -> str | None:

@@ -36,6 +36,7 @@ __all__ = [
     "decision_arguments",
     "decisions_agree",
     "differing_fields",
+    "free_text_of",
     "free_text_similarity",
     "normalise",
     "request_from_messages",
@@ -66,6 +67,14 @@ def calls_agree(expected: Sequence[ToolCall], predicted: Sequence[ToolCall]) -> 
         e.name == p.name and normalise(e.arguments) == normalise(p.arguments)
         for e, p in zip(expected, predicted, strict=True)
     )
+
+
+def free_text_of(task: str | None) -> frozenset[str]:
+    """The free-text fields of a registered task by name (its ``free_text_fields``); none for an unknown task."""
+    from tasks.registry import TASKS
+
+    known = TASKS.get(task) if task else None
+    return known.free_text_fields if known is not None else frozenset()
 
 
 def decision_arguments(arguments: Mapping[str, Any], free_text: Collection[str] = frozenset()) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from converters.functiongemma import ToolCall
-from teacher.evaluation import normalise
+from teacher.evaluation import free_text_of, normalise
 
 __all__ = ["NEAR_PRIOR", "PRIOR_WHAT", "Prior", "fit_prior", "near_prior"]
 
@@ -113,12 +113,7 @@ def fit_prior(
 
 
 def _free_text(task: str, given: Mapping[str, Collection[str]] | None) -> Collection[str]:
-    if given is not None:
-        return given.get(task, frozenset())
-    from tasks.registry import TASKS
-
-    known = TASKS.get(task)
-    return known.free_text_fields if known is not None else frozenset()
+    return given.get(task, frozenset()) if given is not None else free_text_of(task)
 
 
 def near_prior(figure: float, prior: float) -> bool:
