@@ -713,6 +713,8 @@ def evaluate(
     An artifact is a model folder, a GGUF, or a spec (``hf:DIR``, ``gguf:PATH``, ``ollama:NAME``). The codec
     profile is what the data and the local artifacts record (``profile`` must agree; none recorded: hf). The
     prior is fitted on ``train`` (default: the dataset's train split; none there: no prior row)."""
+    if train is not None and not train.is_file():
+        raise DatasetError(f"{train}: no such training file (the prior's data)")
     local = [Path(v) for k, v in map(_spec, artifacts) if k in _LOCAL_KINDS]
     profile = resolve_profile(profile, data, local)
     eval_file = dataset_file(data, "eval")
@@ -736,8 +738,6 @@ def evaluate(
     for artifact in artifacts:
         label = artifact_label(artifact)
         results["artifacts"][label] = run(artifact, Path(label).name)
-    if train is not None and not train.is_file():
-        raise DatasetError(f"{train}: no such training file (the prior's data)")
     train_file = train if train is not None else data / "train.jsonl" if data.is_dir() else None
     if train_file is not None and train_file.is_file():
         prior = fit_training_prior(train_file, profile, named)  # type: ignore[arg-type]
