@@ -126,7 +126,7 @@ def summary_lines(rates: dict[str, dict[str, float | int]], evaluation: dict[str
             + (f" (prior {prior:.1%})" if prior is not None else "")
         )
     models = {**({"base": evaluation["base"]} if "base" in evaluation else {}),
-              **{f"tuned {name}": m for name, m in evaluation.get("artifacts", {}).items()},
+              **{f"tuned {Path(name).name}": m for name, m in evaluation.get("artifacts", {}).items()},
               **({"prior": evaluation["prior"]} if "prior" in evaluation else {})}
     prior_exact = evaluation.get("prior", {}).get("exact_match")
     figures = []
