@@ -13,9 +13,11 @@
    batches pad to them and take twice as long a step); merged, exported to f16 and quantized to q8_0: the *after*
    student;
 4. both q8_0 GGUFs (llama.cpp, in-process) on every held-out example, per task: valid calls, accepted by the
-   task, exact match, per-field accuracy and p50 latency, each with its n; the HF checkpoints (base and merged)
-   on the first ``--hf-examples`` examples of each task only (greedy transformers generation is about a minute
-   an example on this CPU);
+   task, exact match (every decision field right; free text such as score_edge's reasoning gets its own token F1),
+   per-field accuracy and p50 latency, each with its n; the HF checkpoints (base and merged) on the first
+   ``--hf-examples`` examples of each task only (greedy transformers generation is about a minute an example on
+   this CPU); beside them the prior (each decision field's most common value in the training data), and every
+   tuned figure within 5 points of the prior's marked ``≈prior``;
 5. the held-out exploration of the quickstart with the tuned q8_0 GGUF as the model.
 
 Every stage is skipped when its output is there, so an interrupted run continues (training resumes from
@@ -95,15 +97,31 @@ def make_data(root: Path, cli_count: int, started: float) -> tuple[Path, Path]:
     return data, held_out
 
 
+#: the task of the gh CLI-intent lines, which name none (the generator's ``stats.json`` does)
+CLI_TASK = "cli_intent:gh"
+
+
 def by_task(held_out: Path) -> dict[str, list[Any]]:
     """The held-out examples grouped by task (CLI intent under one name)."""
+    from dataclasses import replace
+
     from finetune.data import load_examples
 
     groups: dict[str, list[Any]] = {}
     for example in load_examples(held_out / "eval.jsonl", "hf"):
         # the exploration's lines name their task; the CLI-intent generator's lines carry none
-        groups.setdefault(example.task or "cli_intent", []).append(example)
+        groups.setdefault(example.task or "cli_intent", []).append(replace(example, task=example.task or CLI_TASK))
     return dict(sorted(groups.items()))
+
+
+def prior_rows(train: Path, groups: dict[str, list[Any]], limit: int | None) -> dict[str, Any]:
+    """Per task: the prior (each decision field's most common value in ``train``) on the held-out examples that
+    the GGUFs answer (the first ``limit`` of each task)."""
+    from finetune.evaluate import fit_training_prior, prior_scores
+
+    prior = fit_training_prior(train, "hf", CLI_TASK)
+    return {task: prior_scores(prior, examples[:limit] if limit is not None else examples)
+            for task, examples in groups.items()}
 
 
 def score_artifact(path: Path, groups: dict[str, list[Any]], limit: int | None, started: float) -> dict[str, Any]:
@@ -120,17 +138,39 @@ def score_artifact(path: Path, groups: dict[str, list[Any]], limit: int | None, 
     return results
 
 
+PRIOR = "prior (majority answer)"
+
+
+def _mean(figures: dict[str, float]) -> float:
+    return sum(figures.values()) / len(figures) if figures else 0.0
+
+
 def table(results: dict[str, dict[str, Any]]) -> str:
-    """The figures as a markdown table: one row per artifact and task."""
-    rows = ["| artifact | task | n | valid calls | accepted | exact | per-field | p50 ms |",
-            "|---|---|---|---|---|---|---|---|"]
+    """The figures as a markdown table: one row per artifact and task, the prior's row (``results[PRIOR]``, when
+    there) beside them, and each tuned (``after``) figure within 5 points of the prior's marked ``≈prior``.
+    Per-field: the mean accuracy of the decision fields, the prior's (the fields' majority shares) in brackets."""
+    from teacher.prior import near_prior
+
+    prior = results.get(PRIOR, {})
+    rows = ["| artifact | task | n | valid calls | accepted | exact | per-field [prior] | free-text F1 | p50 ms |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for artifact, tasks in results.items():
         for task, m in tasks.items():
-            fields = m["field_accuracy"]
-            per_field = sum(fields.values()) / len(fields) if fields else 0.0
+            per_field = _mean(m["field_accuracy"])
+            p = prior.get(task)
+            tuned = artifact.startswith("after") and p is not None
+
+            def mark(figure: float, against: float, tuned: bool = tuned) -> str:
+                return " ≈prior" if tuned and near_prior(figure, against) else ""
+
+            prior_field = f" [{_mean(p['field_accuracy']):.1%}]" if p is not None and artifact != PRIOR else ""
+            exact_mark = mark(m["exact_match"], p["exact_match"]) if p else ""
+            field_mark = mark(per_field, _mean(p["field_accuracy"])) if p else ""
+            free = m.get("free_text_f1", {})
             rows.append(
                 f"| {artifact} | {task} | {m['examples']} | {m['valid_call_rate']:.1%} | {m['schema_valid_rate']:.1%}"
-                f" | {m['exact_match']:.1%} | {per_field:.1%} | {m['latency_ms']['p50']} |"
+                f" | {m['exact_match']:.1%}{exact_mark} | {per_field:.1%}{prior_field}{field_mark}"
+                f" | {f'{_mean(free):.3f}' if free and artifact != PRIOR else '-'} | {m['latency_ms']['p50'] or '-'} |"
             )
     return "\n".join(rows)
 
@@ -195,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     for label, artifact in (("before q8_0", before), ("after q8_0", after)):
         results[label] = score_artifact(artifact, groups, args.per_task, started)
+    results[PRIOR] = prior_rows(data / "train.jsonl", groups, args.per_task)
     timings["eval_gguf"] = time.perf_counter() - mark
     if args.hf_examples:
         mark = time.perf_counter()

@@ -8,6 +8,11 @@ straddles the two (``--group-by repo``: no recorded repository; a session whose 
 and writes ``train.jsonl``, ``eval.jsonl`` and ``stats.json`` in one of three shapes (``text``, ``messages``,
 ``prompt-completion``) for one codec profile. No model is called.
 
+``stats.json`` also says what the data teaches (:mod:`converters.field_stats`): per task and split, the
+distribution of each decision field of the written answers (``fields``), and every field where one value covers
+95% or more of a task's lines (``skewed_fields``), which the rebuild also logs as a warning naming the task and
+the field.
+
 Memory: records stream through; what is kept is the de-duplication set, the symbol/topic groups and a
 length histogram. Order: examples are bucketed by a seeded hash and each bucket sorted, so the same inputs
 and seed give byte-identical files.
@@ -34,6 +39,7 @@ from typing import IO, Any, Literal
 import orjson
 from pydantic import ValidationError
 
+from converters.field_stats import DecisionValue, FieldCounts, decision_values
 from converters.functiongemma import BOS, CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
 from converters.schema import portable_row
 from converters.writer import DatasetWriter, exact_key, loose_key, order_key
@@ -107,6 +113,8 @@ class RebuildStats:
     topic_leaks: int = 0
     groups: int = 0
     grouped_by: str = "symbol"
+    #: the distribution of the written answers' decision fields, per task and split
+    fields: FieldCounts = field(default_factory=FieldCounts)
 
     def percentiles(self) -> dict[str, int]:
         """Length percentiles (p50, p90, p99, max) from the histogram."""
@@ -395,9 +403,9 @@ def _examples(turn: Turn[Any], options: Options, stats: RebuildStats) -> tuple[l
 
 
 # One converted example, as a plain tuple (cheap to send between processes): task, split, the seeded order key
-# (16 hex digits) followed by the JSON line, exact and whitespace-normalised digests, length, and "" or where a
-# negative's inverted topic came from.
-_Item = tuple[str, str, bytes, bytes, bytes, int, str]
+# (16 hex digits) followed by the JSON line, exact and whitespace-normalised digests, length, "" or where a
+# negative's inverted topic came from, and the answer's decision values.
+_Item = tuple[str, str, bytes, bytes, bytes, int, str, tuple[DecisionValue, ...]]
 
 
 @dataclass
@@ -458,18 +466,24 @@ def _convert(
                 if made and sources:
                     for negative, source in task.negatives(turn, counterparts, sources):
                         made += [(e, source, negative) for e in _conversations(negative, options, stats)]
-                rendered = [(render_line(e, options, _meta(of, options)), source) for e, source, of in made]
+                rendered = [(render_line(e, options, _meta(of, options)), source, _decisions(of))
+                            for e, source, of in made]
             except (ValueError, TypeError, RecursionError) as error:
                 problem = f"field 'input' or 'calls' cannot be written as FunctionGemma: {str(error)[:200]}"
                 _malformed(f"{path}:{number}", problem, stats, options.strict)
                 continue
-            for (line, text), source in rendered:
+            for (line, text), source, decisions in rendered:
                 length = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text)
                 exact = exact_key(line)
                 loose = loose_key(line, exact)  # the same line once runs of spaces are collapsed
                 order = order_key(seed_prefix, exact)
-                items.append((turn.task, split, order + line, exact, loose, length, source))
+                items.append((turn.task, split, order + line, exact, loose, length, source, decisions))
     return _Converted(items=items, stats=stats, topic_leaks=topic_leaks, groups=roots)
+
+
+def _decisions(turn: Turn[Any]) -> tuple[DecisionValue, ...]:
+    """The decision values of the answer a line teaches (the turn's first call)."""
+    return decision_values(TASKS[turn.task], turn.input, turn.calls[0]) if turn.calls else ()
 
 
 def _meta(turn: Turn[Any], options: Options) -> dict[str, Any] | None:
@@ -544,6 +558,8 @@ def rebuild(
         if collecting:
             gc.enable()
     stats.groups = len(roots)
+    for skew in stats.fields.skewed():
+        logger.warning("converters.rebuild: %s", skew.message())
     summary = orjson.dumps(stats_dict(stats, options), option=orjson.OPT_INDENT_2).decode()
     (options.out / "stats.json").write_text(summary, encoding="utf-8")
     return stats
@@ -568,10 +584,11 @@ def _write(
             _merge(stats, converted.stats)
             stats.topic_leaks += converted.topic_leaks
             roots |= converted.groups
-            for task, split, line, exact, loose, length, negative in converted.items:
+            for task, split, line, exact, loose, length, negative, decisions in converted.items:
                 if not writer.add(split, line[16:], line[:16], exact, loose):
                     continue
                 examples[task, split] = examples.get((task, split), 0) + 1
+                stats.fields.add(task, split, decisions)
                 lengths[length] = lengths.get(length, 0) + 1
                 if negative:
                     negatives[negative] = negatives.get(negative, 0) + 1
@@ -615,6 +632,7 @@ def stats_dict(stats: RebuildStats, options: Options) -> dict[str, Any]:
         "eval_repos": sorted(options.eval_repos),
         "length_unit": "tokens" if options.tokenizer else "characters",
         "length_percentiles": stats.percentiles(),
+        **stats.fields.summary(),
     }
 
 

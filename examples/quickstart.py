@@ -6,7 +6,10 @@
 3. train: a tiny FunctionGemma-compatible model, built on the spot, is fine-tuned (SFT), merged, exported to
    GGUF and quantized to q8_0 (``training/models/quickstart``);
 4. run: the same exploration program runs on held-out queries with the GGUF as its model, in-process through
-   llama.cpp, and every student answer is checked and compared with the teacher's answer to the same request.
+   llama.cpp, and every student answer is checked and compared with the teacher's answer to the same request
+   (agreement: every decision field the same; free text such as score_edge's reasoning never counts). Beside
+   the student, the prior: the answer made of each decision field's most common value in the training data,
+   which a student that learnt only the majority would give; a student figure within 5 points of it is marked.
 
 No API key, GPU or server is needed. Every step is skipped when its output is already there, so an
 interrupted run continues where it stopped (``--force`` starts afresh).
@@ -23,8 +26,8 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from finetune.evaluate import calls_agree
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from tasks.registry import TASKS
@@ -37,9 +40,11 @@ from teacher.cli_args import (
     positive_float,
     positive_int,
 )
+from teacher.evaluation import decisions_agree
 from teacher.explore import TeachQuery, explore
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest
+from teacher.prior import Prior, near_prior
 from teacher.task import TaskOutputError
 
 HERE = Path(__file__).resolve().parent
@@ -52,12 +57,14 @@ class AgreementCheck(ModelBackend):
     """Answers with the student, and counts how often its answer is valid and agrees with the teacher's.
 
     A student answer the task refuses is counted and replaced by the teacher's, as a production fallback
-    would, so the exploration goes on and every held-out request reaches the student.
+    would, so the exploration goes on and every held-out request reaches the student. Given a ``prior``, its
+    answer to each request is compared with the teacher's too.
     """
 
-    def __init__(self, student: ModelBackend, teacher: ModelBackend) -> None:
+    def __init__(self, student: ModelBackend, teacher: ModelBackend, prior: Prior | None = None) -> None:
         self.student = student
         self.teacher = teacher
+        self.prior = prior
         self.counts: Counter[str] = Counter()
 
     async def complete(self, request: ModelRequest) -> ModelReply:
@@ -65,6 +72,9 @@ class AgreementCheck(ModelBackend):
         expected = await self.teacher.complete(request)
         task = TASKS[request.task]
         self.counts[f"{request.task}/requests"] += 1
+        guess = self.prior.answer(request.task) if self.prior is not None else None
+        if guess is not None and decisions_agree(expected.calls, guess, task.free_text_fields):
+            self.counts[f"{request.task}/prior_agree"] += 1
         tool = {t.name for t in request.tools}
         if len(reply.calls) == 1 and reply.calls[0].name in tool:
             self.counts[f"{request.task}/calls"] += 1  # a well-formed call of the task's tool
@@ -75,12 +85,13 @@ class AgreementCheck(ModelBackend):
         except TaskOutputError:
             return expected
         self.counts[f"{request.task}/valid"] += 1
-        if calls_agree(expected.calls, reply.calls):
+        if decisions_agree(expected.calls, reply.calls, task.free_text_fields):
             self.counts[f"{request.task}/agree"] += 1
         return reply
 
     def rates(self) -> dict[str, dict[str, float | int]]:
-        """Requests, valid-call rate and agreement with the teacher, per task and overall."""
+        """Requests, valid-call rate and agreement with the teacher (the student's and, given one, the prior's),
+        per task and overall."""
         tasks = sorted({key.split("/")[0] for key in self.counts})
         table: dict[str, dict[str, float | int]] = {}
         for name in [*tasks, "all"]:
@@ -96,7 +107,36 @@ class AgreementCheck(ModelBackend):
                 "agreement": agree / n if n else 0.0,
                 "teacher_fallbacks": n - valid,
             }
+            if self.prior is not None:
+                table[name]["prior_agreement"] = sum(self.counts[f"{t}/prior_agree"] for t in keys) / n if n else 0.0
         return table
+
+
+def summary_lines(rates: dict[str, dict[str, float | int]], evaluation: dict[str, Any]) -> list[str]:
+    """The quickstart's summary: on the held-out exploration, per task the student's agreement beside the prior's
+    (marked ``≈prior`` when within 5 points of it); on the eval split, exact match of the base, each tuned
+    artifact and the prior."""
+    lines = []
+    for task, row in rates.items():
+        prior = row.get("prior_agreement")
+        mark = " ≈prior" if prior is not None and near_prior(float(row["agreement"]), float(prior)) else ""
+        lines.append(
+            f"   {task:>15}: {row['requests']:>4} requests, {row['valid_calls']:.1%} valid calls, "
+            f"{row['schema_valid']:.1%} accepted by the task, {row['agreement']:.1%} agree with the teacher{mark}"
+            + (f" (prior {prior:.1%})" if prior is not None else "")
+        )
+    models = {**({"base": evaluation["base"]} if "base" in evaluation else {}),
+              **{f"tuned {Path(name).name}": m for name, m in evaluation.get("artifacts", {}).items()},
+              **({"prior": evaluation["prior"]} if "prior" in evaluation else {})}
+    prior_exact = evaluation.get("prior", {}).get("exact_match")
+    figures = []
+    for name, m in models.items():
+        mark = " ≈prior" if name.startswith("tuned") and prior_exact is not None and near_prior(
+            m["exact_match"], prior_exact) else ""
+        figures.append(f"{name} {m['exact_match']:.1%}{mark}")
+    if figures:
+        lines.append(f"   eval split ({evaluation.get('examples', '?')} examples), exact match: " + ", ".join(figures))
+    return lines
 
 
 def record(queries: Path, out: Path) -> None:
@@ -110,11 +150,12 @@ def record(queries: Path, out: Path) -> None:
         raise SystemExit(f"quickstart: recording the teacher into {out} failed (see above)")
 
 
-async def held_out_run(gguf: Path, queries: list[TeachQuery]) -> AgreementCheck:
-    """Explore the held-out queries with the GGUF student, checking each answer against the teacher."""
+async def held_out_run(gguf: Path, queries: list[TeachQuery], prior: Prior | None = None) -> AgreementCheck:
+    """Explore the held-out queries with the GGUF student, checking each answer (and the prior's, given one)
+    against the teacher."""
     from interpreters.backends import build_backend
 
-    check = AgreementCheck(build_backend(f"gguf:{gguf}"), HeuristicModel())
+    check = AgreementCheck(build_backend(f"gguf:{gguf}"), HeuristicModel(), prior)
     async with LspServer(SAMPLE_REPO) as lsp, interpret(lsp, check):
         for query in queries:
             result = await explore(query)
@@ -176,14 +217,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluation = run_pipeline(settings)
     gguf = settings.models / f"{name}-q8_0.gguf"
     print(f"4. exploring {len(held_out)} held-out queries with the student ({gguf})", flush=True)
-    check = asyncio.run(held_out_run(gguf, held_out))
+    from finetune.evaluate import fit_training_prior
+
+    prior = fit_training_prior(settings.data / "train.jsonl")
+    check = asyncio.run(held_out_run(gguf, held_out, prior))
     rates = check.rates()
-    for task, row in rates.items():
-        print(
-            f"   {task:>15}: {row['requests']:>4} requests, {row['valid_calls']:.1%} valid calls, "
-            f"{row['schema_valid']:.1%} accepted by the task, {row['agreement']:.1%} agree with the teacher"
-        )
-    summary = {"held_out": rates, "eval_split": evaluation["artifacts"], "wall_seconds": time.perf_counter() - started}
+    for line in summary_lines(rates, evaluation):
+        print(line)
+    summary = {"held_out": rates, "eval_split": evaluation["artifacts"], "prior": evaluation.get("prior"),
+               "wall_seconds": time.perf_counter() - started}
     (settings.models / "quickstart.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(f"done in {summary['wall_seconds']:.0f} s; eval report: {settings.models / 'eval' / 'eval.md'}")
     print("the same loop on the real Gemma 3 270M: python -m benchmarks.real_student --root DIR (the 'real' extra)")

@@ -106,13 +106,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", nargs="+", required=True,
                           help="model directories, GGUF files, or specs: hf:DIR, gguf:PATH, ollama:NAME "
                                "(served at OLLAMA_HOST)")
-    evaluate.add_argument("--out", type=Path, required=True, help="directory for eval.json, eval.md, loss.png")
+    evaluate.add_argument("--out", type=Path, required=True,
+                          help="directory for eval.json, eval.md, eval.png, predictions.jsonl, loss.png")
     evaluate.add_argument("--training", type=Path, nargs="*", default=[], help="stage directories to plot losses of")
     evaluate.add_argument("--profile", choices=["hf", "ollama"],
                           help="profile the data used (default: what the data and models record, else hf; "
                                "a mismatch is refused)")
     evaluate.add_argument("--limit", type=positive_int, help="evaluate only the first N examples")
     evaluate.add_argument("--base", type=Path, help="the base model (before training), scored beside the artifacts")
+    evaluate.add_argument("--train", type=Path, metavar="JSONL",
+                          help="the training data the prior row's majorities come from (default: the dataset "
+                               "directory's train.jsonl; none: no prior row)")
 
     card = stages.add_parser(
         "card", help="a publishable model folder with a Hugging Face model card (README.md); --push uploads it"
@@ -203,7 +207,8 @@ def _run(args: argparse.Namespace) -> int:
 
         _output(args.out, directory=True)
         print(write_report(
-            evaluate(args.data, args.model, args.out, args.profile, args.limit, args.training, base=args.base)
+            evaluate(args.data, args.model, args.out, args.profile, args.limit, args.training, base=args.base,
+                     train=args.train)
         ))
     elif args.stage == "card":
         from finetune.card import build_model_folder, push_folder

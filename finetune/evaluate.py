@@ -11,9 +11,12 @@ a GGUF. Its calls are compared with the teacher's:
 - ``valid_call_rate``: the output parses and makes a call where the teacher made one;
 - ``schema_valid_rate``: the calls are accepted by the task (its tool schema and checks on the input) when the
   line names its task and input, else by the declared tools' names and required fields;
-- ``exact_match``: :func:`teacher.evaluation.calls_agree`, the same calls with the same typed arguments
-  (reasoning text ignored; lists of plain values compared as sets, since the schemas use them as sets);
-- ``field_accuracy``: per argument, how often the predicted value equals the teacher's (``field_n``: over how many);
+- ``exact_match``: :func:`teacher.evaluation.decisions_agree`, the same calls with the same decision fields (a
+  task's ``free_text_fields``, such as score_edge's reasoning, never count; lists of plain values compared as sets,
+  since the schemas use them as sets);
+- ``field_accuracy``: per decision field, how often the predicted value equals the teacher's (``field_n``: over
+  how many); ``free_text_f1``: per free-text field, the mean token F1 of the prediction against the teacher's text
+  (``free_text_n``: over how many);
 - ``latency_ms`` p50/p95;
 - ``by_task``: n and the three rates per task; ``confusion``: per task, the tool the teacher called against the
   tool the artifact called; a task's own figures (its ``metrics`` hook) under the task's family name (the part of
@@ -22,10 +25,15 @@ a GGUF. Its calls are compared with the teacher's:
   far (teacher-forced); a conversation is right when all its turns are, so its accuracy compounds per turn.
 
 Every figure carries its n. An example that does not name its task takes the one the dataset's ``stats.json`` names.
-The base model (before training) is scored beside the tuned artifacts (after), and the
-heuristic baseline on the examples whose task it knows; the report says what that baseline is, and says plainly
-when the heuristic is the data's own teacher. Results go to ``eval.json``, ``eval.md`` and ``eval.png`` (exact
-match and valid calls per artifact, n in the labels); the loss curves of the training stages to ``loss.png``.
+The base model (before training) is scored beside the tuned artifacts (after), the prior (:mod:`teacher.prior`:
+each decision field's most common value in the training split, the answer of a model that learnt only the
+majority) and the heuristic baseline on the examples whose task it knows; the report says what that baseline is,
+and says plainly when the heuristic is the data's own teacher. Each per-field figure shows the prior's beside it
+(the share of the eval examples whose field has the training majority's value), and a figure of an artifact
+within 5 points of the prior's is marked. Results go to ``eval.json``, ``eval.md`` and ``eval.png`` (exact
+match and valid calls per artifact, n in the labels); every answer to ``predictions.jsonl`` (per example and
+model: its id, task, expected and predicted calls, and the fields that differ); the loss curves of the training
+stages to ``loss.png``.
 """
 
 from __future__ import annotations
@@ -50,9 +58,22 @@ from finetune.progress import PROGRESS
 from finetune.provenance import resolve_profile
 from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
 from interpreters.llamacpp import Completion, completion_reply
-from teacher.evaluation import Answer, answer_of, ask, calls_agree, normalise, request_from_messages
+from teacher.cli_args import counts as counts_text
+from teacher.evaluation import (
+    Answer,
+    answer_of,
+    ask,
+    calls_agree,
+    decisions_agree,
+    differing_fields,
+    free_text_of,
+    free_text_similarity,
+    normalise,
+    request_from_messages,
+)
 from teacher.model import ModelBackend, ModelRequest, request_for, student_prompt
 from teacher.operations import OperationFailed
+from teacher.prior import PRIOR_WHAT, Prior, fit_prior, near_prior
 from teacher.task import FineTrainingTeacher
 
 __all__ = [
@@ -64,16 +85,20 @@ __all__ = [
     "conversation_steps",
     "evaluate",
     "expected_calls",
+    "fit_training_prior",
+    "free_text_of",
     "heuristic_baseline",
     "normalise",
     "open_backend",
     "plot_losses",
     "plot_scores",
+    "prior_scores",
     "recorded_teachers",
     "schema_valid",
     "score",
     "score_backend",
     "score_conversations",
+    "task_of",
     "write_report",
 ]
 
@@ -111,9 +136,19 @@ def schema_valid(example: Example, calls: Sequence[ToolCall]) -> bool:
     return True
 
 
+def task_of(example: Example, expected: Sequence[ToolCall]) -> str | None:
+    """The task an example names, else the one its teacher's tool names (score_edge's tool is the task's name)."""
+    from tasks.registry import TASKS
+
+    if example.task:
+        return example.task
+    return expected[0].name if expected and expected[0].name in TASKS else None
+
+
 @dataclass
 class Scores:
-    """Running counts of one artifact's answers."""
+    """Running counts of one artifact's answers; with ``label``, each answer is also kept as a line of
+    ``predictions.jsonl`` (:attr:`predictions`)."""
 
     examples: int = 0
     parsed_with_call: int = 0
@@ -127,6 +162,10 @@ class Scores:
     predicted: list[list[ToolCall] | None] = field(default_factory=list)
     #: per example: (task, expected tool, predicted tool or outcome, valid call, schema-valid, exact)
     outcomes: list[tuple[str, str, str, bool, bool, bool]] = field(default_factory=list)
+    free_text: Counter[str] = field(default_factory=Counter)
+    free_text_f1: dict[str, float] = field(default_factory=dict)
+    label: str | None = None
+    predictions: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, example: Example, expected: Sequence[ToolCall], output: str | None, latency: float | None) -> None:
         """Score one output as FunctionGemma text (None: the artifact gave no answer)."""
@@ -167,9 +206,23 @@ class Scores:
         accepted = schema_valid(example, predicted)
         if accepted:
             self.schema_valid += 1
-        exact = calls_agree(expected, predicted)
+        task = task_of(example, expected)
+        free = free_text_of(task)
+        exact = decisions_agree(expected, predicted, free)
         if exact:
             self.exact += 1
+        for key, f1 in free_text_similarity(expected, predicted if parsed else None, free).items():
+            self.free_text[key] += 1
+            self.free_text_f1[key] = self.free_text_f1.get(key, 0.0) + f1
+        if self.label is not None:
+            decisions, texts = differing_fields(expected, predicted, free) if parsed else (["(no calls)"], [])
+            self.predictions.append({
+                "id": example.where, "task": task, "model": self.label,
+                "expected": [{"name": c.name, "arguments": c.arguments} for c in expected],
+                "predicted": [{"name": c.name, "arguments": c.arguments} for c in predicted] if parsed else None,
+                "failure": None if parsed else failure, "exact": exact,
+                "differ": decisions, "free_text_differ": texts,
+            })
         if not parsed:
             called = "(no answer)" if failure == "no_answer" else "(unparsable)"
         else:
@@ -179,6 +232,8 @@ class Scores:
         if expected:
             got = predicted[0].arguments if predicted and predicted[0].name == expected[0].name else {}
             for key, value in expected[0].arguments.items():
+                if key in free:
+                    continue
                 self.fields[key] += 1
                 if key in got and normalise(got[key]) == normalise(value):
                     self.fields_right[key] += 1
@@ -220,6 +275,8 @@ class Scores:
             "exact_match": round(self.exact / n, 4),
             "field_accuracy": {k: round(self.fields_right[k] / self.fields[k], 4) for k in sorted(self.fields)},
             "field_n": {k: self.fields[k] for k in sorted(self.fields)},
+            "free_text_f1": {k: round(self.free_text_f1[k] / self.free_text[k], 4) for k in sorted(self.free_text)},
+            "free_text_n": {k: self.free_text[k] for k in sorted(self.free_text)},
             "latency_ms": {"p50": percentile(0.5), "p95": percentile(0.95), "n": len(self.latencies)},
             "failures": dict(self.failures),
             "by_task": self._by_task(),
@@ -305,6 +362,37 @@ def heuristic_baseline(examples: Sequence[Example]) -> dict[str, Any]:
             answer = runner.run(ask(backend, request))
             scores.add_calls(example, expected_calls(example), answer.calls, None, answer.failure or "no_answer")
     return scores.summary()
+
+
+def fit_training_prior(train: Path, profile: Profile = "hf", task: str | None = None) -> Prior:
+    """The prior of a training split (:func:`teacher.prior.fit_prior` over its teacher's answers); an example
+    that names no task takes ``task`` (default: the one the dataset's ``stats.json`` names), else the one its
+    tool names."""
+    task = task or _data_task(train)
+    answers = []
+    for example in load_examples(train, profile):
+        calls = expected_calls(example)
+        answers.append((_prior_key(replace(example, task=example.task or task), calls), calls))
+    return fit_prior(answers, source=str(train))
+
+
+def _prior_key(example: Example, expected: Sequence[ToolCall]) -> str:
+    return task_of(example, expected) or "(task not recorded)"
+
+
+def prior_scores(
+    prior: Prior, examples: Sequence[Example], predictions: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The metrics of the prior's answer on the examples (an example of a task the training data lacks gets no
+    answer), with what the prior is and where it was fitted; its answers join ``predictions`` when given."""
+    scores = Scores(label="prior" if predictions is not None else None)
+    for example in examples:
+        expected = expected_calls(example)
+        scores.add_calls(example, expected, prior.answer(_prior_key(example, expected)), None, "no_answer")
+    if predictions is not None:
+        predictions.extend(scores.predictions)
+    return {"what": PRIOR_WHAT, "source": prior.source, "trained_on": dict(sorted(prior.trained_on.items())),
+            "answers": prior.summary()["answers"], **scores.summary()}
 
 
 @dataclass(frozen=True)
@@ -421,9 +509,10 @@ def score_conversation_cases(
     per_task: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for task, cases in conversations.values():
         right = 0
+        free = free_text_of(task)
         for case in cases:
             calls = answer(case).calls
-            right += calls is not None and calls_agree(case.expected, calls)
+            right += calls is not None and decisions_agree(case.expected, calls, free)
         per_task[task].append((right, len(cases)))
 
     def rates(rows: list[tuple[int, int]]) -> dict[str, Any]:
@@ -567,11 +656,13 @@ def score_backend(
     conversations: dict[str, tuple[str, list[Case]]] | None = None,
     progress: IO[str] | None = None,
     label: str = "",
+    predictions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of one backend over the examples (and, given, the multi-turn conversations turn by turn). A fatal
-    backend failure (the student is not there) is a :class:`~finetune.models.ModelError`."""
+    """Metrics of one backend over the examples (and, given, the multi-turn conversations turn by turn); each
+    answer joins ``predictions`` when given (a line of ``predictions.jsonl``). A fatal backend failure (the
+    student is not there) is a :class:`~finetune.models.ModelError`."""
     asker = _Asker(backend, label or type(backend).__name__)
-    scores = Scores()
+    scores = Scores(label=(label or type(backend).__name__) if predictions is not None else None)
     try:
         for index, example in enumerate(examples, start=1):
             case = example_case(example, profile)
@@ -582,6 +673,8 @@ def score_backend(
         metrics = scores.summary()
         if conversations:
             metrics["conversations"] = score_conversation_cases(conversations, asker)
+        if predictions is not None:
+            predictions.extend(scores.predictions)
     except OperationFailed as error:
         if not error.fatal:
             raise
@@ -612,12 +705,16 @@ def evaluate(
     max_tokens: int = 256,
     base: Path | None = None,
     teachers: dict[str, int] | None = None,
+    train: Path | None = None,
 ) -> dict[str, Any]:
-    """Score the base model (before), every artifact (after) and the heuristic baseline on the eval split; write
-    eval.json, eval.md, eval.png and (given training stages) loss.png.
+    """Score the base model (before), every artifact (after), the prior and the heuristic baseline on the eval
+    split; write eval.json, eval.md, eval.png, predictions.jsonl and (given training stages) loss.png.
 
     An artifact is a model folder, a GGUF, or a spec (``hf:DIR``, ``gguf:PATH``, ``ollama:NAME``). The codec
-    profile is what the data and the local artifacts record (``profile`` must agree; none recorded: hf)."""
+    profile is what the data and the local artifacts record (``profile`` must agree; none recorded: hf). The
+    prior is fitted on ``train`` (default: the dataset's train split; none there: no prior row)."""
+    if train is not None and not train.is_file():
+        raise DatasetError(f"{train}: no such training file (the prior's data)")
     local = [Path(v) for k, v in map(_spec, artifacts) if k in _LOCAL_KINDS]
     profile = resolve_profile(profile, data, local)
     eval_file = dataset_file(data, "eval")
@@ -630,22 +727,29 @@ def evaluate(
     wanted = {e.where for e in examples}
     steps = {k: v for k, v in conversation_cases(eval_file, profile).items() if k in wanted}  # type: ignore[arg-type]
     results: dict[str, Any] = {"data": str(data), "profile": profile, "examples": len(examples), "artifacts": {}}
+    predictions: list[dict[str, Any]] = []
 
     def run(artifact: Path | str, label: str) -> dict[str, Any]:
         backend = open_backend(artifact, max_tokens, profile)
-        return score_backend(backend, examples, profile, steps, progress, label)  # type: ignore[arg-type]
+        return score_backend(backend, examples, profile, steps, progress, label, predictions)  # type: ignore[arg-type]
 
     if base is not None:
         results["base"] = {"model": str(base), **run(base, f"base {base.name}")}
     for artifact in artifacts:
         label = artifact_label(artifact)
         results["artifacts"][label] = run(artifact, Path(label).name)
+    train_file = train if train is not None else data / "train.jsonl" if data.is_dir() else None
+    if train_file is not None and train_file.is_file():
+        prior = fit_training_prior(train_file, profile, named)  # type: ignore[arg-type]
+        results["prior"] = prior_scores(prior, examples, predictions)
     known = [e for e in examples if e.task and e.input is not None]
     if known:
         results["heuristic_baseline"] = heuristic_baseline(known)
     results["baseline"] = baseline_note(data, results.get("heuristic_baseline"), teachers)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    with open(out / "predictions.jsonl", "w", encoding="utf-8") as lines:
+        lines.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions)
     (out / "eval.md").write_text(write_report(results), encoding="utf-8")
     plot_scores(results, out / "eval.png")
     if trainings:
@@ -658,13 +762,26 @@ def _rows(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if "base" in results:
         rows[f"base (before): {Path(results['base']['model']).name}"] = results["base"]
     rows.update({f"{name} (after)" if "base" in results else name: m for name, m in results["artifacts"].items()})
+    if "prior" in results:
+        rows[PRIOR_ROW] = results["prior"]
     if "heuristic_baseline" in results:
         rows["heuristic baseline"] = results["heuristic_baseline"]
     return rows
 
 
+PRIOR_ROW = "prior (majority answer)"
+#: the mark beside a tuned figure within 5 points of the prior's (``teacher.prior.near_prior``)
+NEAR = " ≈prior"
+
+
 def _pct(rate: float, n: int) -> str:
     return f"{rate:.1%} (n={n})"
+
+
+def _mark(name: str, figure: float, prior: float | None) -> str:
+    """The mark for a tuned artifact's figure within 5 points of the prior's ("" for any other row)."""
+    tuned = name not in (PRIOR_ROW, "heuristic baseline") and not name.startswith("base (before)")
+    return NEAR if tuned and prior is not None and near_prior(figure, prior) else ""
 
 
 def _title(family: str) -> str:
@@ -691,32 +808,59 @@ def write_report(results: dict[str, Any]) -> str:
         "| model | n | valid calls | schema-valid | exact match | p50 ms | p95 ms | timed n |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    prior = results.get("prior")
     for name, m in rows.items():
         latency = m["latency_ms"]
+        mark = _mark(name, m["exact_match"], prior["exact_match"] if prior else None)
         lines.append(
             f"| {name} | {m['examples']} | {m['valid_call_rate']:.1%} | {m['schema_valid_rate']:.1%} "
-            f"| {m['exact_match']:.1%} "
+            f"| {m['exact_match']:.1%}{mark} "
             f"| {latency['p50'] if latency['p50'] is not None else '-'} "
             f"| {latency['p95'] if latency['p95'] is not None else '-'} | {latency.get('n', '-')} |"
         )
+    lines += ["", "Exact match: every decision field right (free text such as score_edge's reasoning never counts)."]
+    if prior:
+        lines += ["", f"Prior: {prior['what']}, fitted on {prior['source']} "
+                  f"({counts_text(prior['trained_on'])} training examples): what a model that learnt only the "
+                  f"majority answer scores. `{NEAR.strip()}`: a tuned figure at most 5 points above the prior's."]
+    else:
+        lines += ["", "Prior: no training split found beside the eval split, so no prior row."]
     baseline = results.get("baseline")
     if baseline:
         lines += ["", f"Baseline: {baseline['what']}. {baseline['verdict']}"]
     lines += ["", "## Per task", "", "| model | task | n | valid calls | schema-valid | exact match |",
               "|---|---|---|---|---|---|"]
+    prior_tasks = prior.get("by_task", {}) if prior else {}
     for name, m in rows.items():
         for task, t in m.get("by_task", {}).items():
+            p = prior_tasks.get(task)
+            mark = _mark(name, t["exact_match"], p["exact_match"] if p else None)
             lines.append(
                 f"| {name} | {task} | {t['examples']} | {t['valid_call_rate']:.1%} | {t['schema_valid_rate']:.1%} "
-                f"| {t['exact_match']:.1%} |"
+                f"| {t['exact_match']:.1%}{mark} |"
             )
-    lines += ["", "## Per-field accuracy", ""]
+    lines += ["", "## Per-field accuracy (decision fields; in brackets the prior's: the eval share of the training "
+              "majority value)", ""]
+    shares = prior.get("field_accuracy", {}) if prior else {}
     for name, m in rows.items():
         counts = m.get("field_n", {})
-        fields = ", ".join(f"{k} {_pct(v, counts.get(k, 0))}" for k, v in m["field_accuracy"].items()) or "-"
+        fields = ", ".join(
+            f"{k} {_pct(v, counts.get(k, 0))}"
+            + (f" [prior {shares[k]:.1%}]{_mark(name, v, shares[k])}" if k in shares and m is not prior else "")
+            for k, v in m["field_accuracy"].items()
+        ) or "-"
         lines.append(f"- {name}: {fields}")
+    texts = {name: m for name, m in rows.items() if m.get("free_text_f1") and m is not prior}
+    if texts:
+        lines += ["", "## Free text (token F1 against the teacher's text; never part of exact match)", ""]
+        for name, m in texts.items():
+            n = m.get("free_text_n", {})
+            lines.append(f"- {name}: " + ", ".join(f"{k} F1 {v:.3f} (n={n.get(k, 0)})"
+                                                   for k, v in m["free_text_f1"].items()))
     lines += ["", "## Tool confusion (rows: the teacher's tool; columns: the model's; counts)", ""]
     for name, m in rows.items():
+        if m is prior:
+            continue  # the prior always calls its one majority tool
         for task, table in m.get("confusion", {}).items():
             called = sorted({c for row in table.values() for c in row})
             lines += [f"{name}, {task}:", "", "| teacher \\ model | " + " | ".join(called) + " |",

@@ -4,9 +4,13 @@ For every answered turn of a compared task in the recordings (the tasks whose ``
 exploration's select_symbols and score_edge), the same input is put to the student (``--student ollama``,
 ``--student llamacpp --gguf PATH`` or ``--student hf --hf DIR``) through :mod:`teacher.evaluation`, the path
 ``finetune eval`` takes too; per task it reports how often the student's answer is valid, how often it is exact
-(:func:`teacher.evaluation.calls_agree`, the one definition both use) and the task's own agreement figures (its
-``agreement`` hook: for select_symbols the mean Jaccard of the selections; for score_edge the mean absolute
-difference of relevance and risk and agreement of the three flags). A line that cannot be read is reported
+(:func:`teacher.evaluation.decisions_agree`, the one definition both use: every decision field right, free text
+such as score_edge's reasoning never counting), the token F1 of each free-text field (``reasoning_f1``) and the
+task's own agreement figures (its ``agreement`` hook: for select_symbols the mean Jaccard of the selections; for
+score_edge the mean absolute difference of relevance and risk and agreement of the three flags). Beside them, the
+prior's figures (:mod:`teacher.prior`: each decision field's most common value in the student's training data,
+``--train``, or else in the compared turns themselves), and a student's rate within 5 points of the prior's is
+marked. A line that cannot be read is reported
 (``FILE:LINE: field ...``), skipped and counted, as ``converters.rebuild`` does.
 """
 
@@ -25,12 +29,13 @@ from pydantic import BaseModel, ValidationError
 
 from converters.functiongemma import ToolCall
 from teacher.cli_args import HelpFormatter, add_hidden_alias, add_ollama_flags, configure_logging, output_problem
-from teacher.evaluation import ask, calls_agree
+from teacher.evaluation import ask, decisions_agree, free_text_similarity
 from teacher.model import ModelBackend, request_for
 from teacher.operations import Ask, OperationFailed
+from teacher.prior import Prior, fit_prior, near_prior
 from teacher.task import FineTrainingTeacher, TaskOutputError
 
-__all__ = ["agreement", "compare", "compared_records", "jaccard", "main"]
+__all__ = ["agreement", "compare", "compared_records", "jaccard", "main", "prior_of_records", "report_lines"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,20 +58,49 @@ def _agreement(
 
 
 def agreement(task: str, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
-    """Per-turn agreement figures between a teacher's and a student's arguments for one task: ``exact`` (the calls
-    agree, :func:`teacher.evaluation.calls_agree`) and the task's own figures."""
+    """Per-turn agreement figures between a teacher's and a student's arguments for one task: ``exact`` (every
+    decision field agrees, :func:`teacher.evaluation.decisions_agree`) and the task's own figures."""
     from tasks.registry import task_named
 
-    exact = calls_agree([ToolCall(task, teacher)], [ToolCall(task, student)])
-    return {**_agreement(task_named(task), teacher, student), "exact": float(exact)}
+    known = task_named(task)
+    exact = decisions_agree([ToolCall(task, teacher)], [ToolCall(task, student)], known.free_text_fields)
+    return {**_agreement(known, teacher, student), "exact": float(exact)}
 
 
-async def compare(records: Sequence[dict[str, Any]], student: ModelBackend) -> dict[str, Any]:
-    """Ask ``student`` every compared teacher turn in ``records``; returns the report per task."""
+def _teacher_calls(record: dict[str, Any]) -> list[ToolCall]:
+    return [ToolCall(c["name"], c["arguments"]) for c in record["calls"]]
+
+
+def prior_of_records(records: Sequence[dict[str, Any]], source: str) -> Prior:
+    """The prior fitted on the compared teacher turns of ``records`` themselves (when no training data is given)."""
+    from tasks.registry import TASKS
+
+    answers = [(str(r["task"]), _teacher_calls(r)) for r in records
+               if r.get("kind") == "model" and not r.get("error") and str(r.get("task")) in TASKS
+               and _compared(TASKS[str(r["task"])])]
+    return fit_prior(answers, source=source)
+
+
+def _prior_figures(
+    task: FineTrainingTeacher[Any, Any], teacher_calls: list[ToolCall], prior: Prior
+) -> dict[str, float] | None:
+    answer = prior.answer(task.name)
+    if not answer or not teacher_calls:
+        return None
+    return {**_agreement(task, teacher_calls[0].arguments, answer[0].arguments),
+            "exact": float(decisions_agree(teacher_calls, answer, task.free_text_fields))}
+
+
+async def compare(
+    records: Sequence[dict[str, Any]], student: ModelBackend, prior: Prior | None = None
+) -> dict[str, Any]:
+    """Ask ``student`` every compared teacher turn in ``records``; returns the report per task, with the prior's
+    figures on the same turns under ``prior`` (when given)."""
     from tasks.registry import TASKS
 
     totals: dict[str, dict[str, float]] = {}
     counts: dict[str, dict[str, int]] = {}
+    prior_totals: dict[str, dict[str, float]] = {}
     for record in records:
         task_name = str(record.get("task"))
         task = TASKS.get(task_name)
@@ -75,7 +109,12 @@ async def compare(records: Sequence[dict[str, Any]], student: ModelBackend) -> d
         count = counts.setdefault(task_name, {"turns": 0, "valid": 0, "invalid": 0, "failed": 0})
         count["turns"] += 1
         input = task.input_model.model_validate(record["input"])
-        teacher_calls = [ToolCall(c["name"], c["arguments"]) for c in record["calls"]]
+        teacher_calls = _teacher_calls(record)
+        prior_figures = _prior_figures(task, teacher_calls, prior) if prior is not None else None
+        if prior_figures is not None:
+            sums = prior_totals.setdefault(task_name, {})
+            for name, value in prior_figures.items():
+                sums[name] = sums.get(name, 0.0) + value
         answer = await ask(student, request_for(task, input))
         if answer.reply is None:
             count["failed"] += 1
@@ -87,9 +126,11 @@ async def compare(records: Sequence[dict[str, Any]], student: ModelBackend) -> d
             continue
         count["valid"] += 1
         own = output.model_dump() if isinstance(output, BaseModel) else dict(answer.reply.calls[0].arguments)
+        free = task.free_text_fields
         figures = {
             **_agreement(task, teacher_calls[0].arguments, own),
-            "exact": float(calls_agree(teacher_calls, answer.calls or ())),
+            "exact": float(decisions_agree(teacher_calls, answer.calls or (), free)),
+            **{f"{key}_f1": f1 for key, f1 in free_text_similarity(teacher_calls, answer.calls, free).items()},
         }
         sums = totals.setdefault(task_name, {})
         for name, value in figures.items():
@@ -98,7 +139,37 @@ async def compare(records: Sequence[dict[str, Any]], student: ModelBackend) -> d
     for task_name, count in counts.items():
         means = {name: round(value / count["valid"], 4) for name, value in totals.get(task_name, {}).items()}
         report[task_name] = {**count, **means}
+        if task_name in prior_totals:
+            report[task_name]["prior"] = {
+                "source": prior.source if prior is not None else "",
+                "turns": count["turns"],
+                **{name: round(value / count["turns"], 4) for name, value in prior_totals[task_name].items()},
+            }
     return report
+
+
+def _is_rate(name: str) -> bool:
+    """Whether a figure is a rate to set against the prior's (not a difference, a count or a text similarity)."""
+    return not name.endswith(("_diff", "_f1")) and name not in ("turns", "valid", "invalid", "failed")
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The report as text: per task the student's figures, each rate within 5 points of the prior's marked
+    ``≈prior``, then the prior's row."""
+    lines = []
+    for task, figures in report.items():
+        prior = figures.get("prior") or {}
+        shown = []
+        for name, value in figures.items():
+            if name == "prior":
+                continue
+            mark = " ≈prior" if _is_rate(name) and name in prior and near_prior(value, prior[name]) else ""
+            shown.append(f"{name} {value}{mark}")
+        lines.append(f"{task}: " + ", ".join(shown))
+        if prior:
+            lines.append(f"{task} prior (most common training value of each decision field, from {prior['source']}): "
+                         + ", ".join(f"{k} {v}" for k, v in prior.items() if k != "source"))
+    return lines
 
 
 def _problem(record: dict[str, Any]) -> str | None:
@@ -154,6 +225,16 @@ def compared_records(logs: Sequence[Path]) -> tuple[list[dict[str, Any]], int]:
     return records, skipped
 
 
+def _training_prior(data: Path) -> Prior:
+    """The prior of a training dataset (a folder's ``train.jsonl``, or the file given)."""
+    from finetune.evaluate import fit_training_prior
+
+    train = data / "train.jsonl" if data.is_dir() else data
+    if not train.is_file():
+        raise ValueError(f"{train}: no such training file")
+    return fit_training_prior(train)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0],
                                      formatter_class=HelpFormatter)
@@ -165,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_ollama_flags(parser)
     add_hidden_alias(parser, "--model", dest="ollama_model")  # the older spellings
     add_hidden_alias(parser, "--host", dest="ollama_host")
+    parser.add_argument("--train", type=Path, metavar="DATA",
+                        help="the student's training data (a dataset folder or its train.jsonl): the prior row's "
+                             "majorities come from it (default: from the compared turns themselves)")
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
     args = parser.parse_args(argv)
     configure_logging()
@@ -188,8 +272,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"teacher.compare: {error}", file=sys.stderr)
         return 1
     try:
+        prior = _training_prior(args.train) if args.train else prior_of_records(
+            records, f"the compared turns of {args.recordings} (no --train given)")
+    except (OSError, ValueError) as error:
+        print(f"teacher.compare: --train {args.train}: {error}", file=sys.stderr)
+        return 1
+    try:
         student: ModelBackend = build_backend(spec, **({"host": args.ollama_host} if spec.kind == "ollama" else {}))
-        report = asyncio.run(compare(records, student))
+        report = asyncio.run(compare(records, student, prior))
     except BackendSpecError as error:  # e.g. a backend whose library is not installed here
         print(f"teacher.compare: --student {args.student}: {error}", file=sys.stderr)
         return error.exit_code
@@ -198,8 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"teacher.compare: {error}", file=sys.stderr)
         return 2
-    for task, figures in report.items():
-        print(f"{task}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    for line in report_lines(report):
+        print(line)
     if skipped:
         print(f"skipped {skipped} unreadable line(s) (see above)")
     if args.out:

@@ -1,7 +1,9 @@
 """One way to score a student: put the teacher's questions to any backend and compare the calls.
 
 ``finetune eval`` (a dataset's eval split) and ``teacher.compare`` (an exploration's recordings) both ask a
-:class:`~teacher.model.ModelBackend` through :func:`ask`, and both call an answer exact by :func:`calls_agree`.
+:class:`~teacher.model.ModelBackend` through :func:`ask`, and both call an answer exact by :func:`decisions_agree`:
+the same calls with the same decision fields (a task's ``free_text_fields`` never count; :func:`token_f1` gives
+them a similarity figure of their own).
 :func:`request_from_messages` turns a dataset conversation back into the request a backend answers, so that a
 dataset line is replayed under any backend: a model folder, a GGUF, an Ollama student, the heuristic.
 """
@@ -9,8 +11,11 @@ dataset line is replayed under any backend: a model folder, a GGUF, an Ollama st
 from __future__ import annotations
 
 import copy
+import json
+import re
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +27,23 @@ from teacher.operations import OperationFailed
 from teacher.task import student_conversation
 from teacher.tools import Tool, ToolArgumentsError
 
-__all__ = ["Answer", "DeclaredTool", "answer_of", "ask", "calls_agree", "normalise", "request_from_messages"]
+__all__ = [
+    "Answer",
+    "DeclaredTool",
+    "answer_of",
+    "ask",
+    "calls_agree",
+    "decision_arguments",
+    "decisions_agree",
+    "differing_fields",
+    "free_text_of",
+    "free_text_similarity",
+    "normalise",
+    "request_from_messages",
+    "token_f1",
+]
+
+_TOKEN = re.compile(r"\w+")
 
 
 def normalise(value: Any) -> Any:
@@ -46,6 +67,85 @@ def calls_agree(expected: Sequence[ToolCall], predicted: Sequence[ToolCall]) -> 
         e.name == p.name and normalise(e.arguments) == normalise(p.arguments)
         for e, p in zip(expected, predicted, strict=True)
     )
+
+
+def free_text_of(task: str | None) -> frozenset[str]:
+    """The free-text fields of a registered task by name (its ``free_text_fields``); none for an unknown task."""
+    from tasks.registry import TASKS
+
+    known = TASKS.get(task) if task else None
+    return known.free_text_fields if known is not None else frozenset()
+
+
+def decision_arguments(arguments: Mapping[str, Any], free_text: Collection[str] = frozenset()) -> dict[str, Any]:
+    """A call's arguments without its free-text fields: what a decision is judged on."""
+    return {key: value for key, value in arguments.items() if key not in free_text}
+
+
+def decisions_agree(
+    expected: Sequence[ToolCall], predicted: Sequence[ToolCall], free_text: Collection[str] = frozenset()
+) -> bool:
+    """The one definition of an exact answer: the same calls, in order, with every decision field the same (as
+    :func:`calls_agree` compares them); the ``free_text`` fields (the task's ``free_text_fields``) never count."""
+    def decided(call: ToolCall) -> Any:
+        return normalise(decision_arguments(call.arguments, free_text))
+
+    return len(expected) == len(predicted) and all(
+        e.name == p.name and decided(e) == decided(p) for e, p in zip(expected, predicted, strict=True)
+    )
+
+
+def differing_fields(
+    expected: Sequence[ToolCall], predicted: Sequence[ToolCall], free_text: Collection[str] = frozenset()
+) -> tuple[list[str], list[str]]:
+    """Which decision fields and which free-text fields of the predicted calls differ from the expected ones:
+    ``(tool)`` when a call names another tool, ``(calls)`` when the number of calls differs; a field of a call
+    after the first is prefixed with its position (``1:risk``)."""
+    decisions: list[str] = [] if len(expected) == len(predicted) else ["(calls)"]
+    texts: list[str] = []
+    for index, (e, p) in enumerate(zip(expected, predicted, strict=False)):
+        prefix = f"{index}:" if index else ""
+        if e.name != p.name:
+            decisions.append(f"{prefix}(tool)")
+            continue
+        for key in sorted(set(e.arguments) | set(p.arguments)):
+            missing = object()
+            if normalise(e.arguments.get(key, missing)) != normalise(p.arguments.get(key, missing)):
+                (texts if key in free_text else decisions).append(prefix + key)
+    return decisions, texts
+
+
+def _tokens(value: Any) -> list[str]:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return _TOKEN.findall(text.lower())
+
+
+def token_f1(expected: Any, predicted: Any) -> float:
+    """The token F1 of a predicted text against the expected one (lower-cased words, counted with repeats, as the
+    SQuAD answer metric does); a value that is not text is compared through its JSON. Two empty texts agree."""
+    want, got = Counter(_tokens(expected)), Counter(_tokens(predicted))
+    if not want and not got:
+        return 1.0
+    common = sum((want & got).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(got.values()), common / sum(want.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def free_text_similarity(
+    expected: Sequence[ToolCall], predicted: Sequence[ToolCall] | None, free_text: Collection[str]
+) -> dict[str, float]:
+    """Per free-text field of the first expected call: the token F1 of the prediction's first call (0 when it
+    gave no such call or no such field). A field whose expected value is a number (cli_intent's confidence) is not
+    text: it is left out of exact and gets no similarity figure."""
+    if not expected or not free_text:
+        return {}
+    want = expected[0]
+    got = predicted[0].arguments if predicted and predicted[0].name == want.name else {}
+    return {key: token_f1(value, got[key]) if key in got else 0.0
+            for key, value in sorted(want.arguments.items())
+            if key in free_text and not isinstance(value, int | float)}
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ training examples. :class:`SingleCallTask` implements the parts most tasks share
 
 The protocol also declares the optional hooks through which generic code (conversion, backends, evaluation) meets
 a task, each with a default that a task overrides when it needs to: the split key, the degenerate-example filter,
-negatives and the counterparts they are made from, the heuristic teacher's answer, the conversation of a
-multi-turn task, the fallback policy for an invalid answer, evaluation metrics and whether ``teacher.compare``
-scores it. Every task class subclasses :class:`FineTrainingTeacher` explicitly and so inherits the defaults.
+which output fields are free text rather than decisions, negatives and the counterparts they are made from, the
+heuristic teacher's answer, the conversation of a multi-turn task, the fallback policy for an invalid answer,
+evaluation metrics and whether ``teacher.compare`` scores it. Every task class subclasses
+:class:`FineTrainingTeacher` explicitly and so inherits the defaults.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class FineTrainingTeacher(Protocol[In, Out_co]):
     declare_tools: bool
     #: whether ``teacher.compare`` scores a student against the teacher on this task (see :meth:`agreement`)
     compared: bool = False
+    #: the argument names (of any of the task's tools) that are free text, not decisions: they never count toward
+    #: ``exact`` (:func:`teacher.evaluation.decisions_agree`), get a token-F1 figure of their own, and are left out
+    #: of the training data's field distributions and of the prior; every other argument is a decision
+    free_text_fields: frozenset[str] = frozenset()
     #: whether the several split keys of one example join their groups (near-duplicates linked through shared
     #: keys): ``converters.rebuild`` then reads this task's turns in a first pass; False when keys need no joining
     joins_split_keys: bool = False

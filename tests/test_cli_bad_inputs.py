@@ -176,6 +176,8 @@ ROWS: list[Row] = [
     row("eval-data-garbage", FT, "eval --data {dataset_garbage} --model {missing} --out {out}", 1,
         "{dataset_garbage}:2"),
     row("eval-data-missing", FT, "eval --data {missing} --model {missing} --out {out}", 1, "{missing}"),
+    row("eval-train-missing", FT, "eval --data {dataset_garbage} --model {missing} --out {out} --train {missing}", 1,
+        "{missing}", "no such training file"),
     row("pipeline-root-under-a-file", FT, "pipeline --name x --root {file}/training", 1, "{file}"),
     row("pipeline-recordings-missing", FT, "pipeline --name x --root {out} --recordings {missing}", 1, "{missing}"),
     # tasks.cli_intent.generate
@@ -213,6 +215,8 @@ ROWS: list[Row] = [
     row("subagent-out-under-a-file", SA, "--count 2 --out {file}/sub", 1, "{file}"),
     # teacher.compare
     row("compare-missing", TC, f"{{missing}} {TC_OK}", 1, "{missing}"),
+    row("compare-train-missing", TC, f"{{good}} {TC_OK} --train {{missing}}", 1, "--train {missing}",
+        "no such training file"),
     row("compare-llamacpp-without-gguf", TC, "{good} --student llamacpp", 2, "--gguf"),
     row("compare-out-under-a-file", TC, f"{{good}} {TC_OK} --out {{file}}/r.json", 1, "{file}"),
     row("compare-garbage-middle", TC, f"{{garbage}} {TC_OK}", 0, "{garbage}:2:", where="stderr"),

@@ -396,6 +396,7 @@ def write_dataset(
         "context_used": sum(1 for e in examples if e.kind == "context_used"),
         "groups": built.groups,
         "dropped": dict(sorted(built.dropped.items())),
+        **built.fields.summary(),  # what the data teaches, as converters.rebuild counts it
         "diversity": diversity_report(
             [e.request for e in examples],
             [f"{e.arguments['command']} {e.arguments['subcommand']}" if e.tool == "run_command" else ""

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from converters.functiongemma import ToolCall
-from tasks.cli_intent.tools import CLARIFY, RUN_COMMAND, Clarify, RunCommand
+from tasks.cli_intent.tools import CLARIFY, FREE_TEXT_FIELDS, RUN_COMMAND, Clarify, RunCommand
+from teacher.evaluation import decisions_agree
 from teacher.tools import ToolArgumentsError
 
 __all__ = ["BANDS", "CONFIRM_FROM", "EXECUTE_FROM", "belongs_to_cli_intent", "cli_intent_metrics", "decision"]
@@ -51,14 +52,14 @@ def decision(answer: RunCommand | Clarify) -> Band:
     return "execute" if answer.confidence >= EXECUTE_FROM else "confirm"
 
 
+def _call(answer: RunCommand | Clarify) -> ToolCall:
+    return ToolCall(RUN_COMMAND.name if isinstance(answer, RunCommand) else CLARIFY.name, answer.model_dump())
+
+
 def _same(expected: RunCommand | Clarify, predicted: RunCommand | Clarify) -> bool:
-    """Exact match ignoring confidence (and, for a clarification, its free-text message)."""
-    if isinstance(expected, RunCommand) and isinstance(predicted, RunCommand):
-        return (expected.command, expected.subcommand, expected.args, sorted(expected.flags)) == (
-            predicted.command, predicted.subcommand, predicted.args, sorted(predicted.flags))
-    if isinstance(expected, Clarify) and isinstance(predicted, Clarify):
-        return sorted(expected.suggestions) == sorted(predicted.suggestions)
-    return False
+    """Exact match: :func:`teacher.evaluation.decisions_agree` on the typed answers (the same tool, command,
+    subcommand, arguments and flags; confidence, a clarification's message and its suggestions are not decisions)."""
+    return decisions_agree([_call(expected)], [_call(predicted)], FREE_TEXT_FIELDS)
 
 
 def _ratio(part: int, whole: int) -> float:

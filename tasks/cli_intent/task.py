@@ -16,7 +16,7 @@ from converters.functiongemma import ToolCall
 from converters.schema import TrainingExample
 from tasks.cli_intent.metrics import cli_intent_metrics
 from tasks.cli_intent.schema import CliSchema
-from tasks.cli_intent.tools import CliContext, cli_tools
+from tasks.cli_intent.tools import FREE_TEXT_FIELDS, CliContext, cli_tools
 from tasks.cli_intent.validate import Answer, near_duplicate_keys, validate_answer
 from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, arguments_json, student_conversation
 from teacher.tools import Tool
@@ -55,6 +55,7 @@ class CliIntentTask(FineTrainingTeacher[CliIntentInput, Answer]):
     input_model = CliIntentInput
     declare_tools = True
     joins_split_keys = True
+    free_text_fields = FREE_TEXT_FIELDS
 
     def __init__(self, schema: CliSchema) -> None:
         self.schema = schema

@@ -16,6 +16,7 @@ from teacher.tools import Tool
 __all__ = [
     "CLARIFY",
     "CLI_INTENT_TOOL_NAMES",
+    "FREE_TEXT_FIELDS",
     "RUN_COMMAND",
     "Clarify",
     "CliContext",
@@ -77,6 +78,10 @@ CLARIFY = Tool(
     "clarify", "Ask the user to clarify an ambiguous, incomplete or off-topic request.", Clarify
 )
 CLI_INTENT_TOOL_NAMES = frozenset({RUN_COMMAND.name, CLARIFY.name})
+#: the arguments that are not decisions: how sure the model is (a float a runtime thresholds, never matched
+#: exactly), the clarifying question's wording and the commands it suggests. The decisions are the tool
+#: (run_command against clarify), the command, the subcommand, its arguments and its flags.
+FREE_TEXT_FIELDS = frozenset({"confidence", "message", "suggestions"})
 
 
 def cli_tools(schema: CliSchema) -> tuple[Tool[RunCommand], Tool[Clarify]]:

@@ -140,6 +140,8 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
     )
     input_model = SelectSymbolsInput
     compared = True
+    #: the selected set is the one decision (compared as a set); nothing is free text
+    free_text_fields: frozenset[str] = frozenset()
 
     def tool(self, input: SelectSymbolsInput) -> Tool[SelectSymbols]:
         return SELECT_SYMBOLS.restrict("selected", input.candidates.names())

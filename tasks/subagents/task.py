@@ -23,6 +23,7 @@ from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, arguments_j
 from teacher.tools import Tool, ToolArgumentsError
 
 __all__ = [
+    "FREE_TEXT_FIELDS",
     "GUIDANCE",
     "RejectedCall",
     "SubagentAction",
@@ -31,6 +32,11 @@ __all__ = [
     "assistant_call",
     "tool_result",
 ]
+
+#: the arguments that are not decisions: ``submit_result``'s one-sentence summary and the work's own text (a test
+#: file's content, a docstring, fixture values), which the tools check by running them and no student writes word
+#: for word. The decisions are which tool is called and the rest: counts, changed files, paths, styles, formats.
+FREE_TEXT_FIELDS = frozenset({"summary", "content", "docstring", "fixtures"})
 
 GUIDANCE = (
     "Work on the node above with the tools, one tool call per turn; each tool really runs on a copy of the "
@@ -93,6 +99,7 @@ class SubagentTask(FineTrainingTeacher[SubagentTurn, SubagentAction]):
     declare_tools = True
     input_model = SubagentTurn
     guidance = GUIDANCE
+    free_text_fields = FREE_TEXT_FIELDS
 
     def __init__(self, definition: SubagentDefinition) -> None:
         self.definition = definition

@@ -81,7 +81,9 @@ def test_compare_and_eval_ask_the_same_questions_and_agree_on_exact(tmp_path: Pa
     student = FunctionModel(_student)
     evaluated = score_backend(student, examples)
     assert compared["select_symbols"]["exact"] == evaluated["by_task"]["select_symbols"]["exact_match"] == 0.4
-    assert compared["score_edge"]["exact"] == evaluated["by_task"]["score_edge"]["exact_match"] == 0.0
+    # the student's reasoning is its own: free text never counts toward exact, it has its own token F1
+    assert compared["score_edge"]["exact"] == evaluated["by_task"]["score_edge"]["exact_match"] == 1.0
+    assert compared["score_edge"]["reasoning_f1"] == evaluated["free_text_f1"]["reasoning"] == 0.0
     assert compared["select_symbols"]["jaccard"] == round((1 + 0.5 + 1 / 3 + 1 + 0.5) / 5, 4)
     assert compared["score_edge"]["relevance_abs_diff"] == 0.0 and compared["score_edge"]["valid"] == 1
     # the dataset's conversations are replayed as the very requests the exploration made
@@ -190,7 +192,28 @@ def test_the_report_gives_the_n_behind_every_figure() -> None:
     report = write_report({"data": "d", "examples": 3, "artifacts": {"m.gguf": summary}})
     assert "| m.gguf | 3 | 100.0% | 100.0% | 66.7% | 10.0 | 20.0 | 2 |" in report  # 2 of 3 answers timed
     assert "| m.gguf | cli_intent:gh | 3 |" in report  # per task
-    assert "- m.gguf: args 50.0% (n=2), command 50.0% (n=2), confidence 66.7% (n=3)" in report  # per field
+    # per decision field (confidence is no decision; the clarification's text has its own token F1)
+    assert "- m.gguf: args 50.0% (n=2), command 50.0% (n=2), flags 50.0% (n=2), subcommand 50.0% (n=2)" in report
+    assert "- m.gguf: message F1 1.000 (n=1), suggestions F1 1.000 (n=1)" in report
     assert "## CLI intent" in report
     assert "exact match 66.7% (n=3)" in report and "command accuracy 50.0% (n=2)" in report
     assert "clarification precision 50.0% (n=2)" in report and "clarification recall 100.0% (n=1)" in report
+
+
+def test_compare_shows_the_prior_beside_the_student_and_marks_a_student_near_it(tmp_path: Path) -> None:
+    from teacher.compare import prior_of_records, report_lines
+
+    records, _ = _record(tmp_path)
+    # the teacher's selections: [Order] twice, [Order, Money] twice, [Order, Money, Discount] once
+    prior = prior_of_records(records, "the compared turns")
+    compared = asyncio.run(compare(records, FunctionModel(_student), prior))
+    selection = compared["select_symbols"]
+    jaccard = round((1 + 0.5 + 1 / 3 + 1 + 0.5) / 5, 4)  # the prior answers [Order], the first majority
+    assert selection["prior"] == {"source": "the compared turns", "turns": 5, "jaccard": jaccard, "exact": 0.4}
+    assert compared["score_edge"]["prior"]["exact"] == 1.0  # one edge: its own majority
+    lines = report_lines(compared)
+    assert lines[0].startswith("select_symbols: turns 5, valid 5, invalid 0, failed 0, jaccard")
+    assert "exact 0.4 ≈prior" in lines[0]  # always [Order], as the prior: no better
+    assert lines[1].startswith("select_symbols prior (most common training value of each decision field, from "
+                               "the compared turns): turns 5,")
+    assert "reasoning_f1 0.0" in lines[2] and "exact 1.0 ≈prior" in lines[2]
