@@ -87,7 +87,8 @@ def turn_key(request: ModelRequest) -> str:
     if request.system or request.history:
         parts += [request.system, list(request.history)]
     material = json.dumps(parts, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
+    # a lone surrogate (a file name that is not UTF-8, a \udcff a server sent) gets bytes too; other text is unchanged
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -179,8 +180,14 @@ class SessionLog:
             line = line.model_copy(update={"versions": package_versions()})  # what recorded it
             line.model_fields_set.add("versions")
         record = line_dict(line)
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: written as \udcff, which reads back the same
+                text = json.dumps(record, separators=(",", ":"))
         try:
-            self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._file.write(text + "\n")
             self._file.flush()
             if self.durable:
                 os.fsync(self._file.fileno())

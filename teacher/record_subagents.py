@@ -24,7 +24,7 @@ from tasks.subagents.definition import NodeContext
 from tasks.subagents.domains import SUBAGENTS
 from tasks.subagents.isolation import isolation
 from tasks.subagents.runner import run_subagent
-from tasks.subagents.sandbox import Sandbox
+from tasks.subagents.sandbox import Sandbox, SandboxUnusable
 from tasks.subagents.source import find_node, node_source
 from teacher.model import ModelBackend
 from teacher.record import SessionOutcome
@@ -87,7 +87,11 @@ async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model
             return SessionOutcome(sid, "already_finished")
         with Sandbox.copy_of(repo, [node.file, *node.companions]) as sandbox:
             run = await session.run(lambda: run_subagent(SUBAGENTS[domain], _context(sandbox, node), sandbox), model)
-            changed = sandbox.changed_files()
+            try:
+                changed: list[str] | None = sandbox.changed_files()
+            except SandboxUnusable as error:  # the tools said so to the model already; the sandbox is removed
+                logger.warning("%s:%s [%s]: changed files unknown: %s", node.file, node.node, sid, error)
+                changed = None
         if run is None:  # a turn failed for good: not finished, --resume asks it again
             reason = session.failures[0][0]
             logger.info("%s:%s [%s]: not finished (%s; --resume retries it)", node.file, node.node, sid, reason)
@@ -95,7 +99,7 @@ async def _session(domain: str, node: SubagentNode, repo: Path, out: Path, model
         session.end(SessionEnd(result=run.result, stopped=run.stopped, turns=run.turns, rejected=run.rejected,
                                changed_files=changed))
         logger.info("%s:%s [%s]: %s after %d turns, changed %s", node.file, node.node, sid, run.stopped, run.turns,
-                    ", ".join(changed) or "nothing")
+                    "unknown" if changed is None else ", ".join(changed) or "nothing")
         return SessionOutcome(sid, "finished")
 
 
@@ -108,4 +112,6 @@ async def record_subagents(
     A session whose turn failed for good gets no ``session_end``: ``--resume`` asks it again."""
     if domain not in SUBAGENTS:
         raise ValueError(f"unknown subagent {domain!r}; known: {', '.join(SUBAGENTS)}")
+    for folder in Sandbox.remove_abandoned():
+        logger.info("removed the sandbox %s of a recorder that died", folder)
     return [await _session(domain, node, repo, out, model, resume) for node in nodes]
