@@ -46,6 +46,7 @@ from teacher.cli_args import (
     positive_int,
     seconds,
 )
+from teacher.dir_lock import LOCK_NAME
 from teacher.errors import FineTrainingError
 from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import Handler
@@ -418,10 +419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runner = _prepare_repositories(parser, args)
         with ExitStack() as stack:
-            try:
-                stack.enter_context(hold(args.out))
-            except OSError as error:
-                raise Refused(f"--out {args.out}: cannot write there: {error.strerror or error}", 2) from None
+            for directory in _locked_folders(args):
+                try:
+                    stack.enter_context(hold(directory))
+                except OSError as error:
+                    raise Refused(f"--out {directory}: cannot write there: {error.strerror or error}", 2) from None
             return runner()
     except Refused as refused:
         print(redact(f"teacher.record: {refused}"), file=sys.stderr)
@@ -438,6 +440,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: every line written so far is kept, and the lock is released
         print(interrupted_line(args.out), file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _locked_folders(args: argparse.Namespace) -> list[Path]:
+    """The folders whose lock this run holds, so that nested ``--out`` folders exclude each other: ``--out``; for a
+    run of several repositories each ``OUT/repos/NAME`` too (where its session logs are written); for a run on
+    ``OUT/repos/NAME`` the ``OUT`` of a run of several repositories that wrote it (its lock file is there)."""
+    folders = [args.out, *getattr(args, "repository_outs", [])]
+    if args.out.parent.name == "repos" and (args.out.parent.parent / LOCK_NAME).is_file():
+        folders.append(args.out.parent.parent)
+    return folders
 
 
 def _repositories(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Path]:
@@ -484,6 +496,7 @@ def _prepare_repositories(parser: argparse.ArgumentParser, args: argparse.Namesp
         each = argparse.Namespace(**vars(args))
         each.repo, each.out = repo, args.out / "repos" / name
         runs.append((name, each, _prepare(parser, each)))
+    args.repository_outs = [each.out for _, each, _ in runs]
 
     def run() -> int:
         code, summaries, spent, stopped = 0, {}, 0.0, False

@@ -332,3 +332,34 @@ def test_a_subagent_session_whose_turn_failed_is_not_finished_and_resume_finishe
         assert main([*args, "--resume"]) == 0
     ends = [r for rs in sessions(out).values() for r in rs if r["kind"] == "session_end"]
     assert len(ends) == 1
+
+
+def _holder(folder: Path) -> subprocess.Popen[str]:
+    """Another recorder holding ``folder``'s lock (as a run on it would) until killed."""
+    script = ("import sys, time\nfrom pathlib import Path\nfrom teacher.dir_lock import hold\n"
+              "with hold(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(300)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script, str(folder)], cwd=REPO, text=True,
+                              stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_nested_outs_exclude_each_other(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    several = ["--repo", str(SAMPLE_REPO), "--repo", str(REPO / "examples"), "--topic", "How are orders priced?",
+               "--symbol", "Order", "--teacher", "heuristic", "--out", str(out), "--budget", "1", "--no-invert"]
+    first = run_cli(several)
+    assert first.returncode == 0, first.stderr
+    inner = out / "repos" / SAMPLE_REPO.name
+    one = ["--repo", str(SAMPLE_REPO), "--topic", "How are orders priced?", "--symbol", "Order", "--teacher",
+           "heuristic", "--out", str(inner), "--budget", "1", "--no-invert", "--resume"]
+    for held, argv in ((out, one), (inner, [*several, "--resume"])):  # a run of several repositories, then one
+        holder = _holder(held)
+        try:
+            refused = run_cli(argv)
+        finally:
+            holder.kill()
+            holder.wait()
+        no_traceback(refused)
+        assert refused.returncode == 2, refused.stderr  # before: both ran, duplicating turns and session_end lines
+        assert refused.stderr.startswith(f"teacher.record: {held} is in use by another recorder (PID {holder.pid}")
