@@ -274,7 +274,7 @@ def write_summary(out: Path, summary: dict[str, Any]) -> None:
 
 def summarise(out: Path) -> dict[str, Any]:
     """Totals over every session log under ``out``: sessions, turns, failures by reason, tokens, cost."""
-    from interpreters.recording import read_log
+    from interpreters.recording import finishing_end, read_log
 
     sessions = finished = turns = failed = 0
     reasons: Counter[str] = Counter()
@@ -283,7 +283,7 @@ def summarise(out: Path) -> dict[str, Any]:
     for path in sorted((out / "sessions").glob("*.jsonl")):
         records, _ = read_log(path)
         sessions += 1
-        finished += any(r.get("kind") == "session_end" for r in records)
+        finished += finishing_end(records) is not None
         for r in records:
             if r.get("kind") != "model":
                 continue

@@ -22,7 +22,7 @@ from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from interpreters.recording import SCHEMA_VERSION, read_log
 from teacher.explore import TeachQuery
-from teacher.record import main, record, session_id
+from teacher.record import main, record, session_id, summarise
 from tests.conftest import REPO, SAMPLE_REPO
 from tests.fake_anthropic import HOSTILE_KINDS, FakeAnthropic, Hostile
 from tests.interpreters.test_lsp import silent_server
@@ -111,10 +111,10 @@ def bad_input_cases(tmp_path: Path) -> list[tuple[str, list[str], int, str]]:
                   "--model claude-nope: no price is known"))
     cases.append(("--replay-from missing", [*base[:4], "--teacher", "replay", "--replay-from", str(tmp_path / "none"),
                                             "--out", next(outs)], 2, "no recordings at"))
-    # a session log of another schema version, and one whose finished turn has calls of the wrong type
+    # a session log of another schema version (a line of the wrong shape is set aside: see
+    # test_a_wrong_shape_line_is_set_aside_and_a_stray_session_end_finishes_nothing)
     for name, line in [
         ("schema", {"schema": 99, "kind": "session_start", "session": "s"}),
-        ("calls", {"schema": SCHEMA_VERSION, "kind": "model", "key": "k", "calls": {"name": "x"}, "error": None}),
     ]:
         corrupt = tmp_path / f"corrupt-{name}"
         sid = session_id(TeachQuery.model_validate({**QUERIES[0], "budget": 20, "max_depth": 3, "breadth": 5}))
@@ -363,3 +363,34 @@ def test_nested_outs_exclude_each_other(tmp_path: Path) -> None:
         no_traceback(refused)
         assert refused.returncode == 2, refused.stderr  # before: both ran, duplicating turns and session_end lines
         assert refused.stderr.startswith(f"teacher.record: {held} is in use by another recorder (PID {holder.pid}")
+
+
+@pytest.mark.parametrize("stray", ["bare", "other-session", "mid-log", "wrong-turn-count"])
+def test_a_wrong_shape_line_is_set_aside_and_a_stray_session_end_finishes_nothing(
+    tmp_path: Path, stray: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["--repo", str(SAMPLE_REPO), "--topic", "How are orders priced?", "--symbol", "Order", "--teacher",
+            "heuristic", "--out", str(out), "--budget", "2", "--no-invert"]
+    assert main(argv) == 0
+    [path] = (out / "sessions").glob("*.jsonl")
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    end = json.loads(lines.pop())  # unfinished now
+    wrong_shape = json.dumps({"schema": SCHEMA_VERSION, "kind": "model", "key": "k", "calls": {"name": "x"}}) + "\n"
+    lines.insert(2, wrong_shape)
+    ends = {"bare": {"schema": SCHEMA_VERSION, "kind": "session_end"},
+            "other-session": {**end, "session": "0123456789abcdef"},
+            "mid-log": end, "wrong-turn-count": {**end, "turns": 1}}
+    at = 3 if stray == "mid-log" else len(lines)
+    lines.insert(at, json.dumps(ends[stray]) + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    assert summarise(out)["sessions_finished"] == 0  # before: the stray line counted it finished
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 0  # before: the wrong-shape line stopped it (exit 1)
+    err = capsys.readouterr().err
+    assert f"set aside unreadable line(s) 3 to {path.name}.torn" in err
+    records, unreadable = read_log(path)
+    assert unreadable == b"" and records[-1]["kind"] == "session_end" and records[-1]["session"] == path.stem
+    assert summarise(out)["sessions_finished"] == 1
+    keys = [r["key"] for r in records if r["kind"] == "model"]
+    assert len(keys) == len(set(keys))  # no turn asked twice
