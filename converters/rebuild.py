@@ -46,8 +46,8 @@ from teacher.cli_args import (
     counts,
     log_stream,
     output_problem,
-    positive_int,
     seed,
+    workers,
 )
 from teacher.errors import FineTrainingError
 from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, topic_key
@@ -643,7 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--group-by", choices=["auto", "symbol", "repo"], default="auto",
                         help="keep each symbol (or topic) or each recorded repository on one side of the split "
                              "(auto: by repository when the recordings hold several)")
-    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=workers, default=os.cpu_count() or 1,
                         help="processes converting session logs (one per core here; output is the same)")
     args = parser.parse_args(argv)
     configure_logging()

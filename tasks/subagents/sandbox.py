@@ -22,7 +22,7 @@ from types import TracebackType
 
 from teacher.errors import FineTrainingError
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_FILES", "Sandbox", "SandboxEscape", "SandboxUnusable"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_FILES", "Sandbox", "SandboxEscape", "SandboxUnusable", "inside"]
 
 _IGNORED = ("__pycache__", ".pytest_cache", ".ruff_cache")
 MAX_FILES = 2_000
@@ -52,7 +52,7 @@ class Sandbox:
         """A fresh temporary sandbox holding ``files`` (relative path -> text)."""
         root = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         for relative, text in files.items():
-            target = _inside(root.resolve(), relative)
+            target = inside(root.resolve(), relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         return cls(root)
@@ -62,13 +62,13 @@ class Sandbox:
         """A sandbox with copies of ``paths`` (relative to ``repo``, which must hold them)."""
         files = {}
         for relative in paths:
-            source = _inside(repo.resolve(), relative)
+            source = inside(repo.resolve(), relative)
             files[relative] = source.read_text(encoding="utf-8")
         return cls.from_files(files)
 
     def path(self, relative: str) -> Path:
         """The real path of a sandbox-relative path; raises :class:`SandboxEscape` for one that leaves it."""
-        return _inside(self.root, relative)
+        return inside(self.root, relative)
 
     def argument(self, relative: str) -> str:
         """``relative`` as a command-line argument (``./tests/test_x.py``); refuses a path a tool could read as
@@ -266,11 +266,13 @@ def remove_tree(root: Path) -> None:
         root.rmdir()
 
 
-def _inside(root: Path, relative: str) -> Path:
+def inside(root: Path, relative: str, what: str = "the sandbox") -> Path:
+    """The real path of ``relative`` under ``root`` (links resolved); :class:`SandboxEscape` for a path that is
+    absolute, starts with ``~`` or leaves ``root`` (``what`` names it in the message)."""
     pure = PurePosixPath(relative.replace("\\", "/"))
     if not relative.strip() or pure.is_absolute() or relative.startswith("~"):
-        raise SandboxEscape(f"path {relative!r} is not relative to the sandbox")
+        raise SandboxEscape(f"path {relative!r} is not relative to {what}")
     target = (root / pure).resolve()
     if target != root and not target.is_relative_to(root):
-        raise SandboxEscape(f"path {relative!r} leaves the sandbox")
+        raise SandboxEscape(f"path {relative!r} leaves {what}")
     return target

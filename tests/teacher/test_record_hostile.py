@@ -394,3 +394,21 @@ def test_a_wrong_shape_line_is_set_aside_and_a_stray_session_end_finishes_nothin
     assert summarise(out)["sessions_finished"] == 1
     keys = [r["key"] for r in records if r["kind"] == "model"]
     assert len(keys) == len(set(keys))  # no turn asked twice
+
+
+def test_after_max_failures_sessions_in_a_row_fail_no_further_session_is_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    five = [{"topic": f"{q['topic']} (take {n})", "seeds": q["seeds"]} for n in range(2) for q in QUERIES][:5]
+    queries = write_queries(tmp_path / "queries.jsonl", five)
+    with FakeAnthropic(responder=Choosing(), hostile=Hostile(("echo_key",))) as server:  # every turn: 401
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        code = main(record_args(tmp_path / "out", queries, "--concurrency", "1", "--max-failures", "2"))
+        asked = len(server.message_requests())
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("teacher.record: 2 session(s) not finished"), last  # before: all 5 were asked
+    assert "stopped after 2 in a row, 3 session(s) not started; run again with --resume" in last
+    assert len(list((tmp_path / "out" / "sessions").glob("*.jsonl"))) == 2 and asked >= 2
