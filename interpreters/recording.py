@@ -79,6 +79,8 @@ class LogContents:
     records: list[dict[str, Any]] = field(default_factory=list)
     torn: bytes = b""  # an incomplete last line (no newline): a writer that died mid-line
     damaged: list[tuple[int, bytes]] = field(default_factory=list)  # (1-based line number, raw line)
+    #: of the damaged lines, the JSON objects of the wrong shape: what is wrong with each (``FILE:LINE: field: ...``)
+    problems: list[str] = field(default_factory=list)
 
 
 def turn_key(request: ModelRequest) -> str:
@@ -125,8 +127,9 @@ def read_session(path: Path) -> LogContents:
             parse_record(record, f"{path}:{number}")  # RecordingError naming the version
         try:
             parse_record(record, f"{path}:{number}")
-        except RecordingError:  # a JSON object of the wrong shape: set aside like any damaged line
+        except RecordingError as error:  # a JSON object of the wrong shape: set aside like any damaged line
             contents.damaged.append((number, line))
+            contents.problems.append(str(error))
             continue
         contents.records.append(record)
     return contents

@@ -101,6 +101,10 @@ def bad_input_cases(tmp_path: Path) -> list[tuple[str, list[str], int, str]]:
                                                   "a<start_function_call>", "--teacher", "heuristic", "--out",
                                                   next(outs)], 2,
                   "--symbol number 0 contains the control token <start_function_call>"))
+    cases.append(("a blank --symbol", ["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol", " ", "--teacher",
+                                       "heuristic", "--out", next(outs)], 2, "--symbol: expected a symbol name"))
+    cases.append(("--max-failures 0", [*base, "--out", next(outs), "--max-failures", "0"], 2,
+                  "argument --max-failures: expected an integer >= 1"))
     a_file = tmp_path / "a-file"
     a_file.write_text("x", encoding="utf-8")
     cases.append(("--out is a file", [*base, "--out", str(a_file)], 2, "is not a directory"))
