@@ -148,3 +148,16 @@ def test_session_logs_are_files_only(tmp_path: Path) -> None:
     (tmp_path / "folder.jsonl").mkdir()
     (tmp_path / "folder.jsonl" / "b.jsonl").write_text("", encoding="utf-8")
     assert session_logs(tmp_path) == [tmp_path / "a.jsonl", tmp_path / "folder.jsonl" / "b.jsonl"]
+
+
+async def test_a_lone_surrogate_from_a_file_name_or_a_server_is_keyed_written_and_read_back(tmp_path: Path) -> None:
+    odd = "tests/\udcff\udcfe.txt"  # how Python shows a file name that is not UTF-8 (and a server's "\udcff")
+    request = request_for(ScoreEdgeTask(), EDGE.model_copy(update={"query": f"what is {odd}?"}))
+    assert turn_key(request) != turn_key(request_for(ScoreEdgeTask(), EDGE))  # before: UnicodeEncodeError
+    log = SessionLog(tmp_path / "s.jsonl", session_id="s")
+    reply = await Recording(FunctionModel(lambda _: ToolCall("score_edge", {"reason": odd})), log).complete(request)
+    log.close()
+    records, unreadable = read_log(tmp_path / "s.jsonl")
+    assert unreadable == b"" and records[0]["calls"][0]["arguments"]["reason"] == odd == reply.calls[0].arguments[
+        "reason"]
+    assert records[0]["key"] == turn_key(request)
