@@ -19,7 +19,7 @@ from pathlib import Path
 from interpreters.heuristic import HeuristicModel
 from interpreters.records import ModelTurn, RecordedCall, dump_line
 from tasks.score_edge.generate import edge_contexts
-from teacher.cli_args import CommandParser, positive_int
+from teacher.cli_args import CommandParser, positive_int, workers
 
 CHILD = (
     "import json, resource, sys, time\n"
@@ -66,7 +66,7 @@ def main() -> None:
     parser = CommandParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=positive_int, default=200_000, help="recorded turns")
     parser.add_argument("--format", choices=["text", "messages", "prompt-completion"], default="text")
-    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1, help="conversion processes")
+    parser.add_argument("--workers", type=workers, default=os.cpu_count() or 1, help="conversion processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)

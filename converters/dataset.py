@@ -22,13 +22,21 @@ import argparse
 import asyncio
 import importlib.util
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from converters.rebuild import MalformedRecord, Options, rebuild, stats_dict
-from teacher.cli_args import HelpFormatter, add_exploration_flags, configure_logging, non_negative_int, positive_int
+from teacher.cli_args import (
+    HelpFormatter,
+    add_exploration_flags,
+    configure_logging,
+    non_negative_int,
+    positive_int,
+    workers,
+)
 
 __all__ = ["DEFAULT_HELD_OUT", "DEFAULT_PACKAGES", "installed_package", "main"]
 
@@ -71,10 +79,12 @@ def _record_repositories(args: argparse.Namespace, repos: Sequence[Path]) -> int
     return record(argv)
 
 
-def _record_synthetic(args: argparse.Namespace) -> Path:
+def _record_synthetic(args: argparse.Namespace, packages: tuple[str, ...]) -> Path:
+    """The synthetic questions, their code harvested from the standard library and the trained-on ``packages``
+    (never a held-out one), as one session that goes to train whole."""
     from tasks.score_edge.generate import record
 
-    log: Path = asyncio.run(record(args.synthetic, args.seed, args.recordings / "synthetic", split="train"))
+    log: Path = asyncio.run(record(args.synthetic, args.seed, args.recordings / "synthetic", packages, split="train"))
     return log
 
 
@@ -130,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="who answers: heuristic (offline), haiku[:MODEL] (ANTHROPIC_API_KEY), ...")
     parser.add_argument("--batch", action="store_true", help="send the teacher's requests as Message Batches")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the generators and the order")
-    parser.add_argument("--workers", type=positive_int, default=2, help="processes for the rebuild")
+    parser.add_argument("--workers", type=workers, default=os.cpu_count() or 1, help="processes for the rebuild")
     args = parser.parse_args(argv)
     configure_logging()
     try:
@@ -157,7 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     if args.synthetic:
         logger.info("recording %d synthetic score_edge questions", args.synthetic)
-        _record_synthetic(args)
+        trained = tuple(name for name in (args.package or (DEFAULT_PACKAGES if default_packages else ()))
+                        if name not in held)
+        _record_synthetic(args, trained)
     if args.cli_per_subcommand:
         logger.info("generating %s CLI-intent examples (%d per subcommand)", args.cli, args.cli_per_subcommand)
         _record_cli_intent(args)

@@ -52,11 +52,13 @@ __all__ = [
     "ESCAPE",
     "OLLAMA_DEVELOPER_LINE",
     "PROFILES",
+    "SPECIAL_TOKENS",
     "START_CALL",
     "START_DECLARATION",
     "START_RESPONSE",
     "START_TURN",
     "STOP_SEQUENCES",
+    "UNUSED_TOKEN",
     "ArgumentSpan",
     "FunctionGemmaFormatError",
     "Profile",
@@ -98,6 +100,12 @@ CONTROL_TOKENS: tuple[str, ...] = (
     END_RESPONSE,
     ESCAPE,
 )
+#: The other tokens Gemma 3's tokenizer treats as special (CONTROL in its vocabulary, besides the turn markers above):
+#: text may not contain them either, since a tokenizer that parses special tokens would read them as one. The
+#: reserved ``<unusedN>`` slots (where FunctionGemma's own tokens live) are CONTROL too: see :data:`UNUSED_TOKEN`.
+SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<eos>", BOS, "<unk>", "<mask>")
+#: The pattern of the reserved ``<unusedN>`` tokens.
+UNUSED_TOKEN = r"<unused[0-9]+>"
 #: Generation stops at either of these.
 STOP_SEQUENCES: tuple[str, ...] = (END_TURN, START_RESPONSE)
 #: Google's trigger line for the developer turn (the ``hf`` profile renders the system message as given).
@@ -173,12 +181,15 @@ def _check_profile(profile: str) -> Profile:
     return profile
 
 
-_ANY_CONTROL = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS))
-_CONTROL_BUT_ESCAPE = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS if t != ESCAPE))
+_ANY_CONTROL = re.compile("|".join([*(re.escape(t) for t in (*CONTROL_TOKENS, *SPECIAL_TOKENS)), UNUSED_TOKEN]))
+_CONTROL_BUT_ESCAPE = re.compile(
+    "|".join([*(re.escape(t) for t in (*CONTROL_TOKENS, *SPECIAL_TOKENS) if t != ESCAPE), UNUSED_TOKEN])
+)
 
 
 def check_text(text: str, what: str, *, allow_escape: bool = False) -> str:
-    """``text`` unchanged, or :class:`FunctionGemmaFormatError` naming ``what`` and the control token it holds."""
+    """``text`` unchanged, or :class:`FunctionGemmaFormatError` naming ``what`` and the control token it holds
+    (FunctionGemma's, or any other the tokenizer treats as special: :data:`SPECIAL_TOKENS`, ``<unusedN>``)."""
     found = (_CONTROL_BUT_ESCAPE if allow_escape else _ANY_CONTROL).search(text)
     if found:
         token = found.group()

@@ -52,8 +52,8 @@ from teacher.cli_args import (
     counts,
     log_stream,
     output_problem,
-    positive_int,
     seed,
+    workers,
 )
 from teacher.errors import FineTrainingError
 from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, topic_key
@@ -691,7 +691,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-repo", action="append", metavar="NAME",
                         help="hold this recorded repository out (folder name or path; repeatable): its sessions "
                              "are the eval split, every other repository's are trained on")
-    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=workers, default=os.cpu_count() or 1,
                         help="processes converting session logs (one per core here; output is the same)")
     args = parser.parse_args(argv)
     configure_logging()

@@ -90,7 +90,11 @@ async def run(
     print(f"{len(result.nodes)} symbols, {len(result.edges)} edges, {exchanges}"
           f"{lsp.stats.requests} LSP requests ({lsp.stats.cache_hits} answered from the cache)")
     if out is not None:
-        out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        try:
+            out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        except OSError as error:  # checked before the work, yet the write itself can fail (a full disk)
+            print(f"explore: --out {out}: cannot write: {error.strerror or error}", file=sys.stderr)
+            return 1
         print(f"wrote {out}")
     return 0 if result.nodes else 1
 

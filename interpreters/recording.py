@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -60,6 +60,7 @@ __all__ = [
     "Recording",
     "RecordingError",
     "SessionLog",
+    "finishing_end",
     "read_log",
     "read_session",
     "reply_from_record",
@@ -78,6 +79,8 @@ class LogContents:
     records: list[dict[str, Any]] = field(default_factory=list)
     torn: bytes = b""  # an incomplete last line (no newline): a writer that died mid-line
     damaged: list[tuple[int, bytes]] = field(default_factory=list)  # (1-based line number, raw line)
+    #: of the damaged lines, the JSON objects of the wrong shape: what is wrong with each (``FILE:LINE: field: ...``)
+    problems: list[str] = field(default_factory=list)
 
 
 def turn_key(request: ModelRequest) -> str:
@@ -87,7 +90,8 @@ def turn_key(request: ModelRequest) -> str:
     if request.system or request.history:
         parts += [request.system, list(request.history)]
     material = json.dumps(parts, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
+    # a lone surrogate (a file name that is not UTF-8, a \udcff a server sent) gets bytes too; other text is unchanged
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def _lines(data: bytes) -> list[bytes]:
@@ -98,11 +102,12 @@ def _lines(data: bytes) -> list[bytes]:
 
 
 def read_session(path: Path) -> LogContents:
-    """Every readable line of a log; a damaged line is set aside alone and the lines after it are kept.
+    """Every readable line of a log; a damaged line (not JSON, or a JSON object that is not a typed line of
+    :mod:`interpreters.records`: a finished model line without a key, calls of the wrong shape) is set aside alone
+    and the lines after it are kept.
 
-    Raises :class:`RecordingError` (naming FILE:LINE and the field) for a line that is not a typed line of
-    :mod:`interpreters.records` (another schema version, a finished model line without a key, calls of the
-    wrong shape).
+    Raises :class:`RecordingError` (naming FILE:LINE) for a line of another schema version: the whole log is then
+    another program's, not one damaged line.
     """
     data = path.read_bytes() if path.exists() else b""
     contents = LogContents()
@@ -118,9 +123,40 @@ def read_session(path: Path) -> LogContents:
             if line.strip():
                 contents.damaged.append((number, line))
             continue
-        parse_record(record, f"{path}:{number}")  # a line of another version or shape: RecordingError
+        if schema_mismatch(record):
+            parse_record(record, f"{path}:{number}")  # RecordingError naming the version
+        try:
+            parse_record(record, f"{path}:{number}")
+        except RecordingError as error:  # a JSON object of the wrong shape: set aside like any damaged line
+            contents.damaged.append((number, line))
+            contents.problems.append(str(error))
+            continue
         contents.records.append(record)
     return contents
+
+
+def finishing_end(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ``session_end`` line that finishes the session these records hold, or None. A session is finished only
+    when its recorded turns say so: the last ``session_end`` counts when it names the session of the
+    ``session_start`` line, follows every model and LSP line, every failed turn was answered later, and a turn count
+    it gives (a subagent's) is the number of finished turns; any other is a stray line."""
+    ends = [(index, r) for index, r in enumerate(records) if r.get("kind") == "session_end"]
+    if not ends:
+        return None
+    index, end = ends[-1]
+    starts = [r for r in records if r.get("kind") == "session_start"]
+    if starts and end.get("session") != starts[0].get("session"):
+        return None
+    if any(r.get("kind") in ("model", "lsp") for r in records[index:]):
+        return None
+    turns = [r for r in records if r.get("kind") == "model"]
+    finished = [r for r in turns if not r.get("error")]
+    answered = {r.get("key") for r in finished}
+    if any(r.get("error") and r.get("key") not in answered for r in turns):
+        return None
+    if end.get("turns") is not None and end["turns"] != len(finished):
+        return None
+    return end
 
 
 def read_log(path: Path) -> tuple[list[dict[str, Any]], bytes]:
@@ -179,8 +215,14 @@ class SessionLog:
             line = line.model_copy(update={"versions": package_versions()})  # what recorded it
             line.model_fields_set.add("versions")
         record = line_dict(line)
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: written as \udcff, which reads back the same
+                text = json.dumps(record, separators=(",", ":"))
         try:
-            self._file.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._file.write(text + "\n")
             self._file.flush()
             if self.durable:
                 os.fsync(self._file.fileno())
@@ -279,9 +321,8 @@ class RecordedSession:
 
     @property
     def ended(self) -> dict[str, Any] | None:
-        """The ``session_end`` record of a session finished earlier, or None."""
-        ends = list(self.log.lines("session_end"))
-        return ends[-1] if ends else None
+        """The ``session_end`` record of a session finished earlier, or None (see :func:`finishing_end`)."""
+        return finishing_end(self.log.records)
 
     def handlers(self, model: ModelBackend, lsp: Handler | None = None) -> list[Handler]:
         """Write the ``session_start`` line (once) and give the handlers that answer through ``model`` (and

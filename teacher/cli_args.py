@@ -15,6 +15,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +132,8 @@ fraction = Number(float, minimum=0, maximum=1, open_minimum=True, open_maximum=T
 seed = Number(int, minimum=0, maximum=2**32 - 1)
 #: timeouts and waits
 seconds = Number(float, minimum=0, open_minimum=True, unit="seconds")
+#: worker processes: at most one per core of this machine (more only compete for them, and a thousand would start)
+workers = Number(int, minimum=1, maximum=os.cpu_count() or 1, unit="worker processes (at most the cores)")
 #: money limits, where zero spends nothing
 dollars = Number(float, minimum=0, unit="dollars")
 
@@ -181,7 +184,17 @@ def output_problem(path: Path, *, directory: bool) -> str | None:
 
 
 def _writable_folder(folder: Path) -> str | None:
-    return None if os.access(folder, os.W_OK | os.X_OK) else f"cannot write in {folder}"
+    """None when a file can be made in ``folder`` (tried: root passes every permission check, yet ``/proc`` or a
+    read-only mount still refuse), else why not."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in {folder}"
+    try:
+        descriptor, probe = tempfile.mkstemp(dir=folder, prefix=".write-check-")
+    except OSError as error:
+        return f"cannot write in {folder}: {error.strerror or error}"
+    os.close(descriptor)
+    os.unlink(probe)
+    return None
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from teacher.errors import FineTrainingError
 
-__all__ = ["DirectoryInUse", "hold"]
+__all__ = ["LOCK_NAME", "DirectoryInUse", "hold"]
 
 LOCK_NAME = ".lock"
 

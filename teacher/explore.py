@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeOutput, ScoreEdgeTask
 from tasks.select_symbols import HUB_THRESHOLD, Candidates, SelectSymbolsInput, SelectSymbolsTask
@@ -75,6 +75,14 @@ class TeachQuery(BaseModel):
     budget: int = Field(20, ge=1, description="Most symbols visited")
     max_depth: int = Field(3, ge=0, description="Most edges from a seed")
     breadth: int = Field(5, ge=1, description="Most candidates followed from one symbol")
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_are_named(cls, seeds: tuple[str, ...]) -> tuple[str, ...]:
+        """A blank seed names no symbol: the language server would only time out on it."""
+        if any(not seed.strip() for seed in seeds):
+            raise ValueError("a seed symbol is blank")
+        return seeds
 
 
 class SymbolRef(BaseModel):

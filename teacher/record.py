@@ -46,6 +46,7 @@ from teacher.cli_args import (
     positive_int,
     seconds,
 )
+from teacher.dir_lock import LOCK_NAME
 from teacher.errors import FineTrainingError
 from teacher.explore import Exploration, TeachQuery, explore, module_prefix
 from teacher.handlers import Handler
@@ -54,7 +55,7 @@ from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
 from teacher.redact import redact, redact_json
 
-__all__ = ["main", "record", "session_id", "summarise"]
+__all__ = ["FailureStreak", "main", "record", "session_id", "summarise"]
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,26 @@ class SessionOutcome:
     session: str
     state: str
     failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+class FailureStreak:
+    """Counts sessions in a row left unfinished by turns that failed for good; ``stopped`` once ``limit`` is
+    reached (None: never), so that a server failing every turn does not hold each remaining session for minutes."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit, self.count = limit, 0
+
+    @property
+    def stopped(self) -> bool:
+        return self.limit is not None and self.count >= self.limit
+
+    def saw(self, outcome: SessionOutcome) -> SessionOutcome:
+        """Count ``outcome`` (a failed one lengthens the streak, a finished one ends it); returns it."""
+        if outcome.state == "failed":
+            self.count += 1
+        elif outcome.state != "budget":
+            self.count = 0
+        return outcome
 
 
 class _Progress:
@@ -221,28 +242,34 @@ async def record(
     teacher: str = "",
     budget_spent: Callable[[], bool] = lambda: False,
     invert: bool = True,
+    max_failures: int | None = None,
 ) -> dict[str, Any]:
     """Record one session per query (``concurrency`` at a time) and return the summary of ``out``.
 
     ``summary["failed_sessions"]`` counts the sessions of this run left unfinished by turns that failed for good,
-    and ``summary["failures_this_run"]`` their reasons, each with one message."""
+    and ``summary["failures_this_run"]`` their reasons, each with one message. After ``max_failures`` sessions in
+    a row ended that way (a server that fails every turn), no further session is started:
+    ``summary["not_started"]`` counts them."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, not {concurrency}")
     started = time.perf_counter()
     progress = _Progress(len(queries))
     limit = asyncio.Semaphore(concurrency)
+    streak = FailureStreak(max_failures)
 
     async def one(query: TeachQuery) -> SessionOutcome | None:
         async with limit:
-            if budget_spent():
+            if budget_spent() or streak.stopped:
                 return None
-            return await _run_session(query, out, model, lsp, resume=resume, repo=repo, teacher=teacher,
-                                      budget_spent=budget_spent, progress=progress, invert=invert)
+            return streak.saw(await _run_session(query, out, model, lsp, resume=resume, repo=repo, teacher=teacher,
+                                                 budget_spent=budget_spent, progress=progress, invert=invert))
 
     outcomes = [o for o in await asyncio.gather(*(one(q) for q in queries)) if o is not None]
     summary = summarise(out)
     summary["wall_time_s"] = round(time.perf_counter() - started, 3)
     summary["stopped_by_budget"] = bool(budget_spent())
+    summary["not_started"] = len(queries) - len(outcomes) if streak.stopped else 0
+    summary["max_failures"] = max_failures
     add_failures(summary, outcomes)
     write_summary(out, summary)
     return summary
@@ -273,7 +300,7 @@ def write_summary(out: Path, summary: dict[str, Any]) -> None:
 
 def summarise(out: Path) -> dict[str, Any]:
     """Totals over every session log under ``out``: sessions, turns, failures by reason, tokens, cost."""
-    from interpreters.recording import read_log
+    from interpreters.recording import finishing_end, read_log
 
     sessions = finished = turns = failed = 0
     reasons: Counter[str] = Counter()
@@ -282,7 +309,7 @@ def summarise(out: Path) -> dict[str, Any]:
     for path in sorted((out / "sessions").glob("*.jsonl")):
         records, _ = read_log(path)
         sessions += 1
-        finished += any(r.get("kind") == "session_end" for r in records)
+        finished += finishing_end(records) is not None
         for r in records:
             if r.get("kind") != "model":
                 continue
@@ -339,8 +366,11 @@ def failure_line(summary: dict[str, Any]) -> str | None:
     turns = sum(entry["turns"] for entry in reasons.values())
     detail = "; ".join(f"{reason} x{entry['turns']}: {' '.join(str(entry['message']).split())[:160]}"
                        for reason, entry in reasons.items())
-    return redact(f"teacher.record: {failed} session(s) not finished, {turns} turn(s) failed for good ({detail}); "
-                  "run again with --resume to retry them")
+    skipped = summary.get("not_started") or 0
+    stopped = (f"; stopped after {summary.get('max_failures')} in a row, {skipped} session(s) not started"
+               if skipped else "")
+    return redact(f"teacher.record: {failed} session(s) not finished, {turns} turn(s) failed for good ({detail})"
+                  f"{stopped}; run again with --resume to retry them")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -400,6 +430,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-module", type=positive_int, default=3,
                         help="--queries auto: topics asked for per module (at most 20)")
     parser.add_argument("--no-invert", action="store_true", help="do not ask the teacher to invert each topic")
+    parser.add_argument("--max-failures", type=positive_int, default=3,
+                        help="start no further session once this many in a row were left unfinished by turns that "
+                             "failed for good (a server failing every turn)")
     return parser
 
 
@@ -418,10 +451,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runner = _prepare_repositories(parser, args)
         with ExitStack() as stack:
-            try:
-                stack.enter_context(hold(args.out))
-            except OSError as error:
-                raise Refused(f"--out {args.out}: cannot write there: {error.strerror or error}", 2) from None
+            for directory in _locked_folders(args):
+                try:
+                    stack.enter_context(hold(directory))
+                except OSError as error:
+                    raise Refused(f"--out {directory}: cannot write there: {error.strerror or error}", 2) from None
             return runner()
     except Refused as refused:
         print(redact(f"teacher.record: {refused}"), file=sys.stderr)
@@ -438,6 +472,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: every line written so far is kept, and the lock is released
         print(interrupted_line(args.out), file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _locked_folders(args: argparse.Namespace) -> list[Path]:
+    """The folders whose lock this run holds, so that nested ``--out`` folders exclude each other: ``--out``; for a
+    run of several repositories each ``OUT/repos/NAME`` too (where its session logs are written); for a run on
+    ``OUT/repos/NAME`` the ``OUT`` of a run of several repositories that wrote it (its lock file is there)."""
+    folders = [args.out, *getattr(args, "repository_outs", [])]
+    if args.out.parent.name == "repos" and (args.out.parent.parent / LOCK_NAME).is_file():
+        folders.append(args.out.parent.parent)
+    return folders
 
 
 def _repositories(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Path]:
@@ -484,6 +528,7 @@ def _prepare_repositories(parser: argparse.ArgumentParser, args: argparse.Namesp
         each = argparse.Namespace(**vars(args))
         each.repo, each.out = repo, args.out / "repos" / name
         runs.append((name, each, _prepare(parser, each)))
+    args.repository_outs = [each.out for _, each, _ in runs]
 
     def run() -> int:
         code, summaries, spent, stopped = 0, {}, 0.0, False
@@ -528,6 +573,8 @@ def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Calla
     else:
         if not args.symbol:
             parser.error("--topic needs at least one --symbol")
+        if not all(symbol.strip() for symbol in args.symbol):
+            parser.error("--symbol: expected a symbol name, got an empty value")
         try:
             query = TeachQuery(topic=args.topic, seeds=tuple(args.symbol), **defaults)
         except ValidationError as error:
@@ -553,15 +600,29 @@ def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Calla
 
 
 def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:
-    from teacher.record_subagents import SubagentNode, load_nodes, record_subagents, subagent_session_id
+    from teacher.record_subagents import (
+        BadNode,
+        SubagentNode,
+        check_node,
+        load_nodes,
+        record_subagents,
+        subagent_session_id,
+    )
 
     if args.nodes:
         try:
-            nodes = load_nodes(args.nodes)
+            nodes = load_nodes(args.nodes, args.repo)
         except OSError as error:
             raise Refused(f"--nodes {args.nodes}: cannot read: {error.strerror or error}", 2) from None
+        except SystemExit as error:  # FILE:LINE: field: problem
+            raise Refused(str(error.code), 1) from None
     elif args.file and args.node:
         nodes = [SubagentNode(file=args.file, node=args.node)]
+        try:
+            check_node(args.repo, nodes[0])
+        except BadNode as error:
+            flag = {"file": f"--file {args.file}", "node": f"--node {args.node}"}[error.field]
+            raise Refused(f"{flag}: {error}", 2) from None
     else:
         parser.error("--subagent needs --file and --node, or --nodes FILE")
     if args.teacher == "heuristic":
@@ -579,7 +640,8 @@ def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace)
 
         async def go() -> list[SessionOutcome]:
             try:
-                return await record_subagents(args.subagent, nodes, args.repo, args.out, model, resume=args.resume)
+                return await record_subagents(args.subagent, nodes, args.repo, args.out, model, resume=args.resume,
+                                              max_failures=args.max_failures)
             finally:
                 await _close(model)
 
@@ -590,6 +652,7 @@ def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace)
         summary = summarise(args.out)
         summary["wall_time_s"] = round(time.perf_counter() - started, 3)
         summary["stopped_by_budget"] = False
+        summary["not_started"], summary["max_failures"] = len(nodes) - len(outcomes), args.max_failures
         add_failures(summary, outcomes)
         write_summary(args.out, summary)
         return _report(summary)
@@ -718,7 +781,7 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
         return await record(
             queries, args.out, model, lsp, concurrency=args.concurrency, resume=args.resume,
             repo=str(args.repo), teacher=args.teacher, invert=not (args.no_invert or args.student),
-            budget_spent=lambda: budget.spent,
+            budget_spent=lambda: budget.spent, max_failures=args.max_failures,
         )
 
 

@@ -59,6 +59,7 @@ EX, QS, AG, RC = "examples.explore", "examples.quickstart", "examples.agent", "t
 SFT = "sft --base {missing} --data {missing} --out {out}"
 DPO = "dpo --base {missing} --data {missing} --out {out}"
 TC_OK = "--student ollama --host {ollama}"
+SUB = "--repo {sample} --subagent docstring --teacher haiku --out {out}"
 
 ROWS: list[Row] = [
     # converters.rebuild: files
@@ -92,6 +93,36 @@ ROWS: list[Row] = [
         "--repos {repos_bad} --topic x --symbol Order --teacher heuristic --out {out}", 1, "{repos_bad}:3:"),
     row("record-repo-twice", "teacher.record",
         "--repo {sample} --repo {sample}/ --topic x --symbol Order --teacher heuristic --out {out}", 2, "twice"),
+    # teacher.record --subagent: the node, checked before anything runs (before: a traceback each)
+    row("record-subagent-file-climbs", RC, f"{SUB} --file ../../../etc/passwd --node x", 2,
+        "--file ../../../etc/passwd", "leaves the repository"),
+    row("record-subagent-file-absolute", RC, f"{SUB} --file /etc/passwd --node x", 2, "--file /etc/passwd",
+        "not relative to the repository"),
+    row("record-subagent-node-missing", RC, f"{SUB} --file shop/pricing.py --node nope", 2, "--node nope",
+        "no function or class 'nope'"),
+    row("record-subagent-file-missing", RC, f"{SUB} --file shop/absent.py --node x", 2, "--file shop/absent.py",
+        "is not a file"),
+    row("record-subagent-file-a-directory", RC, f"{SUB} --file shop --node x", 2, "--file shop", "is not a file"),
+    row("record-subagent-file-not-utf8", RC, SUB.replace("{sample}", "{bad_repo}") + " --file bad.py --node x", 2,
+        "--file bad.py", "not UTF-8"),
+    row("record-subagent-node-control-token", RC, [*SUB.split(), "--file", "shop/pricing.py", "--node",
+                                                   "order_total<end_of_turn>"], 2, "--node", "<end_of_turn>"),
+    row("record-subagent-nodes-control-token", RC, f"{SUB} --nodes {{nodes_control}}", 1, "{nodes_control}:2:",
+        "node", "<start_function_call>"),
+    row("record-subagent-nodes-not-utf8", RC, f"{SUB} --nodes {{bad_utf8_text}}", 1, "{bad_utf8_text}",
+        "not UTF-8"),
+    # teacher.record: limits and special tokens (before: a 35 s language-server timeout; accepted)
+    row("record-symbol-empty", RC, ["--repo", "{sample}", "--topic", "t", "--symbol", "", "--teacher", "heuristic",
+                                    "--out", "{out}"], 2, "--symbol", "empty"),
+    row("record-topic-bos", RC, ["--repo", "{sample}", "--topic", "a <bos> b", "--symbol", "x", "--teacher",
+                                 "heuristic", "--out", "{out}"], 2, "<bos>"),
+    row("record-symbol-eos", RC, ["--repo", "{sample}", "--topic", "t", "--symbol", "x<eos>", "--teacher",
+                                  "heuristic", "--out", "{out}"], 2, "<eos>"),
+    row("record-queries-pad", RC, "--repo {sample} --queries {queries_pad} --teacher heuristic --out {out}", 1,
+        "{queries_pad}:1:", "<pad>"),
+    row("record-max-failures-0", RC, "--repo {sample} --topic t --symbol x --teacher heuristic --out {out} "
+        "--max-failures 0", 2, "--max-failures"),
+    row("explore-symbol-unused-token", EX, ["--symbol", "order<unused99>"], 2, "--symbol", "<unused99>"),
     # converters.rebuild: numbers
     row("rebuild-split-0", RB, "{good} --out {out} --split 0", 2, "--split"),
     row("rebuild-split-nan", RB, "{good} --out {out} --split nan", 2, "--split"),
@@ -99,6 +130,7 @@ ROWS: list[Row] = [
     row("rebuild-seed-negative", RB, "{good} --out {out} --seed -1", 2, "--seed"),
     row("rebuild-workers-0", RB, "{good} --out {out} --workers 0", 2, "--workers"),
     row("rebuild-workers-negative", RB, "{good} --out {out} --workers -3", 2, "--workers"),
+    row("rebuild-workers-1000", RB, "{good} --out {out} --workers 1000", 2, "--workers", "at most the cores"),
     row("rebuild-tokenizer-missing", RB, "{good} --out {out} --tokenizer {missing}", 2, "--tokenizer"),
     row("rebuild-unknown-task", RB, "{good} --out {out} --task nope", 2, "nope"),
     row("rebuild-seed-huge", RB, "{good} --out {out} --seed 4294967296", 2, "--seed"),
@@ -187,6 +219,7 @@ ROWS: list[Row] = [
     row("cli-schema-a-directory", CI, "--schema {root} --out-root {out}", 1, "{root}"),
     row("cli-split-1.5", CI, "--schema gh --split 1.5 --out-root {out}", 2, "--split"),
     row("cli-schema-not-yaml", CI, "--schema {not_yaml} --out-root {out}", 1, "{not_yaml}:"),
+    row("cli-schema-binary", CI, "--schema {binary} --out-root {out}", 1, "{binary}", "not UTF-8"),
     row("cli-name-climbs", CI, "--schema gh --name ../../x --out-root {out}", 2, "--name"),
     row("cli-name-absolute", CI, "--schema gh --name /tmp/x --out-root {out}", 2, "--name"),
     row("cli-name-empty", CI, ["--schema", "gh", "--name", "", "--out-root", "{out}"], 2, "--name"),
@@ -207,6 +240,7 @@ ROWS: list[Row] = [
     row("score-edge-seed-negative", SE, "5 --seed -1", 2, "--seed"),
     row("score-edge-seed-nan", SE, "5 --seed nan", 2, "--seed"),
     row("score-edge-workers-0", SE, "5 --workers 0", 2, "--workers"),
+    row("score-edge-workers-1000", SE, "5 --workers 1000", 2, "--workers", "at most the cores"),
     # tasks.subagents.<domain>.generate_examples
     row("subagent-count-0", SA, "--count 0 --out {out}", 2, "--count"),
     row("subagent-split-0", SA, "--split 0 --out {out}", 2, "--split"),
@@ -236,6 +270,7 @@ ROWS: list[Row] = [
     row("explore-symbol-empty", EX, ["--symbol", ""], 2, "--symbol"),
     row("explore-repo-missing", EX, "--repo {missing}", 2, "--repo"),
     row("explore-out-under-a-file", EX, "--out {file}/x.json", 1, "{file}"),
+    row("explore-out-in-proc", EX, "--out /proc/x.json", 1, "/proc"),  # before: a traceback after the whole walk
     row("agent-budget-0", AG, "--repo {sample} --topic t --symbol s --budget 0", 2, "--budget"),
     row("agent-topic-control-token", AG, ["--repo", "{sample}", "--topic", "<start_of_turn>x", "--symbol", "s"], 2,
         "--topic"),
@@ -341,7 +376,16 @@ def paths(tmp_path_factory: pytest.TempPathFactory, ollama: str) -> dict[str, st
         "not_yaml": _lines(root / "not-yaml.yaml", b"a: [unclosed"),
         "dataset_garbage": _lines(root / "dataset.jsonl", {"prompt": "p", "completion": "c"}, b"{oops",
                                   {"prompt": "p", "completion": "c"}),
+        "nodes_control": _lines(root / "nodes.jsonl", {"file": "shop/pricing.py", "node": "order_total"},
+                                {"file": "shop/pricing.py", "node": "x<start_function_call>"}),
+        "bad_utf8_text": _lines(root / "bad-utf8.txt", b"\xff\xfe{}"),
+        "queries_pad": _lines(root / "queries-pad.jsonl", {"topic": "t <pad>", "seeds": ["x"]}),
+        "binary": _lines(root / "binary.yaml", b"\x00\xff\xfe\x01"),
     }
+    bad_repo = root / "bad-repo"
+    bad_repo.mkdir()
+    (bad_repo / "bad.py").write_bytes(b"x = '\xff'\n")
+    found["bad_repo"] = str(bad_repo)
     jsonl_dir = root / "with-a-directory"
     (jsonl_dir / "looks-like.jsonl").mkdir(parents=True)
     _lines(jsonl_dir / "real.jsonl", good)

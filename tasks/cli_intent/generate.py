@@ -81,9 +81,12 @@ def read_progress(path: Path, schema: CliSchema | None = None) -> Progress:
     """The finished batches recorded in a generation session log (``schema``: by default the one its first line
     names), read without changing the file; a line that cannot be read is a ``RecordingError`` naming the file
     and line."""
-    from interpreters.recording import read_session
+    from interpreters.recording import RecordingError, read_session
 
-    records = read_session(path).records
+    contents = read_session(path)
+    if contents.problems:  # a line of the wrong shape: named, as it was before resume learnt to set it aside
+        raise RecordingError(contents.problems[0])
+    records = contents.records
     if schema is None:
         source = next((r.get("source") or {} for r in records if r.get("kind") == "session_start"), {})
         schema = resolve_schema(source["schema"])[0] if "schema" in source else None

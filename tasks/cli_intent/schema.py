@@ -249,6 +249,8 @@ def load_schema(path: str | Path) -> CliSchema:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SchemaError(f"{path}: cannot read the schema: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise SchemaError(f"{path}: not UTF-8 text (byte {error.start}): a schema is a YAML file") from None
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:

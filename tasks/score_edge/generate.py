@@ -34,7 +34,14 @@ from interpreters.heuristic import HeuristicModel
 from tasks.score_edge.harvest import harvest
 from tasks.score_edge.pools import QUERIES, QUERY_TEMPLATES
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeTask
-from teacher.cli_args import HelpFormatter, configure_logging, non_negative_int, output_problem, positive_int, seed
+from teacher.cli_args import (
+    HelpFormatter,
+    configure_logging,
+    non_negative_int,
+    output_problem,
+    seed,
+    workers,
+)
 from teacher.handlers import perform
 from teacher.operations import Ask
 from teacher.task import Turn
@@ -179,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=["text", "messages"], default="text", help="JSONL shape")
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile for --format text")
     parser.add_argument(
-        "--workers", type=positive_int, default=os.cpu_count() or 1,
+        "--workers", type=workers, default=os.cpu_count() or 1,
         help="processes to render with (output is the same)",
     )
     parser.add_argument("--harvest", default="", metavar="PKG,...",

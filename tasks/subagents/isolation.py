@@ -2,7 +2,11 @@
 
 - the environment is built from an allow-list (``PATH``, locale, ``HOME`` and ``PYTHONPATH`` set to the sandbox);
   a name like ``*_API_KEY``, ``*_TOKEN`` or ``*SECRET*``, or the value of one, never passes;
-- the child leads its own session; on timeout, and after it exits, the whole group is killed;
+- the child leads its own session; on timeout, and after it exits, the whole group is killed; it is killed too
+  when the recorder dies (the jail sets the parent-death signal at every step);
+- the recorder makes itself non-dumpable (``PR_SET_DUMPABLE`` 0) before its first run, so a child of the same
+  user cannot read its environment or memory through ``/proc/<pid>``; without namespaces a root caller's child
+  gets no capabilities either (``CAP_SYS_PTRACE`` would bypass that);
 - resource limits: CPU seconds, address space, file size, number of processes;
 - where the machine allows user namespaces (probed once), ``jail.py`` adds: no network, everything read-only
   but the sandbox, private empty home and temporary folders, its own PID namespace (all of it dies with the
@@ -13,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import json
 import logging
@@ -92,15 +97,28 @@ def child_environment(sandbox: Path, extra: Mapping[str, str] | None = None) -> 
     return env
 
 
+def _interpreter_paths() -> set[str]:
+    """What the interpreter needs: its prefixes and executable's folder, and the ``sys.path`` entries inside them or
+    named ``site-packages`` (a user's site folder); never the working directory or a script's folder, which
+    ``python -m`` and ``python script.py`` put on ``sys.path`` (started from the home folder, that is all of it)."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(sys.executable),
+                os.path.dirname(os.path.realpath(sys.executable))}
+    prefixes |= {os.path.realpath(p) for p in prefixes}
+    wanted = set(prefixes)
+    for entry in (os.path.realpath(p) for p in sys.path if os.path.isabs(p)):
+        inside = any(entry.startswith(prefix.rstrip("/") + "/") for prefix in prefixes if prefix != "/")
+        if inside or os.path.basename(entry) in ("site-packages", "dist-packages"):
+            wanted.add(entry)
+    return wanted
+
+
 def _hidden_and_kept() -> tuple[list[str], list[str], list[str]]:
     """Folders replaced by empty tmpfs in the jail (all, the writable ones), and the paths the interpreter needs."""
     temporary = [os.path.realpath(p) for p in (*_TEMPORARY, tempfile.gettempdir())]
     homes = [os.path.realpath(p) for p in (pwd.getpwuid(os.geteuid()).pw_dir, Path.home())]
     hidden = sorted({p for p in [*temporary, *homes, "/run"] if p != "/"}, key=len)  # a parent before its children
     writable = [p for p in hidden if p in temporary]
-    wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(sys.executable),
-              os.path.dirname(os.path.realpath(sys.executable)), *(p for p in sys.path if os.path.isabs(p))}
-    wanted |= {os.path.realpath(p) for p in wanted}
+    wanted = _interpreter_paths()
     kept: list[str] = []
     for path in sorted(os.path.normpath(p) for p in wanted):  # a parent sorts before its children
         if os.path.exists(path) and not any(path == k or path.startswith(k + "/") for k in kept):
@@ -111,12 +129,24 @@ def _hidden_and_kept() -> tuple[list[str], list[str], list[str]]:
 def _spec(sandbox: Path, timeout_s: float, limits: Limits, namespaces: bool) -> str:
     hidden, writable, kept = _hidden_and_kept()
     return json.dumps({
-        "namespaces": namespaces, "sandbox": str(sandbox), "hide": hidden, "writable_hide": writable, "keep": kept,
+        "namespaces": namespaces, "parent": os.getpid(), "sandbox": str(sandbox), "hide": hidden,
+        "writable_hide": writable, "keep": kept,
         "tmpfs_size": "64m", "limits": {"cpu_s": math.ceil(timeout_s) + 1, **asdict(limits)},
     })
 
 
 _probe_lock = threading.Lock()
+_PR_SET_DUMPABLE = 4
+
+
+@functools.cache
+def _not_dumpable() -> None:
+    """Make this process non-dumpable (once): ``/proc/<pid>/environ`` and ``mem`` then need ``CAP_SYS_PTRACE``,
+    which no child has; warn (logging) when the kernel refuses."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        log.warning("subagent tools: cannot make the recorder non-dumpable (%s): a child of the same user could read "
+                    "its environment", os.strerror(ctypes.get_errno()))
 
 
 def isolation() -> Isolation:
@@ -153,6 +183,7 @@ def run_isolated(
 
 def _run(command: Sequence[str], sandbox: Path, timeout_s: float, environ: Mapping[str, str] | None, limits: Limits,
          *, namespaces: bool) -> subprocess.CompletedProcess[str]:
+    _not_dumpable()
     argv = [sys.executable, "-I", "-S", str(JAIL), _spec(sandbox, timeout_s, limits, namespaces), "--", *command]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:  # bounded by the file-size limit
         child = subprocess.Popen(argv, cwd=sandbox, env=child_environment(sandbox, environ), stdin=subprocess.DEVNULL,

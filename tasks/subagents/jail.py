@@ -5,8 +5,11 @@ non-root user inside and outside them (nobody when started as root, so the proce
 capabilities and no nested user namespaces; every mount is read-only except the sandbox; the home folder,
 ``/run`` and the temporary folders are empty private tmpfs (the paths the interpreter needs are bound back,
 read-only), and ``/proc`` shows only the jail's processes. The resource
-limits are set in both modes, then the command is exec'd. A step that fails ends the jail with exit code 125
-and one line ``jail: STEP: ERROR`` on stderr, before the command ever runs.
+limits are set in both modes, then the command is exec'd. Without namespaces the command keeps the caller's
+uid, but started as root it gets no capabilities (so it cannot read the non-dumpable recorder through ``/proc``).
+Every process of the jail gets ``SIGKILL`` when its parent dies (the recorder, then each step of the jail), so
+nothing outlives a killed recorder. A step that fails ends the jail with exit code 125 and one line
+``jail: STEP: ERROR`` on stderr, before the command ever runs.
 """
 
 from __future__ import annotations
@@ -161,6 +164,21 @@ def _set_limits(limits: dict[str, int]) -> None:
             raise JailError(f"setrlimit {name}={value}: {error}") from None
 
 
+def _die_with(parent: int | None, as_signal: int = signal.SIGKILL) -> None:
+    """``as_signal`` to this process when its parent dies (set again after every id change, which clears it); when
+    ``parent`` is gone already, exit now (None: the parent lies outside this PID namespace and cannot be checked)."""
+    _call("prctl PDEATHSIG", "prctl", _PR_SET_PDEATHSIG, int(as_signal), 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(JAIL_FAILED)
+
+
+def _drop_capabilities() -> None:
+    """Empty the bounding set: a root caller's command then execs with no capability (CAP_SYS_PTRACE included)."""
+    for capability in range(64):
+        if _libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) < 0 and ctypes.get_errno() != errno.EINVAL:
+            _check(-1, f"dropping capability {capability}")
+
+
 def _exit_code(status: int) -> int:
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
@@ -180,19 +198,20 @@ def _exec(spec: dict[str, Any], command: list[str]) -> None:
         raise JailError(f"exec {command[0]}: {error.strerror}") from None
 
 
-def _jailed(spec: dict[str, Any], command: list[str], ids: tuple[int, int], ready: int, go: int) -> None:
+def _jailed(spec: dict[str, Any], command: list[str], ids: tuple[int, int], ready: int, go: int, parent: int) -> None:
     """In the forked child: new namespaces, wait for the id maps, build the filesystem, become pid 1's parent."""
-    _call("prctl PDEATHSIG", "prctl", _PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    _die_with(parent)
     flags = _CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWUTS
     _call("unshare", "unshare", flags)
     os.write(ready, b"1")
     if os.read(go, 1) != b"1":
         os._exit(JAIL_FAILED)  # the parent failed and said why
     _build_filesystem(spec, *ids)
+    _die_with(parent)  # setresuid cleared it
     init = os.fork()
     if init == 0:
         try:
-            _call("prctl PDEATHSIG", "prctl", _PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            _die_with(None)
             _mount("mount /proc", "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
             _no_way_back()
             _exec(spec, command)
@@ -209,11 +228,18 @@ def _forward_stop(pid: int, as_signal: int) -> None:
 
 
 def _chown_tree(root: str, uid: int, gid: int) -> None:
+    """Give ``root`` and everything in it to ``uid``, walking without recursion (a tree can be nested deeply)."""
     try:
         os.chown(root, uid, gid, follow_symlinks=False)
-        for folder, dirs, files in os.walk(root):
-            for name in dirs + files:
-                os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+        folders = [root]
+        while folders:
+            folder = folders.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.stat(follow_symlinks=False).st_uid != uid:
+                        os.chown(entry.path, uid, gid, follow_symlinks=False)
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
     except OSError as error:
         raise JailError(f"chown {root} to {uid}: {error.strerror}") from None
 
@@ -227,7 +253,8 @@ def _initial_namespace() -> bool:
 def run(spec: dict[str, Any], command: list[str]) -> int:
     """Run ``command`` as the spec says; returns its exit code (128+N for signal N)."""
     if not spec["namespaces"]:
-        _exec(spec, command)
+        return _supervised(spec, command)
+    _die_with(spec["parent"])
     root = os.geteuid() == 0 and _initial_namespace()
     uid, gid = (_NOBODY, _NOBODY) if root else (os.geteuid(), os.getegid())
     if root:
@@ -235,12 +262,13 @@ def run(spec: dict[str, Any], command: list[str]) -> int:
         _chown_tree(spec["sandbox"], uid, gid)
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
+    top = os.getpid()
     child = os.fork()
     if child == 0:
         os.close(ready_r)
         os.close(go_w)
         try:
-            _jailed(spec, command, (uid, gid), ready_w, go_r)
+            _jailed(spec, command, (uid, gid), ready_w, go_r, top)
         except (JailError, OSError) as error:
             _fail(error)
     os.close(ready_w)
@@ -253,6 +281,25 @@ def run(spec: dict[str, Any], command: list[str]) -> int:
             raise
         os.write(go_w, b"1")
     _forward_stop(child, signal.SIGTERM)
+    _, status = os.waitpid(child, 0)
+    return _exit_code(status)
+
+
+def _supervised(spec: dict[str, Any], command: list[str]) -> int:
+    """Without namespaces: run the command as a child and wait; when the recorder dies (``SIGTERM``, the
+    parent-death signal), kill the whole process group, so the command and what it started end with it."""
+    signal.signal(signal.SIGTERM, lambda *_: os.killpg(0, signal.SIGKILL))
+    _die_with(spec["parent"], signal.SIGTERM)
+    supervisor = os.getpid()
+    child = os.fork()
+    if child == 0:
+        try:
+            _die_with(supervisor)
+            if os.geteuid() == 0:
+                _drop_capabilities()
+            _exec(spec, command)
+        except (JailError, OSError) as error:
+            _fail(error)
     _, status = os.waitpid(child, 0)
     return _exit_code(status)
 

@@ -35,8 +35,11 @@ ToolFunction = Callable[..., dict[str, Any]]
 
 def run_python(env: ToolEnv, *args: str, environ: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python ARGS`` (this interpreter) in the sandbox, isolated (:mod:`tasks.subagents.isolation`), under the
-    tool's timeout; raises :class:`ToolTimeout`."""
-    return run_isolated([sys.executable, *args], env.sandbox.root, env.timeout_s, environ=environ)
+    tool's timeout; raises :class:`ToolTimeout`, and :class:`~tasks.subagents.sandbox.SandboxUnusable` when the run
+    left the sandbox past what is read back (too deep, too big, a name that is not UTF-8)."""
+    done = run_isolated([sys.executable, *args], env.sandbox.root, env.timeout_s, environ=environ)
+    env.sandbox.check()
+    return done
 
 
 @dataclass(frozen=True)

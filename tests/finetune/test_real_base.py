@@ -205,3 +205,21 @@ def test_base_command_refuses_a_missing_gguf_in_one_line(tmp_path: Path) -> None
     assert done.returncode == 1
     assert done.stderr.strip() == f"finetune base: {missing}: no such GGUF file"
     assert not (tmp_path / "b").exists()
+
+
+def test_every_token_the_real_tokenizer_treats_as_special_is_refused_in_text_and_no_other() -> None:
+    from converters.functiongemma import FunctionGemmaFormatError, check_text
+
+    vocabulary = gguf_vocabulary(packaged_gguf(default_cache()))
+    control = [t for t, kind in zip(vocabulary.tokens, vocabulary.types, strict=True) if kind == 3]
+    assert len(control) > 6000 and {"<bos>", "<eos>", "<pad>", "<mask>", "<end_of_turn>"} <= set(control)
+    accepted = []
+    for token in control:
+        try:
+            check_text(f"a {token} b", "text")
+            accepted.append(token)
+        except FunctionGemmaFormatError:
+            pass
+    assert accepted == []  # before: <pad>, <eos>, <bos>, <unk>, <mask> and 6,235 <unusedN> were accepted
+    for token in (t for t, kind in zip(vocabulary.tokens, vocabulary.types, strict=True) if kind == 4):
+        assert check_text(f"a {token} b", "text")  # <code>, <b>, whitespace runs: ordinary text in code

@@ -22,7 +22,7 @@ from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from interpreters.recording import SCHEMA_VERSION, read_log
 from teacher.explore import TeachQuery
-from teacher.record import main, record, session_id
+from teacher.record import main, record, session_id, summarise
 from tests.conftest import REPO, SAMPLE_REPO
 from tests.fake_anthropic import HOSTILE_KINDS, FakeAnthropic, Hostile
 from tests.interpreters.test_lsp import silent_server
@@ -101,6 +101,10 @@ def bad_input_cases(tmp_path: Path) -> list[tuple[str, list[str], int, str]]:
                                                   "a<start_function_call>", "--teacher", "heuristic", "--out",
                                                   next(outs)], 2,
                   "--symbol number 0 contains the control token <start_function_call>"))
+    cases.append(("a blank --symbol", ["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol", " ", "--teacher",
+                                       "heuristic", "--out", next(outs)], 2, "--symbol: expected a symbol name"))
+    cases.append(("--max-failures 0", [*base, "--out", next(outs), "--max-failures", "0"], 2,
+                  "argument --max-failures: expected an integer >= 1"))
     a_file = tmp_path / "a-file"
     a_file.write_text("x", encoding="utf-8")
     cases.append(("--out is a file", [*base, "--out", str(a_file)], 2, "is not a directory"))
@@ -111,10 +115,10 @@ def bad_input_cases(tmp_path: Path) -> list[tuple[str, list[str], int, str]]:
                   "--model claude-nope: no price is known"))
     cases.append(("--replay-from missing", [*base[:4], "--teacher", "replay", "--replay-from", str(tmp_path / "none"),
                                             "--out", next(outs)], 2, "no recordings at"))
-    # a session log of another schema version, and one whose finished turn has calls of the wrong type
+    # a session log of another schema version (a line of the wrong shape is set aside: see
+    # test_a_wrong_shape_line_is_set_aside_and_a_stray_session_end_finishes_nothing)
     for name, line in [
         ("schema", {"schema": 99, "kind": "session_start", "session": "s"}),
-        ("calls", {"schema": SCHEMA_VERSION, "kind": "model", "key": "k", "calls": {"name": "x"}, "error": None}),
     ]:
         corrupt = tmp_path / f"corrupt-{name}"
         sid = session_id(TeachQuery.model_validate({**QUERIES[0], "budget": 20, "max_depth": 3, "breadth": 5}))
@@ -332,3 +336,83 @@ def test_a_subagent_session_whose_turn_failed_is_not_finished_and_resume_finishe
         assert main([*args, "--resume"]) == 0
     ends = [r for rs in sessions(out).values() for r in rs if r["kind"] == "session_end"]
     assert len(ends) == 1
+
+
+def _holder(folder: Path) -> subprocess.Popen[str]:
+    """Another recorder holding ``folder``'s lock (as a run on it would) until killed."""
+    script = ("import sys, time\nfrom pathlib import Path\nfrom teacher.dir_lock import hold\n"
+              "with hold(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(300)\n")
+    holder = subprocess.Popen([sys.executable, "-c", script, str(folder)], cwd=REPO, text=True,
+                              stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_nested_outs_exclude_each_other(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    several = ["--repo", str(SAMPLE_REPO), "--repo", str(REPO / "examples"), "--topic", "How are orders priced?",
+               "--symbol", "Order", "--teacher", "heuristic", "--out", str(out), "--budget", "1", "--no-invert"]
+    first = run_cli(several)
+    assert first.returncode == 0, first.stderr
+    inner = out / "repos" / SAMPLE_REPO.name
+    one = ["--repo", str(SAMPLE_REPO), "--topic", "How are orders priced?", "--symbol", "Order", "--teacher",
+           "heuristic", "--out", str(inner), "--budget", "1", "--no-invert", "--resume"]
+    for held, argv in ((out, one), (inner, [*several, "--resume"])):  # a run of several repositories, then one
+        holder = _holder(held)
+        try:
+            refused = run_cli(argv)
+        finally:
+            holder.kill()
+            holder.wait()
+        no_traceback(refused)
+        assert refused.returncode == 2, refused.stderr  # before: both ran, duplicating turns and session_end lines
+        assert refused.stderr.startswith(f"teacher.record: {held} is in use by another recorder (PID {holder.pid}")
+
+
+@pytest.mark.parametrize("stray", ["bare", "other-session", "mid-log", "wrong-turn-count"])
+def test_a_wrong_shape_line_is_set_aside_and_a_stray_session_end_finishes_nothing(
+    tmp_path: Path, stray: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["--repo", str(SAMPLE_REPO), "--topic", "How are orders priced?", "--symbol", "Order", "--teacher",
+            "heuristic", "--out", str(out), "--budget", "2", "--no-invert"]
+    assert main(argv) == 0
+    [path] = (out / "sessions").glob("*.jsonl")
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    end = json.loads(lines.pop())  # unfinished now
+    wrong_shape = json.dumps({"schema": SCHEMA_VERSION, "kind": "model", "key": "k", "calls": {"name": "x"}}) + "\n"
+    lines.insert(2, wrong_shape)
+    ends = {"bare": {"schema": SCHEMA_VERSION, "kind": "session_end"},
+            "other-session": {**end, "session": "0123456789abcdef"},
+            "mid-log": end, "wrong-turn-count": {**end, "turns": 1}}
+    at = 3 if stray == "mid-log" else len(lines)
+    lines.insert(at, json.dumps(ends[stray]) + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    assert summarise(out)["sessions_finished"] == 0  # before: the stray line counted it finished
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 0  # before: the wrong-shape line stopped it (exit 1)
+    err = capsys.readouterr().err
+    assert f"set aside unreadable line(s) 3 to {path.name}.torn" in err
+    records, unreadable = read_log(path)
+    assert unreadable == b"" and records[-1]["kind"] == "session_end" and records[-1]["session"] == path.stem
+    assert summarise(out)["sessions_finished"] == 1
+    keys = [r["key"] for r in records if r["kind"] == "model"]
+    assert len(keys) == len(set(keys))  # no turn asked twice
+
+
+def test_after_max_failures_sessions_in_a_row_fail_no_further_session_is_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    five = [{"topic": f"{q['topic']} (take {n})", "seeds": q["seeds"]} for n in range(2) for q in QUERIES][:5]
+    queries = write_queries(tmp_path / "queries.jsonl", five)
+    with FakeAnthropic(responder=Choosing(), hostile=Hostile(("echo_key",))) as server:  # every turn: 401
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+        code = main(record_args(tmp_path / "out", queries, "--concurrency", "1", "--max-failures", "2"))
+        asked = len(server.message_requests())
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("teacher.record: 2 session(s) not finished"), last  # before: all 5 were asked
+    assert "stopped after 2 in a row, 3 session(s) not started; run again with --resume" in last
+    assert len(list((tmp_path / "out" / "sessions").glob("*.jsonl"))) == 2 and asked >= 2

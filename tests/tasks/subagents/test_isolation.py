@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -408,3 +410,146 @@ def test_the_child_cannot_undo_the_jail(sandbox: Sandbox) -> None:
     assert result["passed"] == 1, result
     outcome = json.loads(sandbox.read("outcome.json"))
     assert "done" not in outcome.values() and outcome["CapEff"] == "0000000000000000", outcome
+
+
+def _recorder(script: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """A recorder of its own (a fresh process, so the credentials are in its initial environment)."""
+    root = str(Path(__file__).parents[3])
+    return subprocess.Popen([sys.executable, *script.split("\0")], cwd=cwd, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, **env, "PYTHONPATH": root})
+
+
+FORCE_NO_NAMESPACES = ("from tasks.subagents import isolation as isolation_module\n"
+                       "isolation_module._probe = lambda: isolation_module.Isolation(False, 'forced by the test')\n")
+
+
+def test_without_namespaces_the_child_cannot_read_the_recorders_environment(tmp_path: Path) -> None:
+    key = f"sk-ant-api03-FAKE-environ-{random.getrandbits(64):x}"  # unique: other runs of this test hold theirs
+    hostile = (
+        "import os\n"
+        "found, recorder = [], 'readable'\n"
+        "with open(f'/proc/{os.getppid()}/stat') as f:  # the jail's parent\n"
+        "    grandparent = int(f.read().rsplit(')', 1)[1].split()[1])\n"
+        "for pid in (p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()):\n"
+        "    for name in ('environ', 'mem'):\n"
+        "        try:\n"
+        "            with open(f'/proc/{pid}/{name}', 'rb') as f:\n"
+        f"                if {key!r}.encode() in f.read(1 << 20):\n"
+        "                    found.append(f'{pid}/{name}')\n"
+        "        except OSError as error:\n"
+        "            if int(pid) in (os.getppid(), grandparent) and name == 'environ':\n"
+        "                recorder = error.strerror\n"
+        "print(found, recorder)\n"
+    )
+    script = FORCE_NO_NAMESPACES + (
+        "import sys\n"
+        "from tasks.subagents.sandbox import Sandbox\n"
+        "with Sandbox.from_files({'a.py': ''}) as box:\n"
+        f"    done = isolation_module.run_isolated([sys.executable, '-c', {hostile!r}], box.root, 30)\n"
+        "print(done.stdout.strip(), done.stderr.strip()[-300:])\n"
+    )
+    recorder = _recorder(f"-c\0{script}", {"ANTHROPIC_API_KEY": key}, tmp_path)
+    out, err = recorder.communicate(timeout=60)
+    assert out.strip() == "[] Permission denied", (out, err)  # before: ['<recorder pid>/environ'] readable
+
+
+@needs_namespaces
+def test_started_from_the_home_folder_the_home_folder_stays_hidden(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / ".config" / "token").write_text("user secret")
+    child = f"import os; print(os.path.exists({str(home / '.config' / 'token')!r}))"
+    (home / "probe_home.py").write_text(  # run as `python -m probe_home` from the home folder: sys.path[0] is it
+        "import sys\n"
+        "from tasks.subagents.isolation import run_isolated\n"
+        "from tasks.subagents.sandbox import Sandbox\n"
+        "with Sandbox.from_files({'a.py': ''}) as box:\n"
+        f"    done = run_isolated([sys.executable, '-c', {child!r}], box.root, 30)\n"
+        "print(done.stdout.strip(), done.stderr.strip()[-300:])\n"
+    )
+    recorder = _recorder("-m\0probe_home", {"HOME": str(home)}, home)
+    out, err = recorder.communicate(timeout=60)
+    assert out.strip() == "False", (out, err)  # before: True, the home folder bound back as sys.path[0]
+
+
+@pytest.mark.parametrize("namespaces", [True, False], ids=["namespaces", "no-namespaces"])
+def test_nothing_outlives_a_killed_recorder_and_its_sandbox_is_removed_next_time(
+    tmp_path: Path, namespaces: bool
+) -> None:
+    if namespaces and not PROBED.namespaces:
+        pytest.skip(f"no namespace isolation on this machine ({PROBED.problem})")
+    token = f"{300 + random.randint(1, 10**6) / 10**7:.7f}"
+    start = FORCE_NO_NAMESPACES if not namespaces else "from tasks.subagents import isolation as isolation_module\n"
+    script = start + (
+        "import sys\n"
+        "from tasks.subagents.sandbox import Sandbox\n"
+        "box = Sandbox.from_files({'a.py': ''})\n"
+        "print(box.root, flush=True)\n"
+        f"isolation_module.run_isolated(['/bin/sh', '-c', 'sleep {token}; true'], box.root, 60)\n"
+    )
+    recorder = _recorder(f"-c\0{script}", {}, tmp_path)
+    try:
+        assert recorder.stdout is not None
+        sandbox = Path(recorder.stdout.readline().strip())
+        deadline = time.monotonic() + 20
+        while len(_processes_with(f"sleep\0{token}")) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_with(f"sleep\0{token}"), recorder.stderr.read() if recorder.stderr else ""
+        recorder.kill()
+        recorder.wait()
+        deadline = time.monotonic() + 5
+        while _processes_with(token) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_with(token) == []  # before: the jail and its sleep ran on
+        assert sandbox.is_dir()
+        Sandbox.remove_abandoned()  # what every recording run does first
+        assert not sandbox.exists()
+    finally:
+        recorder.kill()
+        for pid in _processes_with(token):
+            os.kill(pid, 9)
+
+
+DEEP = "import os\n\n\ndef test_deep():\n    for _ in range(1200):\n        os.mkdir('d')\n        os.chdir('d')\n"
+NOT_UTF8 = "def test_name():\n    open(b'tests/\\xff\\xfe.txt', 'w').write('x')\n"
+SPARSE = ("def test_sparse():\n    for n in range(8):\n        with open(f'big{n}.bin', 'wb') as f:\n"
+          "            f.truncate(63 * 2**20)\n")
+LINKS = ("import os\n\n\ndef test_links():\n    open('one.txt', 'w').write('x' * 40000)\n"
+         "    for n in range(2500):\n        os.link('one.txt', f'link{n}.txt')\n")
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (DEEP, "nested more than 64 deep"), (NOT_UTF8, "not UTF-8: b'tests/\\\\xff\\\\xfe.txt'"),
+    (SPARSE, "more than 2000 files or 64 MiB"), (LINKS, "more than 2000 files or 64 MiB"),
+], ids=["1200-deep", "not-utf8-name", "sparse-files", "hard-links"])
+async def test_what_the_tested_code_leaves_is_a_tool_error_and_the_sandbox_is_removed(
+    tmp_path: Path, content: str, said: str
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "pkg").mkdir(parents=True)
+    (repo / "pkg" / "calc.py").write_text(SOURCE)
+    calls = [ToolCall("write_test_file", {"content": content, "path": "tests/test_calc.py"}),
+             ToolCall("run_tests", {"path": "tests/test_calc.py"}),
+             ToolCall("read_existing_tests", {}),
+             ToolCall("submit_result", {"summary": "-", "tests_generated": 1, "tests_passing": 1,
+                                        "changed_files": ["tests/test_calc.py"]})]
+    node = SubagentNode(file="pkg/calc.py", node="add")
+    mine = f"subagent-{os.getpid()}-"
+    before = {p.name for p in Path(tempfile.gettempdir()).glob(f"{mine}*")}
+    tracemalloc.start()
+    try:
+        [outcome] = await record_subagents("test", [node], repo, tmp_path / "run", ScriptedModel(calls))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert outcome.state == "finished"  # before: RecursionError, UnicodeEncodeError, or 500 MB read
+    [log] = (tmp_path / "run" / "sessions").glob("*.jsonl")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    said_back = [m["content"] for r in records if r["kind"] == "model" for m in r["input"]["history"]
+                 if m.get("role") == "tool"]
+    assert any(said in text and '"error"' in text for text in said_back), said_back
+    assert records[-1]["kind"] == "session_end" and records[-1]["changed_files"] is None  # unknown, not wrong
+    assert peak < 40 * 2**20, peak  # nothing of the sparse files or links was read
+    assert {p.name for p in Path(tempfile.gettempdir()).glob(f"{mine}*")} <= before  # the sandbox is gone
+    [again] = await record_subagents("test", [node], repo, tmp_path / "run", ScriptedModel([]), resume=True)
+    assert again.state == "already_finished"
