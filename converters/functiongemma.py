@@ -66,6 +66,7 @@ __all__ = [
     "argument_spans",
     "check_text",
     "completion_terminator",
+    "has_special_token",
     "hf_chat_template",
     "parse_calls",
     "render_call",
@@ -185,6 +186,11 @@ _ANY_CONTROL = re.compile("|".join([*(re.escape(t) for t in (*CONTROL_TOKENS, *S
 _CONTROL_BUT_ESCAPE = re.compile(
     "|".join([*(re.escape(t) for t in (*CONTROL_TOKENS, *SPECIAL_TOKENS) if t != ESCAPE), UNUSED_TOKEN])
 )
+
+
+def has_special_token(text: str) -> bool:
+    """Whether ``text`` holds a token the tokenizer treats as special (those :func:`check_text` refuses)."""
+    return _ANY_CONTROL.search(text) is not None
 
 
 def check_text(text: str, what: str, *, allow_escape: bool = False) -> str:

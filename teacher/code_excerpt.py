@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from converters.functiongemma import CONTROL_TOKENS
+from converters.functiongemma import has_special_token
 
 __all__ = ["CODE_BOUND", "CodeBound", "definition_head", "statements", "use_site"]
 
@@ -141,7 +141,7 @@ def _fit(excerpt: list[str], bound: CodeBound) -> str:
         line = line.rstrip()
         if not line.strip():
             continue
-        if any(token in line for token in CONTROL_TOKENS):
+        if has_special_token(line):
             line = line[: len(line) - len(line.lstrip())] + ELISION
         if len(line) > bound.width:
             line = line[: bound.width - 1] + "…"
