@@ -1,0 +1,252 @@
+"""Greedy decoding under a call grammar with a loaded ``llama_cpp.Llama``: valid by construction, and fast.
+
+:class:`GrammarDecoder` walks :class:`converters.functiongemma_grammar.Matcher` beside the model:
+
+* **constrained**: each step takes the most likely token whose text the grammar allows (candidates are tried
+  in the order of their logits, so the answer is the grammar-constrained argmax); a control token counts only
+  as itself, never as its text spelt out;
+* **jump-forward**: where the grammar allows one continuation only (``<start_function_call>call:``, a tool's
+  name once its first letters decide it, argument names, braces, ``<escape>``), that text is tokenised and fed
+  to the model as one batch together with the token before it, not sampled token by token; the terminator
+  that ends the answer is never evaluated at all;
+* **calibrated**: at a labelled branch point (:meth:`~converters.functiongemma_grammar.Matcher.branches`) named
+  in a :class:`~interpreters.calibration.Calibration`, the probability mass of one option against the others is
+  compared with the fitted threshold, and only that side's tokens stay allowed.
+
+:func:`next_token_probabilities` reads the probability of candidate next tokens after a text, and
+:meth:`GrammarDecoder.branch_shares` the mass of each labelled option at a point of an answer: branch checks
+are tests, not scripts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from converters.functiongemma import CONTROL_TOKENS, STOP_SEQUENCES
+from converters.functiongemma_grammar import Grammar, Matcher, units, wire_text
+
+__all__ = ["BranchPoint", "GrammarDecoder", "next_token_probabilities"]
+
+log = logging.getLogger(__name__)
+
+#: candidates tried in logit order before the whole vocabulary is sorted
+_TOP = 64
+
+
+@dataclass(frozen=True)
+class BranchPoint:
+    """The mass of one labelled option against the others where an answer chose between them."""
+
+    label: str
+    option: int
+    share: float
+    taken: bool
+
+
+@dataclass
+class Decoded:
+    """What :meth:`GrammarDecoder.decode` produced."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    sampled_tokens: int
+    stopped_at: str
+    latency_s: float
+    branches: list[BranchPoint] = field(default_factory=list)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max())
+    result: np.ndarray = shifted / shifted.sum()
+    return result
+
+
+class GrammarDecoder:
+    """Grammar-constrained greedy decoding with jump-forward over one loaded model (not thread-safe)."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.n_vocab = int(llm.n_vocab())
+        self._units: dict[int, str | None] = {}
+        self._control: dict[int, str] = {}
+        for token in CONTROL_TOKENS:
+            ids = llm.tokenize(token.encode(), add_bos=False, special=True)
+            if len(ids) == 1:
+                self._control[ids[0]] = token
+
+    # -------------------------------------------------------------------------------------------- tokens
+
+    def token_units(self, token: int) -> str | None:
+        """A token's text as grammar units; None for a token no answer may hold (another control token, a
+        partial UTF-8 sequence, the end of generation)."""
+        if token not in self._units:
+            found: str | None
+            if token in self._control:
+                found = units(self._control[token])
+            else:
+                raw = self.llm.detokenize([token], special=True)
+                plain = self.llm.detokenize([token], special=False)
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = ""
+                found = units(text) if text and raw == plain and units(text) == text else None
+            self._units[token] = found
+        return self._units[token]
+
+    def tokenize(self, text: str) -> list[int]:
+        tokens: list[int] = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        return tokens
+
+    def logits(self) -> np.ndarray:
+        """The logits after the last evaluated token."""
+        return np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.n_vocab,))
+
+    def start(self, prompt_tokens: Sequence[int], reuse_prefix: bool) -> list[int]:
+        """Prepare the KV cache for ``prompt_tokens``: the tokens still to evaluate (a kept prefix is skipped)."""
+        llm = self.llm
+        keep = 0
+        if reuse_prefix and llm.n_tokens:
+            cached = llm.input_ids[: llm.n_tokens]
+            limit = min(len(cached), len(prompt_tokens) - 1)  # at least one token is evaluated, for its logits
+            while keep < limit and cached[keep] == prompt_tokens[keep]:
+                keep += 1
+        llm.n_tokens = keep  # eval() drops the cache beyond n_tokens
+        return list(prompt_tokens[keep:])
+
+    def feed(self, tokens: Sequence[int]) -> None:
+        if tokens:
+            self.llm.eval(tokens)
+
+    # -------------------------------------------------------------------------------------------- choice
+
+    def allowed(self, matcher: Matcher, logits: np.ndarray, keep: Callable[[int, str], bool] | None = None
+                ) -> tuple[int, Matcher]:
+        """The most likely token the grammar allows here (and ``keep`` accepts), with the matcher after it."""
+        top = np.argpartition(-logits, _TOP)[:_TOP]
+        for order in (top[np.argsort(-logits[top])], np.argsort(-logits)):
+            for token in order:
+                text = self.token_units(int(token))
+                if text is None or (keep is not None and not keep(int(token), text)):
+                    continue
+                after = matcher.feed(text)
+                if after is not None:
+                    return int(token), after
+        raise RuntimeError("no token of the vocabulary continues the grammar")  # every grammar unit has a byte
+
+    def shares(self, matcher: Matcher, logits: np.ndarray, label: str, option: int) -> tuple[float, float]:
+        """The probability mass of the top tokens entering ``option`` of ``label`` here, and of those entering
+        another of its options (tokens the grammar forbids count for neither)."""
+        probs = _softmax(logits)
+        top = np.argpartition(-probs, _TOP)[:_TOP]
+        mine = others = 0.0
+        for token in top:
+            text = self.token_units(int(token))
+            if not text or matcher.feed(text) is None:
+                continue
+            options = {o for name, o in matcher.branches(text[0]) if name == label}
+            if options == {option}:
+                mine += float(probs[token])
+            elif options and option not in options:
+                others += float(probs[token])
+        return mine, others
+
+    # -------------------------------------------------------------------------------------------- decode
+
+    def decode(
+        self, prompt: str, grammar: Grammar, max_tokens: int = 256, *, reuse_prefix: bool = False,
+        thresholds: Mapping[str, tuple[int, float]] | None = None, forced_answer: str | None = None,
+    ) -> Decoded:
+        """The answer to ``prompt`` under ``grammar``; ``thresholds`` maps a branch label to (option, threshold):
+        that option is taken where its share of the mass is at least the threshold, another one elsewhere.
+        With ``forced_answer`` (wire text the grammar accepts) the answer is that text, and the branch points
+        on its way are recorded (for fitting thresholds)."""
+        started = time.perf_counter()
+        prompt_tokens = self.tokenize(prompt)
+        pending = self.start(prompt_tokens, reuse_prefix)
+        matcher = grammar.matcher()
+        target = None if forced_answer is None else units(forced_answer)
+        out: list[str] = []
+        produced = sampled = 0
+        stopped = ""
+        branches: list[BranchPoint] = []
+        while True:
+            forced = matcher.forced()
+            if forced:
+                out.append(forced)
+                matcher = matcher.feed(forced)  # type: ignore[assignment]  # forced text is always allowed
+                text = wire_text("".join(out))
+                stop = next((s for s in STOP_SEQUENCES if text.endswith(s)), "")
+                if stop or matcher.done:
+                    tail = wire_text(forced)
+                    produced += len(self.tokenize(tail[: len(tail) - len(stop)])) + (1 if stop else 0)
+                    stopped = stop or "grammar"
+                    break
+                tokens = self.tokenize(wire_text(forced))
+                pending += tokens
+                produced += len(tokens)
+            if matcher.done:
+                stopped = "grammar"
+                break
+            if sampled >= max_tokens:
+                stopped = "max_tokens"
+                break
+            self.feed(pending)
+            pending = []
+            logits = self.logits()
+            keep = None
+            so_far = "".join(out)
+            if target is not None:
+                rest = target[len(so_far):]
+                keep = lambda _token, text, rest=rest: rest.startswith(text)  # noqa: E731
+            for label, options in matcher.labels().items():
+                wanted = (thresholds or {}).get(label)
+                if len(options) < 2 or (wanted is None and target is None):
+                    continue
+                option = wanted[0] if wanted else min(options)
+                if option not in options:
+                    continue
+                mine, others = self.shares(matcher, logits, label, option)
+                if mine + others <= 0:
+                    continue
+                share = mine / (mine + others)
+                if target is not None:
+                    taken = {o for name, o in matcher.branches(target[len(so_far)]) if name == label} == {option}
+                    branches.append(BranchPoint(label, option, share, taken))
+                elif wanted:
+                    take = share >= wanted[1]
+                    inner = keep
+                    keep = (lambda token, text, label=label, take=take, inner=inner:  # noqa: E731
+                            ({o for name, o in matcher.branches(text[0]) if name == label} == {option}) == take
+                            and (inner is None or inner(token, text)))
+                break
+            token, matcher = self.allowed(matcher, logits, keep)
+            out.append(self.token_units(token) or "")
+            pending = [token]
+            sampled += 1
+            produced += 1
+        text = wire_text("".join(out))
+        return Decoded(text, len(prompt_tokens), produced, sampled, stopped, time.perf_counter() - started,
+                       branches)
+
+
+def next_token_probabilities(llm: Any, text: str, candidates: Sequence[str]) -> dict[str, float]:
+    """The probability of each candidate as the next token after ``text`` (FunctionGemma text, control tokens
+    parsed): each candidate must be one token of the vocabulary (a :class:`ValueError` names one that is not)."""
+    ids = {}
+    for candidate in candidates:
+        tokens = llm.tokenize(candidate.encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) != 1:
+            raise ValueError(f"candidate {candidate!r} is {len(tokens)} tokens, not one")
+        ids[candidate] = tokens[0]
+    decoder = GrammarDecoder(llm)
+    decoder.feed(decoder.start(decoder.tokenize(text), reuse_prefix=True))
+    probs = _softmax(decoder.logits().astype(np.float64))
+    return {candidate: float(probs[token]) for candidate, token in ids.items()}
