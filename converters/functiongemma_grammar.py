@@ -13,7 +13,8 @@ render_declaration` takes them) into the language of the answers the codec rende
 * integers with a range of at most :data:`MAX_ENUMERATED_INTEGERS` values (relevance and risk 1 to 5) as
   exactly those numbers, other integers and numbers as the parser reads them (a number in ``[0, 1]``, a
   confidence, only as a number of that range written the way Python writes floats);
-* ``true``/``false``; strings inside ``<escape>``. A string may not spell a control token as text: it holds no
+* ``true``/``false``; strings inside ``<escape>``, at least ``minLength`` characters long (and, with a
+  ``maxLength``, at most that many and no ``<``). A string may not spell a control token as text: it holds no
   ``<`` followed by ``<``, ``s`` or ``e`` (every control token starts ``<s`` or ``<e``);
 * control tokens are single units (a control token of the vocabulary, never its text spelt out);
 * one call, or one or more where the task allows parallel calls.
@@ -38,8 +39,8 @@ from typing import Any, TypeAlias
 from converters.functiongemma import (
     CONTROL_TOKENS,
     END_CALL,
-    START_CALL,
     ESCAPE,
+    START_CALL,
     FunctionGemmaFormatError,
     Profile,
     completion_terminator,
@@ -214,6 +215,17 @@ _UNIT_INTERVAL = Alt((
 ))
 
 
+def _string(low: int, high: Any) -> Node:
+    """A string of ``low`` to ``high`` characters (a bounded one holds no ``<``)."""
+    if isinstance(high, int | float):
+        body: Node = Rep(Cls("<", negate=True), low, int(high))
+    elif low <= 1:
+        return _STRING_NON_EMPTY if low == 1 else _STRING_ANY
+    else:
+        body = Seq((Rep(_STRING_UNIT, low), _TRAILING_LT))
+    return Seq((Lit(_TOKEN_UNIT[ESCAPE]), body, Lit(_TOKEN_UNIT[ESCAPE])))
+
+
 def _literal(value: Any, profile: Profile) -> Lit:
     text = units(render_value(value, profile=profile))
     if text is None:
@@ -228,6 +240,11 @@ def _number(schema: Mapping[str, Any], integer: bool, label: str) -> Node:
         if 0 <= last - first < MAX_ENUMERATED_INTEGERS:
             return Alt(tuple(Lit(str(n)) for n in range(first, last + 1)), label)
     sign: Node = EMPTY if isinstance(low, int | float) and low >= 0 else Alt((EMPTY, Lit("-")))
+    if integer and isinstance(low, int | float) and low > 0:
+        least = int(-(-low // 1))
+        one_digit = Seq((Cls("".join(str(d) for d in range(least, 10))), _DIGITS)) if least <= 9 else None
+        longer = Seq((Cls("123456789"), Rep(Cls("0123456789"), 1)))  # from 10 up (a larger bound is not kept)
+        return Alt((one_digit, longer)) if one_digit is not None else longer
     if integer:
         return Seq((sign, _NATURAL))
     if isinstance(low, int | float) and low >= 0 and isinstance(high, int | float) and high <= 1:
@@ -262,7 +279,7 @@ class _Builder:
             return Alt(tuple(_literal(v, self.profile) for v in values), path)
         kind = schema.get("type")
         if kind == "string":
-            return _STRING_NON_EMPTY if (schema.get("minLength") or 0) >= 1 else _STRING_ANY
+            return _string(int(schema.get("minLength") or 0), schema.get("maxLength"))
         if kind in ("integer", "number"):
             return _number(schema, kind == "integer", path)
         if kind == "boolean":
@@ -288,7 +305,7 @@ class _Builder:
         if isinstance(enum, list) and enum and all(isinstance(v, str) for v in enum):
             values = tuple(_literal(v, self.profile) for v in dict.fromkeys(enum))
             return Seq((Lit("["), DistinctItems(values, frozenset(), low, high, path)))
-        item = self.value(items, path + "[]")
+        item = self.value(items if isinstance(items, Mapping) else {}, path + "[]")
         more = Rep(Seq((Lit(","), item)), max(0, low - 1), None if high is None else high - 1)
         listed = Seq((item, more, Lit("]")))
         return Seq((Lit("["), listed if low else Alt((Lit("]"), listed), path)))
@@ -353,7 +370,7 @@ def call_grammar(tools: Sequence[Mapping[str, Any]], *, profile: Profile = "hf",
         raise FunctionGemmaFormatError("a call grammar needs at least one declared tool")
     builder = _Builder(profile)
     named = [_tool_parts(tool) for tool in tools]
-    calls = Alt(tuple(Seq((Lit(name), builder.object(parameters, ""))) for name, parameters in named), "tool")
+    calls = Alt(tuple(Seq((Lit(name), builder.object(parameters, name))) for name, parameters in named), "tool")
     call = Seq((Lit(_TOKEN_UNIT[START_CALL] + "call:"), calls, Lit(_TOKEN_UNIT[END_CALL])))
     terminator = units(completion_terminator(profile).rstrip("\n")) or ""
     body = Rep(call, 1) if parallel else call
@@ -437,7 +454,7 @@ class Matcher:
             if stack is not None:
                 after = _step(stack, unit)
                 if after is not False:
-                    _expand(after, None, heads)
+                    _expand(after, None, heads)  # type: ignore[arg-type]  # a stack or None, never True
         return heads
 
     def feed(self, unit_text: str) -> Matcher | None:

@@ -20,13 +20,14 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from interpreters.grammar_decoding import BranchPoint
 from teacher.errors import FineTrainingError
 
-__all__ = ["CalibrationError", "Threshold", "Calibration", "calibration_path", "fit", "main"]
+__all__ = ["Calibration", "CalibrationError", "Threshold", "branch_points", "calibration_path", "fit", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def fit(points: Iterable[BranchPoint], min_points: int = MIN_POINTS) -> Calibrat
         if len(group) < min_points or label in thresholds:
             continue
         shares = sorted({p.share for p in group})
-        candidates = [0.5, *((a + b) / 2 for a, b in zip(shares, shares[1:], strict=False)), shares[0], 1.0 + 1e-9]
+        candidates = [0.5, *((a + b) / 2 for a, b in pairwise(shares)), shares[0], 1.0 + 1e-9]
         untuned = _accuracy(group, 0.5)
         best = max(candidates, key=lambda t: (_accuracy(group, t), -abs(t - 0.5)))
         accuracy = _accuracy(group, best)

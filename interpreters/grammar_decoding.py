@@ -177,19 +177,30 @@ class GrammarDecoder:
         produced = sampled = 0
         stopped = ""
         branches: list[BranchPoint] = []
+        held = False
         while True:
-            forced = matcher.forced()
+            forced = "" if held else matcher.forced()
+            held = False
             if forced:
-                out.append(forced)
-                matcher = matcher.feed(forced)  # type: ignore[assignment]  # forced text is always allowed
-                text = wire_text("".join(out))
+                after: Matcher = matcher.feed(forced)  # type: ignore[assignment]  # forced text is always allowed
+                text = wire_text("".join(out) + forced)
                 stop = next((s for s in STOP_SEQUENCES if text.endswith(s)), "")
-                if stop or matcher.done:
+                if stop or after.done:
+                    out.append(forced)
                     tail = wire_text(forced)
                     produced += len(self.tokenize(tail[: len(tail) - len(stop)])) + (1 if stop else 0)
                     stopped = stop or "grammar"
                     break
                 tokens = self.tokenize(wire_text(forced))
+                last = self.token_units(tokens[-1])
+                if len(tokens) > 1 and last and forced.endswith(last) and not _ends_in_control(forced):
+                    # the last token is left to the model: the text after it may join it into another token
+                    tokens, forced, held = tokens[:-1], forced[: -len(last)], True
+                    after = matcher.feed(forced)  # type: ignore[assignment]
+                elif not _ends_in_control(forced):
+                    tokens, forced, held, after = [], "", True, matcher
+                out.append(forced)
+                matcher = after
                 pending += tokens
                 produced += len(tokens)
             if matcher.done:
@@ -201,11 +212,10 @@ class GrammarDecoder:
             self.feed(pending)
             pending = []
             logits = self.logits()
-            keep = None
+            keep: Callable[[int, str], bool] | None = None
             so_far = "".join(out)
             if target is not None:
-                rest = target[len(so_far):]
-                keep = lambda _token, text, rest=rest: rest.startswith(text)  # noqa: E731
+                keep = _along(target[len(so_far):])
             for label, options in matcher.labels().items():
                 wanted = (thresholds or {}).get(label)
                 if len(options) < 2 or (wanted is None and target is None):
@@ -221,11 +231,7 @@ class GrammarDecoder:
                     taken = {o for name, o in matcher.branches(target[len(so_far)]) if name == label} == {option}
                     branches.append(BranchPoint(label, option, share, taken))
                 elif wanted:
-                    take = share >= wanted[1]
-                    inner = keep
-                    keep = (lambda token, text, label=label, take=take, inner=inner:  # noqa: E731
-                            ({o for name, o in matcher.branches(text[0]) if name == label} == {option}) == take
-                            and (inner is None or inner(token, text)))
+                    keep = _one_side(matcher, label, option, share >= wanted[1])
                 break
             token, matcher = self.allowed(matcher, logits, keep)
             out.append(self.token_units(token) or "")
@@ -235,6 +241,28 @@ class GrammarDecoder:
         text = wire_text("".join(out))
         return Decoded(text, len(prompt_tokens), produced, sampled, stopped, time.perf_counter() - started,
                        branches)
+
+
+def _ends_in_control(unit_text: str) -> bool:
+    return wire_text(unit_text[-1:]) != unit_text[-1:]
+
+
+def _along(rest: str) -> Callable[[int, str], bool]:
+    """Keeps the tokens that follow the forced answer's ``rest``."""
+
+    def keep(_token: int, text: str) -> bool:
+        return rest.startswith(text)
+
+    return keep
+
+
+def _one_side(matcher: Matcher, label: str, option: int, take: bool) -> Callable[[int, str], bool]:
+    """Keeps the tokens entering ``option`` of ``label`` (``take``) or those entering another of its options."""
+
+    def keep(_token: int, text: str) -> bool:
+        return ({o for name, o in matcher.branches(text[0]) if name == label} == {option}) == take
+
+    return keep
 
 
 def next_token_probabilities(llm: Any, text: str, candidates: Sequence[str]) -> dict[str, float]:
