@@ -71,7 +71,7 @@ def test_next_token_probabilities_read_the_branch(chatty: Path) -> None:
 def test_teacher_forcing_records_the_branch_points(chatty: Path) -> None:
     student = LlamaCppStudent(chatty)
     grammar = call_grammar([SelectSymbolsTask().tool(SELECT).openai()])
-    answer = f"<start_function_call>call:select_symbols{{selected:[<escape>Money<escape>]}}<end_function_call>" \
+    answer = "<start_function_call>call:select_symbols{selected:[<escape>Money<escape>]}<end_function_call>" \
              + START_RESPONSE
     done = student.decoder().decode("<start_of_turn>model\n", grammar, forced_answer=answer)
     assert done.text == answer
