@@ -95,10 +95,10 @@ def test_fit_keeps_a_threshold_only_where_it_beats_one_half(tmp_path: Path) -> N
 def test_a_broken_calibration_file_names_the_file_and_field(tmp_path: Path, chatty: Path) -> None:
     path = calibration_path(chatty)
     path.write_text(json.dumps({"thresholds": {"tool": {"option": "x"}}}), encoding="utf-8")
-    with pytest.raises(CalibrationError, match=r"tiny.calibration.json: field 'thresholds.tool'"):
+    with pytest.raises(CalibrationError, match=r"tiny\.calibration\.json: field 'thresholds.tool'"):
         LlamaCppStudent(chatty)
     path.write_text("[1", encoding="utf-8")
-    with pytest.raises(CalibrationError, match="tiny.calibration.json: cannot be read"):
+    with pytest.raises(CalibrationError, match=r"tiny\.calibration\.json: cannot be read"):
         Calibration.load(path)
 
 
