@@ -8,8 +8,8 @@ declarations) is kept between requests, as in a resident service (``--no-prefix-
 prompt each time, as a one-shot command line does). Decoding is under the call grammar with jump-forward, as
 the student decodes by default (``--no-grammar``: unconstrained). The model is loaded and warmed up before
 timing. Context gathering (real ``git``, no ``gh``) is timed apart. It prints p50/p95/mean per call, tokens
-per call and what the answers were (commands, clarifications, refusals). Goals: p50 under 150 ms for the real 270M q8_0, under
-30 ms for the tiny one.
+per call and what the answers were (commands, clarifications, refusals). Goals: p50 under 150 ms for the real
+270M q8_0, under 30 ms for the tiny one.
 """
 
 from __future__ import annotations
