@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 #: candidates tried in logit order before the whole vocabulary is sorted
 _TOP = 64
+#: the widening top sets a constrained step searches
+_WIDENING = (_TOP, 1024, 16384, 1 << 62)
+#: llama.cpp token attributes of tokens that are never text: unknown, unused, control
+_NOT_TEXT = 1 | 2 | 8
 
 
 @dataclass(frozen=True)
@@ -90,14 +94,14 @@ class GrammarDecoder:
             found: str | None
             if token in self._control:
                 found = units(self._control[token])
+            elif self.llm._model.token_get_attr(token) & _NOT_TEXT:
+                found = None
             else:
-                raw = self.llm.detokenize([token], special=True)
-                plain = self.llm.detokenize([token], special=False)
                 try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
+                    text = self.llm.detokenize([token], special=True).decode("utf-8")
+                except UnicodeDecodeError:  # a byte of a longer character
                     text = ""
-                found = units(text) if text and raw == plain and units(text) == text else None
+                found = text if text and units(text) == text else None
             self._units[token] = found
         return self._units[token]
 
@@ -127,18 +131,41 @@ class GrammarDecoder:
 
     # -------------------------------------------------------------------------------------------- choice
 
-    def allowed(self, matcher: Matcher, logits: np.ndarray, keep: Callable[[int, str], bool] | None = None
-                ) -> tuple[int, Matcher]:
-        """The most likely token the grammar allows here (and ``keep`` accepts), with the matcher after it."""
-        top = np.argpartition(-logits, _TOP)[:_TOP]
-        for order in (top[np.argsort(-logits[top])], np.argsort(-logits)):
-            for token in order:
+    def allowed(self, matcher: Matcher, logits: np.ndarray, keep: Callable[[int, str], bool] | None = None,
+                fallback: int | None = None) -> tuple[int, Matcher]:
+        """The most likely token the grammar allows here (and ``keep`` accepts), with the matcher after it.
+
+        Candidates are tried in logit order, in widening top sets (so an untrained model, whose likely tokens the
+        grammar refuses, does not cost a pass over the whole vocabulary each step); ``fallback``, a token known to
+        be allowed, is taken when none of the first set is."""
+        firsts: dict[str, bool] = {}
+        seen = 0
+        for size in _WIDENING:
+            if size >= self.n_vocab:
+                order = np.argsort(-logits)
+            else:
+                top = np.argpartition(-logits, size)[:size]
+                order = top[np.argsort(-logits[top])]
+            for token in order[seen:]:
                 text = self.token_units(int(token))
-                if text is None or (keep is not None and not keep(int(token), text)):
+                if not text:
+                    continue
+                first = firsts.get(text[0])
+                if first is None:
+                    first = firsts[text[0]] = matcher.feed(text[0]) is not None
+                if not first or (keep is not None and not keep(int(token), text)):
                     continue
                 after = matcher.feed(text)
                 if after is not None:
                     return int(token), after
+            seen = len(order)
+            if fallback is not None:
+                text = self.token_units(fallback)
+                after = matcher.feed(text) if text else None
+                if after is not None:
+                    return fallback, after
+            if size >= self.n_vocab:
+                break
         raise RuntimeError("no token of the vocabulary continues the grammar")  # every grammar unit has a byte
 
     def shares(self, matcher: Matcher, logits: np.ndarray, label: str, option: int) -> tuple[float, float]:
@@ -177,10 +204,9 @@ class GrammarDecoder:
         produced = sampled = 0
         stopped = ""
         branches: list[BranchPoint] = []
-        held = False
         while True:
-            forced = "" if held else matcher.forced()
-            held = False
+            forced = matcher.forced()
+            held_token: int | None = None  # the last token of the forced text, left to the model
             if forced:
                 after: Matcher = matcher.feed(forced)  # type: ignore[assignment]  # forced text is always allowed
                 text = wire_text("".join(out) + forced)
@@ -195,10 +221,12 @@ class GrammarDecoder:
                 last = self.token_units(tokens[-1])
                 if len(tokens) > 1 and last and forced.endswith(last) and not _ends_in_control(forced):
                     # the last token is left to the model: the text after it may join it into another token
-                    tokens, forced, held = tokens[:-1], forced[: -len(last)], True
+                    held_token = tokens[-1]
+                    tokens, forced = tokens[:-1], forced[: -len(last)]
                     after = matcher.feed(forced)  # type: ignore[assignment]
                 elif not _ends_in_control(forced):
-                    tokens, forced, held, after = [], "", True, matcher
+                    held_token = tokens[0]
+                    tokens, forced, after = [], "", matcher
                 out.append(forced)
                 matcher = after
                 pending += tokens
@@ -233,7 +261,7 @@ class GrammarDecoder:
                 elif wanted:
                     keep = _one_side(matcher, label, option, share >= wanted[1])
                 break
-            token, matcher = self.allowed(matcher, logits, keep)
+            token, matcher = self.allowed(matcher, logits, keep, held_token)
             out.append(self.token_units(token) or "")
             pending = [token]
             sampled += 1
