@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: the fewest branch points a label needs before a threshold is fitted for it
 MIN_POINTS = 8
+#: the fewest points of each side (option taken, option not taken) a label needs
+MIN_EACH_SIDE = 2
 
 
 class CalibrationError(ValueError, FineTrainingError):
@@ -96,14 +98,15 @@ def _accuracy(points: Sequence[BranchPoint], threshold: float) -> float:
 
 def fit(points: Iterable[BranchPoint], min_points: int = MIN_POINTS) -> Calibration:
     """Per label (its first option against the rest), the threshold that best separates the taken branches,
-    kept only where it beats a share of one half."""
+    kept only where it beats a share of one half; a label needs ``min_points`` points, two of each side."""
     groups: dict[tuple[str, int], list[BranchPoint]] = defaultdict(list)
     for point in points:
         groups[(point.label, point.option)].append(point)
     thresholds: dict[str, Threshold] = {}
     for (label, option), group in sorted(groups.items()):
-        if len(group) < min_points or label in thresholds:
-            continue
+        taken = sum(p.taken for p in group)
+        if len(group) < min_points or label in thresholds or min(taken, len(group) - taken) < MIN_EACH_SIDE:
+            continue  # too few points, or too few of one side to place a boundary between them
         shares = sorted({p.share for p in group})
         candidates = [0.5, *((a + b) / 2 for a, b in pairwise(shares)), shares[0], 1.0 + 1e-9]
         untuned = _accuracy(group, 0.5)

@@ -84,6 +84,7 @@ def test_fit_keeps_a_threshold_only_where_it_beats_one_half(tmp_path: Path) -> N
     points = [BranchPoint("s.selected", 0, share, share > 0.8) for share in (0.55, 0.6, 0.65, 0.7, 0.75, 0.85, 0.9,
                                                                             0.95, 0.3, 0.2)]
     points += [BranchPoint("tool", 0, share, share >= 0.5) for share in (0.1, 0.9) * 5]
+    points += [BranchPoint("args?", 0, share, False) for share in (0.6, 0.7, 0.8, 0.9) * 3]  # one side only
     calibration = fit(points)
     assert set(calibration.thresholds) == {"s.selected"}
     threshold = calibration.thresholds["s.selected"]
