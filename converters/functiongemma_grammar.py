@@ -211,7 +211,8 @@ _EXPONENT = Alt((EMPTY, Seq((Cls("eE"), Alt((EMPTY, Cls("+-"))), Rep(Cls("012345
 _UNIT_INTERVAL = Alt((
     Seq((Lit("0"), _FRACTION)),
     Seq((Lit("1"), Alt((EMPTY, Lit(".0"))))),
-    Seq((Cls("123456789"), _FRACTION, Lit("e-"), Cls("0123456789"), Rep(Cls("0123456789"), 1))),
+    Seq((Cls("123456789"), _FRACTION, Lit("e-"),  # an exponent of two digits or more, never zero
+         Alt((Seq((Lit("0"), Cls("123456789"))), Seq((Cls("123456789"), Rep(Cls("0123456789"), 1))))))),
 ))
 
 
@@ -486,6 +487,18 @@ class Matcher:
             matcher = Matcher(matcher._next(unit))
         return "".join(out)
 
+    def shortest(self) -> str:
+        """The shortest units that end the answer from here (to close an answer that ran out of tokens)."""
+        memo: dict[int, str] = {}
+        endings = []
+        for stack in self.heads:
+            parts = []
+            while stack is not None:
+                node, stack = stack
+                parts.append(_shortest(node, memo))
+            endings.append("".join(parts))
+        return min(endings, key=len)
+
     def branches(self, unit: str) -> set[Tag]:
         """The labelled branches that reading ``unit`` here goes into (empty when none starts here)."""
         return {tag for stack, tag in self.heads.items()
@@ -498,6 +511,37 @@ class Matcher:
             if tag is not None:
                 found.setdefault(tag[0], set()).add(tag[1])
         return found
+
+
+_FILLER = "x01e+"
+
+
+def _shortest(node: Node, memo: dict[int, str]) -> str:
+    """The shortest units ``node`` matches (the grammar holds no recursion, so this ends)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    if isinstance(node, Lit):
+        found = node.text
+    elif isinstance(node, Cls):
+        found = next(c for c in _FILLER if node.matches(c))
+    elif isinstance(node, Seq):
+        found = "".join(_shortest(item, memo) for item in node.items)
+    elif isinstance(node, Alt):
+        found = min((_shortest(option, memo) for option in node.options), key=len)
+    elif isinstance(node, Rep):
+        found = _shortest(node.item, memo) * node.low
+    elif isinstance(node, MapKey):
+        suffix = "" if node.prefix and node.prefix not in node.used else "x"
+        while node.prefix + suffix in node.used:
+            suffix += "x"
+        found = suffix + ":" + _shortest(node.value, memo) + "}"
+    elif isinstance(node, MapRest):
+        found = "}"
+    else:
+        assert isinstance(node, DistinctItems)
+        found = _shortest(node.unfold(), memo)
+    memo[id(node)] = found
+    return found
 
 
 # ------------------------------------------------------------------------------------------------ sampling

@@ -9,6 +9,8 @@
   name once its first letters decide it, argument names, braces, ``<escape>``), that text is tokenised and fed
   to the model as one batch together with the token before it, not sampled token by token; the terminator
   that ends the answer is never evaluated at all;
+* **closed**: an answer that runs out of tokens (an unbounded string) is ended by the shortest text that
+  completes it (the string closed, the required arguments given their shortest values), so it still parses;
 * **calibrated**: at a labelled branch point (:meth:`~converters.functiongemma_grammar.Matcher.branches`) named
   in a :class:`~interpreters.calibration.Calibration`, the probability mass of one option against the others is
   compared with the fitted threshold, and only that side's tokens stay allowed.
@@ -235,6 +237,10 @@ class GrammarDecoder:
                 stopped = "grammar"
                 break
             if sampled >= max_tokens:
+                # out of tokens: the answer is closed by the shortest text that ends it, so it still parses
+                tail = matcher.shortest()
+                out.append(tail)
+                produced += len(self.tokenize(wire_text(tail)))
                 stopped = "max_tokens"
                 break
             self.feed(pending)

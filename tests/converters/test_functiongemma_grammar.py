@@ -189,8 +189,27 @@ def test_a_number_in_the_unit_interval_is_written_as_python_writes_it() -> None:
         assert math.isclose(parse_calls(text)[0].arguments["confidence"], confidence)
     too_big = render_call("clarify", {"confidence": 1.5, "message": "which?", "suggestions": []})
     assert not grammar.accepts(too_big + START_RESPONSE)
+    nine = render_call("clarify", {"confidence": 1.0, "message": "which?", "suggestions": []}).replace("1.0", "9e-00")
+    assert not grammar.accepts(nine + START_RESPONSE)  # 9e-00 is 9
 
 
 def test_a_tool_list_must_not_be_empty() -> None:
     with pytest.raises(FunctionGemmaFormatError, match="at least one"):
         call_grammar([])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tool_sets(), st.data())
+def test_an_answer_cut_anywhere_is_closed_by_its_shortest_ending(pair: tuple[list[Tool[Any]], str],
+                                                                 data: st.DataObject) -> None:
+    tools, profile = pair
+    grammar = call_grammar([t.openai() for t in tools], profile=profile)
+    text = units(sample(grammar, lambda n: data.draw(st.integers(0, n - 1)))) or ""
+    cut = data.draw(st.integers(0, len(text)))
+    matcher = grammar.matcher().feed(text[:cut])
+    assert matcher is not None
+    ending = matcher.shortest()
+    closed = matcher.feed(ending)
+    assert closed is not None and closed.done
+    (call,) = parse_calls(wire_text(text[:cut] + ending))
+    {t.name: t for t in tools}[call.name].validate(call.arguments)

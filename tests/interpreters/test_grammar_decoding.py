@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from converters.functiongemma import START_RESPONSE
+from converters.functiongemma import START_RESPONSE, parse_calls
 from converters.functiongemma_grammar import call_grammar, units
 from interpreters.calibration import Calibration, CalibrationError, Threshold, calibration_path, fit
 from interpreters.grammar_decoding import BranchPoint, next_token_probabilities
@@ -118,3 +118,11 @@ def test_the_gbnf_export_drives_llama_cpp_s_own_grammar_sampler(chatty: Path) ->
     text = llm.detokenize(tokens, special=True).decode()
     assert text.startswith("<start_function_call>call:score_edge{")  # control tokens matched as tokens
     assert grammar.matcher().feed(units(text) or "\U000f0000") is not None  # a prefix of the matcher's language
+
+
+def test_an_answer_out_of_tokens_is_closed_so_it_still_parses(chatty: Path) -> None:
+    student = LlamaCppStudent(chatty, max_tokens=3)
+    done = student.complete_text("<start_of_turn>model\n", call_grammar([SCORE_EDGE.openai()]))
+    assert done.stopped_at == "max_tokens" and done.sampled_tokens == 3
+    (call,) = parse_calls(done.text)
+    SCORE_EDGE.validate(call.arguments)
