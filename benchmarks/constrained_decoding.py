@@ -56,6 +56,10 @@ def run(args: Any) -> dict[str, Any]:
     from interpreters.llamacpp import LlamaCppStudent
 
     groups = groups_of(args.data, args.per_task)
+    if args.tasks:
+        groups = {task: examples for task, examples in groups.items() if task in args.tasks}
+    # a line finetune.evaluate cannot turn back into a request is asked as text: its tools still give the grammar
+    tools_of = {example.prompt: example.tools for examples in groups.values() for example in examples}
     thresholds, source = thresholds_for(args)
     settings: list[tuple[str, bool, dict[str, tuple[int, float]]]] = [
         ("grammar off", False, {}), ("grammar on", True, {})]
@@ -69,7 +73,10 @@ def run(args: Any) -> dict[str, Any]:
         tokens: list[tuple[int, int]] = []
         inner = student.complete_text
 
-        def counted(prompt: str, grammar: Any = None, inner: Any = inner, tokens: Any = tokens) -> Any:
+        def counted(prompt: str, grammar: Any = None, inner: Any = inner, tokens: Any = tokens,
+                    student: Any = student) -> Any:
+            if grammar is None and student.grammar and tools_of.get(prompt):
+                grammar = student.grammar_for(tools_of[prompt])
             done = inner(prompt, grammar)
             tokens.append((done.sampled_tokens, done.completion_tokens))
             return done
@@ -116,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fit-on", type=Path, default=None,
                         help="fit the thresholds on this eval split (not the held-out data) first")
     parser.add_argument("--fit-limit", type=positive_int, default=200, help="examples of --fit-on used")
+    parser.add_argument("--tasks", nargs="+", default=None, help="only these tasks (default: every task)")
     parser.add_argument("--out", type=Path, default=Path("training/benchmarks"), help="where the JSON goes")
     args = parser.parse_args(argv)
     configure_logging()
