@@ -5,10 +5,11 @@ Run: ``.venv/bin/python -m benchmarks.cli_intent_latency --gguf training/models/
 list of ``gh`` requests with a fixed context: the prompt rendered, the student's greedy completion, the call
 validated with the task's rules and the argv built. The KV cache of the shared prompt prefix (the tool
 declarations) is kept between requests, as in a resident service (``--no-prefix-cache`` evaluates the whole
-prompt each time, as a one-shot command line does). The model is loaded and warmed up before timing. Context
-gathering (real ``git``, no ``gh``) is timed apart. It prints p50/p95/mean per call, tokens per call and what
-the answers were (commands, clarifications, refusals). Goals: p50 under 150 ms for the real 270M q8_0, under
-30 ms for the tiny one.
+prompt each time, as a one-shot command line does). Decoding is under the call grammar with jump-forward, as
+the student decodes by default (``--no-grammar``: unconstrained). The model is loaded and warmed up before
+timing. Context gathering (real ``git``, no ``gh``) is timed apart. It prints p50/p95/mean per call, tokens
+per call and what the answers were (commands, clarifications, refusals). Goals: p50 under 150 ms for the real
+270M q8_0, under 30 ms for the tiny one.
 """
 
 from __future__ import annotations
@@ -50,16 +51,17 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def measure(
-    gguf: Path, calls: int, threads: int | None, max_tokens: int = 256, reuse: bool = True
+    gguf: Path, calls: int, threads: int | None, max_tokens: int = 256, reuse: bool = True, grammar: bool = True
 ) -> dict[str, Any]:
     """Time ``calls`` requests to argv with the GGUF student; latencies in seconds and what was answered."""
     schema, _ = resolve_schema("gh")
-    student = build_backend(f"gguf:{gguf}", n_threads=threads, max_tokens=max_tokens, reuse_prefix=reuse)
-    tokens: list[tuple[int, int]] = []
+    student = build_backend(f"gguf:{gguf}", n_threads=threads, max_tokens=max_tokens, reuse_prefix=reuse,
+                            grammar=grammar)
+    tokens: list[tuple[int, int, int]] = []
 
     async def ask(request: ModelRequest) -> ModelReply:
         reply = await student.complete(request)
-        tokens.append((reply.meta["prompt_tokens"], reply.meta["completion_tokens"]))
+        tokens.append((reply.meta["prompt_tokens"], reply.meta["completion_tokens"], reply.meta["sampled_tokens"]))
         return reply
 
     backend = FunctionModel(ask)
@@ -82,6 +84,7 @@ def measure(
         "latencies": latencies, "kinds": dict(kinds), "context_p50": statistics.median(context_times),
         "prompt_tokens": statistics.mean(t[0] for t in tokens),
         "completion_tokens": statistics.mean(t[1] for t in tokens),
+        "sampled_tokens": statistics.mean(t[2] for t in tokens),
     }
 
 
@@ -95,13 +98,17 @@ def main(argv: list[str] | None = None) -> int:
                              "it at an answer's length (about 40 tokens) to time a base as if trained")
     parser.add_argument("--no-prefix-cache", action="store_true",
                         help="evaluate the whole prompt every time (default: keep the declarations' KV cache)")
+    parser.add_argument("--no-grammar", action="store_true",
+                        help="decode unconstrained (default: under the call grammar, with jump-forward)")
     args = parser.parse_args(argv)
-    found = measure(args.gguf, args.calls, args.threads, args.max_tokens, not args.no_prefix_cache)
+    found = measure(args.gguf, args.calls, args.threads, args.max_tokens, not args.no_prefix_cache,
+                    not args.no_grammar)
     ms = [1000 * s for s in found["latencies"]]
     print(f"{args.gguf.name}: {args.calls} requests to argv (max_tokens {args.max_tokens}, "
-          f"prefix cache {'off' if args.no_prefix_cache else 'on'})")
+          f"prefix cache {'off' if args.no_prefix_cache else 'on'}, grammar {'off' if args.no_grammar else 'on'})")
     print(f"p50 {percentile(ms, 0.5):.1f} ms, p95 {percentile(ms, 0.95):.1f} ms, mean {statistics.mean(ms):.1f} ms")
-    print(f"tokens per call: {found['prompt_tokens']:.0f} prompt, {found['completion_tokens']:.1f} completion")
+    print(f"tokens per call: {found['prompt_tokens']:.0f} prompt, {found['completion_tokens']:.1f} completion "
+          f"({found['sampled_tokens']:.1f} chosen by the model, the rest forced by the grammar)")
     print(f"answers: {found['kinds']}")
     print(f"context gathering (git, 3 providers, concurrent): p50 {1000 * found['context_p50']:.1f} ms")
     return 0

@@ -30,7 +30,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -75,6 +75,7 @@ __all__ = [
     "render_prompt",
     "render_response",
     "render_value",
+    "sort_keys",
     "split_output",
 ]
 
@@ -221,6 +222,11 @@ def _check_name(name: object, what: str) -> str:
 
 def _escaped(text: str, what: str = "string value") -> str:
     return ESCAPE + check_text(text, what) + ESCAPE
+
+
+def sort_keys(keys: Iterable[str], profile: Profile = "hf") -> list[str]:
+    """Object keys in the order the profile renders them (``hf``: case-insensitive and stable; ``ollama``: bytes)."""
+    return _sorted_keys(dict.fromkeys(keys), _check_profile(profile))
 
 
 def _sorted_keys(mapping: Mapping[str, Any], profile: Profile) -> list[str]:

@@ -2,19 +2,28 @@
 
 The prompt is the codec's ``hf`` rendering of the student's conversation (``teacher.model.student_prompt``),
 byte-identical to the training text; it is tokenised with special tokens parsed (its literal ``<bos>`` is the
-BOS token). Decoding is greedy and stops at FunctionGemma's stop tokens (``<end_of_turn>``,
-``<start_function_response>``); the output, control tokens included, is parsed by the codec and validated by
-the task. Each reply reports latency and prompt/completion token counts.
+BOS token). Decoding is greedy. By default every request is decoded under the grammar of its declared tools
+(:func:`converters.functiongemma_grammar.call_grammar`, through :class:`interpreters.grammar_decoding.
+GrammarDecoder`): the answer is a call the codec parses, with a declared tool, its arguments in the codec's order,
+enum values, integers in range and the request's own candidates, by construction; text the grammar forces is fed
+as one batch (jump-forward). Thresholds fitted for the model's branch points (``MODEL.calibration.json`` beside
+the GGUF, :mod:`interpreters.calibration`) are applied when that file is there. ``grammar=False`` decodes
+unconstrained, stopping at FunctionGemma's stop tokens (``<end_of_turn>``, ``<start_function_response>``). The
+output, control tokens included, is parsed by the codec and validated by the task. Each reply reports latency
+and prompt/completion token counts (``sampled_tokens``: those the model chose, not forced by the grammar).
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from converters.functiongemma import STOP_SEQUENCES, FunctionGemmaFormatError, Profile, split_output
+from converters.functiongemma_grammar import Grammar, call_grammar
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
 from teacher.operations import OperationFailed
 
@@ -39,11 +48,24 @@ class LlamaCppStudent(ModelBackend):
     reuse_prefix: bool = False
     #: the codec profile of the prompts (the one the GGUF was trained with)
     profile: Profile = "hf"
+    #: decode every request under the grammar of its declared tools (False: unconstrained greedy decoding)
+    grammar: bool = True
+    #: apply the branch thresholds of ``MODEL.calibration.json`` when that file is there (with the grammar only)
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
         self._llm: Any = None
+        self._decoder: Any = None
+        self._grammars: dict[str, Grammar] = {}
         if not Path(self.model_path).is_file():
             raise StudentModelMissing(f"no GGUF at {self.model_path}: export one with `python -m finetune export`")
+        self.thresholds: dict[str, tuple[int, float]] = {}
+        if self.calibrate:
+            from interpreters.calibration import Calibration, calibration_path
+
+            found = calibration_path(self.model_path)
+            if found.is_file():
+                self.thresholds = Calibration.load(found).as_decoder_thresholds()
 
     def _model(self) -> Any:
         if self._llm is None:
@@ -55,13 +77,38 @@ class LlamaCppStudent(ModelBackend):
             self._llm = llama_cpp.Llama(str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
         return self._llm
 
-    def complete_text(self, prompt: str) -> Completion:
-        """The greedy completion of FunctionGemma text (control tokens kept)."""
-        return greedy_completion(self._model(), prompt, self.max_tokens, reuse_prefix=self.reuse_prefix)
+    def decoder(self) -> Any:
+        """The :class:`~interpreters.grammar_decoding.GrammarDecoder` over the loaded model."""
+        if self._decoder is None:
+            from interpreters.grammar_decoding import GrammarDecoder
+
+            self._decoder = GrammarDecoder(self._model())
+        return self._decoder
+
+    def grammar_for(self, tools: Sequence[Mapping[str, Any]], parallel: bool = False) -> Grammar:
+        """The call grammar of these tools (OpenAI-style dicts), built once per distinct set of tools."""
+        key = json.dumps([tools, parallel], sort_keys=True, default=str)
+        if key not in self._grammars:
+            if len(self._grammars) > 256:
+                self._grammars.clear()
+            self._grammars[key] = call_grammar(tools, profile=self.profile, parallel=parallel)
+        return self._grammars[key]
+
+    def complete_text(self, prompt: str, grammar: Grammar | None = None) -> Completion:
+        """The greedy completion of FunctionGemma text (control tokens kept), under ``grammar`` when given."""
+        if grammar is None:
+            return greedy_completion(self._model(), prompt, self.max_tokens, reuse_prefix=self.reuse_prefix)
+        done = self.decoder().decode(prompt, grammar, self.max_tokens, reuse_prefix=self.reuse_prefix,
+                                     thresholds=self.thresholds)
+        return Completion(done.text, done.latency_s, done.prompt_tokens, done.completion_tokens, done.stopped_at,
+                          done.sampled_tokens)
 
     async def complete(self, request: ModelRequest) -> ModelReply:
         prompt = student_prompt(request, self.profile)
-        return completion_reply(self.complete_text(prompt), prompt)
+        grammar = None
+        if self.grammar and request.tools:
+            grammar = self.grammar_for([tool.openai() for tool in request.tools], request.parallel_calls)
+        return completion_reply(self.complete_text(prompt, grammar), prompt)
 
 
 def completion_reply(done: Completion, prompt: str) -> ModelReply:
@@ -71,6 +118,7 @@ def completion_reply(done: Completion, prompt: str) -> ModelReply:
         "prompt_tokens": done.prompt_tokens,
         "completion_tokens": done.completion_tokens,
         "stopped_at": done.stopped_at,
+        "sampled_tokens": done.sampled_tokens,
         "request": {"prompt": prompt},
     }
     try:
@@ -90,6 +138,12 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     stopped_at: str
+    #: the tokens the model chose (the rest were forced by a grammar); all of them without one
+    sampled_tokens: int = -1
+
+    def __post_init__(self) -> None:
+        if self.sampled_tokens < 0:
+            object.__setattr__(self, "sampled_tokens", self.completion_tokens)
 
 
 def greedy_completion(llm: Any, prompt: str, max_tokens: int = 256, *, reuse_prefix: bool = False) -> Completion:

@@ -43,6 +43,8 @@ class ModelRequest:
     declare_tools: bool = True
     system: str = ""
     history: tuple[dict[str, Any], ...] = ()
+    #: whether an answer may hold several calls (the task's ``parallel_calls``); a grammar allows one otherwise
+    parallel_calls: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelR
         declare_tools=task.declare_tools,
         system=system,
         history=tuple(history),
+        parallel_calls=bool(getattr(task, "parallel_calls", False)),
     )
 
 

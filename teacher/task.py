@@ -88,6 +88,8 @@ class FineTrainingTeacher(Protocol[In, Out_co]):
     #: whether the several split keys of one example join their groups (near-duplicates linked through shared
     #: keys): ``converters.rebuild`` then reads this task's turns in a first pass; False when keys need no joining
     joins_split_keys: bool = False
+    #: whether one answer may hold several calls; a constrained student (llama.cpp's grammar) allows one otherwise
+    parallel_calls: bool = False
 
     def tools(self, input: In) -> Sequence[Tool[Any]]:
         """The tools offered for this input (schemas may depend on it, e.g. allowed names)."""

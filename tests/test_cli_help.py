@@ -49,6 +49,8 @@ CLIS: list[tuple[str, tuple[str, ...], str]] = [
     ("benchmarks.edge_flags", (), "--count COUNT auto-proposed queries per package (default: 6)"),
     ("benchmarks.score_edge_generate", (), "--count COUNT examples to generate (default: 100000)"),
     ("benchmarks.cli_intent_latency", (), "(default: "),
+    ("benchmarks.constrained_decoding", (), "--per-task PER_TASK examples per task (default: 40)"),
+    ("interpreters.calibration", (), "--min-points MIN_POINTS the fewest branch points a label needs (default: 8)"),
     ("benchmarks.real_student", (), "--steps STEPS SFT optimizer steps (default: 240)"),
     ("benchmarks.sft_speed", (), "--batch-size BATCH_SIZE examples per step (default: 4)"),
     ("benchmarks.sft_throughput", (), "--batch-size BATCH_SIZE examples per step (default: 16)"),

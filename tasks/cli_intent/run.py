@@ -42,8 +42,13 @@ from tasks.cli_intent.validate import CLARIFY_BELOW, validate_answer
 from teacher.cli_args import HelpFormatter, configure_logging, seconds, user_text
 from teacher.model import ModelBackend, request_for
 
-__all__ = ["EXECUTE_FROM", "Band", "Interpretation", "band_of", "interpret_request", "main"]
+__all__ = [
+    "DEFAULT_STUDENT", "EXECUTE_FROM", "Band", "Interpretation", "band_of", "default_student", "interpret_request",
+    "main",
+]
 
+#: Where ``python -m finetune pipeline --name CLI --schema CLI`` leaves the student: the default ``--student``.
+DEFAULT_STUDENT = "training/models/{cli}/{cli}-q8_0.gguf"
 #: From this confidence a command is shown as ready to run (below it, down to 0.7, it needs confirmation).
 EXECUTE_FROM = 0.9
 Band = Literal["execute", "confirm", "clarify", "refused"]
@@ -145,13 +150,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("request", type=user_text, help="what you want, in words")
     parser.add_argument("--schema", default="gh", help="a shipped schema name (gh) or a schema YAML file")
-    parser.add_argument("--student", default="heuristic", help=f"the backend: {USAGE}")
+    parser.add_argument("--student", default=None,
+                        help=f"the backend: {USAGE} (default: the student `python -m finetune pipeline --name "
+                             f"CLI --schema CLI` trains, {DEFAULT_STUDENT.format(cli='CLI')} under --cwd)")
     parser.add_argument("--execute", action="store_true", help="run the command (after confirmation when asked)")
     parser.add_argument("--json", action="store_true", help="print one JSON object; never prompts")
     parser.add_argument("--no-context", action="store_true", help="do not gather git/gh context")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="where context is gathered and the command runs")
     parser.add_argument("--context-timeout", type=seconds, default=2.0, help="seconds for each context provider")
     return parser
+
+
+def default_student(cli_name: str, cwd: Path) -> str | None:
+    """The spec of the student trained for ``cli_name`` in its documented place under ``cwd``, or None."""
+    path = cwd / DEFAULT_STUDENT.format(cli=cli_name)
+    return f"gguf:{path}" if path.is_file() else None
 
 
 def _ask(prompt: str, read: Callable[[str], str]) -> str:
@@ -178,6 +191,14 @@ def main(
     configure_logging()
     try:
         schema, _ = resolve_schema(args.schema)
+        if backend is None and args.student is None:
+            args.student = default_student(schema.cli_name, args.cwd)
+            if args.student is None:
+                where = args.cwd / DEFAULT_STUDENT.format(cli=schema.cli_name)
+                print(f"no student for {schema.cli_name}: none trained at {where}; pass --student gguf:PATH "
+                      f"(or ollama:NAME, haiku), or train one: python -m finetune pipeline --name "
+                      f"{schema.cli_name} --schema {args.schema}", file=sys.stderr)
+                return 2
         model = backend or build_backend(parse_backend_spec(args.student))
     except (SchemaError, BackendSpecError) as error:
         print(error, file=sys.stderr)

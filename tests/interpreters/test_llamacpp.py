@@ -35,7 +35,7 @@ ANSWERS_EMPTY = {
 
 
 async def test_greedy_output_is_parsed_validated_and_measured(tmp_path: Path) -> None:
-    student = LlamaCppStudent(scripted(tmp_path, ANSWERS_EMPTY))
+    student = LlamaCppStudent(scripted(tmp_path, ANSWERS_EMPTY), grammar=False)
     async with interpret(student):
         assert await perform(Ask(SelectSymbolsTask(), SELECT)) == SelectSymbols(selected=[])
     reply = await student.complete(request_for(SelectSymbolsTask(), SELECT))
@@ -46,7 +46,7 @@ async def test_greedy_output_is_parsed_validated_and_measured(tmp_path: Path) ->
 
 
 async def test_text_without_a_call_is_a_task_error(tmp_path: Path) -> None:
-    student = LlamaCppStudent(scripted(tmp_path, {"\n": "chatter", "chatter": "<end_of_turn>"}))
+    student = LlamaCppStudent(scripted(tmp_path, {"\n": "chatter", "chatter": "<end_of_turn>"}), grammar=False)
     reply = await student.complete(request_for(SelectSymbolsTask(), SELECT))
     assert reply.calls == () and reply.raw == "chatter<end_of_turn>" and reply.meta["stopped_at"] == "<end_of_turn>"
     async with interpret(student):
@@ -56,7 +56,7 @@ async def test_text_without_a_call_is_a_task_error(tmp_path: Path) -> None:
 
 async def test_malformed_calls_and_runaway_output_are_reported(tmp_path: Path) -> None:
     student = LlamaCppStudent(scripted(tmp_path, {"\n": "<start_function_call>", "<start_function_call>": "chatter",
-                                                  "chatter": "chatter"}), max_tokens=12)
+                                                  "chatter": "chatter"}), max_tokens=12, grammar=False)
     reply = await student.complete(request_for(SelectSymbolsTask(), SELECT))
     assert reply.calls == () and reply.meta["stopped_at"] == "max_tokens" and "format_error" in reply.meta
 

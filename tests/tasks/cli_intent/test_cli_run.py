@@ -22,11 +22,12 @@ from interpreters.llamacpp import StudentModelMissing
 from interpreters.scripted import ScriptedModel
 from tasks.cli_intent.command import CommandRefused, command_argv, display
 from tasks.cli_intent.context import PROVIDERS, ContextProvider, gather_context
-from tasks.cli_intent.run import band_of, interpret_request, main
+from tasks.cli_intent.run import DEFAULT_STUDENT, band_of, interpret_request, main
 from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.tools import CliContext, RunCommand
 from tests.fake_gh import install_fake_gh, logged_runs
+from tests.tiny_gguf import write_tiny_gguf
 
 GH, _ = resolve_schema("gh")
 
@@ -325,3 +326,19 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path:
     assert main(["x", "--schema", str(tmp_path / "none.yaml")]) == 2
     with pytest.raises(SystemExit):
         main(["<end_of_turn>"])
+
+
+def test_without_student_it_refuses_in_one_line_or_takes_the_trained_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["close the PR I'm on", "--no-context", "--cwd", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no student for gh" in err and "--student gguf:PATH" in err
+    assert str(tmp_path / DEFAULT_STUDENT.format(cli="gh")) in err
+    # a student where `finetune pipeline --name gh --schema gh` leaves it is the default
+    trained = tmp_path / DEFAULT_STUDENT.format(cli="gh")
+    trained.parent.mkdir(parents=True)
+    write_tiny_gguf(trained, ["\n", "chatter"], {"\n": "chatter", "chatter": "chatter"})
+    code = main(["close the PR I'm on", "--no-context", "--json", "--cwd", str(tmp_path)])
+    answer = json.loads(capsys.readouterr().out)
+    assert code in (0, 1) and answer["latency_s"] > 0  # the GGUF answered (an untrained one is refused: exit 1)

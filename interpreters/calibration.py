@@ -1,0 +1,173 @@
+"""Calibrated branch thresholds for the embedded student, fitted on an eval split and kept beside its GGUF.
+
+Where an answer turns on a labelled branch of the call grammar (which tool: ``tool``; an empty list or not:
+``select_symbols.selected``; a flag: ``score_edge.is_exported``), greedy decoding settles a near tie the same way
+every time. :func:`fit` takes the branch points met while the student is teacher-forced along the eval split's
+answers (:meth:`interpreters.grammar_decoding.GrammarDecoder.decode` with ``forced_answer``): for each label, the
+share of the probability mass going to its first option, and whether the answer took it. It keeps, per label,
+the threshold on that share that best separates the answers, when it does better than the untuned model's
+choice (a share of one half). The thresholds are written to ``MODEL.calibration.json`` beside ``MODEL.gguf``
+(:func:`calibration_path`), where :class:`~interpreters.llamacpp.LlamaCppStudent` finds and applies them.
+
+    python -m interpreters.calibration --gguf MODEL.gguf --data EVAL.jsonl [--limit 200]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from interpreters.grammar_decoding import BranchPoint
+from teacher.errors import FineTrainingError
+
+__all__ = ["Calibration", "CalibrationError", "Threshold", "branch_points", "calibration_path", "fit", "main"]
+
+log = logging.getLogger(__name__)
+
+#: the fewest branch points a label needs before a threshold is fitted for it
+MIN_POINTS = 8
+#: the fewest points of each side (option taken, option not taken) a label needs
+MIN_EACH_SIDE = 2
+
+
+class CalibrationError(ValueError, FineTrainingError):
+    """A calibration file that cannot be read (the message names the file and the field)."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Take ``option`` of a branch where its share of the mass is at least ``threshold``."""
+
+    option: int
+    threshold: float
+    n: int = 0
+    accuracy: float = 0.0
+    accuracy_untuned: float = 0.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The fitted thresholds of one model, by branch label."""
+
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+
+    def as_decoder_thresholds(self) -> dict[str, tuple[int, float]]:
+        return {label: (t.option, t.threshold) for label, t in self.thresholds.items()}
+
+    def save(self, path: Path) -> Path:
+        data = {"thresholds": {label: vars(t) for label, t in sorted(self.thresholds.items())}}
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise CalibrationError(f"{path}: cannot be read as JSON: {error}") from None
+        raw = data.get("thresholds") if isinstance(data, dict) else None
+        if not isinstance(raw, dict):
+            raise CalibrationError(f"{path}: field 'thresholds' must be an object of labels")
+        thresholds = {}
+        for label, entry in raw.items():
+            try:
+                thresholds[label] = Threshold(int(entry["option"]), float(entry["threshold"]), int(entry.get("n", 0)),
+                                              float(entry.get("accuracy", 0)), float(entry.get("accuracy_untuned", 0)))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise CalibrationError(f"{path}: field 'thresholds.{label}' needs a numeric option and threshold"
+                                       ) from None
+        return cls(thresholds)
+
+
+def calibration_path(gguf: Path | str) -> Path:
+    """Where a GGUF's calibration lives: ``MODEL.calibration.json`` beside ``MODEL.gguf``."""
+    path = Path(gguf)
+    return path.with_name(path.stem + ".calibration.json")
+
+
+def _accuracy(points: Sequence[BranchPoint], threshold: float) -> float:
+    return sum((p.share >= threshold) == p.taken for p in points) / len(points)
+
+
+def fit(points: Iterable[BranchPoint], min_points: int = MIN_POINTS) -> Calibration:
+    """Per label (its first option against the rest), the threshold that best separates the taken branches,
+    kept only where it beats a share of one half; a label needs ``min_points`` points, two of each side."""
+    groups: dict[tuple[str, int], list[BranchPoint]] = defaultdict(list)
+    for point in points:
+        groups[(point.label, point.option)].append(point)
+    thresholds: dict[str, Threshold] = {}
+    for (label, option), group in sorted(groups.items()):
+        taken = sum(p.taken for p in group)
+        if len(group) < min_points or label in thresholds or min(taken, len(group) - taken) < MIN_EACH_SIDE:
+            continue  # too few points, or too few of one side to place a boundary between them
+        shares = sorted({p.share for p in group})
+        candidates = [0.5, *((a + b) / 2 for a, b in pairwise(shares)), shares[0], 1.0 + 1e-9]
+        untuned = _accuracy(group, 0.5)
+        best = max(candidates, key=lambda t: (_accuracy(group, t), -abs(t - 0.5)))
+        accuracy = _accuracy(group, best)
+        if accuracy > untuned:
+            thresholds[label] = Threshold(option, round(best, 6), len(group), accuracy, untuned)
+            log.info("branch %s option %d: threshold %.4f, %.1f%% against %.1f%% untuned (n=%d)",
+                     label, option, best, 100 * accuracy, 100 * untuned, len(group))
+    return Calibration(thresholds)
+
+
+def branch_points(gguf: Path, data: Path, limit: int | None = None) -> list[BranchPoint]:
+    """The branch points met teacher-forcing the GGUF along the answers of a ``messages`` eval file."""
+    from converters.functiongemma import FunctionGemmaFormatError
+    from converters.functiongemma_grammar import call_grammar
+    from finetune.data import load_examples
+    from interpreters.llamacpp import LlamaCppStudent
+
+    student = LlamaCppStudent(gguf, n_ctx=0, calibrate=False)
+    points: list[BranchPoint] = []
+    for example in load_examples(data, "hf")[:limit]:
+        if not example.tools:
+            continue
+        try:
+            grammar = call_grammar(example.tools)
+        except FunctionGemmaFormatError as error:
+            log.warning("%s: no grammar for its tools (%s)", example.where, error)
+            continue
+        if not grammar.accepts(example.completion):
+            log.warning("%s: the answer is outside its grammar; skipped", example.where)
+            continue
+        points += student.decoder().decode(example.prompt, grammar, forced_answer=example.completion,
+                                           reuse_prefix=True).branches
+    return points
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from teacher.cli_args import CommandParser, configure_logging, positive_int
+
+    parser = CommandParser(prog="python -m interpreters.calibration", description=__doc__.splitlines()[0])
+    parser.add_argument("--gguf", type=Path, required=True, help="the student GGUF (the calibration is written beside)")
+    parser.add_argument("--data", type=Path, required=True, help="an eval split, messages format (eval.jsonl)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="use the first N examples")
+    parser.add_argument("--min-points", type=positive_int, default=MIN_POINTS,
+                        help="the fewest branch points a label needs")
+    args = parser.parse_args(argv)
+    configure_logging()
+    if not args.gguf.is_file() or not args.data.is_file():
+        print(f"{args.gguf if not args.gguf.is_file() else args.data}: no such file", file=sys.stderr)
+        return 2
+    points = branch_points(args.gguf, args.data, args.limit)
+    calibration = fit(points, args.min_points)
+    out = calibration.save(calibration_path(args.gguf))
+    summary: dict[str, Any] = {label: vars(t) for label, t in calibration.thresholds.items()}
+    print(f"{len(points)} branch points; {len(summary)} thresholds written to {out}")
+    for label, t in summary.items():
+        print(f"  {label}: option {t['option']} from share {t['threshold']:.4f}: "
+              f"{t['accuracy']:.1%} against {t['accuracy_untuned']:.1%} untuned (n={t['n']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
