@@ -33,3 +33,34 @@ def test_quickstart_records_trains_exports_and_runs_the_student(
     # a second run finds every step done and only explores again
     assert main(argv) == 0
     assert (models / "quickstart-q8_0.gguf").stat().st_size > 0
+
+
+def test_the_held_out_check_sets_the_prior_beside_the_student() -> None:
+    """AgreementCheck counts the prior's agreement with the teacher beside the student's, on decisions only."""
+    import asyncio
+
+    from converters.functiongemma import ToolCall
+    from examples.quickstart import AgreementCheck, summary_lines
+    from interpreters.heuristic import HeuristicModel
+    from interpreters.scripted import FunctionModel
+    from tasks.score_edge import ScoreEdgeTask
+    from teacher.model import ModelRequest, request_for
+    from teacher.prior import fit_prior
+    from tests.interpreters.test_anthropic import EDGE
+
+    request = request_for(ScoreEdgeTask(), EDGE)
+    taught = asyncio.run(HeuristicModel().complete(request)).calls[0]
+
+    def student(asked: ModelRequest) -> ToolCall:  # the teacher's decisions in its own words
+        return ToolCall(taught.name, {**taught.arguments, "reasoning": "my own words"})
+
+    wrong = ToolCall(taught.name, {**taught.arguments, "risk": taught.arguments["risk"] % 5 + 1})
+    check = AgreementCheck(FunctionModel(student), HeuristicModel(), fit_prior([("score_edge", [wrong])]))
+    for _ in range(2):
+        asyncio.run(check.complete(request))
+    row = check.rates()["score_edge"]
+    assert row["agreement"] == 1.0 and row["prior_agreement"] == 0.0
+    evaluation = {"examples": 2, "artifacts": {"/x/q8.gguf": {"exact_match": 0.52}}, "prior": {"exact_match": 0.5}}
+    lines = summary_lines(check.rates(), evaluation)
+    assert "100.0% agree with the teacher (prior 0.0%)" in lines[0]
+    assert lines[-1] == "   eval split (2 examples), exact match: tuned q8.gguf 52.0% ≈prior, prior 50.0%"
