@@ -135,6 +135,17 @@ ROWS: list[Row] = [
     row("rebuild-unknown-task", RB, "{good} --out {out} --task nope", 2, "nope"),
     row("rebuild-seed-huge", RB, "{good} --out {out} --seed 4294967296", 2, "--seed"),
     row("rebuild-two-workers-strict", RB, "{good} {garbage} --out {out} --strict --workers 2", 1, "{garbage}:2:"),
+    row("rebuild-eval-repo-unknown", RB, "{good} --out {out} --eval-repo nope", 1, "nope"),
+    # converters.dataset: every flag is checked before anything is recorded
+    row("dataset-held-out-unknown", "converters.dataset",
+        "--package parso --package yaml --held-out nope --recordings {out}/rec --out {out}/data", 2, "nope"),
+    row("dataset-package-missing", "converters.dataset",
+        "--package no_such_package_here --held-out x --recordings {out}/rec --out {out}/data", 2,
+        "no_such_package_here"),
+    row("dataset-everything-held-out", "converters.dataset",
+        "--package parso --held-out parso --recordings {out}/rec --out {out}/data", 2, "held out"),
+    row("dataset-no-held-out", "converters.dataset",
+        "--package parso --package yaml --recordings {out}/rec --out {out}/data", 2, "--held-out"),
     # finetune: numbers, at parse time
     row("sft-epochs-negative", FT, f"{SFT} --epochs -1", 2, "--epochs"),
     row("sft-epochs-0", FT, f"{SFT} --epochs 0", 2, "--epochs"),
@@ -300,6 +311,7 @@ ROWS: list[Row] = [
     row("quickstart-eval-limit-0", QS, "--root {out} --eval-limit 0", 2, "--eval-limit"),
     row("quickstart-root-under-a-file", QS, "--root {file}/training", 1, "{file}"),
     # benchmarks (flags only)
+    row("recipes-data-missing", "benchmarks.recipes", "--data {missing}", 2, "--data"),
     row("bench-rebuild-turns-0", "benchmarks.rebuild", "--turns 0", 2, "--turns"),
     row("bench-rebuild-workers-0", "benchmarks.rebuild", "--workers 0", 2, "--workers"),
     row("bench-record-latency-negative", "benchmarks.record", "--latency -1", 2, "--latency"),

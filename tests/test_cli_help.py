@@ -33,6 +33,8 @@ CLIS: list[tuple[str, tuple[str, ...], str]] = [
                                                         "(default: hf)"),
     ("tasks.subagents.sample_data.generate_examples", (), "--seed SEED seed of the draw (default: 0)"),
     ("converters.rebuild", (), "--format {text,messages,prompt-completion} the dataset's line shape (default: text)"),
+    ("converters.dataset", (), "--count COUNT queries proposed per repository (default: 30)"),
+    ("benchmarks.recipes", (), "--examples EXAMPLES training examples each recipe sees (default: 800)"),
     ("finetune", (), "STAGE"),
     ("finetune", ("tiny",), "--vocab-size VOCAB_SIZE"),
     ("finetune", ("sft",), "--config CONFIG"),
