@@ -26,12 +26,14 @@ from typing import Any
 
 from finetune.config import ConfigError
 from finetune.sequences import batch_rows
+from teacher.errors import FineTrainingError
 
 __all__ = ["ActivationCache", "decoder_of", "freeze_below", "layer_count", "layer_linears"]
 
 
-class _Reached(Exception):
-    """Raised by the hook on the first trained layer: the frozen part's work is done."""
+class _Reached(FineTrainingError):
+    """Raised by the hook on the first trained layer: the frozen part's work is done (a signal the cache catches,
+    never seen outside; it derives from the library's root like every exception the library defines)."""
 
 
 def decoder_of(causal_lm: Any) -> Any:

@@ -161,8 +161,10 @@ def test_compare_reports_agreement_with_the_teacher(tmp_path: Any, capsys: pytes
         out = str(tmp_path / "r.json")
         assert main([str(tmp_path), "--student", "ollama", "--host", fake.host, "--out", out]) == 0
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["select_symbols"] == {"turns": 1, "valid": 1, "invalid": 0, "failed": 0, "exact": 0.0,
-                                        "jaccard": 0.5}
+    selected = dict(report["select_symbols"])
+    prior = selected.pop("prior")  # fitted on the compared turns themselves: the teacher's one answer
+    assert selected == {"turns": 1, "valid": 1, "invalid": 0, "failed": 0, "exact": 0.0, "jaccard": 0.5}
+    assert prior["exact"] == 1.0 and prior["jaccard"] == 1.0
     assert report["score_edge"]["relevance_abs_diff"] == 2 and report["score_edge"]["is_exported_agree"] == 0.0
     assert "select_symbols: turns 1" in capsys.readouterr().out
     assert jaccard([], []) == 1.0 and agreement("select_symbols", {"selected": []}, {"selected": ["a"]})["exact"] == 0
