@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from converters.functiongemma import CONTROL_TOKENS
+from converters.functiongemma import CONTROL_TOKENS, has_special_token
 
 SPECIALS = [*',{}[]:"\'\n\t<>\\ ', "é", "日本", "🎉", "\u0000", "escape", "call:"]
 texts = (
     st.lists(st.one_of(st.text(max_size=8), st.sampled_from(SPECIALS)), max_size=8)
     .map("".join)
-    .filter(lambda s: not any(token in s for token in CONTROL_TOKENS))
+    .filter(lambda s: not any(token in s for token in CONTROL_TOKENS) and not has_special_token(s))
 )
 keys = st.text(
     alphabet=st.characters(blacklist_characters=":,{}[]<>", blacklist_categories=("Cs",)), min_size=1, max_size=12
