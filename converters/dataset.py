@@ -90,22 +90,13 @@ def _record_synthetic(args: argparse.Namespace, packages: tuple[str, ...]) -> Pa
 
 def _record_cli_intent(args: argparse.Namespace) -> Path:
     """The gh requests, generated resumably, as a session log of ``cli_intent:gh`` turns."""
-    from tasks.cli_intent.generate import generate
+    from tasks.cli_intent.generate import generate, teacher_backend
     from tasks.cli_intent.generation import example_turns
     from tasks.cli_intent.shipped import resolve_schema
-    from teacher.model import ModelBackend
 
     schema, _ = resolve_schema(args.cli)
     count = args.cli_per_subcommand * len(schema.pair_names())
-    backend: ModelBackend
-    if args.teacher == "heuristic":
-        from tasks.cli_intent.templates import TemplateTeacher
-
-        backend = TemplateTeacher(schema)
-    else:
-        from interpreters.backends import build_backend
-
-        backend = build_backend(args.teacher, max_tokens=7000, concurrency=1)
+    backend = teacher_backend(args.teacher, schema)
     folder: Path = args.recordings / "cli_intent"
     examples, _, _ = asyncio.run(generate(schema, count, folder / "progress", backend, seed=args.seed))
     log = folder / "sessions" / f"{schema.cli_name}.jsonl"

@@ -50,7 +50,7 @@ from teacher.model import ModelBackend
 from teacher.operations import Ask, OperationFailed
 from teacher.task import TaskOutputError
 
-__all__ = ["generate", "main", "read_progress"]
+__all__ = ["generate", "main", "read_progress", "teacher_backend"]
 
 #: Stop when this many batches in a row add nothing (a teacher that only repeats itself).
 MAX_IDLE_BATCHES = 20
@@ -168,16 +168,19 @@ async def generate(
     return kept, report, batch_number
 
 
-def _backend(args: argparse.Namespace, schema: CliSchema) -> ModelBackend:
-    if args.teacher == "heuristic":
+def teacher_backend(
+    spec: str, schema: CliSchema, batch_size: int = 10, budget_usd: float | None = None
+) -> ModelBackend:
+    """The teacher that writes batches: ``heuristic`` is the offline template teacher, any other spec
+    (``haiku:MODEL``) is built by the backend factory with room for ``batch_size`` answers."""
+    if spec == "heuristic":
         from tasks.cli_intent.templates import TemplateTeacher
 
         return TemplateTeacher(schema)
     from interpreters.anthropic import Budget
     from interpreters.backends import build_backend
 
-    return build_backend(f"haiku:{args.model}", max_tokens=600 * args.batch_size + 1024, concurrency=1,
-                         budget=Budget(args.budget_usd))
+    return build_backend(spec, max_tokens=600 * batch_size + 1024, concurrency=1, budget=Budget(budget_usd))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         examples, report, batches = asyncio.run(generate(
-            schema, args.count, out, _backend(args, schema), batch_size=args.batch_size, seed=args.seed,
+            schema, args.count, out, teacher_backend(
+                "heuristic" if args.teacher == "heuristic" else f"haiku:{args.model}", schema, args.batch_size,
+                args.budget_usd), batch_size=args.batch_size, seed=args.seed,
             delay=args.delay, log=sys.stderr, source={"schema": str(schema_path), "teacher": args.teacher}))
     except OSError as error:
         print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
