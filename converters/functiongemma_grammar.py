@@ -489,7 +489,7 @@ class Matcher:
 
     def shortest(self) -> str:
         """The shortest units that end the answer from here (to close an answer that ran out of tokens)."""
-        memo: dict[int, str] = {}
+        memo: dict[int, tuple[Node, str]] = {}
         endings = []
         for stack in self.heads:
             parts = []
@@ -516,10 +516,11 @@ class Matcher:
 _FILLER = "x01e+"
 
 
-def _shortest(node: Node, memo: dict[int, str]) -> str:
-    """The shortest units ``node`` matches (the grammar holds no recursion, so this ends)."""
+def _shortest(node: Node, memo: dict[int, tuple[Node, str]]) -> str:
+    """The shortest units ``node`` matches (the grammar holds no recursion, so this ends). The memo keeps each
+    node alive beside its answer: nodes that ``unfold`` makes are temporary, and a freed node's id is reused."""
     if id(node) in memo:
-        return memo[id(node)]
+        return memo[id(node)][1]
     if isinstance(node, Lit):
         found = node.text
     elif isinstance(node, Cls):
@@ -540,7 +541,7 @@ def _shortest(node: Node, memo: dict[int, str]) -> str:
     else:
         assert isinstance(node, DistinctItems)
         found = _shortest(node.unfold(), memo)
-    memo[id(node)] = found
+    memo[id(node)] = (node, found)
     return found
 
 

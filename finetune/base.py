@@ -11,11 +11,13 @@ weights cannot be fetched here, but the registry ships Gemma 3 270M itself (``ge
   special; USER_DEFINED: added, not special, always matched whole), and the hf chat template.
 
 Nothing is downloaded: the GGUF comes from an installed package or a path. :func:`cached_base` keeps one
-built base per machine (keyed by the package version) so tests and commands convert once.
+built base per machine (keyed by the package version, the builder format and the chat template) so tests
+and commands convert once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -282,10 +284,13 @@ def _model_card(source: Path) -> str:
 
 
 def cached_base(gguf: Path | None = None) -> Path:
-    """The base built from ``gguf`` (default: the packaged one), built once and kept in :func:`default_cache`."""
+    """The base built from ``gguf`` (default: the packaged one), built once per builder format and chat template
+    and kept in :func:`default_cache`."""
     cache = default_cache()
     source = gguf if gguf is not None else packaged_gguf(cache)
-    out = cache / f"base-{source.stem}-format{BASE_FORMAT}"  # a base built by an older builder is not reused
+    # A base built by an older builder, or carrying another chat template, is not reused.
+    template = hashlib.sha256(hf_chat_template().encode("utf-8")).hexdigest()[:12]
+    out = cache / f"base-{source.stem}-format{BASE_FORMAT}-template-{template}"
     if not (out / "config.json").is_file():
         build_base(out, source)
     return out

@@ -213,3 +213,19 @@ def test_an_answer_cut_anywhere_is_closed_by_its_shortest_ending(pair: tuple[lis
     assert closed is not None and closed.done
     (call,) = parse_calls(wire_text(text[:cut] + ending))
     {t.name: t for t in tools}[call.name].validate(call.arguments)
+
+
+def test_an_enum_array_cut_after_several_items_is_closed_by_its_shortest_ending() -> None:
+    """The case hypothesis found: the ending was computed from a freed node's memo entry (ids are reused)."""
+    grammar = call_grammar([t.openai() for t in TOOL_SETS["cli_intent:gh"]], profile="hf")
+    head = "<start_function_call>call:run_command{command:<escape>pr<escape>,confidence:0,flags:["
+    flags = ["draft", "web", "comments", "fill"]
+    for count in range(1, len(flags) + 1):
+        cut = units(head + ",".join(f"<escape>{flag}<escape>" for flag in flags[:count]) + ",") or ""
+        matcher = grammar.matcher().feed(cut)
+        assert matcher is not None
+        ending = matcher.shortest()
+        closed = matcher.feed(ending)
+        assert closed is not None and closed.done, (count, wire_text(ending))
+        (call,) = parse_calls(wire_text(cut + ending))
+        assert call.arguments["flags"][:count] == flags[:count]

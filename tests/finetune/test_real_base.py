@@ -128,6 +128,15 @@ def test_tokenization_is_identical_in_transformers_and_llama_cpp(base: Path, f16
     assert differ == []
 
 
+def test_the_cached_base_carries_the_current_chat_template(base: Path) -> None:
+    """A base cached before the template changed is not reused (the cache is keyed by the template)."""
+    from transformers import AutoTokenizer
+
+    from converters.functiongemma import hf_chat_template
+
+    assert AutoTokenizer.from_pretrained(base).chat_template == hf_chat_template()
+
+
 def test_gguf_carries_chat_template_and_provenance(f16: Path) -> None:
     import llama_cpp
 
