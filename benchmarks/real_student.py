@@ -1,27 +1,27 @@
 """Benchmark: the real Gemma 3 270M before and after training, on this machine, in one command.
 
-    python -m benchmarks.real_student [--root training] [--steps 240] [--per-task 40] [--hf-examples 2]
+    python -m benchmarks.real_student [--data training/data/real] [--root training] [--steps N]
+                                      [--per-task 100] [--hf-examples 2] [--device cpu|cuda]
 
-1. data: the heuristic teacher's recordings of the quickstart's training queries over ``examples/sample_repo``
-   (score_edge, select_symbols with its negatives, invert_topic), rebuilt; ``gh`` CLI intent from the template
-   teacher. Held out: the quickstart's held-out queries (recorded and rebuilt apart, never trained on) and the
-   CLI-intent eval split;
+1. data: ``python -m converters.dataset``'s (built with its defaults when ``--data`` is absent, resumably):
+   real code of several installed packages, synthetic edges, gh CLI intent; its eval split is whole held-out
+   repositories (and unseen gh requests), never trained on;
 2. the FunctionGemma-shaped base built from the packaged Gemma 3 270M (``finetune base --from-gguf``), and its
    q8_0 GGUF: the *before* student;
-3. SFT: LoRA r16 on every projection plus the control tokens' embedding rows, the labelled-positions loss,
-   a fixed number of steps, batches grouped by length (CLI-intent prompts are about 5 times score_edge's: random
-   batches pad to them and take twice as long a step); merged, exported to f16 and quantized to q8_0: the *after*
-   student;
-4. both q8_0 GGUFs (llama.cpp, in-process) on every held-out example, per task: valid calls, accepted by the
-   task, exact match (every decision field right; free text such as score_edge's reasoning gets its own token F1),
-   per-field accuracy and p50 latency, each with its n; the HF checkpoints (base and merged) on the first
-   ``--hf-examples`` examples of each task only (greedy transformers generation is about a minute an example on
-   this CPU); beside them the prior (each decision field's most common value in the training data), and every
-   tuned figure within 5 points of the prior's marked ``≈prior``;
-5. the held-out exploration of the quickstart with the tuned q8_0 GGUF as the model.
+3. SFT with the recipe :mod:`finetune.recipe` holds for a built base (chosen by ``benchmarks.recipes``; flags
+   override it); merged, exported to f16 and quantized to q8_0: the *after* student;
+4. both q8_0 GGUFs (llama.cpp, in-process) on the first ``--per-task`` held-out examples of each task: valid calls,
+   accepted by the task, exact match (every decision field right; free text such as score_edge's reasoning gets
+   its own token F1), per-field accuracy and p50 latency, each with its n; the HF checkpoints (base and merged) on
+   the first ``--hf-examples`` examples of each task only (greedy transformers generation is about a minute an
+   example on this CPU); beside them the prior (each decision field's most common value in the training data),
+   and every tuned figure within 5 points of the prior's marked ``≈prior``;
+5. the held-out exploration of the quickstart (``examples/sample_repo``, never in the data) with the tuned q8_0
+   GGUF as the model, beside the prior's agreement with the teacher.
 
 Every stage is skipped when its output is there, so an interrupted run continues (training resumes from
-its last checkpoint); ``--force`` starts afresh. Results: ``ROOT/models/real/real_student.json``.
+its last checkpoint); ``--force`` starts afresh (the data set is kept). Results:
+``ROOT/models/real/real_student.json``.
 """
 
 from __future__ import annotations
@@ -51,67 +51,47 @@ def _log(message: str, started: float) -> None:
     print(f"[real_student {time.perf_counter() - started:6.0f} s] {message}", flush=True)
 
 
-def _lines(path: Path) -> list[bytes]:
-    return [line for line in path.read_bytes().splitlines() if line.strip()]
+def make_data(data: Path, started: float) -> Path:
+    """The data set in ``data``: ``python -m converters.dataset``'s, built with its defaults when absent."""
+    if (data / "train.jsonl").is_file() and (data / "eval.jsonl").is_file():
+        return data
+    from converters.dataset import main as build_dataset
+
+    _log(f"building the data set in {data} (python -m converters.dataset; resumable)", started)
+    if build_dataset(["--out", str(data)]) != 0:
+        raise SystemExit("real_student: building the data set failed (see above)")
+    return data
 
 
-def _rebuild(sessions: Path, out: Path) -> list[bytes]:
-    """Every example of the recordings (both sides of the rebuild's split), as ``messages`` lines."""
-    from converters.rebuild import Options, rebuild
-
-    rebuild([sessions], Options(out=out, format="messages", profile="hf", with_inputs=True), progress=None)
-    return [*_lines(out / "train.jsonl"), *_lines(out / "eval.jsonl")]
-
-
-def make_data(root: Path, cli_count: int, started: float) -> tuple[Path, Path]:
-    """The training data (train/eval) and the held-out data (eval only), built from recordings when absent."""
-    from examples.quickstart import HELD_OUT, QUERIES, record
-    from tasks.cli_intent.generate import main as generate_cli_intent
-
-    data, held_out = root / "data" / NAME, root / "data" / f"{NAME}-held-out"
-    if (data / "train.jsonl").is_file() and (held_out / "eval.jsonl").is_file():
-        return data, held_out
-    lines = [line for line in QUERIES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    parts = {"train": lines[:-HELD_OUT], "held-out": lines[-HELD_OUT:]}
-    for part, queries in parts.items():
-        folder = root / "recordings" / f"{NAME}-{part}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "queries.jsonl").write_text("\n".join(queries) + "\n", encoding="utf-8")
-        _log(f"recording the heuristic teacher on {len(queries)} {part} queries", started)
-        record(folder / "queries.jsonl", folder)
-    explore = _rebuild(root / "recordings" / f"{NAME}-train" / "sessions", root / "data" / f"{NAME}-explore")
-    explore_held_out = _rebuild(root / "recordings" / f"{NAME}-held-out" / "sessions",
-                                root / "data" / f"{NAME}-explore-held-out")
-    _log(f"generating {cli_count} gh CLI-intent examples", started)
-    if generate_cli_intent(["--schema", "gh", "--count", str(cli_count), "--name", f"{NAME}-gh",
-                            "--out-root", str(root / "data")]) != 0:
-        raise SystemExit("real_student: generating the CLI-intent data failed (see above)")
-    gh = root / "data" / f"{NAME}-gh"
-    data.mkdir(parents=True, exist_ok=True)
-    held_out.mkdir(parents=True, exist_ok=True)
-    (data / "train.jsonl").write_bytes(b"\n".join([*explore, *_lines(gh / "train.jsonl")]) + b"\n")
-    # the loss is tracked on part of the CLI-intent eval split (the exploration's held-out data stays unseen)
-    (data / "eval.jsonl").write_bytes(b"\n".join(_lines(gh / "eval.jsonl")[:32]) + b"\n")
-    (held_out / "eval.jsonl").write_bytes(
-        b"\n".join([*explore_held_out, *_lines(gh / "eval.jsonl")]) + b"\n")
-    return data, held_out
-
-
-#: the task of the gh CLI-intent lines, which name none (the generator's ``stats.json`` does)
-CLI_TASK = "cli_intent:gh"
-
-
-def by_task(held_out: Path) -> dict[str, list[Any]]:
-    """The held-out examples grouped by task (CLI intent under one name)."""
-    from dataclasses import replace
-
+def by_task(data: Path, per_task: int | None = None) -> dict[str, list[Any]]:
+    """The held-out examples (``data/eval.jsonl``) grouped by task family (``cli_intent:gh`` under
+    ``cli_intent``), the first ``per_task`` of each."""
     from finetune.data import load_examples
 
     groups: dict[str, list[Any]] = {}
-    for example in load_examples(held_out / "eval.jsonl", "hf"):
-        # the exploration's lines name their task; the CLI-intent generator's lines carry none
-        groups.setdefault(example.task or "cli_intent", []).append(replace(example, task=example.task or CLI_TASK))
+    for example in load_examples(data / "eval.jsonl", "hf"):
+        family = (example.task or "unknown").partition(":")[0]
+        chosen = groups.setdefault(family, [])
+        if per_task is None or len(chosen) < per_task:
+            chosen.append(example)
     return dict(sorted(groups.items()))
+
+
+def quantized_student(model: Path, work: Path, name: str) -> Path:
+    """``model`` (a trained adapter or model folder) merged, exported to f16 and quantized to q8_0 under ``work``;
+    each step is skipped when its output is there. Returns the q8_0 GGUF."""
+    from finetune.export import export_gguf
+    from finetune.merge import merge
+    from finetune.pipeline import valid_gguf
+    from finetune.quantize import quantize
+
+    merged, f16, q8 = work / "merged", work / f"{name}-f16.gguf", work / f"{name}-q8_0.gguf"
+    if not valid_gguf(q8):
+        if not (merged / "config.json").is_file():
+            merge(model, merged)
+        export_gguf(merged, f16, "f16", name=name)
+        quantize(f16, q8, "q8_0")
+    return q8
 
 
 def prior_rows(train: Path, groups: dict[str, list[Any]], limit: int | None) -> dict[str, Any]:
@@ -119,7 +99,7 @@ def prior_rows(train: Path, groups: dict[str, list[Any]], limit: int | None) -> 
     the GGUFs answer (the first ``limit`` of each task)."""
     from finetune.evaluate import fit_training_prior, prior_scores
 
-    prior = fit_training_prior(train, "hf", CLI_TASK)
+    prior = fit_training_prior(train, "hf")
     return {task: prior_scores(prior, examples[:limit] if limit is not None else examples)
             for task, examples in groups.items()}
 
@@ -176,33 +156,42 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from finetune.recipe import REAL_BASE_SFT, REAL_BASE_SFT_NAME, REAL_BASE_STEPS
+
     parser = CommandParser(prog="python -m benchmarks.real_student", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path("training"), help="where data and models go")
-    parser.add_argument("--steps", type=positive_int, default=240, help="SFT optimizer steps")
-    parser.add_argument("--batch-size", type=positive_int, default=4, help="examples per step")
-    parser.add_argument("--learning-rate", type=positive_float, default=3e-4, help="peak learning rate")
-    parser.add_argument("--cli-count", type=positive_int, default=400, help="gh CLI-intent examples")
-    parser.add_argument("--per-task", type=positive_int, default=40,
+    parser.add_argument("--data", type=Path, default=Path("training/data/real"),
+                        help="a python -m converters.dataset folder (built with its defaults when absent)")
+    parser.add_argument("--root", type=Path, default=Path("training"), help="where models go")
+    parser.add_argument("--steps", type=positive_int, default=REAL_BASE_STEPS,
+                        help=f"SFT optimizer steps (the {REAL_BASE_SFT_NAME} recipe's, finetune.recipe)")
+    parser.add_argument("--batch-size", type=positive_int, default=REAL_BASE_SFT["batch_size"],
+                        help="examples per step (the recipe's; bigger on a GPU)")
+    parser.add_argument("--learning-rate", type=positive_float, default=REAL_BASE_SFT["learning_rate"],
+                        help="peak learning rate (the recipe's)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where SFT runs (auto: a visible CUDA GPU, else the CPU)")
+    parser.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default="auto",
+                        help="SFT precision (auto: bf16 where the hardware has it)")
+    parser.add_argument("--per-task", type=positive_int, default=100,
                         help="held-out examples per task for the GGUFs")
     parser.add_argument("--hf-examples", type=non_negative_int, default=2,
                         help="held-out examples per task for the HF checkpoints (0: skip)")
-    parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
+    parser.add_argument("--force", action="store_true", help="discard earlier models and results, start afresh")
     args = parser.parse_args(argv)
     from finetune.base import cached_base
     from finetune.export import export_gguf
-    from finetune.merge import merge
     from finetune.pipeline import valid_gguf
     from finetune.quantize import quantize
+    from finetune.recipe import sft_defaults
     from finetune.sft import SftSettings, run_sft
     from finetune.train import finished
 
     started = time.perf_counter()
     models = args.root / "models" / NAME
     if args.force:
-        for path in (models, *args.root.glob(f"data/{NAME}*"), *args.root.glob(f"recordings/{NAME}-*")):
-            shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(models, ignore_errors=True)
     models.mkdir(parents=True, exist_ok=True)
-    data, held_out = make_data(args.root, args.cli_count, started)
+    data = make_data(args.data, started)
     timings: dict[str, float] = {"data": time.perf_counter() - started}
 
     base = cached_base()
@@ -214,32 +203,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     mark = time.perf_counter()
     sft_out = models / "sft"
     if not finished(sft_out):
-        _log(f"SFT: {args.steps} steps of {args.batch_size} on {len(_lines(data / 'train.jsonl'))} examples", started)
-        run_sft(SftSettings(
-            base=str(base), data=str(data), out=str(sft_out), max_steps=args.steps, batch_size=args.batch_size,
-            learning_rate=args.learning_rate, warmup=0.05, scheduler="cosine", logging_steps=5, save_steps=20,
-            eval_examples=32, lora_r=16, lora_alpha=32, max_length=1024, group_by_length=True,
-        ))
+        settings = {**sft_defaults(base, {"max_steps": args.steps}), "max_steps": args.steps,
+                    "batch_size": args.batch_size,
+                    "learning_rate": args.learning_rate, "device": args.device, "precision": args.precision}
+        _log(f"SFT ({settings.get('recipe_name', 'defaults')} recipe): {args.steps} steps of {args.batch_size}",
+             started)
+        run_sft(SftSettings(base=str(base), data=str(data), out=str(sft_out), logging_steps=5, save_steps=20,
+                            eval_examples=32, **settings))
     timings["sft"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    merged, after = models / "merged", models / f"{NAME}-q8_0.gguf"
-    if not (merged / "config.json").is_file():
-        merge(sft_out / "model", merged)
-    if not valid_gguf(after):
-        export_gguf(merged, models / f"{NAME}-f16.gguf", "f16", name=NAME)
-        quantize(models / f"{NAME}-f16.gguf", after, "q8_0")
+    after = quantized_student(sft_out / "model", models, NAME)
     timings["merge_export_quantize"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    groups = by_task(held_out)
+    groups = by_task(data, args.per_task)
     results: dict[str, dict[str, Any]] = {}
     for label, artifact in (("before q8_0", before), ("after q8_0", after)):
-        results[label] = score_artifact(artifact, groups, args.per_task, started)
-    results[PRIOR] = prior_rows(data / "train.jsonl", groups, args.per_task)
+        results[label] = score_artifact(artifact, groups, None, started)
+    results[PRIOR] = prior_rows(data / "train.jsonl", groups, None)
     timings["eval_gguf"] = time.perf_counter() - mark
     if args.hf_examples:
         mark = time.perf_counter()
-        for label, artifact in (("before HF", base), ("after HF", merged)):
+        for label, artifact in (("before HF", base), ("after HF", models / "merged")):
             results[label] = score_artifact(artifact, groups, args.hf_examples, started)
         timings["eval_hf"] = time.perf_counter() - mark
 
@@ -249,8 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     queries = [TeachQuery.model_validate(json.loads(line))
                for line in QUERIES.read_text(encoding="utf-8").splitlines()[-HELD_OUT:] if line.strip()]
+    from finetune.evaluate import fit_training_prior
+
     _log(f"exploring {len(queries)} held-out queries with {after.name}", started)
-    exploration = asyncio.run(held_out_run(after, queries)).rates()
+    exploration = asyncio.run(held_out_run(after, queries, fit_training_prior(data / "train.jsonl", "hf"))).rates()
     timings["exploration"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - started
 
@@ -266,7 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(results))
     for task, row in exploration.items():
         print(f"held-out exploration {task:>15}: {row['requests']} requests, {row['valid_calls']:.1%} valid calls, "
-              f"{row['schema_valid']:.1%} accepted, {row['agreement']:.1%} agree with the teacher")
+              f"{row['schema_valid']:.1%} accepted, {row['agreement']:.1%} agree with the teacher "
+              f"[prior {row.get('prior_agreement', 0.0):.1%}]"
+              + (f"; a list where the teacher's has one: {row['nonempty_when_teacher']:.1%} of "
+                 f"{row['teacher_lists']}" if "teacher_lists" in row else ""))
     print(f"loss {summary['loss_first']} -> {summary['loss_last']} in {summary['steps']} steps; "
           f"seconds: {summary['seconds']}")
     return 0

@@ -38,6 +38,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "top6-full-lr1e-4": {"lora": False, "train_layers": 6, "learning_rate": 1e-4},
     "top6-lora-r64-lr1e-3": {"lora": True, "lora_r": 64, "lora_alpha": 64, "train_layers": 6, "learning_rate": 1e-3},
     "today-dw4": {"lora": True, "lora_r": 16, "lora_alpha": 32, "learning_rate": 3e-4, "decision_weight": 4.0},
+    "top6-full-lr1e-4-dw4": {"lora": False, "train_layers": 6, "learning_rate": 1e-4, "decision_weight": 4.0},
     "lora-r16-lr1e-3-dw4": {"lora": True, "lora_r": 16, "lora_alpha": 32, "learning_rate": 1e-3,
                             "decision_weight": 4.0},
 }

@@ -24,10 +24,11 @@ import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
+from converters.functiongemma import ToolCall
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from tasks.registry import TASKS
@@ -51,6 +52,12 @@ HERE = Path(__file__).resolve().parent
 SAMPLE_REPO = HERE / "sample_repo"
 QUERIES = HERE / "sample_queries.jsonl"
 HELD_OUT = 4  # the last queries of sample_queries.jsonl are never recorded for training
+
+
+def _has_items(calls: Sequence[ToolCall], free_text: Collection[str]) -> bool:
+    """Whether one of the calls' decision arguments is a non-empty list."""
+    return any(isinstance(value, list) and value for call in calls for name, value in call.arguments.items()
+               if name not in free_text)
 
 
 class AgreementCheck(ModelBackend):
@@ -87,6 +94,9 @@ class AgreementCheck(ModelBackend):
         self.counts[f"{request.task}/valid"] += 1
         if decisions_agree(expected.calls, reply.calls, task.free_text_fields):
             self.counts[f"{request.task}/agree"] += 1
+        if _has_items(expected.calls, task.free_text_fields):
+            self.counts[f"{request.task}/teacher_items"] += 1
+            self.counts[f"{request.task}/items_too"] += _has_items(reply.calls, task.free_text_fields)
         return reply
 
     def rates(self) -> dict[str, dict[str, float | int]]:
@@ -107,6 +117,10 @@ class AgreementCheck(ModelBackend):
                 "agreement": agree / n if n else 0.0,
                 "teacher_fallbacks": n - valid,
             }
+            listed = sum(self.counts[f"{t}/teacher_items"] for t in keys)
+            if listed:  # a decision list the teacher filled (select_symbols' selection): did the student fill it?
+                table[name]["teacher_lists"] = listed
+                table[name]["nonempty_when_teacher"] = sum(self.counts[f"{t}/items_too"] for t in keys) / listed
             if self.prior is not None:
                 table[name]["prior_agreement"] = sum(self.counts[f"{t}/prior_agree"] for t in keys) / n if n else 0.0
         return table

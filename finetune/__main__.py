@@ -11,11 +11,15 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from teacher.cli_args import CommandParser, Number, configure_logging, output_name, output_problem, positive_int, seed
 from teacher.errors import FineTrainingError
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from finetune.sft import SftSettings
+
+__all__ = ["main", "resolve_sft"]
 
 #: the smallest tokenizer of a tiny model: 256 byte pieces, Gemma's special tokens and the control tokens need room
 MIN_VOCAB = 512
@@ -175,9 +179,9 @@ def _run(args: argparse.Namespace) -> int:
 
         print(build_base(args.out, args.from_gguf))
     elif args.stage == "sft":
-        from finetune.sft import SftSettings, run_sft
+        from finetune.sft import run_sft
 
-        sft_settings = resolve(SftSettings, args)
+        sft_settings = resolve_sft(args)
         _output(Path(sft_settings.out), directory=True)
         print(run_sft(sft_settings))
     elif args.stage == "dpo":
@@ -243,6 +247,16 @@ def _run(args: argparse.Namespace) -> int:
             settings.make_data = generated_data("schema", args.schema, args.count, args.name, args.root)
         print(write_report(run_pipeline(settings)))
     return 0
+
+
+def resolve_sft(args: argparse.Namespace) -> SftSettings:
+    """The sft stage's settings: the defaults, then the recipe of a base built by ``finetune base``
+    (:func:`finetune.recipe.sft_defaults`), then ``--config``, then the flags given."""
+    from finetune.config import resolve
+    from finetune.recipe import sft_defaults
+    from finetune.sft import SftSettings
+
+    return resolve(SftSettings, args, preset=lambda given: sft_defaults(given.get("base"), given))
 
 
 def generated_data(option: str, value: str, count: int, name: str, root: Path) -> Callable[[Path], None]:

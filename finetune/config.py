@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -124,8 +124,11 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
 
 
-def resolve(config: type[C], args: argparse.Namespace) -> C:  # C is a dataclass
-    """The configuration from defaults, then the ``--config`` YAML file, then the flags that were given."""
+def resolve(
+    config: type[C], args: argparse.Namespace, preset: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+) -> C:  # C is a dataclass
+    """The configuration from defaults, then ``preset`` (given the settings from the file and flags, the defaults
+    that suit them: e.g. a base model's recipe), then the ``--config`` YAML file, then the flags that were given."""
     hints = get_type_hints(config)
     fields = dataclasses.fields(config)  # type: ignore[arg-type]
     by_name = {item.name: item for item in fields}
@@ -140,6 +143,8 @@ def resolve(config: type[C], args: argparse.Namespace) -> C:  # C is a dataclass
         given = getattr(args, name, None)
         if given is not None:
             values[name] = _coerce(given, item, hints[name], f"--{name.replace('_', '-')}")
+    if preset is not None:
+        values = {**preset(values), **values}
     missing = [
         item.name
         for item in fields

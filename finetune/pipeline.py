@@ -131,6 +131,7 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS
     from finetune.merge import merge
     from finetune.modelfile import write_modelfile
     from finetune.quantize import quantize
+    from finetune.recipe import sft_defaults
     from finetune.sft import SftSettings, run_sft
     from finetune.tiny import build_tiny_model
 
@@ -182,7 +183,7 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS
         if unknown:
             raise ConfigError(f"unknown {kind.__name__} setting(s): {', '.join(sorted(unknown))}")
         values = {
-            **(defaults if tiny else {}),
+            **(defaults if tiny else sft_defaults(src, extra) if kind is SftSettings else {}),
             **extra,
             "base": str(src),
             "data": str(data),

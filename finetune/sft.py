@@ -56,6 +56,11 @@ class SftSettings(TrainingSettings):
         metadata={"help": "with --train-layers: compute the frozen layers' output once per example and read it "
                           "back every later epoch (kept in OUT/activations, so a resumed run reuses it)"},
     )
+    recipe_name: str = dataclasses.field(
+        default="",
+        metadata={"help": "the name of the recipe these settings come from (a base built by finetune base starts "
+                          "from finetune.recipe's; recorded in training.json and the model card)"},
+    )
     decision_weight: float = dataclasses.field(
         default=1.0,
         metadata={"help": "loss weight of decision tokens (call-argument values, free-text fields excepted) "
@@ -253,6 +258,8 @@ def recipe(trainer: Any, settings: SftSettings) -> dict[str, Any]:
         "activation_cache": trainer.activation_cache.stats() if trainer.activation_cache is not None else None,
         "decision_weight": settings.decision_weight,
     }
+    if settings.recipe_name:
+        found["name"] = settings.recipe_name
     if trainer.decision_tokens is not None:
         found["decision_token_share"] = round(trainer.decision_tokens.share(), 4)
     return found

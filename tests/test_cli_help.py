@@ -53,7 +53,8 @@ CLIS: list[tuple[str, tuple[str, ...], str]] = [
     ("benchmarks.cli_intent_latency", (), "(default: "),
     ("benchmarks.constrained_decoding", (), "--per-task PER_TASK examples per task (default: 40)"),
     ("interpreters.calibration", (), "--min-points MIN_POINTS the fewest branch points a label needs (default: 8)"),
-    ("benchmarks.real_student", (), "--steps STEPS SFT optimizer steps (default: 240)"),
+    ("benchmarks.real_student", (), "--data DATA a python -m converters.dataset folder (built with its defaults when "
+     "absent) (default: training/data/real)"),
     ("benchmarks.sft_speed", (), "--batch-size BATCH_SIZE examples per step (default: 4)"),
     ("benchmarks.sft_throughput", (), "--batch-size BATCH_SIZE examples per step (default: 16)"),
 ]

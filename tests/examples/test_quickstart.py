@@ -65,3 +65,32 @@ def test_the_held_out_check_sets_the_prior_beside_the_student() -> None:
     lines = summary_lines(check.rates(), evaluation)
     assert "100.0% agree with the teacher (prior 0.0%)" in lines[0]
     assert lines[-1] == "   eval split (2 examples), exact match: tuned q8.gguf 52.0% ≈prior, prior 50.0%"
+
+
+def test_the_held_out_check_counts_a_selection_the_student_left_empty() -> None:
+    """Where the teacher selects symbols, the check says how often the student selected any (issue 27, item 5)."""
+    import asyncio
+
+    from converters.functiongemma import ToolCall
+    from examples.quickstart import AgreementCheck
+    from interpreters.scripted import FunctionModel
+    from tasks.select_symbols import Candidates, SelectSymbolsInput, SelectSymbolsTask
+    from teacher.model import ModelRequest, request_for
+
+    inputs = [SelectSymbolsInput(topic=f"topic {n}", symbol="checkout", candidates=Candidates(inputs=("Cart", "Order")))
+              for n in range(4)]
+    selected = {"topic 0": ["Cart"], "topic 1": ["Order"], "topic 2": [], "topic 3": ["Cart", "Order"]}
+    chosen = {"topic 0": ["Cart"], "topic 1": [], "topic 2": [], "topic 3": ["Order"]}
+
+    def teacher(asked: ModelRequest) -> ToolCall:
+        return ToolCall("select_symbols", {"selected": selected[asked.input.topic]})
+
+    def student(asked: ModelRequest) -> ToolCall:
+        return ToolCall("select_symbols", {"selected": chosen[asked.input.topic]})
+
+    check = AgreementCheck(FunctionModel(student), FunctionModel(teacher))
+    for one in inputs:
+        asyncio.run(check.complete(request_for(SelectSymbolsTask(), one)))
+    row = check.rates()["select_symbols"]
+    assert row["teacher_lists"] == 3 and row["nonempty_when_teacher"] == 2 / 3  # topic 1 left empty
+    assert row["agreement"] == 2 / 4  # topics 0 and 2; topic 3 selects a different set
