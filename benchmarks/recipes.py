@@ -64,17 +64,19 @@ def held_out(data: Path, per_task: int) -> dict[str, list[Any]]:
     return dict(sorted(groups.items()))
 
 
-def score_checkpoint(checkpoint: Path, work: Path, groups: dict[str, list[Any]]) -> dict[str, Any]:
-    """Per task: the q8_0 GGUF of one checkpoint on the held-out examples."""
+def score_checkpoint(checkpoint: Path, work: Path, groups: dict[str, list[Any]], model: Path) -> dict[str, Any]:
+    """Per task: the q8_0 GGUF of one checkpoint on the held-out examples. A trainer's checkpoint of a full
+    fine-tune lacks what the export needs beside the weights (``tokenizer.model``, the provenance): those come
+    from the training's final ``model`` folder."""
+    from benchmarks.real_student import quantized_student
     from finetune.evaluate import open_backend, score_backend
-    from finetune.export import export_gguf
-    from finetune.merge import merge
-    from finetune.quantize import quantize
+    from finetune.provenance import PROVENANCE_FILE
 
-    merged, f16, q8 = work / "merged", work / "f16.gguf", work / "q8_0.gguf"
-    merge(checkpoint, merged)
-    export_gguf(merged, f16, "f16")
-    quantize(f16, q8, "q8_0")
+    for name in ("tokenizer.model", PROVENANCE_FILE):
+        if not (checkpoint / name).is_file() and (model / name).is_file():
+            shutil.copy2(model / name, checkpoint / name)
+    shutil.rmtree(work, ignore_errors=True)  # what an interrupted scoring left is not this checkpoint's
+    q8 = quantized_student(checkpoint, work, "checkpoint")
     backend = open_backend(q8, MAX_TOKENS, "hf")
     try:
         return {task: score_backend(backend, examples, "hf") for task, examples in groups.items()}
@@ -108,7 +110,7 @@ def run_recipe(name: str, args: Any, groups: dict[str, list[Any]], started: floa
         point = points / f"{step}.json"
         if not point.is_file():
             _log(f"{name}: scoring checkpoint {step} ({step * COMMON['batch_size']} examples seen)", started)
-            scores = score_checkpoint(checkpoint, folder / "work", groups)
+            scores = score_checkpoint(checkpoint, folder / "work", groups, sft / "model")
             point.write_text(json.dumps(scores, indent=2), encoding="utf-8")
         scores = json.loads(point.read_text(encoding="utf-8"))
         curve.append({"examples": step * COMMON["batch_size"],
