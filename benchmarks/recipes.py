@@ -18,6 +18,7 @@ interrupted run continues. Results: ``ROOT/recipes/results.json``, ``results.md`
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -97,9 +98,15 @@ def run_recipe(name: str, args: Any, groups: dict[str, list[Any]], started: floa
     sft = folder / "sft"
     if not finished(sft):
         _log(f"{name}: training {steps} steps of {COMMON['batch_size']}", started)
-        run_sft(SftSettings(base=str(cached_base()), data=str(args.data), out=str(sft), max_steps=steps,
-                            save_steps=every, keep_checkpoints=steps // every + 1,
-                            **{**COMMON, **RECIPES[name]}))
+        settings = SftSettings(base=str(cached_base()), data=str(args.data), out=str(sft), max_steps=steps,
+                               save_steps=every, keep_checkpoints=steps // every + 1, **{**COMMON, **RECIPES[name]})
+        # in a child process: the trainer's memory (13 GB for LoRA on every layer) goes back before llama.cpp
+        # loads each checkpoint (in one process the scoring was killed for memory)
+        child = multiprocessing.get_context("spawn").Process(target=run_sft, args=(settings,))
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"recipes: {name}: training failed (exit code {child.exitcode}; see above)")
     training = json.loads((sft / "training.json").read_text(encoding="utf-8"))
     points = folder / "points"
     points.mkdir(parents=True, exist_ok=True)
