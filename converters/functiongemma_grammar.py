@@ -540,7 +540,11 @@ def _shortest(node: Node, memo: dict[int, tuple[Node, str]]) -> str:
         found = "}"
     else:
         assert isinstance(node, DistinctItems)
-        found = _shortest(node.unfold(), memo)
+        # directly, not through unfold(): every option leads to another subset of the values (2^n of them)
+        need = max(0, node.low - len(node.used))
+        items = sorted((_shortest(value, memo) for index, value in enumerate(node.values) if index not in node.used),
+                       key=len)[:need]
+        found = ("" if not node.used or not items else ",") + ",".join(items) + "]"
     memo[id(node)] = (node, found)
     return found
 

@@ -229,3 +229,18 @@ def test_an_enum_array_cut_after_several_items_is_closed_by_its_shortest_ending(
         assert closed is not None and closed.done, (count, wire_text(ending))
         (call,) = parse_calls(wire_text(cut + ending))
         assert call.arguments["flags"][:count] == flags[:count]
+
+
+def test_the_shortest_ending_of_a_long_candidate_list_is_found_without_trying_every_subset() -> None:
+    """select_symbols over 24 candidates: the ending after ``[`` is ``]`` (2^24 subsets were once walked)."""
+    names = [f"name_{n}" for n in range(24)]
+    grammar = call_grammar([SELECT_SYMBOLS.restrict("selected", names).openai()], profile="hf")
+    head = "<start_function_call>call:select_symbols{selected:["
+    for cut in (head, head + "<escape>name_3<escape>", head + "<escape>name_3<escape>,<escape>name_1"):
+        matcher = grammar.matcher().feed(units(cut) or "")
+        assert matcher is not None
+        ending = matcher.shortest()
+        closed = matcher.feed(ending)
+        assert closed is not None and closed.done, (cut, wire_text(ending))
+        (call,) = parse_calls(wire_text((units(cut) or "") + ending))
+        assert call.arguments["selected"][:1] == ([] if cut == head else ["name_3"])
