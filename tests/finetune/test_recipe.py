@@ -51,3 +51,10 @@ def test_flags_and_the_config_file_override_the_recipe(real_base: Path, tmp_path
     assert settings.batch_size == 8  # the flag over the file
     assert settings.max_steps == SftSettings.max_steps and settings.epochs == 1.0  # the recipe's length yields
     assert settings.lora_r == REAL_BASE_SFT.get("lora_r", SftSettings.lora_r)
+
+
+def test_the_recipe_is_the_row_the_benchmark_measured() -> None:
+    from benchmarks.recipes import COMMON, RECIPES
+
+    row = {**COMMON, **RECIPES[REAL_BASE_SFT_NAME]}
+    assert {key: row.get(key) for key in REAL_BASE_SFT} == dict(REAL_BASE_SFT)
