@@ -20,7 +20,6 @@ and seed give byte-identical files.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import hashlib
 import logging
@@ -46,9 +45,8 @@ from converters.writer import DatasetWriter, exact_key, loose_key, order_key
 from interpreters.records import SCHEMA_VERSION, schema_mismatch
 from tasks.registry import TASKS
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     Number,
-    configure_logging,
     counts,
     log_stream,
     output_problem,
@@ -664,8 +662,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.rebuild", description=__doc__.splitlines()[0],
-                                     formatter_class=HelpFormatter)
+    parser = CommandParser(prog="python -m converters.rebuild", description=__doc__.splitlines()[0])
     parser.add_argument("recordings", nargs="+", type=Path, metavar="RECORDINGS", help="session logs or directories")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--task", action="append", help="only this task (repeatable; default all)")
@@ -694,7 +691,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=workers, default=os.cpu_count() or 1,
                         help="processes converting session logs (one per core here; output is the same)")
     args = parser.parse_args(argv)
-    configure_logging()
     unknown = set(args.task or []) - set(TASKS)
     if unknown:
         parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TASKS))}")

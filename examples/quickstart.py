@@ -17,7 +17,6 @@ interrupted run continues where it stopped (``--force`` starts afresh).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import shutil
@@ -32,9 +31,8 @@ from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from tasks.registry import TASKS
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     Number,
-    configure_logging,
     counts,
     output_problem,
     positive_float,
@@ -167,8 +165,7 @@ async def held_out_run(gguf: Path, queries: list[TeachQuery], prior: Prior | Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m examples.quickstart", description=__doc__.splitlines()[0],
-                                     formatter_class=HelpFormatter)
+    parser = CommandParser(prog="python -m examples.quickstart", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("training"), help="where data and models go")
     parser.add_argument("--epochs", type=positive_float, default=2.0, help="SFT epochs")
     parser.add_argument("--max-steps", type=Number(int, minimum=-1), default=-1,
@@ -179,7 +176,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-limit", type=positive_int, help="evaluate only the first N eval examples")
     parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
     args = parser.parse_args(argv)
-    configure_logging()
     problem = output_problem(args.root, directory=True)
     if problem is not None:
         print(f"quickstart: --root {args.root}: {problem}", file=sys.stderr)

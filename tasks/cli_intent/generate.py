@@ -11,7 +11,6 @@ When every category has its share of ``--count`` (60% with context, 20% without,
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -35,9 +34,8 @@ from tasks.cli_intent.schema import CliSchema, SchemaError
 from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.validate import ValidationReport
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     Number,
-    configure_logging,
     non_negative_float,
     output_name,
     output_problem,
@@ -184,12 +182,11 @@ def teacher_backend(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m tasks.cli_intent.generate",
         description="Generate a cli_intent training set for a CLI schema: natural-language requests and their "
         "run_command / clarify answers, 60%% with git context, 20%% without, 20%% negative. Progress is saved "
         "after each batch and a rerun resumes; writes OUT_ROOT/NAME/{train,eval}.jsonl and stats.json.",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("--schema", required=True, help="a CLI schema YAML file, or the name of a shipped one (gh)")
     parser.add_argument("--count", type=positive_int, default=3000, help="examples to generate")
@@ -209,7 +206,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to wait after each batch (rate limiting)")
     parser.add_argument("--force", action="store_true", help="discard saved progress and start afresh")
     args = parser.parse_args(argv)
-    configure_logging()
     try:
         schema, schema_path = resolve_schema(args.schema)
     except SchemaError as error:

@@ -14,7 +14,6 @@ from the recording like any other: de-duplicated, split and in any format.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
@@ -35,8 +34,7 @@ from tasks.score_edge.harvest import harvest
 from tasks.score_edge.pools import QUERIES, QUERY_TEMPLATES
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeTask
 from teacher.cli_args import (
-    HelpFormatter,
-    configure_logging,
+    CommandParser,
     non_negative_int,
     output_problem,
     seed,
@@ -170,12 +168,11 @@ async def record(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m tasks.score_edge.generate",
         description="Write N synthetic score_edge training examples (JSONL) to stdout: edge contexts whose code "
         "is harvested from the standard library (and --harvest packages), scored by the heuristic teacher and "
         "rendered by the FunctionGemma codec in the 2-turn minimal layout. The same seed gives the same bytes.",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("count", type=non_negative_int, metavar="N", nargs="?",
                         help="how many examples to write (zero or more; or --count N)")
@@ -194,7 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="also record the heuristic's answers as a session under DIR for converters.rebuild")
     args = parser.parse_args(argv)
-    configure_logging()
     if (args.count is None) == (args.count_flag is None):
         parser.error("give how many examples to write: N or --count N (one of them)")
     count = args.count if args.count is not None else args.count_flag

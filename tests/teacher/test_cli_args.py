@@ -155,3 +155,44 @@ def test_an_alias_is_hidden_and_the_ollama_flags_are_shared() -> None:
     assert parser.parse_args(["--host", "http://h:1"]).ollama_host == "http://h:1"
     shown = parser.format_help()
     assert "--host" not in shown.replace("--ollama-host", "") and f"(default: {DEFAULT_OLLAMA_MODEL})" in shown
+
+
+@pytest.mark.parametrize(("argv", "level", "transformers"), [
+    ([], "INFO", "error"),
+    (["-v"], "DEBUG", "warning"),
+    (["--verbose"], "DEBUG", "warning"),
+    (["-q"], "WARNING", "error"),
+    (["stage", "-v"], "DEBUG", "warning"),  # after the subcommand
+    (["-v", "stage"], "DEBUG", "warning"),  # before it: the subcommand's parser does not undo it
+    (["--quiet", "stage"], "WARNING", "error"),
+])
+def test_the_command_parser_sets_the_log_level_from_v_and_q(
+    argv: list[str], level: str, transformers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from teacher.cli_args import LOGGED_PACKAGES, CommandParser
+
+    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
+    parser = CommandParser(prog="demo")
+    if "stage" in argv:
+        parser.add_subparsers(dest="stage").add_parser("stage")
+    try:
+        parser.parse_args(argv)
+        for name in LOGGED_PACKAGES:
+            assert logging.getLevelName(logging.getLogger(name).level) == level, name
+        assert __import__("os").environ["TRANSFORMERS_VERBOSITY"] == transformers
+    finally:
+        CommandParser(prog="reset").parse_args([])  # later tests see the default level
+
+
+def test_v_and_q_exclude_each_other_and_show_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from teacher.cli_args import CommandParser
+
+    parser = CommandParser(prog="demo")
+    with pytest.raises(SystemExit) as ended:
+        parser.parse_args(["-v", "-q"])
+    assert ended.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    text = " ".join(parser.format_help().split())
+    assert "-v, --verbose show debug lines" in text and "-q, --quiet show only warnings" in text
+    assert "==SUPPRESS==" not in text
