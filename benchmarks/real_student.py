@@ -59,7 +59,7 @@ def _rebuild(sessions: Path, out: Path) -> list[bytes]:
     """Every example of the recordings (both sides of the rebuild's split), as ``messages`` lines."""
     from converters.rebuild import Options, rebuild
 
-    rebuild([sessions], Options(out=out, format="messages", profile="hf", with_inputs=True), progress=None)
+    rebuild([sessions], Options(out=out, format="messages", profile="hf", with_inputs=True))
     return [*_lines(out / "train.jsonl"), *_lines(out / "eval.jsonl")]
 
 
@@ -134,7 +134,7 @@ def score_artifact(path: Path, groups: dict[str, list[Any]], limit: int | None, 
     for task, examples in groups.items():
         chosen = examples[:limit] if limit is not None else examples
         _log(f"{path.name}: {task} on {len(chosen)} held-out examples", started)
-        results[task] = score_backend(backend, chosen, "hf", progress=sys.stdout, label=f"{path.name} {task}")
+        results[task] = score_backend(backend, chosen, "hf", label=f"{path.name} {task}")
     return results
 
 

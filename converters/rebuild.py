@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
@@ -48,7 +48,6 @@ from teacher.cli_args import (
     CommandParser,
     Number,
     counts,
-    log_stream,
     output_problem,
     seed,
     workers,
@@ -68,8 +67,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _CONTROL = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS))
 
 logger = logging.getLogger(__name__)
-#: where :func:`rebuild` reports progress by default: this module's logger
-PROGRESS = log_stream(logger)
 
 
 @dataclass(frozen=True)
@@ -533,11 +530,9 @@ def _gives_counterparts(task: Any) -> bool:
     return type(task).counterpart is not FineTrainingTeacher.counterpart
 
 
-def rebuild(
-    paths: Sequence[Path], options: Options, progress: IO[str] | None = PROGRESS, workers: int = 1
-) -> RebuildStats:
+def rebuild(paths: Sequence[Path], options: Options, workers: int = 1) -> RebuildStats:
     """Build the dataset under ``options.out`` from the recordings at ``paths``; returns the statistics. Progress
-    lines go to ``progress``: by default this module's logger (INFO), None for none."""
+    (every 100 files) is logged at INFO."""
     files = recording_files(paths)
     options.out.mkdir(parents=True, exist_ok=True)
     counterparts, groups = _scan_counterparts(files)
@@ -551,7 +546,7 @@ def rebuild(
     collecting = gc.isenabled()
     gc.disable()  # the de-duplication sets are large and hold no cycles: spare them the collector's passes
     try:
-        _write(jobs, options, stats, roots, progress, workers, started)
+        _write(jobs, options, stats, roots, workers, started)
     finally:
         if collecting:
             gc.enable()
@@ -568,7 +563,6 @@ def _write(
     options: Options,
     stats: RebuildStats,
     roots: set[str],
-    progress: IO[str] | None,
     workers: int,
     started: float,
 ) -> None:
@@ -590,9 +584,9 @@ def _write(
                 lengths[length] = lengths.get(length, 0) + 1
                 if negative:
                     negatives[negative] = negatives.get(negative, 0) + 1
-            if progress is not None and (done % 100 == 0 or done == len(jobs)) and len(jobs) > 1:
+            if (done % 100 == 0 or done == len(jobs)) and len(jobs) > 1:
                 rate = stats.turns / max(1e-9, time.perf_counter() - started)
-                print(f"{done}/{len(jobs)} files, {stats.turns} turns ({rate:,.0f}/s)", file=progress, flush=True)
+                logger.info("%d/%d files, %d turns (%s/s)", done, len(jobs), stats.turns, f"{rate:,.0f}")
         stats.examples.update({f"{task}/{split}": n for (task, split), n in examples.items()})
         stats.lengths.update(lengths)
         stats.negatives.update(negatives)

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
 from teacher.redact import redact
@@ -40,7 +40,6 @@ __all__ = [
     "dollars",
     "fraction",
     "log_level",
-    "log_stream",
     "name_problem",
     "non_negative_float",
     "non_negative_int",
@@ -336,29 +335,6 @@ def _third_party_verbosity(verbose: bool) -> None:
     transformers = sys.modules.get("transformers")
     if transformers is not None:
         transformers.logging.set_verbosity(logging.WARNING if verbose else logging.ERROR)
-
-
-class _LogLines:
-    """A text stream that logs each whole line written to it at INFO (see :func:`log_stream`)."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self.logger = logger
-        self._partial = ""
-
-    def write(self, text: str) -> int:
-        *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            self.logger.info(line)
-        return len(text)
-
-    def flush(self) -> None:
-        pass  # a line is logged when its newline is written
-
-
-def log_stream(logger: logging.Logger) -> IO[str]:
-    """A ``progress=`` stream that routes what a library writes to it through ``logger`` (INFO, one record a line):
-    the default of the library's progress parameters, shown on stderr by :func:`configure_logging`."""
-    return cast(IO[str], _LogLines(logger))
 
 
 def counts(figures: Mapping[str, object] | Iterable[tuple[str, object]], empty: str = "none") -> str:

@@ -128,23 +128,6 @@ def test_configure_logging_shows_library_lines_on_the_current_stderr_once(
     assert err == "[1/2 sessions, 0.1 s] 'How?' [abc]: 3 turns, skipped none\n"
 
 
-def test_a_log_stream_logs_each_whole_line_at_info(caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
-    from teacher.cli_args import log_stream
-
-    stream = log_stream(logging.getLogger("finetune.progress"))
-    with caplog.at_level(logging.INFO, logger="finetune.progress"):
-        print("  eval: 25/50", file=stream, flush=True)  # print writes the text, then the newline
-        stream.write("[pipeline] sft: ")
-        stream.write("running\nsecond 100%\n")
-    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
-        ("finetune.progress", logging.INFO, "  eval: 25/50"),
-        ("finetune.progress", logging.INFO, "[pipeline] sft: running"),
-        ("finetune.progress", logging.INFO, "second 100%"),
-    ]
-
-
 def test_an_alias_is_hidden_and_the_ollama_flags_are_shared() -> None:
     from teacher.cli_args import DEFAULT_OLLAMA_MODEL, HelpFormatter, add_hidden_alias, add_ollama_flags
 
