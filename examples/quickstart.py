@@ -13,17 +13,26 @@
 
 No API key, GPU or server is needed. Every step is skipped when its output is already there, so an
 interrupted run continues where it stopped (``--force`` starts afresh).
+
+The run is quiet by default: each stage says when it starts and how far it got (every tenth recorded session,
+the training bar, the evaluation's counts), and what llama.cpp, transformers and torch say is hidden; ``-v``
+shows all of it, ``-q`` only warnings and the summary. It ends with a summary that fits one screen and names the
+report.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import shutil
 import sys
 import time
+import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,11 +146,23 @@ def summary_lines(rates: dict[str, dict[str, float | int]], evaluation: dict[str
     return lines
 
 
-def record(queries: Path, out: Path) -> None:
-    """Record the heuristic teacher exploring the sample repository (resumed when partly done)."""
+class EveryTenthSession(logging.Filter):
+    """Lets through every tenth of ``teacher.record``'s per-session lines, and the last: a count, not a list."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("[%d/%d sessions") or not isinstance(record.args, tuple):
+            return True
+        done, total = record.args[0], record.args[1]
+        return not isinstance(done, int) or done % 10 == 0 or done == total
+
+
+def record(queries: Path, out: Path, flags: Sequence[str] = ()) -> None:
+    """Record the heuristic teacher exploring the sample repository (resumed when partly done); ``flags`` are the
+    output flags (``-v``, ``-q``) passed on to ``teacher.record``."""
     from teacher.record import main as record_main
 
-    argv = ["--repo", str(SAMPLE_REPO), "--queries", str(queries), "--teacher", "heuristic", "--out", str(out)]
+    argv = ["--repo", str(SAMPLE_REPO), "--queries", str(queries), "--teacher", "heuristic", "--out", str(out),
+            *flags]
     if (out / "sessions").is_dir():
         argv.append("--resume")
     if record_main(argv) != 0:
@@ -164,6 +185,22 @@ async def held_out_run(gguf: Path, queries: list[TeachQuery], prior: Prior | Non
     return check
 
 
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """For the block, without ``-v``: hide the Python warnings torch, transformers, trl, peft and accelerate give
+    about their own internals, and show ``teacher.record``'s progress every tenth session. (llama.cpp's messages
+    and transformers' log are already hidden by the command line's logging set-up,
+    :func:`teacher.cli_args.configure_logging`.)"""
+    every_tenth, logger = EveryTenthSession(), logging.getLogger("teacher.record")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"(torch|transformers|trl|peft|accelerate|datasets)(\.|$)")
+        logger.addFilter(every_tenth)
+        try:
+            yield
+        finally:
+            logger.removeFilter(every_tenth)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = CommandParser(prog="python -m examples.quickstart", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("training"), help="where data and models go")
@@ -176,6 +213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-limit", type=positive_int, help="evaluate only the first N eval examples")
     parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
     args = parser.parse_args(argv)
+    flags = ["-v"] * getattr(args, "verbose", 0) + ["-q"] * getattr(args, "quiet", False)
+    with contextlib.nullcontext() if flags else quiet_libraries():
+        return run(args, flags)
+
+
+def run(args: argparse.Namespace, flags: Sequence[str]) -> int:
+    """The quickstart's steps, for the flags parsed by :func:`main` (``flags``: the output flags, for the recorder)."""
     problem = output_problem(args.root, directory=True)
     if problem is not None:
         print(f"quickstart: --root {args.root}: {problem}", file=sys.stderr)
@@ -198,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (recordings / "queries.jsonl").write_text("\n".join(train_queries) + "\n", encoding="utf-8")
 
     print(f"1. recording the teacher on {len(train_queries)} queries over examples/sample_repo", flush=True)
-    record(recordings / "queries.jsonl", recordings)
+    record(recordings / "queries.jsonl", recordings, flags)
     print("2-3. rebuilding the data, training the tiny student, exporting q8_0", flush=True)
     settings = PipelineSettings(
         name=name,
@@ -218,12 +262,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     prior = fit_training_prior(settings.data / "train.jsonl")
     check = asyncio.run(held_out_run(gguf, held_out, prior))
     rates = check.rates()
-    for line in summary_lines(rates, evaluation):
-        print(line)
     summary = {"held_out": rates, "eval_split": evaluation["artifacts"], "prior": evaluation.get("prior"),
                "wall_seconds": time.perf_counter() - started}
-    (settings.models / "quickstart.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    print(f"done in {summary['wall_seconds']:.0f} s; eval report: {settings.models / 'eval' / 'eval.md'}")
+    figures = settings.models / "quickstart.json"
+    figures.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(f"\ndone in {summary['wall_seconds']:.0f} s. The student on the held-out queries, against the teacher:")
+    for line in summary_lines(rates, evaluation):
+        print(line)
+    print(f"report: {settings.models / 'eval' / 'eval.md'} (figures: {figures}; model: {gguf})")
     print("the same loop on the real Gemma 3 270M: python -m benchmarks.real_student --root DIR (the 'real' extra)")
     return 0 if rates["all"]["requests"] else 1
 

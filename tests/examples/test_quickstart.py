@@ -65,3 +65,21 @@ def test_the_held_out_check_sets_the_prior_beside_the_student() -> None:
     lines = summary_lines(check.rates(), evaluation)
     assert "100.0% agree with the teacher (prior 0.0%)" in lines[0]
     assert lines[-1] == "   eval split (2 examples), exact match: tuned q8.gguf 52.0% ≈prior, prior 50.0%"
+
+
+def test_quiet_by_default_the_recorder_shows_every_tenth_session(caplog: pytest.LogCaptureFixture) -> None:
+    """Without -v the quickstart shows teacher.record's per-session lines as a count (every tenth, and the last),
+    its other lines in full; the filter is gone once the run ends."""
+    import logging
+
+    from examples.quickstart import EveryTenthSession, quiet_libraries
+
+    logger = logging.getLogger("teacher.record")
+    with caplog.at_level(logging.INFO, logger="teacher.record"), quiet_libraries():
+        for done in range(1, 24):
+            logger.info("[%d/%d sessions, %.1f s] %s: %d turns, skipped %s", done, 23, 0.1, "'q'", 3, "none")
+        logger.warning("%s: set aside unreadable line(s) %s to %s.torn", "log.jsonl", "7", "log.jsonl")
+    shown = [r.getMessage() for r in caplog.records]
+    assert [line.split(",")[0] for line in shown[:-1]] == ["[10/23 sessions", "[20/23 sessions", "[23/23 sessions"]
+    assert shown[-1].startswith("log.jsonl: set aside")
+    assert not any(isinstance(f, EveryTenthSession) for f in logger.filters)
