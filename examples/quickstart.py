@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -185,13 +186,22 @@ async def held_out_run(gguf: Path, queries: list[TeachQuery], prior: Prior | Non
     return check
 
 
+#: what turns off the progress bars of Hugging Face's libraries (loading weights, writing shards, mapping datasets),
+#: read when they are imported
+HF_BARS_OFF = ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS")
+
+
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
     """For the block, without ``-v``: hide the Python warnings torch, transformers, trl, peft and accelerate give
-    about their own internals, and show ``teacher.record``'s progress every tenth session. (llama.cpp's messages
-    and transformers' log are already hidden by the command line's logging set-up,
-    :func:`teacher.cli_args.configure_logging`.)"""
+    about their own internals and the progress bars of Hugging Face's libraries (the stages report their own
+    progress), and show ``teacher.record``'s progress every tenth session. (llama.cpp's messages and transformers'
+    log are already hidden by the command line's logging set-up, :func:`teacher.cli_args.configure_logging`.)"""
     every_tenth, logger = EveryTenthSession(), logging.getLogger("teacher.record")
+    saved = {name: os.environ.get(name) for name in HF_BARS_OFF}
+    os.environ.update(dict.fromkeys(HF_BARS_OFF, "1"))
+    if "transformers" in sys.modules:  # imported already (a test): its switch is read at import
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", module=r"(torch|transformers|trl|peft|accelerate|datasets)(\.|$)")
         logger.addFilter(every_tenth)
@@ -199,6 +209,11 @@ def quiet_libraries() -> Iterator[None]:
             yield
         finally:
             logger.removeFilter(every_tenth)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,14 @@ from finetune.evaluate import calls_agree, expected_calls, schema_valid
 from finetune.generate import Generator, HfGenerator
 from finetune.models import check_model_dir, load_merged, load_tokenizer
 from finetune.provenance import resolve_profile
-from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
+from finetune.train import (
+    TrainingSettings,
+    last_checkpoint,
+    log_progress,
+    lora_config,
+    save_result,
+    trainer_arguments,
+)
 from teacher.cli_args import positive_float, positive_int
 
 __all__ = ["DpoSettings", "mine_pairs", "prepare_dpo", "run_dpo"]
@@ -143,6 +150,7 @@ def run_dpo(settings: DpoSettings) -> Path | None:
         }
         (out / "training.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         return None
+    log_progress(trainer, "dpo")
     result = trainer.train(resume_from_checkpoint=last_checkpoint(settings))
     counts["train_runtime"] = result.metrics.get("train_runtime")
     return save_result(trainer, settings, "dpo", Path(settings.base), counts, started)
