@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from teacher.cli_args import CommandParser, configure_logging, positive_int
+from teacher.cli_args import CommandParser, positive_int
 
 
 def groups_of(data: Path, per_task: int | None) -> dict[str, list[Any]]:
@@ -138,7 +138,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", nargs="+", default=None, help="only these tasks (default: every task)")
     parser.add_argument("--out", type=Path, default=Path("training/benchmarks"), help="where the JSON goes")
     args = parser.parse_args(argv)
-    configure_logging()
     for path in (args.gguf, args.data, args.calibration, args.fit_on):
         if path is not None and not path.is_file():
             print(f"{path}: no such file", file=sys.stderr)

@@ -25,7 +25,7 @@ from pathlib import Path
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from tasks.score_edge.task import FLAGS
-from teacher.cli_args import CommandParser, configure_logging, positive_int
+from teacher.cli_args import CommandParser, positive_int
 from teacher.explore import ScoredEdge, explore, module_prefix
 from teacher.handlers import interpret
 from teacher.propose import propose_all
@@ -109,7 +109,6 @@ def main() -> int:
     missing = [n for n in names if importlib.util.find_spec(n) is None]
     if missing or not names:
         parser.error(f"--packages: not installed: {', '.join(missing)}" if missing else "--packages: none given")
-    configure_logging()
     runs = []
     for name in names:
         run = asyncio.run(package_edges(name, args.count, args.budget))

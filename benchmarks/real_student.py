@@ -114,7 +114,7 @@ def score_artifact(path: Path, groups: dict[str, list[Any]], limit: int | None, 
     for task, examples in groups.items():
         chosen = examples[:limit] if limit is not None else examples
         _log(f"{path.name}: {task} on {len(chosen)} held-out examples", started)
-        results[task] = score_backend(backend, chosen, "hf", progress=sys.stdout, label=f"{path.name} {task}")
+        results[task] = score_backend(backend, chosen, "hf", label=f"{path.name} {task}")
     return results
 
 

@@ -34,7 +34,7 @@ def main() -> None:
     for workers in sorted({1, os.cpu_count() or 1}):
         sink = _Sink()
         start = time.perf_counter()
-        write(args.count, 0, "text", "hf", cast(IO[bytes], sink), None, workers)
+        write(args.count, 0, "text", "hf", cast(IO[bytes], sink), workers)
         seconds = time.perf_counter() - start
         per_100k = seconds * 100_000 / args.count
         print(

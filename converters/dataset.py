@@ -30,9 +30,8 @@ from pathlib import Path
 
 from converters.rebuild import MalformedRecord, Options, rebuild, stats_dict
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     add_exploration_flags,
-    configure_logging,
     non_negative_int,
     positive_int,
     workers,
@@ -106,8 +105,7 @@ def _record_cli_intent(args: argparse.Namespace) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.dataset", description=__doc__.splitlines()[0],
-                                     formatter_class=HelpFormatter)
+    parser = CommandParser(prog="python -m converters.dataset", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("training/data/real"), help="the data set's folder")
     parser.add_argument("--recordings", type=Path, default=Path("training/recordings/real"),
                         help="where every session is recorded (a rerun resumes from it)")
@@ -133,7 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the generators and the order")
     parser.add_argument("--workers", type=workers, default=os.cpu_count() or 1, help="processes for the rebuild")
     args = parser.parse_args(argv)
-    configure_logging()
     try:
         repos = _repositories(args)
     except (OSError, ValueError) as error:

@@ -20,7 +20,6 @@ and seed give byte-identical files.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import hashlib
 import logging
@@ -34,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
@@ -46,11 +45,9 @@ from converters.writer import DatasetWriter, exact_key, loose_key, order_key
 from interpreters.records import SCHEMA_VERSION, schema_mismatch
 from tasks.registry import TASKS
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     Number,
-    configure_logging,
     counts,
-    log_stream,
     output_problem,
     seed,
     workers,
@@ -70,8 +67,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _CONTROL = re.compile("|".join(re.escape(t) for t in CONTROL_TOKENS))
 
 logger = logging.getLogger(__name__)
-#: where :func:`rebuild` reports progress by default: this module's logger
-PROGRESS = log_stream(logger)
 
 
 @dataclass(frozen=True)
@@ -535,11 +530,9 @@ def _gives_counterparts(task: Any) -> bool:
     return type(task).counterpart is not FineTrainingTeacher.counterpart
 
 
-def rebuild(
-    paths: Sequence[Path], options: Options, progress: IO[str] | None = PROGRESS, workers: int = 1
-) -> RebuildStats:
+def rebuild(paths: Sequence[Path], options: Options, workers: int = 1) -> RebuildStats:
     """Build the dataset under ``options.out`` from the recordings at ``paths``; returns the statistics. Progress
-    lines go to ``progress``: by default this module's logger (INFO), None for none."""
+    (every 100 files) is logged at INFO."""
     files = recording_files(paths)
     options.out.mkdir(parents=True, exist_ok=True)
     counterparts, groups = _scan_counterparts(files)
@@ -553,7 +546,7 @@ def rebuild(
     collecting = gc.isenabled()
     gc.disable()  # the de-duplication sets are large and hold no cycles: spare them the collector's passes
     try:
-        _write(jobs, options, stats, roots, progress, workers, started)
+        _write(jobs, options, stats, roots, workers, started)
     finally:
         if collecting:
             gc.enable()
@@ -570,7 +563,6 @@ def _write(
     options: Options,
     stats: RebuildStats,
     roots: set[str],
-    progress: IO[str] | None,
     workers: int,
     started: float,
 ) -> None:
@@ -592,9 +584,9 @@ def _write(
                 lengths[length] = lengths.get(length, 0) + 1
                 if negative:
                     negatives[negative] = negatives.get(negative, 0) + 1
-            if progress is not None and (done % 100 == 0 or done == len(jobs)) and len(jobs) > 1:
+            if (done % 100 == 0 or done == len(jobs)) and len(jobs) > 1:
                 rate = stats.turns / max(1e-9, time.perf_counter() - started)
-                print(f"{done}/{len(jobs)} files, {stats.turns} turns ({rate:,.0f}/s)", file=progress, flush=True)
+                logger.info("%d/%d files, %d turns (%s/s)", done, len(jobs), stats.turns, f"{rate:,.0f}")
         stats.examples.update({f"{task}/{split}": n for (task, split), n in examples.items()})
         stats.lengths.update(lengths)
         stats.negatives.update(negatives)
@@ -664,8 +656,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m converters.rebuild", description=__doc__.splitlines()[0],
-                                     formatter_class=HelpFormatter)
+    parser = CommandParser(prog="python -m converters.rebuild", description=__doc__.splitlines()[0])
     parser.add_argument("recordings", nargs="+", type=Path, metavar="RECORDINGS", help="session logs or directories")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--task", action="append", help="only this task (repeatable; default all)")
@@ -694,7 +685,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=workers, default=os.cpu_count() or 1,
                         help="processes converting session logs (one per core here; output is the same)")
     args = parser.parse_args(argv)
-    configure_logging()
     unknown = set(args.task or []) - set(TASKS)
     if unknown:
         parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TASKS))}")

@@ -11,7 +11,6 @@ fallback, which the result reports.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from pathlib import Path
@@ -20,11 +19,10 @@ from interpreters.backends import BackendSpecError, build_backend, spec_from_fla
 from interpreters.lsp import LspServer
 from interpreters.ollama import OllamaStudent
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     add_exploration_flags,
     add_hidden_alias,
     add_ollama_flags,
-    configure_logging,
     counts,
     user_text,
 )
@@ -41,8 +39,7 @@ async def explore_with_student(repo: Path, query: TeachQuery, student: ModelBack
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m examples.agent", description=__doc__.splitlines()[0],
-                                     formatter_class=HelpFormatter)
+    parser = CommandParser(prog="python -m examples.agent", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, required=True, help="repository to explore")
     parser.add_argument("--topic", type=user_text, required=True, help="what to explore for")
     parser.add_argument("--symbol", type=user_text, action="append", required=True,
@@ -55,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     add_hidden_alias(parser, "--model", dest="ollama_model")  # the older spellings
     add_hidden_alias(parser, "--host", dest="ollama_host")
     args = parser.parse_args(argv)
-    configure_logging()
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
     try:

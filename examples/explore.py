@@ -3,13 +3,12 @@
 The exploration program runs against the real jedi language server and the heuristic teacher (no API key,
 GPU or server needed). Every model answer also goes through the FunctionGemma codec: the student's prompt is
 rendered, the answer written in the wire format and parsed back, and the first exchange of each task is
-printed, so what a fine-tuned student would read and write is visible. By default it explores
-``examples/sample_repo``.
+printed, so what a fine-tuned student would read and write is visible (``-q`` leaves the exchanges out, with
+the progress lines). By default it explores ``examples/sample_repo``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
@@ -19,10 +18,9 @@ from converters.functiongemma import PROFILES, Profile, completion_terminator, p
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     add_exploration_flags,
     add_ollama_flags,
-    configure_logging,
     counts,
     output_problem,
     user_text,
@@ -100,8 +98,7 @@ async def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m examples.explore", description=__doc__.splitlines()[0],
-                                     formatter_class=HelpFormatter)
+    parser = CommandParser(prog="python -m examples.explore", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=SAMPLE_REPO, help="repository root (default: the sample)")
     parser.add_argument("--topic", type=user_text, default=DEFAULT_TOPIC, help="what to explore for")
     parser.add_argument("--symbol", type=user_text, action="append",
@@ -109,14 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_exploration_flags(parser)
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="FunctionGemma profile shown")
     parser.add_argument("--out", type=Path, help="also write the exploration as JSON to this file")
-    parser.add_argument("--quiet", action="store_true", help="do not print the FunctionGemma exchanges")
     parser.add_argument("--student", metavar="SPEC",
                         help="explore with the fine-tuned student instead: ollama[:NAME], gguf:PATH (or llamacpp "
                              "with --gguf) or hf:DIR")
     parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
     add_ollama_flags(parser)
     args = parser.parse_args(argv)
-    configure_logging()
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
     problem = output_problem(args.out, directory=False) if args.out is not None else None
@@ -150,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             print(f"explore: {error}", file=sys.stderr)
             return 2
-    return asyncio.run(run(args.repo, query, args.profile, not args.quiet, args.out))
+    return asyncio.run(run(args.repo, query, args.profile, not getattr(args, "quiet", False), args.out))
 
 
 if __name__ == "__main__":

@@ -13,18 +13,27 @@
 
 No API key, GPU or server is needed. Every step is skipped when its output is already there, so an
 interrupted run continues where it stopped (``--force`` starts afresh).
+
+The run is quiet by default: each stage says when it starts and how far it got (every tenth recorded session,
+the training bar, the evaluation's counts), and what llama.cpp, transformers and torch say is hidden; ``-v``
+shows all of it, ``-q`` only warnings and the summary. It ends with a summary that fits one screen and names the
+report.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
+import os
 import shutil
 import sys
 import time
+import warnings
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +42,8 @@ from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from tasks.registry import TASKS
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     Number,
-    configure_logging,
     counts,
     output_problem,
     positive_float,
@@ -153,11 +161,23 @@ def summary_lines(rates: dict[str, dict[str, float | int]], evaluation: dict[str
     return lines
 
 
-def record(queries: Path, out: Path) -> None:
-    """Record the heuristic teacher exploring the sample repository (resumed when partly done)."""
+class EveryTenthSession(logging.Filter):
+    """Lets through every tenth of ``teacher.record``'s per-session lines, and the last: a count, not a list."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("[%d/%d sessions") or not isinstance(record.args, tuple):
+            return True
+        done, total = record.args[0], record.args[1]
+        return not isinstance(done, int) or done % 10 == 0 or done == total
+
+
+def record(queries: Path, out: Path, flags: Sequence[str] = ()) -> None:
+    """Record the heuristic teacher exploring the sample repository (resumed when partly done); ``flags`` are the
+    output flags (``-v``, ``-q``) passed on to ``teacher.record``."""
     from teacher.record import main as record_main
 
-    argv = ["--repo", str(SAMPLE_REPO), "--queries", str(queries), "--teacher", "heuristic", "--out", str(out)]
+    argv = ["--repo", str(SAMPLE_REPO), "--queries", str(queries), "--teacher", "heuristic", "--out", str(out),
+            *flags]
     if (out / "sessions").is_dir():
         argv.append("--resume")
     if record_main(argv) != 0:
@@ -180,9 +200,38 @@ async def held_out_run(gguf: Path, queries: list[TeachQuery], prior: Prior | Non
     return check
 
 
+#: what turns off the progress bars of Hugging Face's libraries (loading weights, writing shards, mapping datasets),
+#: read when they are imported
+HF_BARS_OFF = ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS")
+
+
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """For the block, without ``-v``: hide the Python warnings torch, transformers, trl, peft and accelerate give
+    about their own internals and the progress bars of Hugging Face's libraries (the stages report their own
+    progress), and show ``teacher.record``'s progress every tenth session. (llama.cpp's messages and transformers'
+    log are already hidden by the command line's logging set-up, :func:`teacher.cli_args.configure_logging`.)"""
+    every_tenth, logger = EveryTenthSession(), logging.getLogger("teacher.record")
+    saved = {name: os.environ.get(name) for name in HF_BARS_OFF}
+    os.environ.update(dict.fromkeys(HF_BARS_OFF, "1"))
+    if "transformers" in sys.modules:  # imported already (a test): its switch is read at import
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"(torch|transformers|trl|peft|accelerate|datasets)(\.|$)")
+        logger.addFilter(every_tenth)
+        try:
+            yield
+        finally:
+            logger.removeFilter(every_tenth)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m examples.quickstart", description=__doc__.splitlines()[0],
-                                     formatter_class=HelpFormatter)
+    parser = CommandParser(prog="python -m examples.quickstart", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("training"), help="where data and models go")
     parser.add_argument("--epochs", type=positive_float, default=2.0, help="SFT epochs")
     parser.add_argument("--max-steps", type=Number(int, minimum=-1), default=-1,
@@ -193,7 +242,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-limit", type=positive_int, help="evaluate only the first N eval examples")
     parser.add_argument("--force", action="store_true", help="discard earlier results and start afresh")
     args = parser.parse_args(argv)
-    configure_logging()
+    flags = ["-v"] * getattr(args, "verbose", 0) + ["-q"] * getattr(args, "quiet", False)
+    with contextlib.nullcontext() if flags else quiet_libraries():
+        return run(args, flags)
+
+
+def run(args: argparse.Namespace, flags: Sequence[str]) -> int:
+    """The quickstart's steps, for the flags parsed by :func:`main` (``flags``: the output flags, for the recorder)."""
     problem = output_problem(args.root, directory=True)
     if problem is not None:
         print(f"quickstart: --root {args.root}: {problem}", file=sys.stderr)
@@ -216,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (recordings / "queries.jsonl").write_text("\n".join(train_queries) + "\n", encoding="utf-8")
 
     print(f"1. recording the teacher on {len(train_queries)} queries over examples/sample_repo", flush=True)
-    record(recordings / "queries.jsonl", recordings)
+    record(recordings / "queries.jsonl", recordings, flags)
     print("2-3. rebuilding the data, training the tiny student, exporting q8_0", flush=True)
     settings = PipelineSettings(
         name=name,
@@ -236,12 +291,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     prior = fit_training_prior(settings.data / "train.jsonl")
     check = asyncio.run(held_out_run(gguf, held_out, prior))
     rates = check.rates()
-    for line in summary_lines(rates, evaluation):
-        print(line)
     summary = {"held_out": rates, "eval_split": evaluation["artifacts"], "prior": evaluation.get("prior"),
                "wall_seconds": time.perf_counter() - started}
-    (settings.models / "quickstart.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    print(f"done in {summary['wall_seconds']:.0f} s; eval report: {settings.models / 'eval' / 'eval.md'}")
+    figures = settings.models / "quickstart.json"
+    figures.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(f"\ndone in {summary['wall_seconds']:.0f} s. The student on the held-out queries, against the teacher:")
+    for line in summary_lines(rates, evaluation):
+        print(line)
+    print(f"report: {settings.models / 'eval' / 'eval.md'} (figures: {figures}; model: {gguf})")
     print("the same loop on the real Gemma 3 270M: python -m benchmarks.real_student --root DIR (the 'real' extra)")
     return 0 if rates["all"]["requests"] else 1
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from teacher.cli_args import CommandParser, Number, configure_logging, output_name, output_problem, positive_int, seed
+from teacher.cli_args import CommandParser, Number, output_name, output_problem, positive_int, seed
 from teacher.errors import FineTrainingError
 
 if TYPE_CHECKING:
@@ -276,7 +276,6 @@ def generated_data(option: str, value: str, count: int, name: str, root: Path) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    configure_logging()
     from finetune.card import PushError
     from finetune.config import ConfigError
     from finetune.data import DatasetError

@@ -11,23 +11,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import random
 import time
 from collections import Counter
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from converters.functiongemma import BOS, FunctionGemmaFormatError, split_output
 from finetune.data import Example, dataset_file, load_examples
 from finetune.evaluate import calls_agree, expected_calls, schema_valid
 from finetune.generate import Generator, HfGenerator
 from finetune.models import check_model_dir, load_merged, load_tokenizer
-from finetune.progress import PROGRESS
 from finetune.provenance import resolve_profile
-from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
+from finetune.train import (
+    TrainingSettings,
+    last_checkpoint,
+    log_progress,
+    lora_config,
+    save_result,
+    trainer_arguments,
+)
 from teacher.cli_args import positive_float, positive_int
 
 __all__ = ["DpoSettings", "mine_pairs", "prepare_dpo", "run_dpo"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -52,9 +61,10 @@ class DpoSettings(TrainingSettings):
 
 
 def mine_pairs(
-    generator: Generator, examples: list[Example], limit: int, seed: int = 0, progress: IO[str] | None = None
+    generator: Generator, examples: list[Example], limit: int, seed: int = 0
 ) -> tuple[list[dict[str, str]], Counter[str]]:
-    """Preference pairs from the model's wrong or invalid answers on up to ``limit`` examples, and the counts."""
+    """Preference pairs from the model's wrong or invalid answers on up to ``limit`` examples, and the counts
+    (progress logged every 25 examples)."""
     chosen_examples = list(examples)
     random.Random(seed).shuffle(chosen_examples)
     chosen_examples = chosen_examples[:limit]
@@ -78,12 +88,12 @@ def mine_pairs(
             pairs.append(
                 {"prompt": example.prompt, "chosen": example.completion, "rejected": output, "where": example.where}
             )
-        if progress is not None and (index % 25 == 0 or index == len(chosen_examples)):
-            print(f"  mining: {index}/{len(chosen_examples)}, {len(pairs)} pairs", file=progress, flush=True)
+        if index % 25 == 0 or index == len(chosen_examples):
+            logger.info("  mining: %d/%d, %d pairs", index, len(chosen_examples), len(pairs))
     return pairs, counts
 
 
-def _pairs(settings: DpoSettings, progress: IO[str] | None) -> tuple[list[dict[str, str]], dict[str, int]]:
+def _pairs(settings: DpoSettings) -> tuple[list[dict[str, str]], dict[str, int]]:
     cache = Path(settings.out) / "pairs.jsonl"
     counts_file = Path(settings.out) / "pairs.counts.json"
     if cache.is_file() and counts_file.is_file():
@@ -92,17 +102,17 @@ def _pairs(settings: DpoSettings, progress: IO[str] | None) -> tuple[list[dict[s
     resolve_profile(settings.profile, Path(settings.data))  # the data's recorded profile must be the one asked for
     train = load_examples(dataset_file(Path(settings.data), "train"), settings.profile)  # type: ignore[arg-type]
     generator = HfGenerator(Path(settings.base), settings.max_new_tokens)
-    pairs, counts = mine_pairs(generator, train, settings.mine_examples, settings.seed, progress)
+    pairs, counts = mine_pairs(generator, train, settings.mine_examples, settings.seed)
     Path(settings.out).mkdir(parents=True, exist_ok=True)
     cache.write_text("".join(json.dumps(p) + "\n" for p in pairs), encoding="utf-8")
     counts_file.write_text(json.dumps(dict(counts)), encoding="utf-8")
     return pairs, dict(counts)
 
 
-def prepare_dpo(settings: DpoSettings, progress: IO[str] | None = PROGRESS) -> tuple[Any, dict[str, Any]]:
+def prepare_dpo(settings: DpoSettings) -> tuple[Any, dict[str, Any]]:
     """The ready-to-train ``DPOTrainer`` (None when no pair was mined) and the mining counts."""
     base = check_model_dir(Path(settings.base), "SFT model")
-    pairs, counts = _pairs(settings, progress)
+    pairs, counts = _pairs(settings)
     summary: dict[str, Any] = {"pairs": len(pairs), "mining": counts}
     if not pairs:
         return None, summary
@@ -126,10 +136,10 @@ def prepare_dpo(settings: DpoSettings, progress: IO[str] | None = PROGRESS) -> t
     return trainer, summary
 
 
-def run_dpo(settings: DpoSettings, progress: IO[str] | None = PROGRESS) -> Path | None:
+def run_dpo(settings: DpoSettings) -> Path | None:
     """Mine pairs, train, save; returns ``OUT/model``, or None when the SFT model made no mistake to learn from."""
     started = time.perf_counter()
-    trainer, counts = prepare_dpo(settings, progress)
+    trainer, counts = prepare_dpo(settings)
     out = Path(settings.out)
     if trainer is None:
         summary = {
@@ -140,6 +150,7 @@ def run_dpo(settings: DpoSettings, progress: IO[str] | None = PROGRESS) -> Path 
         }
         (out / "training.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         return None
+    log_progress(trainer, "dpo")
     result = trainer.train(resume_from_checkpoint=last_checkpoint(settings))
     counts["train_runtime"] = result.metrics.get("train_runtime")
     return save_result(trainer, settings, "dpo", Path(settings.base), counts, started)

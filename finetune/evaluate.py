@@ -40,12 +40,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,7 +55,6 @@ from converters.rebuild import prompt_completion
 from converters.schema import nested_value
 from finetune.data import DatasetError, Example, dataset_file, load_examples
 from finetune.models import ModelError
-from finetune.progress import PROGRESS
 from finetune.provenance import resolve_profile
 from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
 from interpreters.llamacpp import Completion, completion_reply
@@ -101,6 +101,8 @@ __all__ = [
     "task_of",
     "write_report",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def schema_valid(example: Example, calls: Sequence[ToolCall]) -> bool:
@@ -331,16 +333,15 @@ def expected_calls(example: Example) -> list[ToolCall]:
 def score(
     examples: Sequence[Example],
     answer: Callable[[Example], tuple[str | None, float | None]],
-    progress: IO[str] | None = None,
     label: str = "",
 ) -> dict[str, Any]:
-    """Metrics of one answerer over the examples."""
+    """Metrics of one answerer over the examples (progress logged every 25 examples, under ``label``)."""
     scores = Scores()
     for index, example in enumerate(examples, start=1):
         output, latency = answer(example)
         scores.add(example, expected_calls(example), output, latency)
-        if progress is not None and (index % 25 == 0 or index == len(examples)):
-            print(f"  {label}: {index}/{len(examples)}", file=progress, flush=True)
+        if index % 25 == 0 or index == len(examples):
+            logger.info("  %s: %d/%d", label, index, len(examples))
     return scores.summary()
 
 
@@ -654,7 +655,6 @@ def score_backend(
     examples: Sequence[Example],
     profile: Profile = "hf",
     conversations: dict[str, tuple[str, list[Case]]] | None = None,
-    progress: IO[str] | None = None,
     label: str = "",
     predictions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
@@ -668,8 +668,8 @@ def score_backend(
             case = example_case(example, profile)
             answer = asker(case)
             scores.add_calls(example, case.expected, answer.calls, answer.latency_s, answer.failure or "no_answer")
-            if progress is not None and (index % 25 == 0 or index == len(examples)):
-                print(f"  {label}: {index}/{len(examples)}", file=progress, flush=True)
+            if index % 25 == 0 or index == len(examples):
+                logger.info("  %s: %d/%d", label, index, len(examples))
         metrics = scores.summary()
         if conversations:
             metrics["conversations"] = score_conversation_cases(conversations, asker)
@@ -701,7 +701,6 @@ def evaluate(
     profile: str | None = None,
     limit: int | None = None,
     trainings: Sequence[Path] = (),
-    progress: IO[str] | None = PROGRESS,
     max_tokens: int = 256,
     base: Path | None = None,
     teachers: dict[str, int] | None = None,
@@ -731,7 +730,7 @@ def evaluate(
 
     def run(artifact: Path | str, label: str) -> dict[str, Any]:
         backend = open_backend(artifact, max_tokens, profile)
-        return score_backend(backend, examples, profile, steps, progress, label, predictions)  # type: ignore[arg-type]
+        return score_backend(backend, examples, profile, steps, label, predictions)  # type: ignore[arg-type]
 
     if base is not None:
         results["base"] = {"model": str(base), **run(base, f"base {base.name}")}

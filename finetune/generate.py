@@ -51,11 +51,11 @@ class GgufGenerator:
     def __init__(self, path: Path, max_tokens: int = 256, n_ctx: int = 0) -> None:
         if not path.is_file():
             raise ModelError(f"GGUF {path} not found (make one with `python -m finetune export`)")
-        import llama_cpp
+        from interpreters.llamacpp import open_llama
 
         self.name = str(path)
         self.max_tokens = max_tokens
-        self.llm: Any = llama_cpp.Llama(str(path), n_ctx=n_ctx, verbose=False)
+        self.llm: Any = open_llama(path, n_ctx=n_ctx)
 
     def complete(self, prompt: str) -> Completion:
         return greedy_completion(self.llm, prompt, self.max_tokens)

@@ -19,21 +19,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from finetune.config import ConfigError, check_settings, read_yaml
 from finetune.data import DatasetError, dataset_file, load_examples
-from finetune.progress import PROGRESS
 from finetune.tiny import TinySpec
 from finetune.train import finished
 from teacher.cli_args import name_problem
 
 __all__ = ["STAGES", "PipelineSettings", "run_pipeline", "valid_gguf"]
+
+logger = logging.getLogger(__name__)
 
 STAGES = ("data", "base", "sft", "dpo", "merge", "export", "quantize", "modelfile", "eval", "card")
 
@@ -118,13 +120,9 @@ def valid_gguf(path: Path) -> bool:
         return handle.read(4) == b"GGUF"
 
 
-def _log(progress: IO[str] | None, message: str) -> None:
-    if progress is not None:
-        print(f"[pipeline] {message}", file=progress, flush=True)
-
-
-def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS) -> dict[str, Any]:
-    """Run (or continue) every stage of the named training; returns the evaluation results."""
+def run_pipeline(settings: PipelineSettings) -> dict[str, Any]:
+    """Run (or continue) every stage of the named training; returns the evaluation results. Each stage is logged
+    as it starts or is skipped (INFO, ``[pipeline] ...``)."""
     from finetune.dpo import DpoSettings, run_dpo
     from finetune.evaluate import evaluate
     from finetune.export import export_gguf
@@ -141,9 +139,9 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS
 
     def redo(stage: str, done: bool) -> bool:
         if done and stage.split()[0] not in settings.force:
-            _log(progress, f"{stage}: done already, skipped")
+            logger.info("[pipeline] %s: done already, skipped", stage)
             return False
-        _log(progress, f"{stage}: running ({time.perf_counter() - started:.0f} s so far)")
+        logger.info("[pipeline] %s: running (%.0f s so far)", stage, time.perf_counter() - started)
         return True
 
     # data
@@ -159,7 +157,7 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS
                 profile=settings.profile,  # type: ignore[arg-type]
                 with_inputs=True,
             )
-            problem = empty_eval_problem(stats_dict(rebuild(settings.recordings, options, progress=progress), options))
+            problem = empty_eval_problem(stats_dict(rebuild(settings.recordings, options), options))
             if problem is not None:
                 raise DatasetError(f"{data}: {problem}")
         else:
@@ -201,7 +199,7 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS
     dpo_out = models / "dpo"
     if settings.dpo:
         if redo("dpo", finished(dpo_out)):
-            run_dpo(stage_settings(DpoSettings, TINY_DPO, settings.dpo_settings, policy, dpo_out), progress)
+            run_dpo(stage_settings(DpoSettings, TINY_DPO, settings.dpo_settings, policy, dpo_out))
         if (dpo_out / "model").is_dir():
             policy = dpo_out / "model"
             trainings.append(dpo_out)
@@ -229,7 +227,7 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS
 
         teachers = recorded_teachers(settings.recordings) if settings.recordings else None
         results = evaluate(
-            data, [merged, *ggufs], eval_dir, settings.profile, settings.eval_limit, trainings, progress,
+            data, [merged, *ggufs], eval_dir, settings.profile, settings.eval_limit, trainings,
             base=base, teachers=teachers,
         )
     else:
@@ -239,7 +237,7 @@ def run_pipeline(settings: PipelineSettings, progress: IO[str] | None = PROGRESS
         from finetune.card import build_model_folder
 
         build_model_folder(models, data, hub, name, settings.base_model)
-    _log(progress, f"finished in {time.perf_counter() - started:.0f} s; report: {eval_dir / 'eval.md'}")
+    logger.info("[pipeline] finished in %.0f s; report: %s", time.perf_counter() - started, eval_dir / "eval.md")
     return results
 
 

@@ -1,4 +1,7 @@
-"""``finetune quantize``: llama.cpp's own quantizer (through llama-cpp-python) on an exported GGUF."""
+"""``finetune quantize``: llama.cpp's own quantizer (through llama-cpp-python) on an exported GGUF.
+
+The quantizer's tensor-by-tensor report goes to the DEBUG log (shown with ``-v``); when it fails, its last line
+is in the error."""
 
 from __future__ import annotations
 
@@ -46,8 +49,10 @@ def quantize(source: Path, out: Path, kind: str = "q8_0", threads: int = 0) -> P
         raise QuantizeError(f"unknown quantization type {kind!r}; known: {', '.join(QUANT_TYPES)}")
     if not source.is_file():
         raise QuantizeError(f"GGUF {source} not found (make one with `python -m finetune export`)")
+    from interpreters.llamacpp import captured_llama_cpp_lines, llama_cpp_module
+
     try:
-        import llama_cpp
+        llama_cpp = llama_cpp_module()
     except ImportError:
         raise QuantizeError("llama-cpp-python is missing: pip install -e '.[llamacpp]'") from None
     name = "ALL_F32" if kind == "f32" else f"MOSTLY_{kind.upper()}"
@@ -56,9 +61,12 @@ def quantize(source: Path, out: Path, kind: str = "q8_0", threads: int = 0) -> P
     params.nthread = threads
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    status = llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), ctypes.byref(params))
+    with captured_llama_cpp_lines() as said:  # its tensor list goes to the DEBUG log; kept here for an error
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), ctypes.byref(params))
     if status != 0 or not partial.is_file():
         partial.unlink(missing_ok=True)
-        raise QuantizeError(f"llama.cpp could not quantize {source} to {kind} (status {status})")
+        why = next((line.strip() for line in reversed(said) if line.strip()), "")
+        raise QuantizeError(f"llama.cpp could not quantize {source} to {kind} (status {status})"
+                            + (f": {why}" if why else ""))
     partial.replace(out)
     return out

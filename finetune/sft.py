@@ -27,7 +27,14 @@ from finetune.models import check_model_dir, load_merged, load_tokenizer
 from finetune.provenance import resolve_profile
 from finetune.tiny import check_tokenizer
 from finetune.top_layers import ActivationCache, decoder_of, freeze_below, layer_count, layer_linears
-from finetune.train import TrainingSettings, last_checkpoint, lora_config, save_result, trainer_arguments
+from finetune.train import (
+    TrainingSettings,
+    last_checkpoint,
+    log_progress,
+    lora_config,
+    save_result,
+    trainer_arguments,
+)
 from teacher.cli_args import non_negative_int, positive_float
 
 if TYPE_CHECKING:
@@ -269,6 +276,7 @@ def run_sft(settings: SftSettings) -> Path:
     """Train and save; returns ``OUT/model``. An interrupted run resumes from its last checkpoint."""
     started = time.perf_counter()
     trainer, counts = prepare_sft(settings)
+    log_progress(trainer, "sft")
     result = trainer.train(resume_from_checkpoint=last_checkpoint(settings))
     counts["train_runtime"] = result.metrics.get("train_runtime")
     return save_result(trainer, settings, "sft", Path(settings.base), counts, started, recipe(trainer, settings))

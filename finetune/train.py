@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -35,10 +36,13 @@ __all__ = [
     "control_token_slots",
     "finished",
     "last_checkpoint",
+    "log_progress",
     "lora_config",
     "save_result",
     "trainer_arguments",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -199,6 +203,24 @@ def trainer_arguments(settings: TrainingSettings, has_eval: bool) -> dict[str, A
         "ddp_find_unused_parameters": False,
         "gradient_checkpointing": False,  # TRL turns it on; recomputing activations only costs time here
     }
+
+
+def log_progress(trainer: Any, stage: str) -> None:
+    """Report the training of ``trainer`` as log lines: its step, every tenth of the run, with the last loss (INFO),
+    in place of the dictionaries transformers prints when its progress bar is off (it is, unless ``-v`` lets
+    transformers speak)."""
+    from transformers import PrinterCallback, TrainerCallback
+
+    class LogProgress(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            every = max(1, state.max_steps // 10)
+            if state.global_step % every == 0 or state.global_step == state.max_steps:
+                losses = [row["loss"] for row in state.log_history if "loss" in row]
+                loss = f", loss {float(losses[-1]):.3f}" if losses else ""
+                logger.info("  %s: step %d/%d%s", stage, state.global_step, state.max_steps, loss)
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(LogProgress())
 
 
 def _use_cpu(device: str) -> bool:

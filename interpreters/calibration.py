@@ -145,7 +145,7 @@ def branch_points(gguf: Path, data: Path, limit: int | None = None) -> list[Bran
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from teacher.cli_args import CommandParser, configure_logging, positive_int
+    from teacher.cli_args import CommandParser, positive_int
 
     parser = CommandParser(prog="python -m interpreters.calibration", description=__doc__.splitlines()[0])
     parser.add_argument("--gguf", type=Path, required=True, help="the student GGUF (the calibration is written beside)")
@@ -154,7 +154,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-points", type=positive_int, default=MIN_POINTS,
                         help="the fewest branch points a label needs")
     args = parser.parse_args(argv)
-    configure_logging()
     if not args.gguf.is_file() or not args.data.is_file():
         print(f"{args.gguf if not args.gguf.is_file() else args.data}: no such file", file=sys.stderr)
         return 2

@@ -11,13 +11,20 @@ the GGUF, :mod:`interpreters.calibration`) are applied when that file is there. 
 unconstrained, stopping at FunctionGemma's stop tokens (``<end_of_turn>``, ``<start_function_response>``). The
 output, control tokens included, is parsed by the codec and validated by the task. Each reply reports latency
 and prompt/completion token counts (``sampled_tokens``: those the model chose, not forced by the grammar).
+
+llama.cpp's own messages (the model loader's metadata dump, context notes, the quantizer's tensor list) go to the
+``interpreters.llamacpp.native`` logger at DEBUG, one record a line (:func:`llama_cpp_module`), so a command line
+shows them only with ``-v``; :func:`captured_llama_cpp_lines` keeps them for an error message.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +34,86 @@ from converters.functiongemma_grammar import Grammar, call_grammar
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
 from teacher.operations import OperationFailed
 
-__all__ = ["Completion", "LlamaCppStudent", "StudentModelMissing", "completion_reply", "greedy_completion"]
+__all__ = [
+    "NATIVE_LOG",
+    "Completion",
+    "LlamaCppStudent",
+    "StudentModelMissing",
+    "captured_llama_cpp_lines",
+    "completion_reply",
+    "greedy_completion",
+    "llama_cpp_module",
+    "open_llama",
+]
+
+#: where llama.cpp's own messages go, every one at DEBUG (its errors too: the caller raises its own, one line)
+NATIVE_LOG = logging.getLogger(__name__ + ".native")
+
+
+class _NativeLines:
+    """llama.cpp's log callback: pieces of text joined into lines, each logged to :data:`NATIVE_LOG` and kept by
+    every open :func:`captured_llama_cpp_lines`."""
+
+    def __init__(self) -> None:
+        self.partial = ""
+        self.captures: list[list[str]] = []
+        self.callback: Any = None  # the ctypes callback, kept alive as long as llama.cpp may call it
+
+    def write(self, text: bytes) -> None:
+        try:
+            *lines, self.partial = (self.partial + text.decode("utf-8", "replace")).split("\n")
+            for line in lines:
+                self.line(line)
+        except Exception:  # an exception must not cross into llama.cpp's C code
+            pass
+
+    def line(self, line: str) -> None:
+        for capture in self.captures:
+            capture.append(line)
+        NATIVE_LOG.debug("%s", line)
+
+    def flush(self) -> None:
+        if self.partial:
+            line, self.partial = self.partial, ""
+            self.line(line)
+
+
+_NATIVE = _NativeLines()
+
+
+def llama_cpp_module() -> Any:
+    """``llama_cpp``, with llama.cpp's messages routed to :data:`NATIVE_LOG` (once: later calls only return it).
+
+    Raises ``ImportError`` when llama-cpp-python is not installed."""
+    import llama_cpp
+
+    if _NATIVE.callback is None:
+        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+        def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+            _NATIVE.write(text)
+
+        _NATIVE.callback = callback
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    return llama_cpp
+
+
+@contextlib.contextmanager
+def captured_llama_cpp_lines() -> Iterator[list[str]]:
+    """The lines llama.cpp logs while the block runs (to say why a native call failed), also logged as usual."""
+    lines: list[str] = []
+    _NATIVE.captures.append(lines)
+    try:
+        yield lines
+    finally:
+        _NATIVE.flush()
+        _NATIVE.captures.remove(lines)
+
+
+def open_llama(path: str | Path, **options: Any) -> Any:
+    """``llama_cpp.Llama`` over the GGUF at ``path`` (``options``: ``n_ctx``, ``n_threads``, ...), its messages routed
+    to :data:`NATIVE_LOG`; llama-cpp-python's own verbose output only when that logger shows DEBUG (``-v``)."""
+    llama_cpp = llama_cpp_module()
+    return llama_cpp.Llama(str(path), verbose=NATIVE_LOG.isEnabledFor(logging.DEBUG), **options)
 
 
 class StudentModelMissing(OperationFailed):
@@ -69,12 +155,11 @@ class LlamaCppStudent(ModelBackend):
 
     def _model(self) -> Any:
         if self._llm is None:
-            path = Path(self.model_path)
             try:
-                import llama_cpp
+                llama_cpp_module()
             except ImportError:
                 raise StudentModelMissing("llama-cpp-python is missing: pip install -e '.[llamacpp]'") from None
-            self._llm = llama_cpp.Llama(str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+            self._llm = open_llama(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads)
         return self._llm
 
     def decoder(self) -> Any:

@@ -1,6 +1,7 @@
 """What the command lines share: argument types (numbers checked against their range, output names and paths,
 text that goes into a prompt), the ``--help`` formatter that shows defaults, the flags several commands take
-(:func:`add_ollama_flags`, :func:`add_exploration_flags`) and :func:`configure_logging`.
+(:func:`add_ollama_flags`, :func:`add_exploration_flags`, :func:`add_logging_flags`) and :func:`configure_logging`,
+which :class:`CommandParser` calls with the level ``-v``/``-q`` ask for.
 
 Each type is an ``argparse`` ``type=``: a bad value ends the command at parse time with exit code 2 and one
 line naming the flag (argparse adds the usage). :meth:`Number.check` applies the same rule to a value read
@@ -10,16 +11,17 @@ from a configuration file, raising ``ValueError`` with the reason. NaN and infin
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
 from teacher.redact import redact
@@ -31,12 +33,13 @@ __all__ = [
     "Number",
     "add_exploration_flags",
     "add_hidden_alias",
+    "add_logging_flags",
     "add_ollama_flags",
     "configure_logging",
     "counts",
     "dollars",
     "fraction",
-    "log_stream",
+    "log_level",
     "name_problem",
     "non_negative_float",
     "non_negative_int",
@@ -210,11 +213,48 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 class CommandParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose ``--help`` shows defaults (:class:`HelpFormatter`); its subcommands' too."""
+    """An ``ArgumentParser`` whose ``--help`` shows defaults (:class:`HelpFormatter`), with ``-v/--verbose`` and
+    ``-q/--quiet`` (:func:`add_logging_flags`); its subcommands' too.
 
-    def __init__(self, *args: Any, **options: Any) -> None:
+    Parsing sets up logging (:func:`configure_logging` at :func:`log_level`), so this parser is the one place a
+    command line's output level is decided: a ``main`` calls ``parse_args`` and logs."""
+
+    def __init__(self, *args: Any, configure: bool = True, **options: Any) -> None:
         options.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **options)
+        self._configure = configure  # a subcommand's parser leaves it to the top one, which sees every flag
+        add_logging_flags(self)
+
+    def add_subparsers(self, **options: Any) -> Any:
+        """Subcommands are :class:`CommandParser` s too; the flags may come before or after the subcommand."""
+        options.setdefault("parser_class", functools.partial(CommandParser, configure=False))
+        return super().add_subparsers(**options)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if self._configure:
+            configure_logging(log_level(parsed))
+        return parsed, extras
+
+
+def add_logging_flags(parser: argparse.ArgumentParser) -> None:
+    """``-v/--verbose`` (``args.verbose``, a count) and ``-q/--quiet`` (``args.quiet``), read by :func:`log_level`.
+
+    Neither sets a default, so a subcommand's copy does not hide the value given before the subcommand."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                       help="show debug lines, and what llama.cpp and transformers say (hidden by default)")
+    group.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="show only warnings and errors, no progress")
+
+
+def log_level(args: argparse.Namespace) -> int:
+    """The logging level ``-v``/``-q`` ask for: DEBUG, WARNING, else INFO."""
+    if getattr(args, "quiet", False):
+        return logging.WARNING
+    return logging.DEBUG if getattr(args, "verbose", 0) else logging.INFO
 
 
 def add_hidden_alias(parser: argparse.ArgumentParser, flag: str, *, dest: str, **options: object) -> None:
@@ -271,10 +311,14 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Show the library's progress and warnings on stderr as plain lines (a command line calls this first).
+    """Show the library's progress and warnings on stderr as plain lines (:class:`CommandParser` calls this).
 
     Library code logs through ``logging`` and prints nothing; without this call only warnings reach stderr,
-    through logging's last resort. Calling it again changes the level and adds no second handler."""
+    through logging's last resort. Calling it again changes the level and adds no second handler. Below DEBUG
+    (``-v``) the libraries underneath stay quiet: transformers says only errors, and llama.cpp's own messages
+    (routed to the ``interpreters.llamacpp.native`` logger at DEBUG, see :mod:`interpreters.llamacpp`) are not
+    shown."""
+    _third_party_verbosity(level <= logging.DEBUG)
     for name in LOGGED_PACKAGES:
         logger = logging.getLogger(name)
         logger.setLevel(level)
@@ -284,27 +328,13 @@ def configure_logging(level: int = logging.INFO) -> None:
             logger.addHandler(handler)  # propagation stays on: an application's own handlers see the lines too
 
 
-class _LogLines:
-    """A text stream that logs each whole line written to it at INFO (see :func:`log_stream`)."""
-
-    def __init__(self, logger: logging.Logger) -> None:
-        self.logger = logger
-        self._partial = ""
-
-    def write(self, text: str) -> int:
-        *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            self.logger.info(line)
-        return len(text)
-
-    def flush(self) -> None:
-        pass  # a line is logged when its newline is written
-
-
-def log_stream(logger: logging.Logger) -> IO[str]:
-    """A ``progress=`` stream that routes what a library writes to it through ``logger`` (INFO, one record a line):
-    the default of the library's progress parameters, shown on stderr by :func:`configure_logging`."""
-    return cast(IO[str], _LogLines(logger))
+def _third_party_verbosity(verbose: bool) -> None:
+    """transformers' warnings and info lines only when verbose (its environment variable is read at import; an
+    imported transformers is set directly). Nothing is imported here: the core stays light."""
+    os.environ["TRANSFORMERS_VERBOSITY"] = "warning" if verbose else "error"
+    transformers = sys.modules.get("transformers")
+    if transformers is not None:
+        transformers.logging.set_verbosity(logging.WARNING if verbose else logging.ERROR)
 
 
 def counts(figures: Mapping[str, object] | Iterable[tuple[str, object]], empty: str = "none") -> str:

@@ -16,7 +16,6 @@ marked. A line that cannot be read is reported
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
@@ -28,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from converters.functiongemma import ToolCall
-from teacher.cli_args import HelpFormatter, add_hidden_alias, add_ollama_flags, configure_logging, output_problem
+from teacher.cli_args import CommandParser, add_hidden_alias, add_ollama_flags, output_problem
 from teacher.evaluation import ask, decisions_agree, free_text_similarity
 from teacher.model import ModelBackend, request_for
 from teacher.operations import Ask, OperationFailed
@@ -236,8 +235,7 @@ def _training_prior(data: Path) -> Prior:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0],
-                                     formatter_class=HelpFormatter)
+    parser = CommandParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0])
     parser.add_argument("recordings", type=Path, help="a teacher's recordings (a directory or a session log)")
     parser.add_argument("--student", required=True, metavar="SPEC",
                         help="ollama[:NAME], gguf:PATH (or llamacpp, --gguf), hf:DIR (or hf, --hf)")
@@ -251,7 +249,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "majorities come from it (default: from the compared turns themselves)")
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
     args = parser.parse_args(argv)
-    configure_logging()
 
     from interpreters.backends import BackendSpecError, build_backend, spec_from_flags
     from interpreters.replay import session_logs

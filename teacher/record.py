@@ -35,12 +35,11 @@ from pydantic import ValidationError
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     Number,
     add_exploration_flags,
     add_hidden_alias,
     add_ollama_flags,
-    configure_logging,
     counts,
     dollars,
     positive_int,
@@ -373,7 +372,7 @@ def failure_line(summary: dict[str, Any]) -> str | None:
                   f"{stopped}; run again with --resume to retry them")
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(CommandParser):
     """argparse with its usage errors on one line (exit 2)."""
 
     def error(self, message: str) -> NoReturn:
@@ -384,8 +383,7 @@ _THINKING = Number(int, minimum=1024, unit="thinking tokens")  # the API's minim
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m teacher.record", description=__doc__.splitlines()[0],
-                     formatter_class=HelpFormatter)
+    parser = _Parser(prog="python -m teacher.record", description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, action="append",
                         help="root of the code base to explore (repeatable: each is recorded under OUT/repos/NAME)")
     parser.add_argument("--repos", type=Path,
@@ -444,7 +442,6 @@ def interrupted_line(out: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    configure_logging()
     from interpreters.recording import LogWriteError, RecordingError
     from teacher.dir_lock import DirectoryInUse, hold
 

@@ -11,13 +11,13 @@ When every category has its share of ``--count`` (60% with context, 20% without,
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import logging
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tasks.cli_intent.generation import (
     PROGRESS_FILE,
@@ -35,9 +35,8 @@ from tasks.cli_intent.schema import CliSchema, SchemaError
 from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.validate import ValidationReport
 from teacher.cli_args import (
-    HelpFormatter,
+    CommandParser,
     Number,
-    configure_logging,
     non_negative_float,
     output_name,
     output_problem,
@@ -51,6 +50,8 @@ from teacher.operations import Ask, OperationFailed
 from teacher.task import TaskOutputError
 
 __all__ = ["generate", "main", "read_progress", "teacher_backend"]
+
+logger = logging.getLogger(__name__)
 
 #: Stop when this many batches in a row add nothing (a teacher that only repeats itself).
 MAX_IDLE_BATCHES = 20
@@ -106,12 +107,11 @@ async def generate(
     batch_size: int = 10,
     seed: int = 0,
     delay: float = 0.0,
-    log: IO[str] | None = None,
     source: dict[str, Any] | None = None,
 ) -> tuple[list[GeneratedExample], ValidationReport, int]:
     """Generate until every category has its share of ``count``, recording each batch and resuming from the
     recording. Returns the examples (each category cut to its target), the validation report over every batch,
-    and the number of batches."""
+    and the number of batches. Each batch is logged (INFO; a refused answer at WARNING)."""
     from interpreters.recording import RecordedSession
     from interpreters.records import SessionStart
 
@@ -127,9 +127,9 @@ async def generate(
             report.dropped.update(record.dropped)
             seen.update(dedup_key(e) for e in record.examples)
         have: Counter[str] = Counter(e.category for b in batches for e in b.examples)
-        if log is not None and batches:
+        if batches:
             torn = " (a torn last line was set aside)" if session.log.set_aside else ""
-            print(f"resuming from {len(batches)} saved batches{torn}: {_summary(have, wanted)}", file=log, flush=True)
+            logger.info("resuming from %d saved batches%s: %s", len(batches), torn, _summary(have, wanted))
         task = GenerateBatchTask(schema)
         batch_number = max((b.batch for b in batches), default=-1) + 1
         idle = 0
@@ -140,19 +140,17 @@ async def generate(
                     items = await perform(Ask(task, batch))
                 except TaskOutputError as error:
                     items = None
-                    if log is not None:
-                        print(f"batch {batch_number}: the answer was refused: {error}", file=log, flush=True)
+                    logger.warning("batch %d: the answer was refused: %s", batch_number, error)
                 record = check_batch(schema, batch, items, seen)
                 batches.append(record)
                 report.kept += len(record.examples)
                 report.dropped.update(record.dropped)
                 have[batch.category] += len(record.examples)
-                if log is not None:
-                    dropped = record.dropped
-                    drops = f" (dropped {sum(dropped.values())}: " + ", ".join(
-                        f"{r} {n}" for r, n in sorted(dropped.items())) + ")" if dropped else ""
-                    print(f"batch {batch_number}: {batch.category} +{len(record.examples)}{drops}; "
-                          f"{_summary(have, wanted)}", file=log, flush=True)
+                dropped = record.dropped
+                drops = f" (dropped {sum(dropped.values())}: " + ", ".join(
+                    f"{r} {n}" for r, n in sorted(dropped.items())) + ")" if dropped else ""
+                logger.info("batch %d: %s +%d%s; %s", batch_number, batch.category, len(record.examples), drops,
+                            _summary(have, wanted))
                 idle = 0 if record.examples else idle + 1
                 if idle >= MAX_IDLE_BATCHES:
                     raise RuntimeError(f"{idle} batches in a row added no new example; the teacher only repeats itself")
@@ -184,12 +182,11 @@ def teacher_backend(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m tasks.cli_intent.generate",
         description="Generate a cli_intent training set for a CLI schema: natural-language requests and their "
         "run_command / clarify answers, 60%% with git context, 20%% without, 20%% negative. Progress is saved "
         "after each batch and a rerun resumes; writes OUT_ROOT/NAME/{train,eval}.jsonl and stats.json.",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("--schema", required=True, help="a CLI schema YAML file, or the name of a shipped one (gh)")
     parser.add_argument("--count", type=positive_int, default=3000, help="examples to generate")
@@ -209,7 +206,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to wait after each batch (rate limiting)")
     parser.add_argument("--force", action="store_true", help="discard saved progress and start afresh")
     args = parser.parse_args(argv)
-    configure_logging()
     try:
         schema, schema_path = resolve_schema(args.schema)
     except SchemaError as error:
@@ -242,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             schema, args.count, out, teacher_backend(
                 "heuristic" if args.teacher == "heuristic" else f"haiku:{args.model}", schema, args.batch_size,
                 args.budget_usd), batch_size=args.batch_size, seed=args.seed,
-            delay=args.delay, log=sys.stderr, source={"schema": str(schema_path), "teacher": args.teacher}))
+            delay=args.delay, source={"schema": str(schema_path), "teacher": args.teacher}))
     except OSError as error:
         print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
         return 1

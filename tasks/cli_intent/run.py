@@ -39,7 +39,7 @@ from tasks.cli_intent.shipped import resolve_schema
 from tasks.cli_intent.task import CliIntentInput, CliIntentTask
 from tasks.cli_intent.tools import Clarify, CliContext, RunCommand
 from tasks.cli_intent.validate import CLARIFY_BELOW, validate_answer
-from teacher.cli_args import HelpFormatter, configure_logging, seconds, user_text
+from teacher.cli_args import CommandParser, seconds, user_text
 from teacher.model import ModelBackend, request_for
 
 __all__ = [
@@ -143,10 +143,9 @@ def _low_confidence_command(name: str, arguments: Any, schema: CliSchema) -> Run
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m tasks.cli_intent.run",
         description="Turn a request into a command of a CLI with a trained student; run it only with --execute.",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("request", type=user_text, help="what you want, in words")
     parser.add_argument("--schema", default="gh", help="a shipped schema name (gh) or a schema YAML file")
@@ -188,7 +187,6 @@ def main(
 ) -> int:
     """The command line; ``backend`` replaces ``--student`` (tests), ``read`` answers the prompts."""
     args = _parser().parse_args(argv)
-    configure_logging()
     try:
         schema, _ = resolve_schema(args.schema)
         if backend is None and args.student is None:

@@ -6,7 +6,7 @@ Usage: ``python -m tasks.score_edge.generate N [--seed S] [--format text|message
 ``--harvest`` (:mod:`tasks.score_edge.harvest`): the target is drawn a quarter of the time from code that branches
 on types, a sixth from typing machinery, the rest from any definition, and the source from class heads; the query
 names the two ends or is an unrelated question. The same seed gives the same bytes, whatever ``--workers``, on
-one Python installation. Progress goes to stderr per chunk of 5,000 when N is large.
+one Python installation. Progress is logged per chunk of 5,000 when N is large (10,000 or more).
 ``--record DIR`` also asks the heuristic the same N questions under ``Recording`` (one session,
 ``DIR/sessions/score_edge-synthetic-SEED-N.jsonl``), so ``python -m converters.rebuild DIR`` makes the dataset
 from the recording like any other: de-duplicated, split and in any format.
@@ -14,8 +14,8 @@ from the recording like any other: de-duplicated, split and in any format.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import logging
 import os
 import random
 import sys
@@ -35,8 +35,7 @@ from tasks.score_edge.harvest import harvest
 from tasks.score_edge.pools import QUERIES, QUERY_TEMPLATES
 from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeTask
 from teacher.cli_args import (
-    HelpFormatter,
-    configure_logging,
+    CommandParser,
     non_negative_int,
     output_problem,
     seed,
@@ -54,6 +53,9 @@ TARGET_KINDS = {"exhaustive": 0.25, "type_family": 0.15, "plain": 0.6}
 UNRELATED_QUERY = 0.25  # the share of queries about another code base
 
 
+logger = logging.getLogger(__name__)
+#: from this many examples on, each chunk written is logged at INFO
+PROGRESS_FROM = 10_000
 CHUNK = 5_000
 
 
@@ -122,22 +124,22 @@ def write(
     format: Format,
     profile: Profile,
     out: IO[bytes],
-    progress: IO[str] | None = None,
     workers: int = 1,
     packages: tuple[str, ...] = (),
 ) -> int:
-    """Write ``count`` examples as JSONL, chunk by chunk in order (``workers`` processes); returns the count."""
+    """Write ``count`` examples as JSONL, chunk by chunk in order (``workers`` processes); returns the count.
+
+    Each chunk written is logged (INFO from :data:`PROGRESS_FROM` examples on, else DEBUG)."""
     jobs = [(seed, start // CHUNK, min(CHUNK, count - start), format, profile, packages)
             for start in range(0, count, CHUNK)]
     harvest(packages)  # once, before the workers start: forked workers inherit it
-    written = 0
+    written, level = 0, logging.INFO if count >= PROGRESS_FROM else logging.DEBUG
     with ProcessPoolExecutor(workers) if workers > 1 and len(jobs) > 1 else nullcontext() as pool:
         chunks = pool.map(_render_chunk, jobs) if pool is not None else map(_render_chunk, jobs)
         for (_, _, size, _, _, _), data in zip(jobs, chunks, strict=True):
             out.write(data)
             written += size
-            if progress is not None:
-                print(f"{written}/{count} examples", file=progress, flush=True)
+            logger.log(level, "%d/%d examples", written, count)
     return written
 
 
@@ -170,12 +172,11 @@ async def record(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m tasks.score_edge.generate",
         description="Write N synthetic score_edge training examples (JSONL) to stdout: edge contexts whose code "
         "is harvested from the standard library (and --harvest packages), scored by the heuristic teacher and "
         "rendered by the FunctionGemma codec in the 2-turn minimal layout. The same seed gives the same bytes.",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("count", type=non_negative_int, metavar="N", nargs="?",
                         help="how many examples to write (zero or more; or --count N)")
@@ -194,7 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="also record the heuristic's answers as a session under DIR for converters.rebuild")
     args = parser.parse_args(argv)
-    configure_logging()
     if (args.count is None) == (args.count_flag is None):
         parser.error("give how many examples to write: N or --count N (one of them)")
     count = args.count if args.count is not None else args.count_flag
@@ -203,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
         harvest(packages)
     except ValueError as error:
         parser.error(str(error))
-    progress = sys.stderr if count >= 10_000 else None
     if args.record is not None:
         problem = output_problem(args.record, directory=True)
         if problem is not None:
@@ -218,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
     try:
         if args.out is None:
-            write(count, args.seed, args.format, args.profile, sys.stdout.buffer, progress, args.workers, packages)
+            write(count, args.seed, args.format, args.profile, sys.stdout.buffer, args.workers, packages)
         else:
             with open(args.out, "wb") as out:
-                write(count, args.seed, args.format, args.profile, out, progress, args.workers, packages)
+                write(count, args.seed, args.format, args.profile, out, args.workers, packages)
     except BrokenPipeError:  # e.g. piped into head
         return 0
     except OSError as error:

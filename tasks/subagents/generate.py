@@ -14,7 +14,6 @@ the split it names).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import functools
 import hashlib
@@ -38,7 +37,7 @@ from tasks.subagents.sandbox import Sandbox
 from tasks.subagents.task import SubagentTask, assistant_call, tool_result
 from tasks.subagents.toolbox import Subagent
 from tasks.subagents.trajectories import Trajectory, TrajectoryError, load_trajectories, lookup, substitute
-from teacher.cli_args import HelpFormatter, Number, configure_logging, output_problem, positive_int, seed
+from teacher.cli_args import CommandParser, Number, output_problem, positive_int, seed
 
 __all__ = ["PLACES", "Case", "Domain", "Drawn", "generate", "instantiate", "load_index", "main", "record_drawn"]
 
@@ -252,12 +251,11 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 def main(domain: Domain, argv: Sequence[str] | None = None) -> int:
     """The ``generate_examples`` command of one domain."""
     name = domain.subagent.name
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=f"python -m tasks.subagents.{name}.generate_examples",
         description=f"Generate {name} subagent training conversations from fixtures and trajectory templates "
         "(every tool result comes from running the tool). Writes OUT/{train,eval}.jsonl ({\"messages\", "
         "\"tools\"}) and OUT/{train,eval}.text.jsonl ({\"text\"}: FunctionGemma text).",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("--count", type=positive_int, default=domain.default_count,
                         help="examples in all")
@@ -269,7 +267,6 @@ def main(domain: Domain, argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--record", type=Path, metavar="DIR",
                         help="keep the sessions the dataset is rebuilt from under DIR (unset: a temporary folder)")
     args = parser.parse_args(argv)
-    configure_logging()
     for flag, folder in (("--out", args.out), ("--record", args.record)):
         problem = output_problem(folder, directory=True) if folder is not None else None
         if problem is not None:

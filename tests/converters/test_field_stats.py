@@ -72,7 +72,7 @@ def test_rebuild_writes_each_decision_fields_distribution_and_warns_on_a_skewed_
 ) -> None:
     recordings = _skewed_recording(tmp_path / "rec")
     with caplog.at_level(logging.WARNING, logger="converters.rebuild"):
-        rebuild([recordings], Options(out=tmp_path / "data", format="messages", negatives="none"), progress=None)
+        rebuild([recordings], Options(out=tmp_path / "data", format="messages", negatives="none"))
     stats = json.loads((tmp_path / "data" / "stats.json").read_text(encoding="utf-8"))
     fields = stats["fields"]
     assert set(fields) == {"score_edge", "select_symbols"}

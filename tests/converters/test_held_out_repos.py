@@ -49,7 +49,7 @@ def recordings(tmp_path: Path) -> Path:
 def test_held_out_repositories_are_the_whole_eval_split(recordings: Path, tmp_path: Path) -> None:
     out = tmp_path / "data"
     options = Options(out=out, format="messages", with_inputs=True, eval_repos=frozenset({"gamma"}))
-    rebuild([recordings], options, progress=None)
+    rebuild([recordings], options)
     assert sorted(set(_sources(out / "eval.jsonl"))) == ["gamma"]
     assert len(_sources(out / "eval.jsonl")) == 6
     train = _sources(out / "train.jsonl")
@@ -61,13 +61,13 @@ def test_held_out_repositories_are_the_whole_eval_split(recordings: Path, tmp_pa
 def test_a_held_out_repository_may_be_named_by_path(recordings: Path, tmp_path: Path) -> None:
     out = tmp_path / "data"
     options = Options(out=out, format="messages", with_inputs=True, eval_repos=frozenset({"/site-packages/beta"}))
-    rebuild([recordings], options, progress=None)
+    rebuild([recordings], options)
     assert sorted(set(_sources(out / "eval.jsonl"))) == ["beta"]
 
 
 def test_a_held_out_repository_no_recording_names_is_an_error(recordings: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(MalformedRecord, match="held-out repository delta is in no recording"):
-        rebuild([recordings], Options(out=tmp_path / "a", eval_repos=frozenset({"delta"})), progress=None)
+        rebuild([recordings], Options(out=tmp_path / "a", eval_repos=frozenset({"delta"})))
     assert main([str(recordings), "--out", str(tmp_path / "b"), "--eval-repo", "delta"]) == 1
     assert "delta" in capsys.readouterr().err

@@ -280,7 +280,7 @@ def test_an_empty_eval_split_is_named_with_its_cause_by_rebuild_and_by_the_pipel
     assert "examples: train 2, eval 0" in out
     assert "warning: the eval split is empty: all examples are about 1 group (symbol or topic)" in out
     with pytest.raises(DatasetError, match=r"the eval split is empty: .*record more topics or symbols"):
-        run_pipeline(PipelineSettings("demo", root=tmp_path / "training", recordings=[log]), progress=None)
+        run_pipeline(PipelineSettings("demo", root=tmp_path / "training", recordings=[log]))
     assert main([str(log), "--out", str(tmp_path / "all"), "--split", "1"]) == 0  # no eval asked for: no warning
     assert "warning" not in capsys.readouterr().out
 

@@ -94,3 +94,21 @@ def test_the_held_out_check_counts_a_selection_the_student_left_empty() -> None:
     row = check.rates()["select_symbols"]
     assert row["teacher_lists"] == 3 and row["nonempty_when_teacher"] == 2 / 3  # topic 1 left empty
     assert row["agreement"] == 2 / 4  # topics 0 and 2; topic 3 selects a different set
+
+
+def test_quiet_by_default_the_recorder_shows_every_tenth_session(caplog: pytest.LogCaptureFixture) -> None:
+    """Without -v the quickstart shows teacher.record's per-session lines as a count (every tenth, and the last),
+    its other lines in full; the filter is gone once the run ends."""
+    import logging
+
+    from examples.quickstart import EveryTenthSession, quiet_libraries
+
+    logger = logging.getLogger("teacher.record")
+    with caplog.at_level(logging.INFO, logger="teacher.record"), quiet_libraries():
+        for done in range(1, 24):
+            logger.info("[%d/%d sessions, %.1f s] %s: %d turns, skipped %s", done, 23, 0.1, "'q'", 3, "none")
+        logger.warning("%s: set aside unreadable line(s) %s to %s.torn", "log.jsonl", "7", "log.jsonl")
+    shown = [r.getMessage() for r in caplog.records]
+    assert [line.split(",")[0] for line in shown[:-1]] == ["[10/23 sessions", "[20/23 sessions", "[23/23 sessions"]
+    assert shown[-1].startswith("log.jsonl: set aside")
+    assert not any(isinstance(f, EveryTenthSession) for f in logger.filters)

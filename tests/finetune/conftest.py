@@ -86,4 +86,4 @@ def gh_pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
         sft_settings={"max_steps": 3, "eval_examples": 0, "save_steps": 100, "max_length": 4096},
         make_data=generated_data("schema", "gh", 60, "gh", root),
     )
-    return root, run_pipeline(settings, progress=None)
+    return root, run_pipeline(settings)

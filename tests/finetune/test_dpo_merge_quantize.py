@@ -71,14 +71,14 @@ def test_dpo_trains_an_adapter_on_the_sft_adapter_and_merge_folds_both(
     settings = DpoSettings(base=str(lora_sft), data=str(tiny_data), out=str(tmp_path / "dpo"), lora_r=4,
                            mine_examples=12, max_new_tokens=60, max_steps=2, batch_size=2, save_steps=100,
                            learning_rate=1e-2, beta=0.2, loss_type="ipo")
-    trainer, counts = prepare_dpo(settings, progress=None)
+    trainer, counts = prepare_dpo(settings)
     assert counts["pairs"] == sum(counts["mining"].get(k, 0) for k in ("wrong", "invalid")) > 0
     tokenizer = trainer.processing_class
     row = trainer.train_dataset[0]
     assert row["prompt_ids"][0] == tokenizer.bos_token_id and tokenizer.bos_token_id not in row["prompt_ids"][1:]
     assert row["chosen_ids"][-1] == row["rejected_ids"][-1] == tokenizer.eos_token_id
     assert trainer.args.beta == 0.2 and trainer.args.loss_type == ["ipo"]
-    model = run_dpo(settings, progress=None)
+    model = run_dpo(settings)
     assert model is not None
     base, adapters = adapter_chain(model)
     assert adapters == [lora_sft, model] and (base / "config.json").is_file()
@@ -99,7 +99,7 @@ def test_no_pairs_means_no_dpo_training(tmp_path: Path, tiny_sft: Path, tiny_dat
     (out / "pairs.jsonl").write_text("")
     (out / "pairs.counts.json").write_text(json.dumps({"correct": 7}))
     settings = DpoSettings(base=str(tiny_sft / "model"), data=str(tiny_data), out=str(out))
-    assert run_dpo(settings, progress=None) is None
+    assert run_dpo(settings) is None
     assert "skipped" in json.loads((out / "training.json").read_text())
 
 

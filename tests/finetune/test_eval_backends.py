@@ -155,7 +155,7 @@ def test_eval_scores_an_ollama_student(tmp_path: Path, monkeypatch: pytest.Monke
 
     with FakeOllama(answer) as fake:
         monkeypatch.setenv("OLLAMA_HOST", fake.host)
-        results = evaluate(data, ["ollama:functiongemma-student"], tmp_path / "eval", progress=None)
+        results = evaluate(data, ["ollama:functiongemma-student"], tmp_path / "eval")
     metrics = results["artifacts"]["ollama:functiongemma-student"]
     assert metrics["examples"] == 6 and metrics["latency_ms"]["n"] == 6
     assert metrics["by_task"]["select_symbols"] == {
@@ -174,7 +174,7 @@ def test_eval_scores_an_ollama_student(tmp_path: Path, monkeypatch: pytest.Monke
         from finetune.models import ModelError
 
         with pytest.raises(ModelError, match="ollama create"):
-            evaluate(data, ["ollama:functiongemma-student"], tmp_path / "eval2", progress=None)
+            evaluate(data, ["ollama:functiongemma-student"], tmp_path / "eval2")
 
 
 def test_the_report_gives_the_n_behind_every_figure() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,7 @@ def test_cli_intent_answers_get_the_task_metrics() -> None:
 
 
 def test_pipeline_builds_the_named_layout_and_skips_finished_stages(
-    tmp_path: Path, tiny_data: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tiny_data: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     import shutil
 
@@ -129,7 +130,7 @@ def test_pipeline_builds_the_named_layout_and_skips_finished_stages(
         sft_settings={"max_steps": 4, "eval_examples": 0, "save_steps": 100},
         dpo_settings={"max_steps": 1, "mine_examples": 4, "max_new_tokens": 40},
     )
-    results = run_pipeline(settings, progress=None)
+    results = run_pipeline(settings)
     models = root / "models" / "demo"
     for path in ("base/config.json", "sft/training.json", "sft/model", "dpo/training.json", "merged/tokenizer.model",
                  "demo-f16.gguf", "demo-q8_0.gguf", "eval/eval.json", "eval/eval.md", "eval/loss.png"):
@@ -151,12 +152,12 @@ def test_pipeline_builds_the_named_layout_and_skips_finished_stages(
     assert (models / "hub" / "demo-q8_0.gguf").stat().st_size == (models / "demo-q8_0.gguf").stat().st_size
 
     stamp = (models / "demo-q8_0.gguf").stat().st_mtime_ns
-    log = tmp_path / "log.txt"
-    with open(log, "w") as progress:
-        run_pipeline(settings, progress=progress)
-    skipped = [line for line in log.read_text().splitlines() if "done already, skipped" in line]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="finetune.pipeline"):
+        run_pipeline(settings)
+    skipped = [r.getMessage() for r in caplog.records if "done already, skipped" in r.getMessage()]
     assert len(skipped) == 9 and (models / "demo-q8_0.gguf").stat().st_mtime_ns == stamp
     settings.force = frozenset({"quantize", "eval"})
-    run_pipeline(settings, progress=None)
+    run_pipeline(settings)
     assert (models / "demo-q8_0.gguf").stat().st_mtime_ns != stamp
     assert json.loads((models / "eval" / "eval.json").read_text())["examples"] == 4

@@ -80,7 +80,7 @@ def test_eval_shows_the_prior_marks_a_student_near_it_and_writes_predictions(
     data = _data(tmp_path / "data")
     with FakeOllama(_student) as fake:
         monkeypatch.setenv("OLLAMA_HOST", fake.host)
-        results = evaluate(data, [STUDENT], tmp_path / "eval", progress=None)
+        results = evaluate(data, [STUDENT], tmp_path / "eval")
     prior = results["prior"]
     assert prior["source"] == str(data / "train.jsonl")
     assert prior["trained_on"] == {"score_edge": 4, "select_symbols": 5}

@@ -20,7 +20,7 @@ def lines(
     count: int, seed: int = 0, format: generate.Format = "text", profile: str = "hf", workers: int = 1
 ) -> list[str]:
     out = io.BytesIO()
-    assert generate.write(count, seed, format, profile, out, None, workers) == count  # type: ignore[arg-type]
+    assert generate.write(count, seed, format, profile, out, workers) == count  # type: ignore[arg-type]
     return out.getvalue().decode().splitlines()
 
 

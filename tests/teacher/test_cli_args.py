@@ -128,23 +128,6 @@ def test_configure_logging_shows_library_lines_on_the_current_stderr_once(
     assert err == "[1/2 sessions, 0.1 s] 'How?' [abc]: 3 turns, skipped none\n"
 
 
-def test_a_log_stream_logs_each_whole_line_at_info(caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
-    from teacher.cli_args import log_stream
-
-    stream = log_stream(logging.getLogger("finetune.progress"))
-    with caplog.at_level(logging.INFO, logger="finetune.progress"):
-        print("  eval: 25/50", file=stream, flush=True)  # print writes the text, then the newline
-        stream.write("[pipeline] sft: ")
-        stream.write("running\nsecond 100%\n")
-    assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
-        ("finetune.progress", logging.INFO, "  eval: 25/50"),
-        ("finetune.progress", logging.INFO, "[pipeline] sft: running"),
-        ("finetune.progress", logging.INFO, "second 100%"),
-    ]
-
-
 def test_an_alias_is_hidden_and_the_ollama_flags_are_shared() -> None:
     from teacher.cli_args import DEFAULT_OLLAMA_MODEL, HelpFormatter, add_hidden_alias, add_ollama_flags
 
@@ -155,3 +138,44 @@ def test_an_alias_is_hidden_and_the_ollama_flags_are_shared() -> None:
     assert parser.parse_args(["--host", "http://h:1"]).ollama_host == "http://h:1"
     shown = parser.format_help()
     assert "--host" not in shown.replace("--ollama-host", "") and f"(default: {DEFAULT_OLLAMA_MODEL})" in shown
+
+
+@pytest.mark.parametrize(("argv", "level", "transformers"), [
+    ([], "INFO", "error"),
+    (["-v"], "DEBUG", "warning"),
+    (["--verbose"], "DEBUG", "warning"),
+    (["-q"], "WARNING", "error"),
+    (["stage", "-v"], "DEBUG", "warning"),  # after the subcommand
+    (["-v", "stage"], "DEBUG", "warning"),  # before it: the subcommand's parser does not undo it
+    (["--quiet", "stage"], "WARNING", "error"),
+])
+def test_the_command_parser_sets_the_log_level_from_v_and_q(
+    argv: list[str], level: str, transformers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from teacher.cli_args import LOGGED_PACKAGES, CommandParser
+
+    monkeypatch.delenv("TRANSFORMERS_VERBOSITY", raising=False)
+    parser = CommandParser(prog="demo")
+    if "stage" in argv:
+        parser.add_subparsers(dest="stage").add_parser("stage")
+    try:
+        parser.parse_args(argv)
+        for name in LOGGED_PACKAGES:
+            assert logging.getLevelName(logging.getLogger(name).level) == level, name
+        assert __import__("os").environ["TRANSFORMERS_VERBOSITY"] == transformers
+    finally:
+        CommandParser(prog="reset").parse_args([])  # later tests see the default level
+
+
+def test_v_and_q_exclude_each_other_and_show_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from teacher.cli_args import CommandParser
+
+    parser = CommandParser(prog="demo")
+    with pytest.raises(SystemExit) as ended:
+        parser.parse_args(["-v", "-q"])
+    assert ended.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    text = " ".join(parser.format_help().split())
+    assert "-v, --verbose show debug lines" in text and "-q, --quiet show only warnings" in text
+    assert "==SUPPRESS==" not in text
