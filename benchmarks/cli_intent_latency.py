@@ -39,7 +39,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from interpreters.backends import build_backend
 from interpreters.scripted import FunctionModel
 from tasks.cli_intent.context import gather_context
 from tasks.cli_intent.retrieve import SubcommandRetriever, recall
@@ -80,8 +79,10 @@ def measure(
     """Time ``calls`` requests to argv with the GGUF student; latencies in seconds and what was answered.
     ``reuse``: resident (the declarations' KV caches kept; ``prefix_states`` of them with retrieval)."""
     schema, _ = resolve_schema("gh")
-    student = build_backend(f"gguf:{gguf}", n_threads=threads, max_tokens=max_tokens, reuse_prefix=reuse,
-                            grammar=grammar, prefix_states=prefix_states if reuse and retrieve else 0)
+    from interpreters.llamacpp import LlamaCppStudent
+
+    student = LlamaCppStudent(gguf, n_threads=threads, max_tokens=max_tokens, reuse_prefix=reuse, grammar=grammar,
+                              prefix_states=prefix_states if reuse and retrieve else 0)
     task = CliIntentTask(schema, retrieve=retrieve)
     tokens: list[tuple[int, int, int]] = []
     prefixes: Counter[str] = Counter()
