@@ -119,7 +119,8 @@ def test_retrieved_training_data_declares_the_same_subsets_and_leaves_out_misses
         assert json.loads(row["tools"]) == declared
         call = row["messages"][2]["tool_calls"][0]["function"]
         arguments = json.loads(call["arguments"])
-        assert f"{arguments['command']} {arguments['subcommand']}" in (task.retrieved(CliIntentInput(request=request)) or ())
+        retrieved = task.retrieved(CliIntentInput(request=request)) or ()
+        assert f"{arguments['command']} {arguments['subcommand']}" in retrieved
     full = write_dataset(tmp_path / "full", GH, examples, split=1.0, seed=0, meta={})  # the default is unchanged
     assert full["retrieve"] == 0 and full["retrieval_missed"] == 0
 
