@@ -22,8 +22,10 @@ are tests, not scripts.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +35,7 @@ import numpy as np
 from converters.functiongemma import CONTROL_TOKENS, STOP_SEQUENCES
 from converters.functiongemma_grammar import Grammar, Matcher, units, wire_text
 
-__all__ = ["BranchPoint", "GrammarDecoder", "next_token_probabilities"]
+__all__ = ["BranchPoint", "GrammarDecoder", "PrefixCache", "next_token_probabilities"]
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +277,85 @@ class GrammarDecoder:
         text = wire_text("".join(out))
         return Decoded(text, len(prompt_tokens), produced, sampled, stopped, time.perf_counter() - started,
                        branches)
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """The KV cache of sequence 0 after ``tokens``, as llama.cpp serialises it."""
+
+    tokens: tuple[int, ...]
+    data: Any  # a ctypes byte array
+    size: int
+
+
+class PrefixCache:
+    """The KV caches of up to ``size`` prompt prefixes (a request's tool declarations, before its user turn), kept
+    by a resident process so that a prefix seen before is restored, not evaluated again, even after requests with
+    other prefixes (other retrieved subsets) came between. Least recently used first out. Not thread-safe."""
+
+    def __init__(self, llm: Any, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"a prefix cache holds at least one prefix, got {size}")
+        self.llm = llm
+        self.size = size
+        self._saved: OrderedDict[tuple[int, ...], _Saved] = OrderedDict()
+        #: how each prefix was found: ``kept`` (already in the KV cache), ``restored``, ``evaluated``
+        self.last = ""
+
+    def __len__(self) -> int:
+        return len(self._saved)
+
+    def prime(self, prefix: Sequence[int]) -> str:
+        """Leave the model's KV cache holding ``prefix`` (kept, restored from a saved state, or evaluated and
+        saved); ``kept``, ``restored`` or ``evaluated``."""
+        llm = self.llm
+        key = tuple(prefix)
+        if not key:
+            self.last = "kept"
+            return self.last
+        if llm.n_tokens >= len(key) and tuple(llm.input_ids[: len(key)].tolist()) == key:
+            self.last = "kept"
+        elif key in self._saved:
+            self._restore(self._saved[key])
+            self.last = "restored"
+        else:
+            keep = 0
+            limit = min(int(llm.n_tokens), len(key))
+            cached = llm.input_ids[:limit].tolist()
+            while keep < limit and cached[keep] == key[keep]:
+                keep += 1
+            llm.n_tokens = keep
+            if keep < len(key):
+                llm.eval(list(key[keep:]))
+            self._saved[key] = self._save()
+            self.last = "evaluated"
+        if key in self._saved:
+            self._saved.move_to_end(key)
+        while len(self._saved) > self.size:
+            self._saved.popitem(last=False)
+        return self.last
+
+    def _save(self) -> _Saved:
+        import llama_cpp
+
+        ctx = self.llm._ctx.ctx
+        size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
+        data = (ctypes.c_uint8 * size)()
+        written = int(llama_cpp.llama_state_seq_get_data(ctx, data, size, 0))
+        if written <= 0:
+            raise RuntimeError("llama.cpp could not save the KV cache of the prompt prefix")
+        return _Saved(tuple(self.llm.input_ids[: self.llm.n_tokens].tolist()), data, written)
+
+    def _restore(self, saved: _Saved) -> None:
+        import llama_cpp
+
+        llm = self.llm
+        llm.n_tokens = 0
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        if int(llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, saved.data, saved.size, 0)) <= 0:
+            raise RuntimeError("llama.cpp could not restore the KV cache of a prompt prefix")
+        llm.input_ids[: len(saved.tokens)] = saved.tokens
+        llm.n_tokens = len(saved.tokens)
 
 
 def _ends_in_control(unit_text: str) -> bool:

@@ -25,17 +25,21 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from converters.functiongemma import STOP_SEQUENCES, FunctionGemmaFormatError, Profile, split_output
+from converters.functiongemma import START_TURN, STOP_SEQUENCES, FunctionGemmaFormatError, Profile, split_output
 from converters.functiongemma_grammar import Grammar, call_grammar
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
 from teacher.operations import OperationFailed
 
+#: where a prompt's user turn starts: the text before it (the declarations) is the prefix ``prefix_states`` keeps
+USER_TURN = START_TURN + "user"
+
 __all__ = [
     "NATIVE_LOG",
+    "USER_TURN",
     "Completion",
     "LlamaCppStudent",
     "StudentModelMissing",
@@ -138,11 +142,16 @@ class LlamaCppStudent(ModelBackend):
     grammar: bool = True
     #: apply the branch thresholds of ``MODEL.calibration.json`` when that file is there (with the grammar only)
     calibrate: bool = True
+    #: keep the KV caches of this many distinct prompt prefixes (the declarations before the user turn) and
+    #: restore one seen before instead of evaluating it again: for a resident process whose requests declare
+    #: different tools (retrieved subsets). 0: only the last prompt's cache (``reuse_prefix``) is kept
+    prefix_states: int = 0
 
     def __post_init__(self) -> None:
         self._llm: Any = None
         self._decoder: Any = None
         self._grammars: dict[str, Grammar] = {}
+        self._prefixes: Any = None
         if not Path(self.model_path).is_file():
             raise StudentModelMissing(f"no GGUF at {self.model_path}: export one with `python -m finetune export`")
         self.thresholds: dict[str, tuple[int, float]] = {}
@@ -181,19 +190,50 @@ class LlamaCppStudent(ModelBackend):
 
     def complete_text(self, prompt: str, grammar: Grammar | None = None) -> Completion:
         """The greedy completion of FunctionGemma text (control tokens kept), under ``grammar`` when given."""
+        started = time.perf_counter()
+        kept = self._keep_prefix(prompt)
+        reuse = self.reuse_prefix or kept
         if grammar is None:
-            return greedy_completion(self._model(), prompt, self.max_tokens, reuse_prefix=self.reuse_prefix)
-        done = self.decoder().decode(prompt, grammar, self.max_tokens, reuse_prefix=self.reuse_prefix,
-                                     thresholds=self.thresholds)
-        return Completion(done.text, done.latency_s, done.prompt_tokens, done.completion_tokens, done.stopped_at,
-                          done.sampled_tokens)
+            done = greedy_completion(self._model(), prompt, self.max_tokens, reuse_prefix=reuse)
+        else:
+            decoded = self.decoder().decode(prompt, grammar, self.max_tokens, reuse_prefix=reuse,
+                                            thresholds=self.thresholds)
+            done = Completion(decoded.text, decoded.latency_s, decoded.prompt_tokens, decoded.completion_tokens,
+                              decoded.stopped_at, decoded.sampled_tokens)
+        return replace(done, latency_s=time.perf_counter() - started)
+
+    def _keep_prefix(self, prompt: str) -> bool:
+        """With ``prefix_states``: the KV cache made to hold the prompt's declarations (kept, restored or
+        evaluated and saved); whether it did."""
+        cut = prompt.find(USER_TURN)
+        if not self.prefix_states or cut <= 0:
+            return False
+        decoder = self.decoder()
+        if self._prefixes is None:
+            from interpreters.grammar_decoding import PrefixCache
+
+            self._prefixes = PrefixCache(self._model(), self.prefix_states)
+        prefix = decoder.tokenize(prompt[:cut])
+        if decoder.tokenize(prompt)[: len(prefix)] != prefix:  # the cut joined two tokens: no prefix to keep
+            return False
+        self._prefixes.prime(prefix)
+        return True
+
+    @property
+    def prefix_found(self) -> str:
+        """How the last prompt's declarations were found with ``prefix_states``: ``kept``, ``restored``,
+        ``evaluated`` ('' before any, or without ``prefix_states``)."""
+        return "" if self._prefixes is None else str(self._prefixes.last)
 
     async def complete(self, request: ModelRequest) -> ModelReply:
         prompt = student_prompt(request, self.profile)
         grammar = None
         if self.grammar and request.tools:
             grammar = self.grammar_for([tool.openai() for tool in request.tools], request.parallel_calls)
-        return completion_reply(self.complete_text(prompt, grammar), prompt)
+        reply = completion_reply(self.complete_text(prompt, grammar), prompt)
+        if self.prefix_states:
+            reply.meta["prefix"] = self.prefix_found
+        return reply
 
 
 def completion_reply(done: Completion, prompt: str) -> ModelReply:

@@ -42,13 +42,17 @@ def scripted_output(tokens: Sequence[str], follows: Mapping[str, str]) -> np.nda
     return output
 
 
-def write_tiny_gguf(path: Path, words: Sequence[str], follows: Mapping[str, str]) -> Path:
-    """Write the model; ``words`` become single tokens, ``follows`` scripts the greedy decoding."""
+def write_tiny_gguf(
+    path: Path, words: Sequence[str], follows: Mapping[str, str], *, attention: float = 0.0, context: int = 1024
+) -> Path:
+    """Write the model; ``words`` become single tokens, ``follows`` scripts the greedy decoding. ``attention``
+    > 0 gives the attention layer seeded random weights of that scale, so the logits depend on earlier tokens too
+    (what a kept or restored KV cache must get right); ``context`` is the trained context length."""
     tokens, types = tiny_vocab(words)
     index = {t: i for i, t in enumerate(tokens)}
     size = len(tokens)
     writer = gguf.GGUFWriter(str(path), "gemma3")
-    writer.add_context_length(1024)
+    writer.add_context_length(context)
     writer.add_embedding_length(size)
     writer.add_block_count(1)
     writer.add_feed_forward_length(HIDDEN)
@@ -74,10 +78,14 @@ def write_tiny_gguf(path: Path, words: Sequence[str], follows: Mapping[str, str]
     writer.add_tensor("output_norm.weight", np.ones(size, np.float32))  # GGUF stores Gemma's (1 + weight)
     for name in ("attn_norm", "post_attention_norm", "ffn_norm", "post_ffw_norm"):
         writer.add_tensor(f"blk.0.{name}.weight", np.ones(size, np.float32))
+    rng = np.random.default_rng(0)
     for name, shape in (("attn_q", (HIDDEN, size)), ("attn_k", (HIDDEN, size)), ("attn_v", (HIDDEN, size)),
                         ("attn_output", (size, HIDDEN)), ("ffn_gate", (HIDDEN, size)), ("ffn_up", (HIDDEN, size)),
                         ("ffn_down", (size, HIDDEN))):
-        writer.add_tensor(f"blk.0.{name}.weight", np.zeros(shape, np.float32))
+        weights = np.zeros(shape, np.float32)
+        if attention and name.startswith("attn"):
+            weights = (attention * rng.standard_normal(shape)).astype(np.float32)
+        writer.add_tensor(f"blk.0.{name}.weight", weights)
     writer.add_tensor("blk.0.attn_q_norm.weight", np.ones(HIDDEN, np.float32))
     writer.add_tensor("blk.0.attn_k_norm.weight", np.ones(HIDDEN, np.float32))
     writer.write_header_to_file()

@@ -38,6 +38,7 @@ from teacher.cli_args import (
     CommandParser,
     Number,
     non_negative_float,
+    non_negative_int,
     output_name,
     output_problem,
     positive_float,
@@ -205,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=non_negative_float, default=0.0,
                         help="seconds to wait after each batch (rate limiting)")
     parser.add_argument("--force", action="store_true", help="discard saved progress and start afresh")
+    parser.add_argument("--retrieve", type=non_negative_int, default=0, metavar="K",
+                        help="declare only the K subcommands the retriever finds for each request, as "
+                             "`python -m tasks.cli_intent.run --retrieve K` does; answers it misses are left "
+                             "out (0: the whole schema)")
     args = parser.parse_args(argv)
     try:
         schema, schema_path = resolve_schema(args.schema)
@@ -249,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"schema": str(schema_path), "teacher": args.teacher, "requested": args.count, "batches": batches,
             "targets": targets(args.count), "validation": report.as_dict()}
     try:
-        stats = write_dataset(out, schema, examples, split=args.split, seed=args.seed, meta=meta)
+        stats = write_dataset(out, schema, examples, split=args.split, seed=args.seed, meta=meta,
+                              retrieve=args.retrieve)
     except OSError as error:
         print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
         return 1

@@ -361,21 +361,32 @@ def write_dataset(
     split: float,
     seed: int,
     meta: dict[str, Any],
+    retrieve: int = 0,
 ) -> dict[str, Any]:
     """Write ``train.jsonl`` and ``eval.jsonl`` with ``converters.rebuild`` from the examples as a session log
     (:func:`example_turns`; its writer, de-duplication and split grouped by the task's split keys), and
-    ``stats.json``: the rebuild's counts and the generation's own (categories per split, diversity)."""
+    ``stats.json``: the rebuild's counts and the generation's own (categories per split, diversity).
+
+    ``retrieve`` > 0: each example declares only the subcommands the runtime's retriever finds for its request
+    (``CliIntentTask(schema, retrieve=...)``, as ``python -m tasks.cli_intent.run --retrieve`` asks), and an
+    example whose answer is not among them is left out (``stats["retrieval_missed"]``)."""
     from converters.rebuild import Options, rebuild
     from tasks.registry import TASKS, register_task
 
-    task = CliIntentTask(schema)
-    if task.name not in TASKS:
-        register_task(task)  # a schema of the user's own
-    with tempfile.TemporaryDirectory(prefix="cli-intent-") as scratch:
-        log = Path(scratch) / f"{task.name.replace(':', '-')}.jsonl"
-        log.write_text("".join(line + "\n" for line in example_turns(schema, examples)), encoding="utf-8")
-        built = rebuild([log], Options(out=out, tasks=frozenset({task.name}), format="messages", split=split,
-                                       seed=seed, negatives="none", group_by="symbol"))
+    task = CliIntentTask(schema, retrieve=retrieve)
+    registered = TASKS.get(task.name)
+    if registered is None or retrieve:
+        register_task(task)  # a schema of the user's own, or the retrieving task for this build only
+    missed = sum(1 for e in examples if not task.declares(task.parse(e.call(), e.input()), e.input()))
+    try:
+        with tempfile.TemporaryDirectory(prefix="cli-intent-") as scratch:
+            log = Path(scratch) / f"{task.name.replace(':', '-')}.jsonl"
+            log.write_text("".join(line + "\n" for line in example_turns(schema, examples)), encoding="utf-8")
+            built = rebuild([log], Options(out=out, tasks=frozenset({task.name}), format="messages", split=split,
+                                           seed=seed, negatives="none", group_by="symbol"))
+    finally:
+        if registered is not None and retrieve:
+            register_task(registered)
     category = {task.render(e.input()): e.category for e in examples}
     per_split: dict[str, Counter[str]] = {}
     for side in ("train", "eval"):
@@ -395,6 +406,8 @@ def write_dataset(
         "negative_kinds": dict(sorted(Counter(e.kind for e in examples if e.category == "negative").items())),
         "context_used": sum(1 for e in examples if e.kind == "context_used"),
         "groups": built.groups,
+        "retrieve": retrieve,
+        "retrieval_missed": missed,
         "dropped": dict(sorted(built.dropped.items())),
         **built.fields.summary(),  # what the data teaches, as converters.rebuild counts it
         "diversity": diversity_report(

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from converters.functiongemma import ToolCall
 from converters.schema import TrainingExample
 from tasks.cli_intent.metrics import cli_intent_metrics
+from tasks.cli_intent.retrieve import SubcommandRetriever, subset_schema
 from tasks.cli_intent.schema import CliSchema
-from tasks.cli_intent.tools import FREE_TEXT_FIELDS, CliContext, cli_tools
+from tasks.cli_intent.tools import FREE_TEXT_FIELDS, Clarify, CliContext, cli_tools
 from tasks.cli_intent.validate import Answer, near_duplicate_keys, validate_answer
 from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, arguments_json, student_conversation
 from teacher.tools import Tool
@@ -57,10 +58,17 @@ class CliIntentTask(FineTrainingTeacher[CliIntentInput, Answer]):
     joins_split_keys = True
     free_text_fields = FREE_TEXT_FIELDS
 
-    def __init__(self, schema: CliSchema) -> None:
+    def __init__(self, schema: CliSchema, retrieve: int = 0) -> None:
+        """``retrieve``: declare only the ``retrieve`` subcommands a lexical retriever finds likeliest for each
+        request (:mod:`tasks.cli_intent.retrieve`); 0 declares the whole schema."""
+        if retrieve < 0:
+            raise ValueError(f"retrieve must be 0 (every subcommand) or more, got {retrieve}")
         self.schema = schema
         self.name = TASK_PREFIX + schema.cli_name
+        self.retrieve = retrieve
         self._tools = cli_tools(schema)
+        self._retriever: SubcommandRetriever | None = SubcommandRetriever(schema) if retrieve else None
+        self._subset_tools: dict[tuple[str, ...], tuple[Tool[Any], ...]] = {}
         self.guidance = (
             f"You turn a user's request into one command of the {schema.cli_name} CLI ({schema.description}). "
             "Call run_command when the request names one command and gives every required argument, directly "
@@ -72,8 +80,22 @@ class CliIntentTask(FineTrainingTeacher[CliIntentInput, Answer]):
         )
 
     def tools(self, input: CliIntentInput) -> Sequence[Tool[Any]]:
-        """``run_command`` and ``clarify``, restricted to this schema."""
-        return self._tools
+        """``run_command`` and ``clarify``, restricted to this schema (to the retrieved subset of it when the task
+        retrieves)."""
+        pairs = self.retrieved(input)
+        if pairs is None:
+            return self._tools
+        if pairs not in self._subset_tools:
+            if len(self._subset_tools) > 1024:
+                self._subset_tools.clear()
+            self._subset_tools[pairs] = cli_tools(subset_schema(self.schema, pairs))
+        return self._subset_tools[pairs]
+
+    def retrieved(self, input: CliIntentInput) -> tuple[str, ...] | None:
+        """The ``command subcommand`` pairs declared for this request; None when the whole schema is."""
+        if self._retriever is None:
+            return None
+        return self._retriever.retrieve(input.request, self.retrieve)
 
     def render(self, input: CliIntentInput) -> str:
         """``Request: ...`` and, when known, a ``Context:`` block with one line per known part."""
@@ -107,6 +129,8 @@ class CliIntentTask(FineTrainingTeacher[CliIntentInput, Answer]):
             return []
         call = turn.calls[0]
         answer = self.parse(call, turn.input)
+        if not self.declares(answer, turn.input):
+            return []  # the retriever missed the answer's pairs: the student could not give it under its grammar
         arguments = answer.model_dump(mode="json")
         answer_message = {
             "role": "assistant",
@@ -117,6 +141,16 @@ class CliIntentTask(FineTrainingTeacher[CliIntentInput, Answer]):
         }
         prompt, tools = student_conversation(self.render(turn.input), self.tools(turn.input), self.declare_tools)
         return [{"messages": [*prompt, answer_message], "tools": tools}]
+
+    def declares(self, answer: Answer, input: CliIntentInput) -> bool:
+        """Whether the tools declared for ``input`` allow ``answer`` (always, without retrieval): its pair, or
+        every pair it suggests, is among those retrieved."""
+        pairs = self.retrieved(input)
+        if pairs is None:
+            return True
+        if isinstance(answer, Clarify):
+            return set(answer.suggestions) <= set(pairs)
+        return f"{answer.command} {answer.subcommand}" in pairs
 
     def metrics(
         self, expected: Sequence[Sequence[ToolCall]], predicted: Sequence[Sequence[ToolCall] | None]
