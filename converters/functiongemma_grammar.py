@@ -153,7 +153,10 @@ class MapKey(Node):
     def matches(self, char: str) -> bool:
         if char == ":":
             return bool(self.prefix) and self.prefix not in self.used
-        return not _is_token(char) and char not in _KEY_STOP and len(self.prefix) < MAX_KEY_LENGTH
+        if _is_token(char) or char in _KEY_STOP or len(self.prefix) >= MAX_KEY_LENGTH:
+            return False
+        # a key at its longest must be new, or nothing could follow it (neither ':' nor another character)
+        return len(self.prefix) + 1 < MAX_KEY_LENGTH or self.prefix + char not in self.used
 
 
 @dataclass(eq=False)

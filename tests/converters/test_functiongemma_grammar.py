@@ -244,3 +244,24 @@ def test_the_shortest_ending_of_a_long_candidate_list_is_found_without_trying_ev
         assert closed is not None and closed.done, (cut, wire_text(ending))
         (call,) = parse_calls(wire_text((units(cut) or "") + ending))
         assert call.arguments["selected"][:1] == ([] if cut == head else ["name_3"])
+
+
+def test_a_map_key_never_reaches_its_longest_length_as_a_name_already_used() -> None:
+    """A model looping on a key (``command_subcommand_subcommand...``) once reached a used key of the longest length,
+    where neither ``:`` nor another character was allowed: decoding had no token to take."""
+    from converters.functiongemma_grammar import MAX_KEY_LENGTH
+
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {
+        "m": {"type": "object", "additionalProperties": {"type": "string"}}}}}}
+    grammar = call_grammar([tool], profile="hf")
+    longest = "a" * MAX_KEY_LENGTH
+    head = units(f"<start_function_call>call:f{{m:{{{longest}:<escape>x<escape>,") or ""
+    matcher = grammar.matcher().feed(head)
+    assert matcher is not None
+    almost = matcher.feed("a" * (MAX_KEY_LENGTH - 1))
+    assert almost is not None
+    assert almost.feed("a") is None  # the used key at its longest: refused before it is a dead end
+    assert almost.feed("b:") is not None  # a new key of the longest length is fine
+    ending = almost.shortest()
+    closed = almost.feed(ending)
+    assert closed is not None and closed.done
