@@ -61,6 +61,7 @@ from tasks.cli_intent.task import CliIntentInput, CliIntentTask
 from tasks.cli_intent.tools import Clarify, CliContext, RunCommand
 from tasks.cli_intent.validate import CLARIFY_BELOW, validate_answer
 from teacher.cli_args import CommandParser, non_negative_int, positive_int, seconds, user_text
+from teacher.errors import FineTrainingError
 from teacher.model import ModelBackend, request_for
 
 __all__ = [
@@ -178,7 +179,7 @@ def _low_confidence_command(name: str, arguments: Any, schema: CliSchema) -> Run
 # ------------------------------------------------------------------------------------------------ resident daemon
 
 
-class DaemonUnavailable(OSError):
+class DaemonUnavailable(OSError, FineTrainingError):
     """No daemon answers on the socket, or it serves another schema, student or retrieval."""
 
 

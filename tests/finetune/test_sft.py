@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ def test_group_by_length_batches_examples_of_similar_length(tiny_base: Path, tin
 
 
 def test_lora_sft_writes_an_adapter_and_resumes_from_its_last_checkpoint(
-    tiny_base: Path, tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_base: Path, tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = _settings(
         tiny_base, tiny_data, tmp_path, lora=True, lora_r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]
@@ -82,12 +83,14 @@ def test_lora_sft_writes_an_adapter_and_resumes_from_its_last_checkpoint(
     # a longer run on the same output resumes at step 2 instead of starting over
     settings.max_steps = 4
     assert last_checkpoint(settings) == str(tmp_path / "checkpoints" / "checkpoint-2")
-    capsys.readouterr()
-    run_sft(settings)
-    trained = [line for line in capsys.readouterr().out.splitlines() if line.startswith("{'loss'")]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="finetune.train"):
+        run_sft(settings)
+    trained = [r.getMessage() for r in caplog.records if r.getMessage().startswith("  sft: step ")]
     summary = json.loads((tmp_path / "training.json").read_text())
     steps = [entry["step"] for entry in summary["log_history"] if "loss" in entry]
     assert summary["global_steps"] == 4 and steps == [1, 2, 3, 4] and len(trained) == 2
+    assert [line.split(",")[0] for line in trained] == ["  sft: step 3/4", "  sft: step 4/4"]  # resumed
     assert summary["counts"]["dropped_too_long"] == 0 and summary["tokens_per_second"] > 0
 
 
