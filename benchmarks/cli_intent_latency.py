@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "KV caches kept)")
     parser.add_argument("--retrieve", type=non_negative_int, default=0, metavar="K",
                         help="declare the K retrieved subcommands only (0: the whole schema); --compare's "
-                             "retrieved rows use it (default there: 6)")
+                             "retrieved rows use it, or 6 when it is 0")
     parser.add_argument("--prefix-states", type=positive_int, default=PREFIX_STATES,
                         help="declaration prefixes whose KV caches are kept when resident with --retrieve")
     parser.add_argument("--compare", action="store_true",
