@@ -54,15 +54,10 @@ def _log(message: str, started: float) -> None:
 
 
 def held_out(data: Path, per_task: int) -> dict[str, list[Any]]:
-    """The first ``per_task`` eval examples of each task (every line names its task)."""
-    from finetune.data import load_examples
+    """The first ``per_task`` eval examples of each task family (as :func:`benchmarks.real_student.by_task`)."""
+    from benchmarks.real_student import by_task
 
-    groups: dict[str, list[Any]] = {}
-    for example in load_examples(data / "eval.jsonl", "hf"):
-        family = (example.task or "unknown").partition(":")[0]
-        if len(groups.setdefault(family, [])) < per_task:
-            groups[family].append(example)
-    return dict(sorted(groups.items()))
+    return by_task(data, per_task)
 
 
 def score_checkpoint(checkpoint: Path, work: Path, groups: dict[str, list[Any]], model: Path) -> dict[str, Any]:
