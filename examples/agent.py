@@ -15,14 +15,13 @@ import asyncio
 import sys
 from pathlib import Path
 
-from interpreters.backends import BackendSpecError, build_backend, spec_from_flags
+from interpreters.backends import BackendSpecError, add_backend_flag, build_backend
 from interpreters.lsp import LspServer
 from interpreters.ollama import OllamaStudent
 from teacher.cli_args import (
     CommandParser,
     add_exploration_flags,
     add_hidden_alias,
-    add_ollama_flags,
     counts,
     user_text,
 )
@@ -45,25 +44,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbol", type=user_text, action="append", required=True,
                         help="symbol to start from (repeatable)")
     add_exploration_flags(parser)
-    parser.add_argument("--student", default="ollama", metavar="SPEC",
-                        help="the student: ollama[:NAME], gguf:PATH or hf:DIR")
+    student_flag = add_backend_flag(parser, "student", default="ollama", companions=("ollama",), older=("gguf",),
+                                    help="the student: ollama[:NAME], gguf:PATH or hf:DIR")
     parser.add_argument("--gguf", type=Path, help="run this GGUF in-process with llama.cpp (--student gguf:PATH)")
-    add_ollama_flags(parser)
     add_hidden_alias(parser, "--model", dest="ollama_model")  # the older spellings
     add_hidden_alias(parser, "--host", dest="ollama_host")
     args = parser.parse_args(argv)
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
-    try:
-        spec = spec_from_flags("llamacpp" if args.gguf else args.student, gguf=args.gguf,
-                               ollama_model=args.ollama_model)
-    except BackendSpecError as error:
-        parser.error(f"--student {args.student}: {error}")
+    if args.gguf:  # --gguf PATH alone picks the embedded student
+        args.student = "llamacpp"
+    spec = student_flag.spec(parser, args)
+    assert spec is not None  # --student has a default
     query = TeachQuery(topic=args.topic, seeds=tuple(args.symbol), budget=args.budget, max_depth=args.max_depth,
                        breadth=args.breadth)
-    options = {"host": args.ollama_host, "on_invalid": "fallback"} if spec.kind == "ollama" else {}
     try:
-        student = build_backend(spec, **options)
+        student = build_backend(spec, {"host": args.ollama_host, "on_invalid": "fallback"})
         result = asyncio.run(explore_with_student(args.repo, query, student))
     except BackendSpecError as error:
         print(f"examples.agent: --student {spec}: {error}", file=sys.stderr)

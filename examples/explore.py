@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from converters.functiongemma import PROFILES, Profile, completion_terminator, parse_calls, render_call
+from interpreters.backends import add_backend_flag
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from teacher.cli_args import (
     CommandParser,
     add_exploration_flags,
-    add_ollama_flags,
     counts,
     output_problem,
     user_text,
@@ -106,11 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_exploration_flags(parser)
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="FunctionGemma profile shown")
     parser.add_argument("--out", type=Path, help="also write the exploration as JSON to this file")
-    parser.add_argument("--student", metavar="SPEC",
-                        help="explore with the fine-tuned student instead: ollama[:NAME], gguf:PATH (or llamacpp "
-                             "with --gguf) or hf:DIR")
-    parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
-    add_ollama_flags(parser)
+    student_flag = add_backend_flag(parser, "student", companions=("gguf", "ollama"),
+                                    help="explore with the fine-tuned student instead: ollama[:NAME], gguf:PATH (or "
+                                         "llamacpp with --gguf) or hf:DIR")
     args = parser.parse_args(argv)
     if not args.repo.is_dir():
         parser.error(f"--repo {args.repo} is not a directory")
@@ -126,16 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         breadth=args.breadth,
     )
     if args.student:
-        from interpreters.backends import BackendSpecError, build_backend, spec_from_flags
+        from interpreters.backends import BackendSpecError, build_backend
         from teacher.operations import OperationFailed
 
+        spec = student_flag.spec(parser, args)
+        assert spec is not None
         try:
-            spec = spec_from_flags(args.student, gguf=args.gguf, ollama_model=args.ollama_model)
-        except BackendSpecError as error:
-            parser.error(str(error) if str(error).startswith("--student") else f"--student {args.student}: {error}")
-        options = {"host": args.ollama_host, "on_invalid": "fallback"} if spec.kind == "ollama" else {}
-        try:
-            student = build_backend(spec, **options)
+            student = build_backend(spec, {"host": args.ollama_host, "on_invalid": "fallback"})
             return asyncio.run(run(args.repo, query, args.profile, False, args.out, student))
         except BackendSpecError as error:
             print(f"explore: --student {spec}: {error}", file=sys.stderr)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from converters.functiongemma import ToolCall
-from teacher.cli_args import DEFAULT_OLLAMA_MODEL
+from interpreters.backends import DEFAULT_OLLAMA_MODEL
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import Ask, OperationFailed
 from teacher.task import TaskOutputError, student_conversation

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
+from interpreters.backends import DEFAULT_OLLAMA_MODEL, add_ollama_flags  # the backend table's flags
 from teacher.redact import redact
 
 __all__ = [
@@ -260,20 +261,6 @@ def log_level(args: argparse.Namespace) -> int:
 def add_hidden_alias(parser: argparse.ArgumentParser, flag: str, *, dest: str, **options: object) -> None:
     """Accept ``flag`` as an old spelling of the flag stored in ``dest``, without showing it in ``--help``."""
     parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **options)  # type: ignore[arg-type]
-
-
-#: the Ollama model a student is served as, unless a command says otherwise
-DEFAULT_OLLAMA_MODEL = "functiongemma-student"
-
-
-def add_ollama_flags(parser: argparse.ArgumentParser) -> None:
-    """``--ollama-model`` and ``--ollama-host``: where an Ollama student is served (``args.ollama_model``,
-    ``args.ollama_host``)."""
-    group = parser.add_argument_group("Ollama student")
-    group.add_argument("--ollama-model", default=DEFAULT_OLLAMA_MODEL, metavar="NAME",
-                       help="the student's Ollama model (for a bare 'ollama' backend)")
-    group.add_argument("--ollama-host", metavar="URL",
-                       help="Ollama host (unset: OLLAMA_HOST, else http://127.0.0.1:11434)")
 
 
 def add_exploration_flags(parser: argparse.ArgumentParser) -> None:

@@ -27,7 +27,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from converters.functiongemma import ToolCall
-from teacher.cli_args import CommandParser, add_hidden_alias, add_ollama_flags, output_problem
+from interpreters.backends import add_backend_flag
+from teacher.cli_args import CommandParser, add_hidden_alias, output_problem
 from teacher.evaluation import ask, decisions_agree, free_text_similarity
 from teacher.model import ModelBackend, request_for
 from teacher.operations import Ask, OperationFailed
@@ -237,11 +238,8 @@ def _training_prior(data: Path) -> Prior:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = CommandParser(prog="python -m teacher.compare", description=__doc__.splitlines()[0])
     parser.add_argument("recordings", type=Path, help="a teacher's recordings (a directory or a session log)")
-    parser.add_argument("--student", required=True, metavar="SPEC",
-                        help="ollama[:NAME], gguf:PATH (or llamacpp, --gguf), hf:DIR (or hf, --hf)")
-    parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
-    parser.add_argument("--hf", type=Path, metavar="DIR", help="the student's model folder (--student hf)")
-    add_ollama_flags(parser)
+    student_flag = add_backend_flag(parser, "student", required=True, companions=("gguf", "hf", "ollama"),
+                                    help="ollama[:NAME], gguf:PATH (or llamacpp, --gguf), hf:DIR (or hf, --hf)")
     add_hidden_alias(parser, "--model", dest="ollama_model")  # the older spellings
     add_hidden_alias(parser, "--host", dest="ollama_host")
     parser.add_argument("--train", type=Path, metavar="DATA",
@@ -250,13 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
     args = parser.parse_args(argv)
 
-    from interpreters.backends import BackendSpecError, build_backend, spec_from_flags
+    from interpreters.backends import BackendSpecError, build_backend
     from interpreters.replay import session_logs
 
-    try:
-        spec = spec_from_flags(args.student, gguf=args.gguf, ollama_model=args.ollama_model, hf=args.hf)
-    except BackendSpecError as error:
-        parser.error(str(error) if str(error).startswith("--student") else f"--student {args.student}: {error}")
+    spec = student_flag.spec(parser, args)
+    assert spec is not None  # --student is required
 
     problem = output_problem(args.out, directory=False) if args.out else None
     if problem is not None:
@@ -275,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"teacher.compare: --train {args.train}: {error}", file=sys.stderr)
         return 1
     try:
-        student: ModelBackend = build_backend(spec, **({"host": args.ollama_host} if spec.kind == "ollama" else {}))
+        student: ModelBackend = build_backend(spec, {"host": args.ollama_host})
         report = asyncio.run(compare(records, student, prior))
     except BackendSpecError as error:  # e.g. a backend whose library is not installed here
         print(f"teacher.compare: --student {args.student}: {error}", file=sys.stderr)

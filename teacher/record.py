@@ -34,12 +34,12 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
+from interpreters.backends import add_backend_flag, add_ollama_flags
 from teacher.cli_args import (
     CommandParser,
     Number,
     add_exploration_flags,
     add_hidden_alias,
-    add_ollama_flags,
     counts,
     dollars,
     positive_int,
@@ -400,13 +400,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--nodes", type=Path, help="--subagent: JSONL of {\"file\": ..., \"node\": ...}")
     parser.add_argument("--symbol", action="append", help="seed symbol for --topic (repeatable)")
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--teacher", metavar="SPEC",
-                     help="who answers: heuristic, haiku[:MODEL] (ANTHROPIC_API_KEY) or replay[:DIR]")
-    who.add_argument("--student", metavar="SPEC",
-                     help="record the fine-tuned student instead: ollama[:NAME], gguf:PATH (or llamacpp with "
-                          "--gguf) or hf:DIR")
+    teacher = add_backend_flag(who, "teacher", older=("replay",),
+                               help="who answers: heuristic, haiku[:MODEL] (ANTHROPIC_API_KEY), replay[:DIR], or a "
+                                    "local model: ollama:NAME, gguf:PATH or hf:DIR")
+    student = add_backend_flag(who, "student", only_role=True, older=("gguf", "ollama"),
+                               help="record the fine-tuned student instead: ollama[:NAME], gguf:PATH (or llamacpp "
+                                    "with --gguf) or hf:DIR")
     parser.add_argument("--gguf", type=Path, help="the student's GGUF (--student llamacpp)")
     add_ollama_flags(parser)
+    parser.set_defaults(backend_flags=(teacher, student))
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--concurrency", type=positive_int, default=4, help="sessions and requests at once")
     parser.add_argument("--budget-usd", type=dollars, help="stop cleanly once this much is spent")
@@ -664,26 +666,23 @@ async def _close(model: ModelBackend) -> None:
         await close()
 
 
+#: the teachers recorded under their kind alone; any other teacher is recorded as its spec (which model taught)
 _TEACHERS = ("heuristic", "haiku", "replay")
 _STUDENT_LABELS = {"ollama": "student-ollama", "gguf": "student-llamacpp", "hf": "student-hf"}
 
 
 def _choose_backend(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Turn ``--teacher``/``--student`` (a spec, or an older word with ``--gguf``, ``--replay-from``,
-    ``--model``) into ``args.spec``; ``args.teacher`` becomes the label recorded in the summary. Refuses a
-    spec that cannot work before anything is written (an unknown backend, a missing GGUF or API key)."""
-    from interpreters.backends import BackendSpecError, MissingCredential, check_credentials, spec_from_flags
+    ``--model``) into ``args.spec``; ``args.teacher`` becomes the label recorded in the summary and each
+    session's start: the kind of a heuristic, haiku or replay teacher, the spec of any other (``gguf:PATH``,
+    ``ollama:NAME``: which model taught). Refuses a spec that cannot work before anything is written (an
+    unknown backend, a missing GGUF or API key)."""
+    from interpreters.backends import MissingCredential, check_credentials
 
+    teacher, student = args.backend_flags
     flag, text = ("--student", args.student) if args.student else ("--teacher", args.teacher)
-    try:
-        spec = spec_from_flags(text, flag=flag, gguf=args.gguf, ollama_model=args.ollama_model,
-                               replay_from=args.replay_from, model=args.model)
-    except BackendSpecError as error:
-        said = str(error)
-        parser.error(said if said.startswith(flag) else f"{flag} {text}: {said}")
-    if (flag == "--teacher") != (spec.kind in _TEACHERS):
-        kinds = "a teacher is heuristic, haiku or replay" if flag == "--teacher" else "a student is ollama, gguf or hf"
-        parser.error(f"{flag} {text}: {kinds}")
+    spec = (student if args.student else teacher).spec(parser, args, replay_from=args.replay_from, model=args.model)
+    assert spec is not None  # one of the two is required
     if spec.kind == "haiku" and args.model and spec.value != args.model:
         parser.error(f"--teacher {text} and --model {args.model} name two models: give one")
     if spec.kind == "haiku" and spec.value:
@@ -700,21 +699,22 @@ def _choose_backend(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         raise Refused(f"{flag} {text}: {error}", 2) from None
     if spec.kind == "replay":
         args.replay_from = Path(spec.value)
+    if spec.kind == "gguf":
+        spec = type(spec)("gguf", str(Path(spec.value).resolve()))
     args.spec = spec
-    args.teacher = _STUDENT_LABELS.get(spec.kind, spec.kind)
+    if args.student:
+        args.teacher = _STUDENT_LABELS[spec.kind]
+    else:
+        args.teacher = spec.kind if spec.kind in _TEACHERS else str(spec)
 
 
 def _backend(args: argparse.Namespace, budget: Any) -> ModelBackend:
-    """The model ``args.spec`` names, with this command's options for its kind."""
+    """The model ``args.spec`` names, offered this command's options (each kind takes those its row lists)."""
     from interpreters.backends import build_backend
 
-    options: dict[str, Any] = {}
-    if args.spec.kind == "haiku":
-        options = {"concurrency": args.concurrency, "budget": budget, "thinking_tokens": args.thinking_tokens,
-                   "timeout": args.timeout, "turn_timeout": args.turn_timeout}
-    elif args.spec.kind == "ollama":
-        options = {"host": args.ollama_host}
-    return build_backend(args.spec, **options)
+    offered = {"concurrency": args.concurrency, "budget": budget, "thinking_tokens": args.thinking_tokens,
+               "timeout": args.timeout, "turn_timeout": args.turn_timeout, "host": args.ollama_host}
+    return build_backend(args.spec, offered)
 
 
 def _subagent_model(args: argparse.Namespace) -> ModelBackend:

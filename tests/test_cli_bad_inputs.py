@@ -295,8 +295,9 @@ ROWS: list[Row] = [
     row("agent-gguf-missing", AG, "--repo {sample} --topic t --symbol s --student gguf:{missing}", 2, "{missing}"),
     row("record-bad-teacher", RC, "--repo {sample} --topic t --symbol s --teacher gpt --out {out}", 2,
         "--teacher gpt", "unknown backend"),
-    row("record-student-as-teacher", RC, "--repo {sample} --topic t --symbol s --teacher ollama:x --out {out}", 2,
-        "--teacher ollama:x", "a teacher is"),
+    # any backend can teach (issue 30): a student is one a training run produces
+    row("record-teacher-as-student", RC, "--repo {sample} --topic t --symbol s --student heuristic --out {out}", 2,
+        "--student heuristic", "a student is ollama, gguf or hf"),
     row("record-replay-without-dir", RC, "--repo {sample} --topic t --symbol s --teacher replay --out {out}", 2,
         "--replay-from"),
     row("cli-run-bad-spec", "tasks.cli_intent.run", "x --student gpt --no-context", 2, "unknown backend 'gpt'"),

@@ -57,7 +57,6 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset({
     ("interpreters.calibration", "teacher.cli_args"),
     ("interpreters.hf", "finetune.models"),
     ("interpreters.hf", "finetune.provenance"),
-    ("interpreters.ollama", "teacher.cli_args"),
     ("interpreters.recording", "teacher.provenance"),
     ("interpreters.recording", "teacher.redact"),
     ("interpreters.records", "teacher.redact"),

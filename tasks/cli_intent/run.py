@@ -52,7 +52,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from interpreters.backends import USAGE, BackendSpecError, build_backend, parse_backend_spec
+from interpreters.backends import USAGE, BackendSpecError, add_backend_flag, build_backend, parse_backend_spec
 from tasks.cli_intent.command import CommandRefused, command_argv, display
 from tasks.cli_intent.context import gather_context
 from tasks.cli_intent.schema import CliSchema, SchemaError
@@ -336,9 +336,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("request", type=user_text, nargs="?", help="what you want, in words (none with --serve)")
     parser.add_argument("--schema", default="gh", help="a shipped schema name (gh) or a schema YAML file")
-    parser.add_argument("--student", default=None,
-                        help=f"the backend: {USAGE} (default: the student `python -m finetune pipeline --name "
-                             f"CLI --schema CLI` trains, {DEFAULT_STUDENT.format(cli='CLI')} under --cwd)")
+    add_backend_flag(parser, "student", metavar=None,
+                     help=f"the backend: {USAGE} (default: the student `python -m finetune pipeline --name "
+                          f"CLI --schema CLI` trains, {DEFAULT_STUDENT.format(cli='CLI')} under --cwd)")
     parser.add_argument("--execute", action="store_true", help="run the command (after confirmation when asked)")
     parser.add_argument("--json", action="store_true", help="print one JSON object; never prompts")
     parser.add_argument("--no-context", action="store_true", help="do not gather git/gh context")

@@ -10,15 +10,21 @@ import pytest
 
 from interpreters.anthropic import DEFAULT_MODEL, AnthropicTeacher
 from interpreters.backends import (
+    BACKENDS,
+    CREDENTIALS,
     USAGE,
+    Backend,
     BackendSpec,
     BackendSpecError,
     BackendUnavailable,
     MissingCredential,
+    add_backend_flag,
     build_backend,
     check_credentials,
     parse_backend_spec,
+    register_backend,
     spec_from_flags,
+    usage,
 )
 from interpreters.heuristic import HeuristicModel
 from interpreters.llamacpp import LlamaCppStudent, StudentModelMissing
@@ -98,3 +104,62 @@ def test_older_flags_map_onto_specs(tmp_path: Path) -> None:
         spec_from_flags("llamacpp")
     with pytest.raises(BackendSpecError, match="--teacher replay needs --replay-from DIR"):
         spec_from_flags("replay", flag="--teacher")
+
+
+def test_every_row_says_its_roles_credentials_and_options() -> None:
+    assert set(BACKENDS) == {"heuristic", "haiku", "replay", "ollama", "gguf", "hf"}
+    assert all("teacher" in row.roles for row in BACKENDS.values())  # any backend can teach
+    assert [kind for kind, row in BACKENDS.items() if "student" in row.roles] == ["ollama", "gguf", "hf"]
+    assert BACKENDS["haiku"].credentials == CREDENTIALS and not BACKENDS["gguf"].credentials
+    assert USAGE == usage() == ", ".join(row.usage for row in list(BACKENDS.values())[:-1]) + " or hf:DIR"
+    built = build_backend("ollama:x", {"host": "http://127.0.0.1:9", "budget": object(), "n_ctx": 1})
+    assert isinstance(built, OllamaStudent) and built.host == "http://127.0.0.1:9"  # offered: only its own
+
+
+def test_a_new_backend_is_one_row_used_through_a_cli_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A toy backend: its module (here, a function) plus one row, and every command line takes it."""
+    import json
+
+    from teacher.record import main as record
+    from tests.conftest import SAMPLE_REPO
+
+    built: list[str] = []
+
+    def toy(value: str, **options: object) -> HeuristicModel:
+        built.append(value)
+        return HeuristicModel()
+
+    monkeypatch.setattr("interpreters.backends.BACKENDS", dict(BACKENDS))
+    register_backend(Backend("toy", "a toy backend for this test", toy, value="NAME"))
+    with pytest.raises(ValueError, match="already registered"):
+        register_backend(Backend("toy", "again", toy))
+    assert usage().endswith("hf:DIR or toy:NAME")
+    out = tmp_path / "run"
+    assert record(["--repo", str(SAMPLE_REPO), "--topic", "order totals", "--symbol", "order_total",
+                   "--teacher", "toy:mine", "--out", str(out), "--budget", "2"]) == 0
+    assert built == ["mine"]
+    start = json.loads(next((out / "sessions").glob("*.jsonl")).read_text().splitlines()[0])
+    assert start["teacher"] == "toy:mine"  # the recording says which model taught
+    with pytest.raises(SystemExit):  # not a student: its row says teacher only
+        record(["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol", "s", "--student", "toy:mine", "--out",
+                str(tmp_path / "other")])
+    assert "--student toy:mine: a student is ollama, gguf or hf" in capsys.readouterr().err
+
+
+def test_a_backend_flag_is_checked_as_it_is_parsed(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="cmd")
+    flag = add_backend_flag(parser, "student", companions=("gguf",))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--student", "gpt"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"cmd: error: --student gpt: unknown backend 'gpt': use {USAGE}"
+    args = parser.parse_args(["--student", "llamacpp", "--gguf", "/m/x.gguf"])
+    assert flag.spec(parser, args) == BackendSpec("gguf", "/m/x.gguf")
+    with pytest.raises(SystemExit):
+        flag.spec(parser, parser.parse_args(["--student", "llamacpp"]))
+    assert "--student llamacpp needs --gguf PATH" in capsys.readouterr().err
+    assert flag.spec(parser, parser.parse_args([])) is None
