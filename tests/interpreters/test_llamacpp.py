@@ -118,3 +118,22 @@ def test_compare_takes_the_embedded_student(tmp_path: Path) -> None:
     report = json.loads(out.read_text())["select_symbols"]
     assert report["valid"] == 1 and report["exact"] == 0.0 and report["jaccard"] == 0.0
     assert compare([str(tmp_path / "rec"), "--student", "llamacpp", "--gguf", str(tmp_path / "none.gguf")]) == 2
+
+
+def test_a_gguf_can_teach(tmp_path: Path) -> None:
+    """``teacher.record --teacher gguf:PATH``: the model in-process teaches, and the recording says which one."""
+    import json
+
+    from teacher.record import main as record
+
+    gguf = scripted(tmp_path, ANSWERS_EMPTY)
+    out = tmp_path / "run"
+    assert record(["--repo", str(SAMPLE_REPO), "--topic", "t", "--symbol", "order_total", "--teacher",
+                   f"gguf:{gguf}", "--out", str(out), "--budget", "2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sessions_finished"] == 1
+    lines = [json.loads(line) for line in next((out / "sessions").glob("*.jsonl")).read_text().splitlines()]
+    assert lines[0]["kind"] == "session_start" and lines[0]["teacher"] == f"gguf:{gguf.resolve()}"
+    turns = [line for line in lines if line["kind"] == "model"]
+    assert {turn["backend"] for turn in turns} == {"LlamaCppStudent"}
+    assert any(turn["task"] == "select_symbols" and not turn.get("error") for turn in turns)

@@ -220,3 +220,32 @@ def test_explore_and_record_run_on_the_student(tmp_path: Any, capsys: pytest.Cap
         assert record([*args[:-5], fake.host, "--out", str(tmp_path / "run2"), "--budget", "3"]) == 2
         assert explore_example(["--student", "ollama", "--ollama-host", fake.host]) == 2
     assert "ollama create" in capsys.readouterr().err
+
+
+def test_a_model_served_by_ollama_can_teach(tmp_path: Any) -> None:
+    """``teacher.record --teacher ollama:NAME``: a local model teaches, and the recording names it."""
+    import json
+
+    from teacher.record import main as record
+    from tests.conftest import SAMPLE_REPO
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        tool = body["tools"][0]["function"] if body.get("tools") else {"name": "score_edge"}
+        if tool["name"] == "select_symbols":
+            choices = tool["parameters"]["properties"]["selected"]["items"]["enum"]
+            return calls("select_symbols", {"selected": choices[:1]})(body)
+        if tool["name"] == "invert_topic":
+            return calls("invert_topic", {"inverted_topic": "how orders are shipped"})(body)
+        return calls("score_edge", {"relevance": 2, "risk": 1, "reasoning": "r", "is_exhaustive": False,
+                                    "is_type_family": False, "is_exported": True})(body)
+
+    with FakeOllama(answer, models={"big-local"}) as fake:
+        out = tmp_path / "run"
+        assert record(["--repo", str(SAMPLE_REPO), "--topic", "order totals", "--symbol", "order_total", "--teacher",
+                       "ollama:big-local", "--ollama-host", fake.host, "--out", str(out), "--budget", "3"]) == 0
+    assert {request["body"].get("model") for request in fake.requests if request["body"]} == {"big-local"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sessions_finished"] == 1 and summary["turns_failed"] == 0
+    lines = [json.loads(line) for line in next((out / "sessions").glob("*.jsonl")).read_text().splitlines()]
+    assert lines[0]["kind"] == "session_start" and lines[0]["teacher"] == "ollama:big-local"
+    assert "invert_topic" in {line.get("task") for line in lines}  # a teacher is asked for the opposite too
