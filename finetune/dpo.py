@@ -21,8 +21,7 @@ from typing import Any
 from converters.functiongemma import BOS, FunctionGemmaFormatError, split_output
 from finetune.data import Example, dataset_file, load_examples
 from finetune.evaluate import calls_agree, expected_calls, schema_valid
-from finetune.generate import Generator, HfGenerator
-from finetune.models import check_model_dir, load_merged, load_tokenizer
+from finetune.models import ModelError, check_model_dir, load_merged, load_tokenizer
 from finetune.provenance import resolve_profile
 from finetune.train import (
     TrainingSettings,
@@ -32,6 +31,7 @@ from finetune.train import (
     save_result,
     trainer_arguments,
 )
+from interpreters.llamacpp import TextCompleter
 from teacher.cli_args import positive_float, positive_int
 
 __all__ = ["DpoSettings", "mine_pairs", "prepare_dpo", "run_dpo"]
@@ -61,7 +61,7 @@ class DpoSettings(TrainingSettings):
 
 
 def mine_pairs(
-    generator: Generator, examples: list[Example], limit: int, seed: int = 0
+    model: TextCompleter, examples: list[Example], limit: int, seed: int = 0
 ) -> tuple[list[dict[str, str]], Counter[str]]:
     """Preference pairs from the model's wrong or invalid answers on up to ``limit`` examples, and the counts
     (progress logged every 25 examples)."""
@@ -71,7 +71,7 @@ def mine_pairs(
     pairs: list[dict[str, str]] = []
     counts: Counter[str] = Counter()
     for index, example in enumerate(chosen_examples, start=1):
-        output = generator.complete(example.prompt).text
+        output = model.complete_text(example.prompt).text
         try:
             predicted = split_output(output)[0]
             valid = schema_valid(example, predicted)
@@ -101,8 +101,14 @@ def _pairs(settings: DpoSettings) -> tuple[list[dict[str, str]], dict[str, int]]
         return pairs, json.loads(counts_file.read_text(encoding="utf-8"))
     resolve_profile(settings.profile, Path(settings.data))  # the data's recorded profile must be the one asked for
     train = load_examples(dataset_file(Path(settings.data), "train"), settings.profile)  # type: ignore[arg-type]
-    generator = HfGenerator(Path(settings.base), settings.max_new_tokens)
-    pairs, counts = mine_pairs(generator, train, settings.mine_examples, settings.seed)
+    from interpreters.hf import HfModel, HfModelMissing
+
+    try:
+        model = HfModel(Path(settings.base), settings.max_new_tokens)
+        model.load()  # now: a broken checkpoint fails here, not mid-run
+    except HfModelMissing as error:
+        raise ModelError(str(error)) from None
+    pairs, counts = mine_pairs(model, train, settings.mine_examples, settings.seed)
     Path(settings.out).mkdir(parents=True, exist_ok=True)
     cache.write_text("".join(json.dumps(p) + "\n" for p in pairs), encoding="utf-8")
     counts_file.write_text(json.dumps(dict(counts)), encoding="utf-8")

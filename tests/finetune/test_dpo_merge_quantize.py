@@ -12,9 +12,9 @@ import pytest
 from converters.functiongemma import completion_terminator, render_call, split_output
 from finetune.data import load_examples
 from finetune.dpo import DpoSettings, mine_pairs, prepare_dpo, run_dpo
-from finetune.generate import Completion
 from finetune.modelfile import modelfile_text, write_modelfile
 from finetune.quantize import QuantizeError, quantize
+from interpreters.llamacpp import Completion
 from tests.conftest import REPO
 
 
@@ -26,7 +26,7 @@ class Scripted:
     def __init__(self, answers: dict[str, str]) -> None:
         self.answers = answers
 
-    def complete(self, prompt: str) -> Completion:
+    def complete_text(self, prompt: str) -> Completion:
         return Completion(self.answers[prompt], 0.0, 1, 1, "eos")
 
 
@@ -105,15 +105,15 @@ def test_no_pairs_means_no_dpo_training(tmp_path: Path, tiny_sft: Path, tiny_dat
 
 def test_quantized_ggufs_load_and_answer_in_llama_cpp(tiny_sft: Path, tiny_data: Path, tmp_path: Path) -> None:
     from finetune.export import export_gguf
-    from finetune.generate import GgufGenerator
     from finetune.merge import merge
+    from interpreters.llamacpp import LlamaCppStudent
 
     f16 = export_gguf(merge(tiny_sft / "model", tmp_path / "merged"), tmp_path / "m-f16.gguf")
     prompt = load_examples(tiny_data / "eval.jsonl")[0].prompt
     for kind in ("q8_0", "q4_k_m"):
         gguf = quantize(f16, tmp_path / f"m-{kind}.gguf", kind)
         assert gguf.read_bytes()[:4] == b"GGUF" and gguf.stat().st_size < f16.stat().st_size
-        text = GgufGenerator(gguf, max_tokens=80).complete(prompt).text
+        text = LlamaCppStudent(gguf, n_ctx=0, max_tokens=80).complete_text(prompt).text
         assert text.startswith("<start_function_call>call:"), (kind, text)
     with pytest.raises(QuantizeError, match="unknown quantization type 'q9'"):
         quantize(f16, tmp_path / "x.gguf", "q9")

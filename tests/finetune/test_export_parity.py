@@ -59,13 +59,13 @@ def test_export_refuses_what_it_cannot_convert(merged: Path, tmp_path: Path) -> 
 
 
 def test_bf16_and_f32_exports_load_and_agree_with_f16(merged: Path, tiny_data: Path, tmp_path: Path) -> None:
-    from finetune.generate import GgufGenerator
+    from interpreters.llamacpp import LlamaCppStudent
 
     prompt = load_examples(tiny_data / "eval.jsonl")[0].prompt
     texts = {}
     for kind in ("f32", "f16", "bf16"):
         gguf = export_gguf(merged, tmp_path / f"m-{kind}.gguf", kind)  # type: ignore[arg-type]
-        texts[kind] = GgufGenerator(gguf, max_tokens=40).complete(prompt).text
+        texts[kind] = LlamaCppStudent(gguf, n_ctx=0, max_tokens=40).complete_text(prompt).text
     assert texts["f32"].startswith("<start_function_call>call:")
     assert texts["f32"] == texts["f16"]  # small weights: half precision changes no greedy choice here
     assert texts["bf16"].startswith("<start_function_call>call:")

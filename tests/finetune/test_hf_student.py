@@ -10,7 +10,6 @@ import pytest
 
 from finetune.data import load_examples
 from finetune.evaluate import Scores, expected_calls, score_backend
-from finetune.generate import HfGenerator
 from interpreters.hf import HfModel, HfModelMissing
 from tasks.registry import TASKS
 from teacher.handlers import interpret, perform
@@ -52,10 +51,10 @@ async def test_the_hf_student_answers_asks_with_its_training_prompt(tiny_sft: Pa
 def test_eval_through_the_backend_gives_the_answers_of_the_text_path(tiny_sft: Path, tiny_data: Path) -> None:
     examples = load_examples(tiny_data / "eval.jsonl")[:6]
     through_backend = score_backend(HfModel(tiny_sft / "model", max_tokens=120), examples)
-    generator = HfGenerator(tiny_sft / "model", max_tokens=120)
+    generator = HfModel(tiny_sft / "model", max_tokens=120)
     as_text = Scores()
     for example in examples:
-        done = generator.complete(example.prompt)
+        done = generator.complete_text(example.prompt)
         as_text.add(example, expected_calls(example), done.text, done.latency_s)
     text = as_text.summary()
     for figures in (through_backend, text):

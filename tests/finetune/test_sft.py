@@ -96,11 +96,11 @@ def test_lora_sft_writes_an_adapter_and_resumes_from_its_last_checkpoint(
 
 def test_full_fine_tuning_learns_the_call_format(tiny_sft: Path, tiny_data: Path) -> None:
     from finetune.data import load_examples
-    from finetune.generate import HfGenerator
+    from interpreters.hf import HfModel
 
     summary = json.loads((tiny_sft / "training.json").read_text())
     losses = [entry["loss"] for entry in summary["log_history"] if "loss" in entry]
     assert losses[-1] < losses[0] / 3
-    generator = HfGenerator(tiny_sft / "model", max_tokens=200)
-    outputs = [generator.complete(e.prompt).text for e in load_examples(tiny_data / "eval.jsonl")[:5]]
+    generator = HfModel(tiny_sft / "model", max_tokens=200)
+    outputs = [generator.complete_text(e.prompt).text for e in load_examples(tiny_data / "eval.jsonl")[:5]]
     assert all(text.startswith("<start_function_call>call:") for text in outputs), outputs
