@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from converters.rebuild import MalformedRecord, Options, rebuild, stats_dict
+from interpreters.backends import add_backend_flag
 from teacher.cli_args import (
     CommandParser,
     add_exploration_flags,
@@ -72,7 +73,7 @@ def _record_repositories(args: argparse.Namespace, repos: Sequence[Path]) -> int
     argv = [*(f"--repo={repo}" for repo in repos), "--queries", "auto", "--count", str(args.count),
             "--out", str(args.recordings), "--resume", "--budget", str(args.budget),
             "--max-depth", str(args.max_depth), "--breadth", str(args.breadth)]
-    argv += ["--student" if args.teacher.startswith(("gguf:", "ollama", "hf:")) else "--teacher", args.teacher]
+    argv += ["--teacher", args.teacher]  # any backend can teach: a local gguf:PATH or ollama:NAME too
     if args.batch:
         argv.append("--batch")
     return record(argv)
@@ -125,8 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                     "a YAML file)")
     parser.add_argument("--cli-per-subcommand", type=non_negative_int, default=50,
                         help="CLI-intent examples per subcommand (0: none)")
-    parser.add_argument("--teacher", default="heuristic", metavar="SPEC",
-                        help="who answers: heuristic (offline), haiku[:MODEL] (ANTHROPIC_API_KEY), ...")
+    add_backend_flag(parser, "teacher", default="heuristic",
+                     help="who answers: heuristic (offline), haiku[:MODEL] (ANTHROPIC_API_KEY), or a local model: "
+                          "ollama:NAME, gguf:PATH, hf:DIR")
     parser.add_argument("--batch", action="store_true", help="send the teacher's requests as Message Batches")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of the generators and the order")
     parser.add_argument("--workers", type=workers, default=os.cpu_count() or 1, help="processes for the rebuild")

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from interpreters.backends import add_backend_flag
 from tasks.cli_intent.generation import (
     PROGRESS_FILE,
     BatchRecord,
@@ -170,16 +171,22 @@ async def generate(
 def teacher_backend(
     spec: str, schema: CliSchema, batch_size: int = 10, budget_usd: float | None = None
 ) -> ModelBackend:
-    """The teacher that writes batches: ``heuristic`` is the offline template teacher, any other spec
-    (``haiku:MODEL``) is built by the backend factory with room for ``batch_size`` answers."""
-    if spec == "heuristic":
+    """The teacher that writes batches. ``heuristic`` here is the schema's offline template teacher (this task's
+    rules: :data:`TEMPLATE_TEACHER`), not the table's ``heuristic`` row; any other spec (``haiku:MODEL``,
+    ``ollama:NAME``, ``gguf:PATH``) is built from the backend table, offered room for ``batch_size`` answers."""
+    if spec in TEMPLATE_TEACHER:
         from tasks.cli_intent.templates import TemplateTeacher
 
         return TemplateTeacher(schema)
     from interpreters.anthropic import Budget
     from interpreters.backends import build_backend
 
-    return build_backend(spec, max_tokens=600 * batch_size + 1024, concurrency=1, budget=Budget(budget_usd))
+    return build_backend(spec, {"max_tokens": 600 * batch_size + 1024, "concurrency": 1,
+                                "budget": Budget(budget_usd)})
+
+
+#: the specs that name the template teacher: the table's offline ``heuristic``, mapped to this task's templates
+TEMPLATE_TEACHER = ("heuristic",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="training name: a plain folder name under --out-root (default: the schema's cli_name)")
     parser.add_argument("--out-root", type=Path, default=Path("training/data"), help="where training sets go")
     parser.add_argument("--out", type=Path, help="the training set's folder itself (unset: OUT_ROOT/NAME)")
-    parser.add_argument("--teacher", choices=["heuristic", "haiku"], default="heuristic",
-                        help="heuristic: offline templates; haiku: Claude via ANTHROPIC_API_KEY")
+    teacher = add_backend_flag(parser, "teacher", default="heuristic",
+                               help="heuristic: offline templates; haiku[:MODEL]: Claude via ANTHROPIC_API_KEY; "
+                                    "or any backend: ollama:NAME, gguf:PATH, hf:DIR")
     parser.add_argument("--model", default="claude-haiku-4-5", help="the Anthropic model for --teacher haiku")
     parser.add_argument("--budget-usd", type=positive_float, default=None, help="stop asking once this much is spent")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the template teacher and of the split")
@@ -218,8 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from interpreters.backends import MissingCredential, check_credentials
 
+    spec = teacher.spec(parser, args, model=args.model)
+    assert spec is not None  # --teacher has a default
+    label = args.teacher if spec.kind in ("heuristic", "haiku") else str(spec)  # which model taught
     try:
-        check_credentials(args.teacher)
+        check_credentials(spec)
     except MissingCredential as error:
         print(f"tasks.cli_intent.generate: --teacher {args.teacher}: {error}", file=sys.stderr)
         return error.exit_code
@@ -240,10 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         examples, report, batches = asyncio.run(generate(
-            schema, args.count, out, teacher_backend(
-                "heuristic" if args.teacher == "heuristic" else f"haiku:{args.model}", schema, args.batch_size,
-                args.budget_usd), batch_size=args.batch_size, seed=args.seed,
-            delay=args.delay, source={"schema": str(schema_path), "teacher": args.teacher}))
+            schema, args.count, out, teacher_backend(str(spec), schema, args.batch_size, args.budget_usd),
+            batch_size=args.batch_size, seed=args.seed, delay=args.delay,
+            source={"schema": str(schema_path), "teacher": label}))
     except OSError as error:
         print(f"tasks.cli_intent.generate: {error}", file=sys.stderr)
         return 1
@@ -251,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tasks.cli_intent.generate: stopped: {error}\nprogress is kept in {out / PROGRESS_FILE}; "
               "run the same command again to resume", file=sys.stderr)
         return 1
-    meta = {"schema": str(schema_path), "teacher": args.teacher, "requested": args.count, "batches": batches,
+    meta = {"schema": str(schema_path), "teacher": label, "requested": args.count, "batches": batches,
             "targets": targets(args.count), "validation": report.as_dict()}
     try:
         stats = write_dataset(out, schema, examples, split=args.split, seed=args.seed, meta=meta,

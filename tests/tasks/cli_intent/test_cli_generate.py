@@ -178,3 +178,32 @@ def test_haiku_generation_against_the_fake(tmp_path: Path, monkeypatch: pytest.M
     # the unknown command is a 'command' drop, or a 'shape' one in the negative batch (clarify takes no command)
     assert stats["validation"]["dropped"] == {"command": 4, "shape": 1, "duplicate": 5}
     assert "sk-ant-test-generate" not in (tmp_path / "gh" / PROGRESS_FILE).read_text()
+
+
+def test_a_local_model_can_teach_the_generator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--teacher ollama:NAME``: any backend of the table writes batches; ``heuristic`` stays the templates."""
+    from interpreters.ollama import OllamaStudent
+    from tasks.cli_intent.generate import teacher_backend
+    from tasks.cli_intent.templates import TemplateTeacher
+    from tests.fake_ollama import FakeOllama
+
+    assert isinstance(teacher_backend("heuristic", GH), TemplateTeacher)
+    seen: list[str] = []
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        prompt = "\n".join(str(m.get("content", "")) for m in body["messages"])
+        found = re.search(r"Generate (\d+) diverse examples of the category (\w+)", prompt)
+        assert found, prompt
+        seen.append(found.group(2))
+        items = generate_items(GH, BatchInput(cli_name="gh", category=found.group(2), count=int(found.group(1)),
+                                              batch=len(seen), seed=9))
+        return {"content": "", "tool_calls": [{"function": {"name": "submit_examples",
+                                                            "arguments": {"examples": items}}}]}
+
+    with FakeOllama(answer, models={"big-local"}) as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.host)
+        assert isinstance(teacher_backend("ollama:big-local", GH), OllamaStudent)
+        assert main(["--schema", "gh", "--teacher", "ollama:big-local", "--count", "10", "--batch-size", "5",
+                     "--out-root", str(tmp_path)]) == 0
+    stats = json.loads((tmp_path / "gh" / "stats.json").read_text())
+    assert stats["teacher"] == "ollama:big-local" and stats["train"] + stats["eval"] == 10 and seen
