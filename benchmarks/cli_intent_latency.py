@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from interpreters.backends import add_backend_flag
 from interpreters.scripted import FunctionModel
 from tasks.cli_intent.context import gather_context
 from tasks.cli_intent.retrieve import SubcommandRetriever, recall
@@ -195,7 +196,8 @@ def _row(label: str, found: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = CommandParser(prog="python -m benchmarks.cli_intent_latency", description=__doc__.split("\n")[0])
-    parser.add_argument("--gguf", type=Path, required=True, help="the q8_0 student GGUF")
+    add_backend_flag(parser, "student", flag="--gguf", bare="gguf", required=True, metavar=None,
+                     help="the q8_0 student GGUF")
     parser.add_argument("--calls", type=positive_int, default=50, help="timed requests (per row with --compare)")
     parser.add_argument("--threads", type=positive_int, default=None, help="llama.cpp threads (default: its own)")
     parser.add_argument("--max-tokens", type=positive_int, default=256,

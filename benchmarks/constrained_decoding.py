@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from interpreters.backends import add_backend_flag
 from teacher.cli_args import CommandParser, positive_int
 
 
@@ -126,7 +127,8 @@ def table(results: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = CommandParser(prog="python -m benchmarks.constrained_decoding", description=__doc__.splitlines()[0])
-    parser.add_argument("--gguf", type=Path, required=True, help="the student GGUF (the tuned q8_0)")
+    add_backend_flag(parser, "student", flag="--gguf", bare="gguf", required=True, metavar=None,
+                     help="the student GGUF (the tuned q8_0)")
     parser.add_argument("--data", type=Path, required=True, help="held-out examples, messages format (eval.jsonl)")
     parser.add_argument("--per-task", type=positive_int, default=40, help="examples per task")
     parser.add_argument("--max-tokens", type=positive_int, default=160, help="the longest answer generated")

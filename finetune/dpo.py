@@ -20,7 +20,7 @@ from typing import Any
 
 from converters.functiongemma import BOS, FunctionGemmaFormatError, split_output
 from finetune.data import Example, dataset_file, load_examples
-from finetune.evaluate import calls_agree, expected_calls, schema_valid
+from finetune.evaluate import TextStudent, calls_agree, expected_calls, schema_valid
 from finetune.models import ModelError, check_model_dir, load_merged, load_tokenizer
 from finetune.provenance import resolve_profile
 from finetune.train import (
@@ -31,7 +31,6 @@ from finetune.train import (
     save_result,
     trainer_arguments,
 )
-from interpreters.llamacpp import TextCompleter
 from teacher.cli_args import positive_float, positive_int
 
 __all__ = ["DpoSettings", "mine_pairs", "prepare_dpo", "run_dpo"]
@@ -61,7 +60,7 @@ class DpoSettings(TrainingSettings):
 
 
 def mine_pairs(
-    model: TextCompleter, examples: list[Example], limit: int, seed: int = 0
+    model: TextStudent, examples: list[Example], limit: int, seed: int = 0
 ) -> tuple[list[dict[str, str]], Counter[str]]:
     """Preference pairs from the model's wrong or invalid answers on up to ``limit`` examples, and the counts
     (progress logged every 25 examples)."""

@@ -255,19 +255,26 @@ _OLDER_WORDS = {"gguf": "llamacpp", "hf": "hf", "ollama": "ollama", "replay": "r
 class _SpecAction(argparse.Action):
     """Checks a backend flag's text when it is parsed: one line naming the flag and its value."""
 
-    def __init__(self, *args: Any, legacy: frozenset[str] = frozenset(), **options: Any) -> None:
-        self.legacy = legacy
+    def __init__(self, *args: Any, legacy: frozenset[str] = frozenset(), bare: str | None = None,
+                 **options: Any) -> None:
+        self.legacy, self.bare = legacy, bare
         super().__init__(*args, **options)
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
         text = str(values)
-        if text not in self.legacy:
-            try:
-                parse_backend_spec(text)
-            except BackendSpecError as error:
-                parser.error(f"{option_string or self.dest} {text}: {error}")
-        setattr(namespace, self.dest, text)
+        if text in self.legacy:
+            setattr(namespace, self.dest, text)
+            return
+        if self.bare is not None and text.partition(":")[0] not in BACKENDS:
+            text = f"{self.bare}:{text}"  # --gguf PATH: the value alone
+        try:
+            spec = parse_backend_spec(text)
+            if self.bare is not None and spec.kind != self.bare:
+                raise BackendSpecError(f"this flag takes {BACKENDS[self.bare].usage} only")
+        except BackendSpecError as error:
+            parser.error(f"{option_string or self.dest} {values}: {error}")
+        setattr(namespace, self.dest, Path(spec.value) if self.bare is not None else text)
 
 
 @dataclass(frozen=True)
@@ -305,17 +312,19 @@ def add_backend_flag(
     parser: argparse.ArgumentParser | Any, role: Role = "student", *, flag: str | None = None,
     help: str | None = None, default: str | None = None, required: bool = False, metavar: str | None = "SPEC",
     companions: Iterable[Literal["gguf", "hf", "ollama"]] = (), only_role: bool = False,
-    older: Iterable[Literal["gguf", "hf", "ollama", "replay"]] = (),
+    older: Iterable[Literal["gguf", "hf", "ollama", "replay"]] = (), bare: str | None = None,
 ) -> BackendFlag:
     """Add ``--student``/``--teacher`` (``flag``, by default ``--ROLE``) to ``parser`` (a parser or a group): a spec
     checked as it is parsed. ``companions`` adds the older flags a bare word takes its value from (``gguf``:
     ``--gguf PATH`` for ``llamacpp``; ``hf``: ``--hf DIR``; ``ollama``: ``--ollama-model`` and ``--ollama-host``);
     ``older`` accepts the bare words of companions the command adds itself (``replay`` with ``--replay-from``);
-    ``only_role`` refuses a kind whose row lacks ``role``. Read the spec with :meth:`BackendFlag.spec`."""
+    ``only_role`` refuses a kind whose row lacks ``role``. Read the spec with :meth:`BackendFlag.spec`. With
+    ``bare`` (a kind), the flag is that kind's value alone or its spec (``--gguf PATH``, ``--gguf gguf:PATH``),
+    stored as a ``Path`` in ``args``."""
     companions = frozenset(companions)
     words = frozenset(_OLDER_WORDS[name] for name in companions | frozenset(older))
     flag = flag or f"--{role}"
-    parser.add_argument(flag, action=_SpecAction, legacy=words, default=default, required=required,
+    parser.add_argument(flag, action=_SpecAction, legacy=words, bare=bare, default=default, required=required,
                         metavar=metavar, help=help or f"the {role}: {usage()}")
     if "gguf" in companions:
         parser.add_argument("--gguf", type=Path, help=f"the {role}'s GGUF ({flag} llamacpp)")

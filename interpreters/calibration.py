@@ -145,10 +145,12 @@ def branch_points(gguf: Path, data: Path, limit: int | None = None) -> list[Bran
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from interpreters.backends import add_backend_flag
     from teacher.cli_args import CommandParser, positive_int
 
     parser = CommandParser(prog="python -m interpreters.calibration", description=__doc__.splitlines()[0])
-    parser.add_argument("--gguf", type=Path, required=True, help="the student GGUF (the calibration is written beside)")
+    add_backend_flag(parser, "student", flag="--gguf", bare="gguf", required=True, metavar=None,
+                     help="the student GGUF (the calibration is written beside)")
     parser.add_argument("--data", type=Path, required=True, help="an eval split, messages format (eval.jsonl)")
     parser.add_argument("--limit", type=positive_int, default=None, help="use the first N examples")
     parser.add_argument("--min-points", type=positive_int, default=MIN_POINTS,

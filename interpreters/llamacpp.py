@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from converters.functiongemma import START_TURN, STOP_SEQUENCES, FunctionGemmaFormatError, Profile, split_output
 from converters.functiongemma_grammar import Grammar, call_grammar
@@ -43,7 +43,6 @@ __all__ = [
     "Completion",
     "LlamaCppStudent",
     "StudentModelMissing",
-    "TextCompleter",
     "captured_llama_cpp_lines",
     "completion_reply",
     "greedy_completion",
@@ -253,15 +252,6 @@ def completion_reply(done: Completion, prompt: str) -> ModelReply:
         meta["format_error"] = str(error)
         return ModelReply(calls=(), reasoning=done.text, raw=done.text, meta=meta)
     return ModelReply(calls=tuple(calls), reasoning=content, raw=done.text, meta=meta)
-
-
-class TextCompleter(Protocol):
-    """Anything that completes FunctionGemma text greedily: :class:`LlamaCppStudent`,
-    :class:`~interpreters.hf.HfModel` (evaluation and DPO mining read every artifact through it)."""
-
-    def complete_text(self, prompt: str) -> Completion:
-        """The model's completion of ``prompt`` (FunctionGemma text, control tokens kept)."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -163,3 +163,15 @@ def test_a_backend_flag_is_checked_as_it_is_parsed(capsys: pytest.CaptureFixture
         flag.spec(parser, parser.parse_args(["--student", "llamacpp"]))
     assert "--student llamacpp needs --gguf PATH" in capsys.readouterr().err
     assert flag.spec(parser, parser.parse_args([])) is None
+
+
+def test_a_gguf_only_flag_takes_the_path_alone_or_its_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bench")
+    add_backend_flag(parser, "student", flag="--gguf", bare="gguf", metavar=None)
+    assert parser.parse_args(["--gguf", "/m/x.gguf"]).gguf == Path("/m/x.gguf")
+    assert parser.parse_args(["--gguf", "gguf:/m/y.gguf"]).gguf == Path("/m/y.gguf")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--gguf", "ollama:x"])
+    assert "bench: error: --gguf ollama:x: this flag takes gguf:PATH only" in capsys.readouterr().err

@@ -141,9 +141,10 @@ def test_a_gguf_can_teach(tmp_path: Path) -> None:
 
 def test_complete_text_is_the_one_greedy_completion_of_a_gguf(tmp_path: Path) -> None:
     """Evaluation and DPO mining complete raw FunctionGemma text through the student (no second loader)."""
-    from interpreters.llamacpp import TextCompleter
+    from finetune.evaluate import TextStudent
 
-    student: TextCompleter = LlamaCppStudent(scripted(tmp_path, ANSWERS_EMPTY), n_ctx=0, max_tokens=8)
+    student = LlamaCppStudent(scripted(tmp_path, ANSWERS_EMPTY), n_ctx=0, max_tokens=8)
+    assert isinstance(student, TextStudent)
     done = student.complete_text(student_prompt(request_for(SelectSymbolsTask(), SELECT), "hf"))
     assert done.text == f"<start_function_call>{EMPTY}<end_function_call><start_function_response>"
     assert done.completion_tokens == 4 and done.stopped_at == "<start_function_response>"
