@@ -433,7 +433,8 @@ def _request(
         except ValidationError:
             typed = None
     request = request_from_messages(
-        messages, tools, task=task or "", input=typed, guidance=known.guidance if known is not None else ""
+        messages, tools, task=task or "", input=typed, guidance=known.guidance if known is not None else "",
+        known=known,
     )
     return request if request is not None and student_prompt(request, profile) == prompt else None
 

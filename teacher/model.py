@@ -29,13 +29,15 @@ __all__ = ["ModelBackend", "ModelReply", "ModelRequest", "current_node", "reques
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """What a backend is asked: the task, its input, the user text, the task's guidance and its tools.
+    """What a backend is asked: the task (its name, and the task object itself), its input, the user text, the task's
+    guidance and its tools.
 
     A multi-turn task adds its own ``system`` prompt (seen by teacher and student alike) and the ``history``:
     the OpenAI-style messages after the user text (assistant tool calls, tool results) of the turns so far.
     """
 
-    task: str
+    #: the task's name, which recordings store
+    task_name: str
     input: BaseModel
     user: str
     guidance: str
@@ -45,6 +47,9 @@ class ModelRequest:
     history: tuple[dict[str, Any], ...] = ()
     #: whether an answer may hold several calls (the task's ``parallel_calls``); a grammar allows one otherwise
     parallel_calls: bool = False
+    #: the task itself, whose hooks a backend may call (the heuristic's answer); None only for a request rebuilt
+    #: from a dataset line whose task is not known
+    task: FineTrainingTeacher[Any, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelR
     """Build the request for one task input; every backend gets exactly this."""
     system, history = task.conversation(input) or ("", ())  # a multi-turn task's system prompt and messages so far
     return ModelRequest(
-        task=task.name,
+        task_name=task.name,
         input=input,
         user=task.render(input),
         guidance=task.guidance,
@@ -70,6 +75,7 @@ def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelR
         system=system,
         history=tuple(history),
         parallel_calls=bool(getattr(task, "parallel_calls", False)),
+        task=task,
     )
 
 

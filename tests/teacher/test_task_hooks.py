@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,11 +13,12 @@ from examples.naming_style import NamingInput, NamingStyleTask
 from interpreters.heuristic import HeuristicModel
 from tasks.cli_intent.metrics import cli_intent_metrics
 from tasks.cli_intent.task import CliIntentInput
-from tasks.registry import PIPELINE_DATA, TASKS, register_task
+from tasks.registry import PIPELINE_DATA, TASKS
 from tasks.score_edge import EdgeType, ScoreEdgeInput
 from tasks.select_symbols import Candidates, SelectSymbolsInput
 from tasks.select_symbols.negatives import InvertTopicInput
 from teacher.compare import agreement
+from teacher.model import request_for
 from teacher.task import FineTrainingTeacher, Turn, topic_key
 
 SELECT = SelectSymbolsInput(
@@ -98,22 +101,23 @@ def test_cli_intent_metrics_come_through_the_hook() -> None:
 
 
 def test_the_heuristic_backend_answers_any_task_with_a_heuristic() -> None:
-    call, reasoning = HeuristicModel.answer("score_edge", EDGE)
+    call, reasoning = HeuristicModel.answer(TASKS["score_edge"], EDGE)
     assert call is not None and call.name == "score_edge" and reasoning
-    assert HeuristicModel.answer("invert_topic", InvertTopicInput(topic="nothing to flip")) == (
+    assert HeuristicModel.answer(TASKS["invert_topic"], InvertTopicInput(topic="nothing to flip")) == (
         None, "No known opposite term in the topic.")
+    # a request that carries only a task's name (a dataset line of an unknown task) cannot be answered
+    naming = request_for(NamingStyleTask(), NamingInput(identifier="parseUrl"))
     with pytest.raises(ValueError, match="cannot answer task 'naming_style'"):
-        HeuristicModel.answer("naming_style", NamingInput(identifier="parseUrl"))
-    register_task(NamingStyleTask())
-    try:
-        call, _ = HeuristicModel.answer("naming_style", NamingInput(identifier="parseUrl"))
-    finally:
-        del TASKS["naming_style"]
+        asyncio.run(HeuristicModel().complete(replace(naming, task=None)))
+    # the task object itself answers, registered or not: no registry is asked
+    assert "naming_style" not in TASKS
+    call, _ = HeuristicModel.answer(NamingStyleTask(), NamingInput(identifier="parseUrl"))
     assert call == ToolCall("report_style", {"style": "camelCase", "confidence": 0.9})
+    assert asyncio.run(HeuristicModel().complete(naming)).calls == (call,)
     with pytest.raises(ValueError, match="cannot answer task 'cli_intent:gh'"):
-        HeuristicModel.answer("cli_intent:gh", CliIntentInput(request="x"))
+        HeuristicModel.answer(TASKS["cli_intent:gh"], CliIntentInput(request="x"))
     with pytest.raises(ValueError, match="with input SelectSymbolsInput"):
-        HeuristicModel.answer("score_edge", SELECT)
+        HeuristicModel.answer(TASKS["score_edge"], SELECT)
 
 
 def test_the_pipelines_schema_data_maker_reports_a_missing_schema(tmp_path: Path) -> None:
