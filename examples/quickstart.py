@@ -53,7 +53,7 @@ from teacher.explore import TeachQuery, explore
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.prior import Prior, near_prior
-from teacher.task import TaskOutputError
+from teacher.task import TaskOutputError, free_text_fields
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_REPO = HERE / "sample_repo"
@@ -88,7 +88,7 @@ class AgreementCheck(ModelBackend):
         assert task is not None  # the exploration's requests carry their task
         self.counts[f"{name}/requests"] += 1
         guess = self.prior.answer(name) if self.prior is not None else None
-        if guess is not None and decisions_agree(expected.calls, guess, task.free_text_fields):
+        if guess is not None and decisions_agree(expected.calls, guess, free_text_fields(task)):
             self.counts[f"{name}/prior_agree"] += 1
         tool = {t.name for t in request.tools}
         if len(reply.calls) == 1 and reply.calls[0].name in tool:
@@ -100,11 +100,11 @@ class AgreementCheck(ModelBackend):
         except TaskOutputError:
             return expected
         self.counts[f"{name}/valid"] += 1
-        if decisions_agree(expected.calls, reply.calls, task.free_text_fields):
+        if decisions_agree(expected.calls, reply.calls, free_text_fields(task)):
             self.counts[f"{name}/agree"] += 1
-        if _has_items(expected.calls, task.free_text_fields):
+        if _has_items(expected.calls, free_text_fields(task)):
             self.counts[f"{name}/teacher_items"] += 1
-            self.counts[f"{name}/items_too"] += _has_items(reply.calls, task.free_text_fields)
+            self.counts[f"{name}/items_too"] += _has_items(reply.calls, free_text_fields(task))
         return reply
 
     def rates(self) -> dict[str, dict[str, float | int]]:

@@ -318,8 +318,10 @@ def _task_metrics(
     expected: Sequence[Sequence[ToolCall]],
     predicted: Sequence[Sequence[ToolCall] | None],
 ) -> dict[str, Any]:
-    """A task's own evaluation figures for its examples (its ``metrics`` hook; none by default)."""
-    return task.metrics(expected, predicted)
+    """A task's own evaluation figures for its examples (:class:`teacher.task.HasMetrics`; none without)."""
+    from teacher.task import HasMetrics
+
+    return task.metrics(expected, predicted) if isinstance(task, HasMetrics) else {}
 
 
 def expected_calls(example: Example) -> list[ToolCall]:

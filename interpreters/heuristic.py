@@ -11,7 +11,7 @@ from typing import Any
 
 from converters.functiongemma import ToolCall
 from teacher.model import ModelBackend, ModelReply, ModelRequest
-from teacher.task import FineTrainingTeacher
+from teacher.task import FineTrainingTeacher, HasHeuristic
 
 __all__ = ["HeuristicModel"]
 
@@ -31,7 +31,9 @@ class HeuristicModel(ModelBackend):
     @staticmethod
     def answer(task: FineTrainingTeacher[Any, Any], input: Any) -> tuple[ToolCall | None, str]:
         """The call (or None) and the reasoning the task's own heuristic gives for one of its inputs."""
-        answer = task.heuristic_answer(input) if isinstance(input, task.input_model) else None
+        answer: tuple[ToolCall | None, str] | None = None
+        if isinstance(task, HasHeuristic) and isinstance(input, task.input_model):
+            answer = task.heuristic_answer(input)
         if answer is None:
             raise ValueError(f"the heuristic backend cannot answer task {task.name!r} with input "
                              f"{type(input).__name__}")

@@ -73,11 +73,11 @@ def resolve_task(text: str) -> FineTrainingTeacher[Any, Any]:
     if not colon or not module_name or not attribute:
         raise TaskNotFound(f"unknown task {text!r}: give a registered name ({', '.join(sorted(TASKS))}) or "
                            "module:Class")
+    if module_name == "cli_intent":  # cli_intent:NAME of a schema that is not registered
+        raise TaskNotFound(f"unknown task {text!r}; known: {', '.join(sorted(TASKS))}")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        if module_name == "cli_intent":  # cli_intent:NAME of a schema that is not shipped
-            raise TaskNotFound(f"unknown task {text!r}; known: {', '.join(sorted(TASKS))}") from None
         raise TaskNotFound(f"task {text!r}: cannot import module {module_name!r}: {error}") from None
     found: Any = module
     for part in attribute.split("."):

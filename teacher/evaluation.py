@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from converters.functiongemma import DEVELOPER_PROMPT, ToolCall
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import OperationFailed
-from teacher.task import FineTrainingTeacher, student_conversation
+from teacher.task import FineTrainingTeacher, free_text_fields, student_conversation
 from teacher.tools import Tool, ToolArgumentsError
 
 __all__ = [
@@ -74,7 +74,7 @@ def free_text_of(task: str | None) -> frozenset[str]:
     from tasks.registry import TASKS
 
     known = TASKS.get(task) if task else None
-    return known.free_text_fields if known is not None else frozenset()
+    return free_text_fields(known)
 
 
 def decision_arguments(arguments: Mapping[str, Any], free_text: Collection[str] = frozenset()) -> dict[str, Any]:

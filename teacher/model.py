@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from converters.functiongemma import Profile, ToolCall, render_prompt
 from teacher.handlers import Handler
 from teacher.operations import Ask, Operation
-from teacher.task import FineTrainingTeacher, TaskOutputError, student_conversation
+from teacher.task import FineTrainingTeacher, HasConversation, TaskOutputError, student_conversation
 from teacher.tools import Tool
 
 R = TypeVar("R")
@@ -64,7 +64,8 @@ class ModelReply:
 
 def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelRequest:
     """Build the request for one task input; every backend gets exactly this."""
-    system, history = task.conversation(input) or ("", ())  # a multi-turn task's system prompt and messages so far
+    # a multi-turn task's system prompt and messages so far
+    system, history = (task.conversation(input) if isinstance(task, HasConversation) else None) or ("", ())
     return ModelRequest(
         task_name=task.name,
         input=input,
