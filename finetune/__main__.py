@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--train", type=Path, metavar="JSONL",
                           help="the training data the prior row's majorities come from (default: the dataset "
                                "directory's train.jsonl; none: no prior row)")
-    evaluate.add_argument("--task", action="append", default=[],
+    evaluate.add_argument("--task", action="append",
                           help="load this task for the examples that name it (repeatable): a name, or module:Class "
                                "of a task anywhere, whose hooks (validity, metrics, heuristic) then score them")
 
@@ -214,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
         from tasks.registry import TaskNotFound, resolve_task
 
         try:
-            for text in args.task:
+            for text in args.task or []:
                 resolve_task(text)  # registered for this run: the examples name it
         except TaskNotFound as error:
             print(f"finetune eval: --task: {error}", file=sys.stderr)
