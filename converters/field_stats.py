@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from converters.functiongemma import ToolCall
+from teacher.task import free_text_fields
 
 __all__ = ["SKEWED", "DecisionValue", "FieldCounts", "Skew", "decision_values", "field_kinds"]
 
@@ -59,7 +60,7 @@ def decision_values(task: Any, input: Any, call: ToolCall) -> tuple[DecisionValu
     if known is None:
         tools = list(task.tools(input))
         tool = next((t for t in tools if t.name == call.name), None)
-        kinds = field_kinds(tool.parameters(), task.free_text_fields) if tool is not None else {}
+        kinds = field_kinds(tool.parameters(), free_text_fields(task)) if tool is not None else {}
         known = _KINDS[task.name, call.name] = (tuple(kinds.items()), len(tools) > 1)
     arguments = call.arguments
     values: list[DecisionValue] = [(TOOL_FIELD, "value", call.name)] if known[1] else []

@@ -43,7 +43,7 @@ from converters.functiongemma import BOS, CONTROL_TOKENS, PROFILES, Profile, Too
 from converters.schema import portable_row
 from converters.writer import DatasetWriter, exact_key, loose_key, order_key
 from interpreters.records import SCHEMA_VERSION, schema_mismatch
-from tasks.registry import TASKS
+from tasks.registry import TASKS, TaskNotFound, resolve_task
 from teacher.cli_args import (
     CommandParser,
     Number,
@@ -53,7 +53,17 @@ from teacher.cli_args import (
     workers,
 )
 from teacher.errors import FineTrainingError
-from teacher.task import FineTrainingTeacher, TaskOutputError, Turn, topic_key
+from teacher.task import (
+    DropsTurns,
+    GivesCounterparts,
+    HasExampleConversations,
+    HasNegatives,
+    JoinsSplitKeys,
+    TaskOutputError,
+    Turn,
+    split_keys,
+    topic_key,
+)
 
 __all__ = ["Options", "RebuildStats", "SplitGroups", "main", "prompt_completion", "reasoning_comment", "rebuild"]
 
@@ -367,7 +377,7 @@ def _conversations(turn: Turn[Any], options: Options, stats: RebuildStats) -> li
     """The examples of a turn as plain data: validated by pydantic for ``messages``, else the task's fast path."""
     task = TASKS[turn.task]
     try:
-        if options.format != "messages":
+        if options.format != "messages" and isinstance(task, HasExampleConversations):
             conversations = task.example_conversations(turn)
         else:
             conversations = [e.model_dump(exclude_none=True) for e in task.to_examples(turn)]
@@ -390,6 +400,8 @@ _SOURCES: dict[Negatives, frozenset[str]] = {
 def _examples(turn: Turn[Any], options: Options, stats: RebuildStats) -> tuple[list[dict[str, Any]], int]:
     """The examples of a turn its task does not call degenerate, and how many topic leaks they carry."""
     task = TASKS[turn.task]
+    if not isinstance(task, DropsTurns):
+        return _conversations(turn, options, stats), 0
     reason = task.drop_reason(turn)
     if reason is not None:
         stats.dropped[reason] += 1
@@ -447,7 +459,7 @@ def _convert(
             if turn is None:
                 continue
             task = TASKS[turn.task]
-            root = f"repo:{repo}" if repo else groups.root(task.split_keys(turn.input, turn.calls))
+            root = f"repo:{repo}" if repo else groups.root(split_keys(task, turn.input, turn.calls))
             if root not in split_of:
                 split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
                 if root:
@@ -458,7 +470,7 @@ def _convert(
                 examples, leaks = _examples(turn, options, stats)
                 topic_leaks += leaks
                 made = [(e, "", turn) for e in examples]
-                if made and sources:
+                if made and sources and isinstance(task, HasNegatives):
                     for negative, source in task.negatives(turn, counterparts, sources):
                         made += [(e, source, negative) for e in _conversations(negative, options, stats)]
                 rendered = [(render_line(e, options, _meta(of, options)), source, _decisions(of))
@@ -491,7 +503,7 @@ def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], SplitGrou
     ``joins_split_keys``."""
     counterparts: dict[str, str] = {}
     groups = SplitGroups()
-    pairing = {name: task for name, task in TASKS.items() if _gives_counterparts(task) or task.joins_split_keys}
+    pairing = {name: task for name, task in TASKS.items() if isinstance(task, GivesCounterparts) or _joins(task)}
     needles = [orjson.dumps(name) for name in pairing]
     if not needles:
         return counterparts, groups
@@ -516,18 +528,18 @@ def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], SplitGrou
                                 calls=tuple(ToolCall(str(c["name"]), dict(c["arguments"])) for c in record["calls"]))
                 except (KeyError, TypeError, ValueError):
                     continue  # reported by the conversion pass
-                if task.joins_split_keys:
-                    groups.join(task.split_keys(turn.input, turn.calls))
-                pair = task.counterpart(turn)
+                if _joins(task):
+                    groups.join(split_keys(task, turn.input, turn.calls))
+                pair = task.counterpart(turn) if isinstance(task, GivesCounterparts) else None
                 if pair is not None and pair[0]:
                     counterparts.setdefault(*pair)
                     groups.join([topic_key(pair[0]), topic_key(pair[1])])
     return counterparts, groups
 
 
-def _gives_counterparts(task: Any) -> bool:
-    """Whether a task's answers pair texts (it overrides the protocol's ``counterpart``)."""
-    return type(task).counterpart is not FineTrainingTeacher.counterpart
+def _joins(task: Any) -> bool:
+    """Whether the several split keys of one example of a task join their groups (:class:`JoinsSplitKeys`)."""
+    return isinstance(task, JoinsSplitKeys) and task.joins_split_keys
 
 
 def rebuild(paths: Sequence[Path], options: Options, workers: int = 1) -> RebuildStats:
@@ -659,7 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = CommandParser(prog="python -m converters.rebuild", description=__doc__.splitlines()[0])
     parser.add_argument("recordings", nargs="+", type=Path, metavar="RECORDINGS", help="session logs or directories")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--task", action="append", help="only this task (repeatable; default all)")
+    parser.add_argument("--task", action="append",
+                        help="only this task (repeatable; default all): a name, or module:Class of a task anywhere")
     parser.add_argument("--format", choices=["text", "messages", "prompt-completion"], default="text",
                         help="the dataset's line shape")
     parser.add_argument("--profile", choices=PROFILES, default="hf", help="codec profile")
@@ -685,9 +698,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=workers, default=os.cpu_count() or 1,
                         help="processes converting session logs (one per core here; output is the same)")
     args = parser.parse_args(argv)
-    unknown = set(args.task or []) - set(TASKS)
+    unknown = {text for text in args.task or [] if ":" not in text and text not in TASKS}
     if unknown:
         parser.error(f"unknown task(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(TASKS))}")
+    try:
+        chosen = [resolve_task(text).name for text in args.task or []]  # module:Class is loaded and registered
+    except TaskNotFound as error:
+        parser.error(f"--task: {error}")
     if args.tokenizer is not None and not Path(args.tokenizer).is_dir():
         parser.error(f"argument --tokenizer: {args.tokenizer} is not a local tokenizer directory")
     problem = output_problem(args.out, directory=True)
@@ -695,7 +712,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"converters.rebuild: --out {args.out}: {problem}", file=sys.stderr)
         return 1
     options = Options(
-        out=args.out, tasks=frozenset(args.task) if args.task else None, format=args.format, profile=args.profile,
+        out=args.out, tasks=frozenset(chosen) if chosen else None, format=args.format, profile=args.profile,
         reasoning=args.reasoning, split=args.split, seed=args.seed, strict=args.strict, negatives=args.negatives,
         tokenizer=args.tokenizer, with_inputs=args.with_inputs, bos=args.bos, group_by=args.group_by,
         eval_repos=frozenset(args.eval_repo or ()),

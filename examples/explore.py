@@ -52,9 +52,9 @@ class ThroughTheCodec(ModelBackend):
         if calls != list(reply.calls):
             raise AssertionError(f"the codec changed an answer: {reply.calls} became {calls}")
         self.exchanges += 1
-        if request.task not in self.shown and "*" not in self.shown:
-            self.shown.add(request.task)
-            print(f"--- {request.task}: prompt ({self.profile} profile) ---\n{prompt}")
+        if request.task_name not in self.shown and "*" not in self.shown:
+            self.shown.add(request.task_name)
+            print(f"--- {request.task_name}: prompt ({self.profile} profile) ---\n{prompt}")
             print(f"--- completion ---\n{completion}\n")
         return ModelReply(calls=tuple(calls), reasoning=reply.reasoning, raw=completion)
 

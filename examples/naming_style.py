@@ -2,10 +2,14 @@
 
 Copy this file to add a task: an input model, an argument model for the tool (its field descriptions and
 types are the schema every backend sees), and a ``SingleCallTask`` that renders the input and converts the
-validated arguments. Optional hooks say the rest: here the split key (every spelling of one name stays on one
-side of the train/eval split), the task's own evaluation metrics, and a heuristic answer for the offline
-backend. Register it (``tasks.registry.register_task(NamingStyleTask())``) so that recordings of it convert;
-nothing else in the library needs to change.
+validated arguments. Optional capabilities say the rest: here the split key (every spelling of one name stays on
+one side of the train/eval split), the task's own evaluation metrics, and a heuristic answer for the offline
+backend. Nothing else in the library needs to change: the generic commands load it by ``module:Class``::
+
+    python -m teacher.record --task examples.naming_style:NamingStyleTask --inputs names.jsonl \
+        --teacher heuristic --out rec
+    python -m converters.rebuild rec --task examples.naming_style:NamingStyleTask --with-inputs --out data
+    python -m finetune eval --task examples.naming_style:NamingStyleTask --data data --model ollama:NAME --out ev
 """
 
 from __future__ import annotations

@@ -40,7 +40,6 @@ from typing import Any
 from converters.functiongemma import ToolCall
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
-from tasks.registry import TASKS
 from teacher.cli_args import (
     CommandParser,
     Number,
@@ -54,7 +53,7 @@ from teacher.explore import TeachQuery, explore
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.prior import Prior, near_prior
-from teacher.task import TaskOutputError
+from teacher.task import TaskOutputError, free_text_fields
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_REPO = HERE / "sample_repo"
@@ -85,26 +84,27 @@ class AgreementCheck(ModelBackend):
     async def complete(self, request: ModelRequest) -> ModelReply:
         reply = await self.student.complete(request)
         expected = await self.teacher.complete(request)
-        task = TASKS[request.task]
-        self.counts[f"{request.task}/requests"] += 1
-        guess = self.prior.answer(request.task) if self.prior is not None else None
-        if guess is not None and decisions_agree(expected.calls, guess, task.free_text_fields):
-            self.counts[f"{request.task}/prior_agree"] += 1
+        task, name = request.task, request.task_name
+        assert task is not None  # the exploration's requests carry their task
+        self.counts[f"{name}/requests"] += 1
+        guess = self.prior.answer(name) if self.prior is not None else None
+        if guess is not None and decisions_agree(expected.calls, guess, free_text_fields(task)):
+            self.counts[f"{name}/prior_agree"] += 1
         tool = {t.name for t in request.tools}
         if len(reply.calls) == 1 and reply.calls[0].name in tool:
-            self.counts[f"{request.task}/calls"] += 1  # a well-formed call of the task's tool
+            self.counts[f"{name}/calls"] += 1  # a well-formed call of the task's tool
         try:
             if len(reply.calls) != 1:
-                raise TaskOutputError(request.task, f"{len(reply.calls)} calls")
+                raise TaskOutputError(name, f"{len(reply.calls)} calls")
             task.parse(reply.calls[0], request.input)
         except TaskOutputError:
             return expected
-        self.counts[f"{request.task}/valid"] += 1
-        if decisions_agree(expected.calls, reply.calls, task.free_text_fields):
-            self.counts[f"{request.task}/agree"] += 1
-        if _has_items(expected.calls, task.free_text_fields):
-            self.counts[f"{request.task}/teacher_items"] += 1
-            self.counts[f"{request.task}/items_too"] += _has_items(reply.calls, task.free_text_fields)
+        self.counts[f"{name}/valid"] += 1
+        if decisions_agree(expected.calls, reply.calls, free_text_fields(task)):
+            self.counts[f"{name}/agree"] += 1
+        if _has_items(expected.calls, free_text_fields(task)):
+            self.counts[f"{name}/teacher_items"] += 1
+            self.counts[f"{name}/items_too"] += _has_items(reply.calls, free_text_fields(task))
         return reply
 
     def rates(self) -> dict[str, dict[str, float | int]]:

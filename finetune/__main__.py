@@ -121,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--train", type=Path, metavar="JSONL",
                           help="the training data the prior row's majorities come from (default: the dataset "
                                "directory's train.jsonl; none: no prior row)")
+    evaluate.add_argument("--task", action="append",
+                          help="load this task for the examples that name it (repeatable): a name, or module:Class "
+                               "of a task anywhere, whose hooks (validity, metrics, heuristic) then score them")
 
     card = stages.add_parser(
         "card", help="a publishable model folder with a Hugging Face model card (README.md); --push uploads it"
@@ -208,7 +211,14 @@ def _run(args: argparse.Namespace) -> int:
         print(write_modelfile(args.gguf, _output(args.out, directory=False), args.profile))
     elif args.stage == "eval":
         from finetune.evaluate import evaluate, write_report
+        from tasks.registry import TaskNotFound, resolve_task
 
+        try:
+            for text in args.task or []:
+                resolve_task(text)  # registered for this run: the examples name it
+        except TaskNotFound as error:
+            print(f"finetune eval: --task: {error}", file=sys.stderr)
+            return 2
         _output(args.out, directory=True)
         print(write_report(
             evaluate(args.data, args.model, args.out, args.profile, args.limit, args.training, base=args.base,

@@ -27,8 +27,9 @@ def free_text_fields(task_name: str | None) -> frozenset[str]:
     if not task_name:
         return frozenset()
     from tasks.registry import TASKS
+    from teacher.task import free_text_fields as task_free_text
 
-    return frozenset(getattr(TASKS.get(task_name), "free_text_fields", frozenset()))
+    return task_free_text(TASKS.get(task_name))
 
 
 def decision_spans(completion: str, free_text: frozenset[str]) -> list[tuple[int, int]]:

@@ -318,8 +318,10 @@ def _task_metrics(
     expected: Sequence[Sequence[ToolCall]],
     predicted: Sequence[Sequence[ToolCall] | None],
 ) -> dict[str, Any]:
-    """A task's own evaluation figures for its examples (its ``metrics`` hook; none by default)."""
-    return task.metrics(expected, predicted)
+    """A task's own evaluation figures for its examples (:class:`teacher.task.HasMetrics`; none without)."""
+    from teacher.task import HasMetrics
+
+    return task.metrics(expected, predicted) if isinstance(task, HasMetrics) else {}
 
 
 def expected_calls(example: Example) -> list[ToolCall]:
@@ -433,7 +435,8 @@ def _request(
         except ValidationError:
             typed = None
     request = request_from_messages(
-        messages, tools, task=task or "", input=typed, guidance=known.guidance if known is not None else ""
+        messages, tools, task=task or "", input=typed, guidance=known.guidance if known is not None else "",
+        known=known,
     )
     return request if request is not None and student_prompt(request, profile) == prompt else None
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from converters.functiongemma import ToolCall
-from tasks.registry import TASKS
 from teacher.model import ModelBackend, ModelReply, ModelRequest
+from teacher.task import FineTrainingTeacher, HasHeuristic
 
 __all__ = ["HeuristicModel"]
 
@@ -20,16 +20,21 @@ class HeuristicModel(ModelBackend):
     """A backend that answers each task with its own rules (the task's ``heuristic_answer``)."""
 
     async def complete(self, request: ModelRequest) -> ModelReply:
+        if request.task is None:
+            raise ValueError(f"the heuristic backend cannot answer task {request.task_name!r}: the request carries "
+                             "no task")
         call, reasoning = self.answer(request.task, request.input)
         raw_call = None if call is None else {"name": call.name, "arguments": call.arguments}
         raw = {"backend": "heuristic", "call": raw_call}
         return ModelReply(calls=(call,) if call else (), reasoning=reasoning, raw=raw)
 
     @staticmethod
-    def answer(task: str, input: Any) -> tuple[ToolCall | None, str]:
-        """The call (or None) and the reasoning the heuristic gives for one task input."""
-        known = TASKS.get(task)
-        answer = known.heuristic_answer(input) if known is not None and isinstance(input, known.input_model) else None
+    def answer(task: FineTrainingTeacher[Any, Any], input: Any) -> tuple[ToolCall | None, str]:
+        """The call (or None) and the reasoning the task's own heuristic gives for one of its inputs."""
+        answer: tuple[ToolCall | None, str] | None = None
+        if isinstance(task, HasHeuristic) and isinstance(input, task.input_model):
+            answer = task.heuristic_answer(input)
         if answer is None:
-            raise ValueError(f"the heuristic backend cannot answer task {task!r} with input {type(input).__name__}")
+            raise ValueError(f"the heuristic backend cannot answer task {task.name!r} with input "
+                             f"{type(input).__name__}")
         return answer

@@ -15,13 +15,13 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from converters.functiongemma import ToolCall
 from interpreters.backends import DEFAULT_OLLAMA_MODEL
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import Ask, OperationFailed
-from teacher.task import TaskOutputError, student_conversation
+from teacher.task import HasFallback, TaskOutputError, student_conversation
 
 R = TypeVar("R")
 
@@ -122,13 +122,15 @@ class OllamaStudent(ModelBackend):
             result = super().output_of(ask, reply)
         except TaskOutputError:
             call = reply.calls[0] if reply.calls else None
-            fallback = ask.task.fallback(call, ask.input) if self.on_invalid == "fallback" else None
+            fallback: tuple[Any, str] | None = None
+            if isinstance(ask.task, HasFallback) and self.on_invalid == "fallback":
+                fallback = ask.task.fallback(call, ask.input)
             if fallback is None:
                 self._count("invalid")
                 raise
             repaired, how = fallback
             self._count(f"fallback:{how}")
-            return repaired
+            return cast(R, repaired)
         self._count("valid")
         return result
 

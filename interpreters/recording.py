@@ -86,7 +86,7 @@ class LogContents:
 def turn_key(request: ModelRequest) -> str:
     """A stable key for a request: its task, guidance, user text and tool schemas (and a multi-turn task's
     system prompt and history, so that each turn of a conversation has its own key)."""
-    parts: list[Any] = [request.task, request.guidance, request.user, [t.anthropic() for t in request.tools]]
+    parts: list[Any] = [request.task_name, request.guidance, request.user, [t.anthropic() for t in request.tools]]
     if request.system or request.history:
         parts += [request.system, list(request.history)]
     material = json.dumps(parts, sort_keys=True, ensure_ascii=False)
@@ -268,7 +268,7 @@ class Recording(ModelBackend):
             return reply_from_record(self.log.finished[key])
         self.log.turns += 1
         base = ModelTurn(
-            session=self.log.session_id, turn=self.log.turns, key=key, task=request.task, node=current_node.get(),
+            session=self.log.session_id, turn=self.log.turns, key=key, task=request.task_name, node=current_node.get(),
             input=request.input.model_dump(mode="json"), backend=type(self.inner).__name__,
         )
         started = time.time()

@@ -52,5 +52,5 @@ class Replay(ModelBackend):
             self.misses += 1
             if self.on_miss == "skip":
                 return ModelReply(calls=())
-            raise ReplayMiss(f"no recorded answer for a {request.task} request ({request.user[:60]!r}...)")
+            raise ReplayMiss(f"no recorded answer for a {request.task_name} request ({request.user[:60]!r}...)")
         return reply_from_record(record)

@@ -42,6 +42,7 @@ class ScriptedModel(ModelBackend):
         self.requests.append(request)
         if len(self.requests) > len(self.answers):
             count = len(self.answers)
-            raise RuntimeError(f"ScriptedModel has {count} answers; request {len(self.requests)} was {request.task}")
+            number = len(self.requests)
+            raise RuntimeError(f"ScriptedModel has {count} answers; request {number} was {request.task_name}")
         return _reply(self.answers[len(self.requests) - 1])
 

@@ -1,4 +1,6 @@
-"""The project's tasks by name, for code that meets them as names (recordings, conversion, evaluation).
+"""The project's tasks by name, for code that meets them as names (recordings, conversion, evaluation), and
+:func:`resolve_task`, which turns a command line's ``--task`` (a name, or ``module:Class`` of a task anywhere)
+into a task.
 
 CLI-intent tasks depend on a CLI schema, so there is one task per schema, named ``cli_intent:<cli_name>``:
 the shipped schemas' tasks are registered here, and :func:`register_task` adds one for any other schema
@@ -7,6 +9,7 @@ the shipped schemas' tasks are registered here, and :func:`register_task` adds o
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from tasks.select_symbols.negatives import InvertTopicTask
 from tasks.subagents.domains import SUBAGENT_TASKS
 from teacher.task import FineTrainingTeacher
 
-__all__ = ["PIPELINE_DATA", "TASKS", "DataMaker", "register_task", "task_named"]
+__all__ = ["PIPELINE_DATA", "TASKS", "DataMaker", "TaskNotFound", "register_task", "resolve_task", "task_named"]
 
 _BUILT_IN: list[FineTrainingTeacher[Any, Any]] = [
     SelectSymbolsTask(),
@@ -53,3 +56,47 @@ def task_named(name: str) -> FineTrainingTeacher[Any, Any]:
         return TASKS[name]
     except KeyError:
         raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None
+
+
+class TaskNotFound(ValueError):
+    """A ``--task`` that names no task: the message is one line saying why."""
+
+
+def resolve_task(text: str) -> FineTrainingTeacher[Any, Any]:
+    """The task ``text`` names: a registered name (``score_edge``, ``cli_intent:gh``), or ``module:Class`` (a task
+    class, instantiated without arguments) or ``module:attribute`` (a task instance) importable from anywhere, which
+    is then registered under its name for this run so that recordings and datasets naming it resolve too.
+    Raises :class:`TaskNotFound` naming the module, the attribute or what the object is."""
+    if text in TASKS:
+        return TASKS[text]
+    module_name, colon, attribute = text.partition(":")
+    if not colon or not module_name or not attribute:
+        raise TaskNotFound(f"unknown task {text!r}: give a registered name ({', '.join(sorted(TASKS))}) or "
+                           "module:Class")
+    if module_name == "cli_intent":  # cli_intent:NAME of a schema that is not registered
+        raise TaskNotFound(f"unknown task {text!r}; known: {', '.join(sorted(TASKS))}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise TaskNotFound(f"task {text!r}: cannot import module {module_name!r}: {error}") from None
+    found: Any = module
+    for part in attribute.split("."):
+        if not hasattr(found, part):
+            raise TaskNotFound(f"task {text!r}: module {module_name!r} has no attribute {attribute!r}")
+        found = getattr(found, part)
+    if isinstance(found, type):
+        if not all(hasattr(found, member) for member in ("render", "parse", "tools", "to_examples")):
+            raise TaskNotFound(f"task {text!r}: {found.__qualname__} is not a task (a FineTrainingTeacher)")
+        try:
+            found = found()
+        except TypeError as error:
+            raise TaskNotFound(f"task {text!r}: cannot make a {found.__qualname__} without arguments: {error}"
+                               ) from None
+    if not isinstance(found, FineTrainingTeacher):
+        raise TaskNotFound(f"task {text!r}: {type(found).__qualname__} is not a task (a FineTrainingTeacher)")
+    known = TASKS.get(found.name)
+    if known is not None and type(known) is not type(found):
+        raise TaskNotFound(f"task {text!r} is named {found.name!r}, which another task ({type(known).__qualname__}) "
+                           "already has")
+    register_task(found)
+    return found

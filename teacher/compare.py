@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from teacher.evaluation import ask, decisions_agree, free_text_similarity
 from teacher.model import ModelBackend, request_for
 from teacher.operations import Ask, OperationFailed
 from teacher.prior import Prior, fit_prior, near_prior
-from teacher.task import FineTrainingTeacher, TaskOutputError
+from teacher.task import Compared, FineTrainingTeacher, TaskOutputError, free_text_fields
 
 __all__ = ["agreement", "compare", "compared_records", "jaccard", "main", "prior_of_records", "report_lines"]
 
@@ -45,16 +45,17 @@ def jaccard(a: Sequence[str], b: Sequence[str]) -> float:
     return 1.0 if not left | right else len(left & right) / len(left | right)
 
 
-def _compared(task: FineTrainingTeacher[Any, Any]) -> bool:
-    """Whether students are compared with the teacher on this task (its ``compared`` hook)."""
-    return task.compared
+def _compared(task: FineTrainingTeacher[Any, Any], tasks: Collection[str] | None = None) -> bool:
+    """Whether students are compared with the teacher on this task: one of ``tasks`` when they are chosen
+    (``--task``), else when its ``compared`` hook says so."""
+    return task.name in tasks if tasks is not None else isinstance(task, Compared)
 
 
 def _agreement(
     task: FineTrainingTeacher[Any, Any], teacher: dict[str, Any], student: dict[str, Any]
 ) -> dict[str, float]:
     """The task's own per-turn agreement figures (its ``agreement`` hook)."""
-    return task.agreement(teacher, student)
+    return task.agreement(teacher, student) if isinstance(task, Compared) else {}
 
 
 def agreement(task: str, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
@@ -63,7 +64,7 @@ def agreement(task: str, teacher: dict[str, Any], student: dict[str, Any]) -> di
     from tasks.registry import task_named
 
     known = task_named(task)
-    exact = decisions_agree([ToolCall(task, teacher)], [ToolCall(task, student)], known.free_text_fields)
+    exact = decisions_agree([ToolCall(task, teacher)], [ToolCall(task, student)], free_text_fields(known))
     return {**_agreement(known, teacher, student), "exact": float(exact)}
 
 
@@ -71,13 +72,14 @@ def _teacher_calls(record: dict[str, Any]) -> list[ToolCall]:
     return [ToolCall(c["name"], c["arguments"]) for c in record["calls"]]
 
 
-def prior_of_records(records: Sequence[dict[str, Any]], source: str) -> Prior:
-    """The prior fitted on the compared teacher turns of ``records`` themselves (when no training data is given)."""
+def prior_of_records(records: Sequence[dict[str, Any]], source: str, tasks: Collection[str] | None = None) -> Prior:
+    """The prior fitted on the compared teacher turns of ``records`` themselves (when no training data is given);
+    ``tasks``: the compared tasks' names (default: those whose ``compared`` hook says so)."""
     from tasks.registry import TASKS
 
     answers = [(str(r["task"]), _teacher_calls(r)) for r in records
                if r.get("kind") == "model" and not r.get("error") and str(r.get("task")) in TASKS
-               and _compared(TASKS[str(r["task"])])]
+               and _compared(TASKS[str(r["task"])], tasks)]
     return fit_prior(answers, source=source)
 
 
@@ -88,14 +90,15 @@ def _prior_figures(
     if not answer or not teacher_calls:
         return None
     return {**_agreement(task, teacher_calls[0].arguments, answer[0].arguments),
-            "exact": float(decisions_agree(teacher_calls, answer, task.free_text_fields))}
+            "exact": float(decisions_agree(teacher_calls, answer, free_text_fields(task)))}
 
 
 async def compare(
-    records: Sequence[dict[str, Any]], student: ModelBackend, prior: Prior | None = None
+    records: Sequence[dict[str, Any]], student: ModelBackend, prior: Prior | None = None,
+    tasks: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Ask ``student`` every compared teacher turn in ``records``; returns the report per task, with the prior's
-    figures on the same turns under ``prior`` (when given)."""
+    """Ask ``student`` every compared teacher turn in ``records`` (of ``tasks``, by name, when given); returns the
+    report per task, with the prior's figures on the same turns under ``prior`` (when given)."""
     from tasks.registry import TASKS
 
     totals: dict[str, dict[str, float]] = {}
@@ -104,7 +107,7 @@ async def compare(
     for record in records:
         task_name = str(record.get("task"))
         task = TASKS.get(task_name)
-        if record.get("kind") != "model" or record.get("error") or task is None or not _compared(task):
+        if record.get("kind") != "model" or record.get("error") or task is None or not _compared(task, tasks):
             continue
         count = counts.setdefault(task_name, {"turns": 0, "valid": 0, "invalid": 0, "failed": 0})
         count["turns"] += 1
@@ -126,7 +129,7 @@ async def compare(
             continue
         count["valid"] += 1
         own = output.model_dump() if isinstance(output, BaseModel) else dict(answer.reply.calls[0].arguments)
-        free = task.free_text_fields
+        free = free_text_fields(task)
         figures = {
             **_agreement(task, teacher_calls[0].arguments, own),
             "exact": float(decisions_agree(teacher_calls, answer.calls or (), free)),
@@ -172,7 +175,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _problem(record: dict[str, Any]) -> str | None:
+def _problem(record: dict[str, Any], tasks: Collection[str] | None = None) -> str | None:
     """Why a compared teacher turn cannot be put to the student, or None (also for lines that are not compared)."""
     from converters.rebuild import schema_problem, validation_problem
     from tasks.registry import TASKS
@@ -181,7 +184,7 @@ def _problem(record: dict[str, Any]) -> str | None:
     if problem is not None or record.get("kind") != "model" or record.get("error"):
         return problem
     task = TASKS.get(str(record.get("task")))
-    if task is None or not _compared(task):
+    if task is None or not _compared(task, tasks):
         return None
     try:
         task.input_model.model_validate(record.get("input"))
@@ -204,9 +207,9 @@ def _lines(log: Path) -> Iterator[tuple[int, Any]]:
                     yield number, ValueError(str(error) or type(error).__name__)
 
 
-def compared_records(logs: Sequence[Path]) -> tuple[list[dict[str, Any]], int]:
-    """The lines of session logs that :func:`compare` can use, and how many were skipped: each skipped line is
-    logged as a warning, ``FILE:LINE: field ...``."""
+def compared_records(logs: Sequence[Path], tasks: Collection[str] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The lines of session logs that :func:`compare` can use (comparing ``tasks`` when given), and how many were
+    skipped: each skipped line is logged as a warning, ``FILE:LINE: field ...``."""
     records: list[dict[str, Any]] = []
     skipped = 0
     for log in logs:
@@ -216,7 +219,7 @@ def compared_records(logs: Sequence[Path]) -> tuple[list[dict[str, Any]], int]:
             elif not isinstance(record, dict):
                 problem = "not a JSON object"
             else:
-                problem = _problem(record)
+                problem = _problem(record, tasks)
             if problem is None:
                 records.append(record)
             else:
@@ -246,7 +249,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the student's training data (a dataset folder or its train.jsonl): the prior row's "
                              "majorities come from it (default: from the compared turns themselves)")
     parser.add_argument("--out", type=Path, help="also write the report as JSON here")
+    parser.add_argument("--task", action="append",
+                        help="compare this task (repeatable; default: every task whose compared hook says so): a "
+                             "name, or module:Class of a task anywhere")
     args = parser.parse_args(argv)
+    from tasks.registry import TaskNotFound, resolve_task
+
+    try:
+        tasks = frozenset(resolve_task(text).name for text in args.task) if args.task else None
+    except TaskNotFound as error:
+        parser.error(f"--task: {error}")
 
     from interpreters.backends import BackendSpecError, build_backend
     from interpreters.replay import session_logs
@@ -260,19 +272,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         logs = [log for log in session_logs(args.recordings) if log.is_file()]  # not a folder named *.jsonl
-        records, skipped = compared_records(logs)
+        records, skipped = compared_records(logs, tasks)
     except OSError as error:
         print(f"teacher.compare: {error}", file=sys.stderr)
         return 1
     try:
         prior = _training_prior(args.train) if args.train else prior_of_records(
-            records, f"the compared turns of {args.recordings} (no --train given)")
+            records, f"the compared turns of {args.recordings} (no --train given)", tasks)
     except (OSError, ValueError) as error:
         print(f"teacher.compare: --train {args.train}: {error}", file=sys.stderr)
         return 1
     try:
         student: ModelBackend = build_backend(spec, {"host": args.ollama_host})
-        report = asyncio.run(compare(records, student, prior))
+        report = asyncio.run(compare(records, student, prior, tasks))
     except BackendSpecError as error:  # e.g. a backend whose library is not installed here
         print(f"teacher.compare: --student {args.student}: {error}", file=sys.stderr)
         return error.exit_code

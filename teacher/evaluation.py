@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from converters.functiongemma import DEVELOPER_PROMPT, ToolCall
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import OperationFailed
-from teacher.task import student_conversation
+from teacher.task import FineTrainingTeacher, free_text_fields, student_conversation
 from teacher.tools import Tool, ToolArgumentsError
 
 __all__ = [
@@ -74,7 +74,7 @@ def free_text_of(task: str | None) -> frozenset[str]:
     from tasks.registry import TASKS
 
     known = TASKS.get(task) if task else None
-    return known.free_text_fields if known is not None else frozenset()
+    return free_text_fields(known)
 
 
 def decision_arguments(arguments: Mapping[str, Any], free_text: Collection[str] = frozenset()) -> dict[str, Any]:
@@ -218,9 +218,11 @@ def request_from_messages(
     task: str = "",
     input: BaseModel | None = None,
     guidance: str = "",
+    known: FineTrainingTeacher[Any, Any] | None = None,
 ) -> ModelRequest | None:
     """The request whose student conversation (``teacher.task.student_conversation``) is exactly ``messages``
-    (everything before the answer) with ``tools``; None when no request gives these messages."""
+    (everything before the answer) with ``tools``; None when no request gives these messages. ``task`` is the
+    task's name and ``known`` the task itself, when it is known."""
     rest = [dict(m) for m in messages]
     system = ""
     if rest and rest[0].get("role") in ("system", "developer"):
@@ -238,7 +240,7 @@ def request_from_messages(
     except ValueError:
         return None
     request = ModelRequest(
-        task=task,
+        task_name=task,
         input=input if input is not None else _NoInput(),
         user=rest[0]["content"],
         guidance=guidance,
@@ -246,6 +248,7 @@ def request_from_messages(
         declare_tools=declare,
         system=system,
         history=tuple(rest[1:]),
+        task=known,
     )
     again, again_tools = student_conversation(
         request.user, request.tools, declare, system=request.system, history=request.history

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from converters.functiongemma import Profile, ToolCall, render_prompt
 from teacher.handlers import Handler
 from teacher.operations import Ask, Operation
-from teacher.task import FineTrainingTeacher, TaskOutputError, student_conversation
+from teacher.task import FineTrainingTeacher, HasConversation, TaskOutputError, student_conversation
 from teacher.tools import Tool
 
 R = TypeVar("R")
@@ -29,13 +29,15 @@ __all__ = ["ModelBackend", "ModelReply", "ModelRequest", "current_node", "reques
 
 @dataclass(frozen=True)
 class ModelRequest:
-    """What a backend is asked: the task, its input, the user text, the task's guidance and its tools.
+    """What a backend is asked: the task (its name, and the task object itself), its input, the user text, the task's
+    guidance and its tools.
 
     A multi-turn task adds its own ``system`` prompt (seen by teacher and student alike) and the ``history``:
     the OpenAI-style messages after the user text (assistant tool calls, tool results) of the turns so far.
     """
 
-    task: str
+    #: the task's name, which recordings store
+    task_name: str
     input: BaseModel
     user: str
     guidance: str
@@ -45,6 +47,9 @@ class ModelRequest:
     history: tuple[dict[str, Any], ...] = ()
     #: whether an answer may hold several calls (the task's ``parallel_calls``); a grammar allows one otherwise
     parallel_calls: bool = False
+    #: the task itself, whose hooks a backend may call (the heuristic's answer); None only for a request rebuilt
+    #: from a dataset line whose task is not known
+    task: FineTrainingTeacher[Any, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,10 @@ class ModelReply:
 
 def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelRequest:
     """Build the request for one task input; every backend gets exactly this."""
-    system, history = task.conversation(input) or ("", ())  # a multi-turn task's system prompt and messages so far
+    # a multi-turn task's system prompt and messages so far
+    system, history = (task.conversation(input) if isinstance(task, HasConversation) else None) or ("", ())
     return ModelRequest(
-        task=task.name,
+        task_name=task.name,
         input=input,
         user=task.render(input),
         guidance=task.guidance,
@@ -70,6 +76,7 @@ def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelR
         system=system,
         history=tuple(history),
         parallel_calls=bool(getattr(task, "parallel_calls", False)),
+        task=task,
     )
 
 

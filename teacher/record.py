@@ -6,6 +6,8 @@ answer used, and a ``session_end`` line with the exploration once the session is
 continues unfinished sessions, answering finished turns from the log; finished sessions are skipped.
 After each exploration the teacher is asked for the topic's semantic opposite (``invert_topic``), from which
 ``converters.rebuild`` builds select_symbols negatives (``--no-invert`` skips it).
+``--task X --inputs FILE`` records any single-question task instead (``X`` a name or ``module:Class``; ``FILE``
+JSONL of the task's typed inputs), one session per input, with no repository (:mod:`teacher.record_inputs`).
 A summary (sessions, turns, failures by reason, tokens, cost, cost per 1,000 examples, wall time) is
 printed and written to ``OUT/summary.json``.
 
@@ -395,6 +397,9 @@ def _parser() -> argparse.ArgumentParser:
                            "proposes them module by module (propose_queries)")
     what.add_argument("--subagent", choices=["lint", "test", "docstring", "sample_data"],
                       help="record a subagent's sessions instead, on --file/--node or --nodes")
+    what.add_argument("--inputs", type=Path,
+                      help="record --task on these inputs instead: JSONL, one input of the task per line (no --repo)")
+    parser.add_argument("--task", help="--inputs: the task asked, a name or module:Class of a task anywhere")
     parser.add_argument("--file", help="--subagent: the repository file to work on")
     parser.add_argument("--node", help="--subagent: the function or class (Class.method) in --file")
     parser.add_argument("--nodes", type=Path, help="--subagent: JSONL of {\"file\": ..., \"node\": ...}")
@@ -448,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from teacher.dir_lock import DirectoryInUse, hold
 
     try:
-        runner = _prepare_repositories(parser, args)
+        runner = _prepare_inputs(parser, args) if args.inputs is not None else _prepare_repositories(parser, args)
         with ExitStack() as stack:
             for directory in _locked_folders(args):
                 try:
@@ -596,6 +601,80 @@ def _prepare(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Calla
         return _report(summary)
 
     return run
+
+
+def _prepare_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:
+    """``--task X --inputs FILE``: one session per input of any single-question task, no repository needed."""
+    from tasks.registry import TaskNotFound, resolve_task
+    from teacher.record_inputs import input_session_id, load_inputs, single_question_problem
+
+    if not args.task:
+        parser.error("--inputs needs --task NAME or --task module:Class")
+    try:
+        task = resolve_task(args.task)
+    except TaskNotFound as error:
+        parser.error(f"--task: {error}")
+    problem = single_question_problem(task)
+    if problem is not None:
+        parser.error(f"--task {args.task}: {problem}")
+    if args.repo or args.repos:
+        parser.error("--inputs records without a repository: give no --repo or --repos")
+    if args.out.exists() and not args.out.is_dir():
+        raise Refused(f"--out {args.out} is not a directory", 2)
+    _choose_backend(parser, args)
+    if args.batch:
+        parser.error("--inputs asks one question per session: no --batch")
+    inputs = load_inputs(args.inputs, task)
+    existing = [i for i in inputs if (args.out / "sessions" / f"{input_session_id(task, i)}.jsonl").exists()]
+    if existing and not args.resume:
+        raise Refused(f"{args.out} already holds {len(existing)} of these sessions: add --resume to continue them, "
+                      "or choose another --out", 2)
+
+    def run() -> int:
+        from interpreters.anthropic import Budget
+        from teacher.record_inputs import record_inputs
+
+        budget = Budget(args.budget_usd)
+        started = time.perf_counter()
+
+        async def go() -> list[SessionOutcome]:
+            model = _inputs_model(args, budget)
+            try:
+                return await record_inputs(task, inputs, args.out, model, concurrency=args.concurrency,
+                                           resume=args.resume, teacher=args.teacher, source=str(args.inputs),
+                                           budget_spent=lambda: budget.spent, max_failures=args.max_failures)
+            finally:
+                await _close(model)
+
+        try:
+            outcomes = run_interruptible(go(), interrupted_line(args.out))
+        except OperationFailed as error:
+            if not error.fatal:
+                raise
+            raise Refused(str(error), 2) from None  # e.g. the student's server is down
+        summary = summarise(args.out)
+        summary["wall_time_s"] = round(time.perf_counter() - started, 3)
+        summary["stopped_by_budget"] = bool(budget.spent)
+        summary["not_started"], summary["max_failures"] = len(inputs) - len(outcomes), args.max_failures
+        add_failures(summary, outcomes)
+        write_summary(args.out, summary)
+        return _report(summary)
+
+    return run
+
+
+def _inputs_model(args: argparse.Namespace, budget: Any) -> ModelBackend:
+    """The backend of an ``--inputs`` run: the recordings of ``--teacher replay``, else the one ``args.spec`` names."""
+    if args.teacher != "replay":
+        return _backend(args, budget)
+    from interpreters.recording import read_log
+    from interpreters.replay import Replay, session_logs
+
+    try:
+        logs = session_logs(args.replay_from)
+    except FileNotFoundError as error:
+        raise Refused(f"--replay-from {error}", 2) from None
+    return Replay([r for log in logs for r in read_log(log)[0]])
 
 
 def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:

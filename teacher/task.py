@@ -4,16 +4,16 @@ A task names itself, gives the guidance a teacher gets, declares its tools, rend
 (the same text the student sees), parses a model's call into its typed output, and turns a recorded turn into
 training examples. :class:`SingleCallTask` implements the parts most tasks share.
 
-The protocol also declares the optional hooks through which generic code (conversion, backends, evaluation) meets
-a task, each with a default that a task overrides when it needs to: the split key, the degenerate-example filter,
-which output fields are free text rather than decisions, negatives and the counterparts they are made from, the
-heuristic teacher's answer, the conversation of a multi-turn task, the fallback policy for an invalid answer,
-evaluation metrics and whether ``teacher.compare`` scores it. Every task class subclasses
-:class:`FineTrainingTeacher` explicitly and so inherits the defaults.
+What only some tasks do is an optional capability protocol, which a task has by defining its members and generic
+code (conversion, backends, evaluation) checks with ``isinstance``: its split keys (else a hash of the rendered
+input), the degenerate-example filter, which output fields are free text rather than decisions, negatives and the
+counterparts they are made from, the heuristic teacher's answer, the conversation of a multi-turn task, the
+fallback policy for an invalid answer, its own evaluation metrics, and agreement figures (``teacher.compare``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
@@ -34,10 +34,25 @@ Out = TypeVar("Out")
 Out_co = TypeVar("Out_co", covariant=True)
 
 __all__ = [
+    "Compared",
+    "DropsTurns",
     "FineTrainingTeacher",
+    "GivesCounterparts",
+    "HasConversation",
+    "HasExampleConversations",
+    "HasFallback",
+    "HasFreeText",
+    "HasHeuristic",
+    "HasMetrics",
+    "HasNegatives",
+    "HasSplitKeys",
+    "JoinsSplitKeys",
     "SingleCallTask",
     "TaskOutputError",
     "Turn",
+    "free_text_fields",
+    "input_key",
+    "split_keys",
     "student_conversation",
     "topic_key",
 ]
@@ -70,26 +85,15 @@ def topic_key(text: str) -> str:
 
 @runtime_checkable
 class FineTrainingTeacher(Protocol[In, Out_co]):
-    """A task that a teacher does, a student learns, and every backend answers through ``Ask``.
-
-    The first five members are required; the others are hooks with defaults that a task subclassing this
-    protocol inherits and overrides when it needs to."""
+    """A task that a teacher does, a student learns, and every backend answers through ``Ask``: these eight
+    members are all a task must have. What only some tasks do is an optional capability (:class:`HasSplitKeys`,
+    :class:`HasNegatives`, :class:`HasHeuristic`, ...), which generic code checks with ``isinstance``."""
 
     name: str
     guidance: str
     input_model: type[In]
+    #: False for the 2-turn minimal layout: no developer turn and no declarations (the schema is in the weights)
     declare_tools: bool
-    #: whether ``teacher.compare`` scores a student against the teacher on this task (see :meth:`agreement`)
-    compared: bool = False
-    #: the argument names (of any of the task's tools) that are free text, not decisions: they never count toward
-    #: ``exact`` (:func:`teacher.evaluation.decisions_agree`), get a token-F1 figure of their own, and are left out
-    #: of the training data's field distributions and of the prior; every other argument is a decision
-    free_text_fields: frozenset[str] = frozenset()
-    #: whether the several split keys of one example join their groups (near-duplicates linked through shared
-    #: keys): ``converters.rebuild`` then reads this task's turns in a first pass; False when keys need no joining
-    joins_split_keys: bool = False
-    #: whether one answer may hold several calls; a constrained student (llama.cpp's grammar) allows one otherwise
-    parallel_calls: bool = False
 
     def tools(self, input: In) -> Sequence[Tool[Any]]:
         """The tools offered for this input (schemas may depend on it, e.g. allowed names)."""
@@ -107,63 +111,141 @@ class FineTrainingTeacher(Protocol[In, Out_co]):
         """The training examples a recorded turn yields (none when it must not be learnt from)."""
         ...
 
-    def example_conversations(self, turn: Turn[In]) -> list[dict[str, Any]]:
-        """The examples of ``to_examples`` as plain data (``{"messages": [...], "tools": [...]}``): the fast path of
-        a dataset rebuild, which a task may implement without building pydantic models."""
-        return [example.model_dump(exclude_none=True) for example in self.to_examples(turn)]
 
-    def conversation(self, input: In) -> tuple[str, Sequence[dict[str, Any]]] | None:
-        """For a multi-turn task: its system prompt and the messages so far (earlier calls and tool results),
-        which backends send with the user text; None (the default) for a single question."""
-        return None
+# The optional capabilities: a task has one by defining its members; generic code asks ``isinstance(task, HasX)``.
 
-    def split_keys(self, input: In, calls: Sequence[ToolCall] = ()) -> list[str]:
-        """What must stay on one side of the train/eval split, given the input and (when known) the answer's
-        calls: examples sharing a key (or joined through :meth:`counterpart`) go to the same side. Default: the
-        input's ``topic`` and ``query`` as word stems."""
-        return [topic_key(text) for text in (getattr(input, "topic", None), getattr(input, "query", None))
-                if isinstance(text, str) and text]
 
-    def drop_reason(self, turn: Turn[In]) -> str | None:
-        """Why a recorded turn is degenerate and must not be learnt from (counted under that reason), or None."""
-        return None
+@runtime_checkable
+class HasExampleConversations(Protocol):
+    """A task whose examples come as plain data too: the fast path of a dataset rebuild."""
 
-    def leaks(self, turn: Turn[In]) -> int:
-        """How many answers of a kept turn leak the topic (a statistic of the rebuild); 0 by default."""
-        return 0
+    def example_conversations(self, turn: Turn[Any]) -> list[dict[str, Any]]:
+        """The examples of ``to_examples`` as plain data (``{"messages": [...], "tools": [...]}``)."""
+        ...
 
-    def counterpart(self, turn: Turn[In]) -> tuple[str, str] | None:
-        """For a task whose answer pairs a text with another (a topic with its opposite): the pair, which joins
-        the two texts' split groups and reaches every task's :meth:`negatives`; None by default."""
-        return None
+
+@runtime_checkable
+class HasConversation(Protocol):
+    """A multi-turn task: its system prompt and the messages so far, which backends send with the user text."""
+
+    def conversation(self, input: Any) -> tuple[str, Sequence[dict[str, Any]]] | None:
+        """The system prompt and the messages so far (earlier calls and tool results), or None."""
+        ...
+
+
+@runtime_checkable
+class HasSplitKeys(Protocol):
+    """A task that says what must stay on one side of the train/eval split (default: :func:`input_key`)."""
+
+    def split_keys(self, input: Any, calls: Sequence[ToolCall] = ()) -> list[str]:
+        """Examples sharing a key (or joined through a counterpart) go to the same side; ``calls`` when known."""
+        ...
+
+
+@runtime_checkable
+class JoinsSplitKeys(HasSplitKeys, Protocol):
+    """A task whose several split keys of one example join their groups (near-duplicates linked through shared
+    keys): ``converters.rebuild`` then reads its turns in a first pass."""
+
+    joins_split_keys: bool
+
+
+@runtime_checkable
+class DropsTurns(Protocol):
+    """A task that refuses degenerate recorded turns and counts the answers that leak the topic."""
+
+    def drop_reason(self, turn: Turn[Any]) -> str | None:
+        """Why a recorded turn must not be learnt from (counted under that reason), or None."""
+        ...
+
+    def leaks(self, turn: Turn[Any]) -> int:
+        """How many answers of a kept turn leak the topic (a statistic of the rebuild)."""
+        ...
+
+
+@runtime_checkable
+class GivesCounterparts(Protocol):
+    """A task whose answer pairs a text with another (a topic with its opposite): the pair joins the two texts'
+    split groups and reaches every task's :meth:`HasNegatives.negatives`."""
+
+    def counterpart(self, turn: Turn[Any]) -> tuple[str, str] | None:
+        """The pair a turn gives, or None."""
+        ...
+
+
+@runtime_checkable
+class HasNegatives(Protocol):
+    """A task that makes negative examples from a kept turn."""
 
     def negatives(
-        self, turn: Turn[In], counterparts: Mapping[str, str], sources: Collection[str]
-    ) -> list[tuple[Turn[In], str]]:
-        """Negative examples made from a kept turn, each with where it came from (``"teacher"``: a recorded
-        counterpart; ``"heuristic"``: made without a model), using only the wanted ``sources``; none by default."""
-        return []
+        self, turn: Turn[Any], counterparts: Mapping[str, str], sources: Collection[str]
+    ) -> list[tuple[Turn[Any], str]]:
+        """Negatives, each with where it came from (``"teacher"``: a recorded counterpart; ``"heuristic"``: made
+        without a model), using only the wanted ``sources``."""
+        ...
 
-    def heuristic_answer(self, input: In) -> tuple[ToolCall | None, str] | None:
-        """The offline heuristic teacher's call (None when it declines this input) and reasoning, or None when
-        the task has no heuristic (the default)."""
-        return None
 
-    def fallback(self, call: ToolCall | None, input: In) -> tuple[Out_co, str] | None:
-        """The policy for an answer the task refuses: an output made from the invalid ``call`` and a word saying
-        how, or None (the default) when there is none and the answer stays an error."""
-        return None
+@runtime_checkable
+class HasHeuristic(Protocol):
+    """A task the offline heuristic teacher answers."""
+
+    def heuristic_answer(self, input: Any) -> tuple[ToolCall | None, str]:
+        """The heuristic's call (None when it declines this input) and reasoning."""
+        ...
+
+
+@runtime_checkable
+class HasFallback(Protocol):
+    """A task with a policy for an answer it refuses."""
+
+    def fallback(self, call: ToolCall | None, input: Any) -> tuple[Any, str] | None:
+        """An output made from the invalid ``call`` and a word saying how, or None when the answer stays an error."""
+        ...
+
+
+@runtime_checkable
+class Compared(Protocol):
+    """A task on which ``teacher.compare`` scores a student against the teacher by default."""
 
     def agreement(self, teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:
-        """Per-turn agreement figures between a teacher's and a student's arguments (for :attr:`compared` tasks)."""
-        return {}
+        """Per-turn agreement figures between a teacher's and a student's arguments."""
+        ...
+
+
+@runtime_checkable
+class HasMetrics(Protocol):
+    """A task with evaluation figures of its own, reported beside the generic ones."""
 
     def metrics(
         self, expected: Sequence[Sequence[ToolCall]], predicted: Sequence[Sequence[ToolCall] | None]
     ) -> dict[str, Any]:
-        """The task's own evaluation figures for its examples' expected and predicted calls (a prediction that did
-        not parse is None), reported beside the generic ones; none by default."""
-        return {}
+        """The figures for its examples' expected and predicted calls (a prediction that did not parse is None)."""
+        ...
+
+
+@runtime_checkable
+class HasFreeText(Protocol):
+    """A task some of whose argument names (of any of its tools) are free text, not decisions: they never count
+    toward ``exact`` (:func:`teacher.evaluation.decisions_agree`), get a token-F1 figure of their own, and are
+    left out of the training data's field distributions and of the prior; every other argument is a decision."""
+
+    free_text_fields: frozenset[str]
+
+
+def free_text_fields(task: object) -> frozenset[str]:
+    """The task's free-text argument names (:class:`HasFreeText`); none for a task without them."""
+    return task.free_text_fields if isinstance(task, HasFreeText) else frozenset()
+
+
+def input_key(task: FineTrainingTeacher[Any, Any], input: Any) -> str:
+    """The default split key: a hash of the rendered input, so that only identical questions meet."""
+    return "input:" + hashlib.blake2b(task.render(input).encode("utf-8"), digest_size=8).hexdigest()
+
+
+def split_keys(task: FineTrainingTeacher[Any, Any], input: Any, calls: Sequence[ToolCall] = ()) -> list[str]:
+    """What keeps an example on one side of the split: the task's own keys (:class:`HasSplitKeys`), else
+    :func:`input_key`."""
+    return task.split_keys(input, calls) if isinstance(task, HasSplitKeys) else [input_key(task, input)]
 
 
 class SingleCallTask(FineTrainingTeacher[In, Out], ABC):

@@ -24,6 +24,7 @@ import pytest
 from interpreters.heuristic import HeuristicModel
 from interpreters.recording import SCHEMA_VERSION
 from tasks.cli_intent.shipped import shipped_schemas
+from tasks.registry import TASKS
 from tasks.score_edge.generate import edge_contexts
 from tests.conftest import REPO
 from tests.fake_ollama import FakeOllama
@@ -330,7 +331,7 @@ ROWS: list[Row] = [
 def _record(**changes: Any) -> dict[str, Any]:
     """A valid recorded score_edge turn, with ``changes`` applied (``None`` removes a field)."""
     context = next(edge_contexts(1, 0))
-    call, reasoning = HeuristicModel.answer("score_edge", context)
+    call, reasoning = HeuristicModel.answer(TASKS["score_edge"], context)
     assert call is not None
     record = {
         "schema": SCHEMA_VERSION, "kind": "model", "session": "s", "turn": 1, "key": "k", "task": "score_edge",
@@ -354,7 +355,7 @@ def _lines(path: Path, *lines: bytes | dict[str, Any]) -> str:
 @pytest.fixture(scope="module")
 def ollama() -> Iterator[str]:
     """A stand-in Ollama whose student answers every score_edge question."""
-    call, _ = HeuristicModel.answer("score_edge", next(edge_contexts(1, 0)))
+    call, _ = HeuristicModel.answer(TASKS["score_edge"], next(edge_contexts(1, 0)))
     assert call is not None
     answer = {"content": "", "tool_calls": [{"function": {"name": call.name, "arguments": call.arguments}}]}
     with FakeOllama(lambda body: answer) as fake:

@@ -50,7 +50,6 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset({
     ("teacher.task", "converters.schema"),
     ("teacher.tools", "teacher.json_schema"),
     # backends -> tasks
-    ("interpreters.heuristic", "tasks.registry"),
     # backends -> applications
     ("interpreters.anthropic", "teacher.redact"),
     ("interpreters.calibration", "finetune.data"),

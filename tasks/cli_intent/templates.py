@@ -361,7 +361,7 @@ class TemplateTeacher(ModelBackend):
 
     async def complete(self, request: ModelRequest) -> ModelReply:
         if not isinstance(request.input, BatchInput):
-            raise ValueError(f"the template teacher only generates cli_intent batches, not {request.task!r}")
+            raise ValueError(f"the template teacher only generates cli_intent batches, not {request.task_name!r}")
         items = generate_items(self.schema, request.input)
         call = ToolCall("submit_examples", {"examples": items})
         return ModelReply(calls=(call,), reasoning="Written from templates.",

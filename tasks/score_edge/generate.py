@@ -98,7 +98,7 @@ def examples(count: int, seed: int, packages: tuple[str, ...] = ()) -> Iterator[
 def _examples(contexts: Iterable[ScoreEdgeInput]) -> Iterator[TrainingExample]:
     task = ScoreEdgeTask()
     for context in contexts:
-        call, reasoning = HeuristicModel.answer(task.name, context)
+        call, reasoning = HeuristicModel.answer(task, context)
         assert call is not None
         yield from task.to_examples(Turn(task=task.name, input=context, calls=(call,), reasoning=reasoning))
 

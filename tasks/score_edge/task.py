@@ -97,7 +97,6 @@ class ScoreEdgeTask(SingleCallTask[ScoreEdgeInput, ScoreEdgeOutput]):
     )
     input_model = ScoreEdgeInput
     declare_tools = False  # the original 2-turn minimal format: the schema is learnt, not declared
-    compared = True
     #: relevance, risk and the three flags are the decisions; the justification is free text
     free_text_fields = frozenset({"reasoning"})
 

@@ -7,13 +7,14 @@ inverter below; each negative records which (``meta["inverted_by"]``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from converters.functiongemma import ToolCall
 from tasks.select_symbols.task import SelectSymbolsInput
-from teacher.task import SingleCallTask, TaskOutputError, Turn
+from teacher.task import SingleCallTask, TaskOutputError, Turn, topic_key
 from teacher.tools import Tool
 
 InvertedBy = Literal["teacher", "heuristic"]
@@ -158,6 +159,10 @@ class InvertTopicTask(SingleCallTask[InvertTopicInput, InvertedTopic]):
         if arguments.inverted_topic.strip().lower() == input.topic.strip().lower():
             raise TaskOutputError(self.name, "the inverted topic is the topic itself")
         return arguments
+
+    def split_keys(self, input: InvertTopicInput, calls: Sequence[ToolCall] = ()) -> list[str]:
+        """The topic's word stems: an inversion stays on the side of the topic it inverts."""
+        return [topic_key(input.topic)]
 
     def counterpart(self, turn: Turn[InvertTopicInput]) -> tuple[str, str] | None:
         """The topic and the teacher's inversion of it: select_symbols makes its negatives from these."""

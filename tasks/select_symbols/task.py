@@ -139,7 +139,6 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
         "select_symbols exactly once with exact candidate names."
     )
     input_model = SelectSymbolsInput
-    compared = True
     #: the selected set is the one decision (compared as a set); nothing is free text
     free_text_fields: frozenset[str] = frozenset()
 

@@ -19,7 +19,7 @@ from interpreters.lsp import LspServer
 from interpreters.lsp_replay import LspReplay
 from interpreters.recording import read_log
 from interpreters.replay import Replay
-from tasks.score_edge.task import SCORE_EDGE
+from tasks.score_edge.task import SCORE_EDGE, ScoreEdgeTask
 from tasks.select_symbols.negatives import INVERT_TOPIC
 from tasks.select_symbols.task import SELECT_SYMBOLS
 from teacher.explore import TeachQuery
@@ -210,7 +210,7 @@ def _score_edge_record(**changes: Any) -> dict[str, Any]:
     from tasks.score_edge.generate import edge_contexts
 
     context = next(edge_contexts(1, 0))
-    call, reasoning = HeuristicModel.answer("score_edge", context)
+    call, reasoning = HeuristicModel.answer(ScoreEdgeTask(), context)
     assert call is not None
     record = {"schema": SCHEMA_VERSION, "kind": "model", "session": "s", "turn": 1, "key": "k", "task": "score_edge",
               "input": context.model_dump(mode="json"), "calls": [{"name": call.name, "arguments": call.arguments}],
@@ -295,7 +295,7 @@ def test_a_session_naming_its_split_goes_there_whole(tmp_path: Path) -> None:
         path.parent.mkdir(exist_ok=True)
         turns = []
         for number, context in enumerate(contexts):
-            call, _ = HeuristicModel.answer("score_edge", context)
+            call, _ = HeuristicModel.answer(ScoreEdgeTask(), context)
             assert call is not None
             turns.append(dump_line(ModelTurn(session=name, turn=number, task="score_edge",
                                              input=context.model_dump(mode="json"),

@@ -69,7 +69,7 @@ def _record(tmp_path: Path) -> tuple[list[dict[str, Any]], Path]:
 def _student(request: ModelRequest) -> ToolCall:
     """A deterministic student: picks the first candidate (right on 2 of the 5 topics here), and scores every edge
     the teacher's way but with its own reasoning."""
-    if request.task == "select_symbols":
+    if request.task_name == "select_symbols":
         return ToolCall("select_symbols", {"selected": ["Order"]})
     return ToolCall("score_edge", {**EDGE_ANSWER, "reasoning": "its own words"})
 
@@ -88,7 +88,7 @@ def test_compare_and_eval_ask_the_same_questions_and_agree_on_exact(tmp_path: Pa
     assert compared["score_edge"]["relevance_abs_diff"] == 0.0 and compared["score_edge"]["valid"] == 1
     # the dataset's conversations are replayed as the very requests the exploration made
     for example, request in zip(examples, student.requests, strict=True):
-        assert student_prompt(request) == example.prompt and request.task == example.task
+        assert student_prompt(request) == example.prompt and request.task_name == example.task
         assert request.input.model_dump(mode="json") == example.input
 
 

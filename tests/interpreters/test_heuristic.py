@@ -9,6 +9,7 @@ from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeTask
 from tasks.score_edge.heuristic import defined_name, is_exhaustive, is_exported, is_type_family, score_edge
 from tasks.select_symbols import Candidates, SelectSymbolsInput, SelectSymbolsTask
 from tasks.select_symbols.heuristic import select_symbols
+from tasks.subagents.domains import SUBAGENT_TASKS
 from teacher.handlers import interpret, perform
 from teacher.operations import Ask
 
@@ -126,8 +127,8 @@ async def test_heuristic_is_a_backend_for_both_tasks() -> None:
             )
         )
     assert scored.relevance >= 3 and chosen.selected == ["Cart"]
-    with pytest.raises(ValueError, match="cannot answer task 'lint'"):
-        HeuristicModel.answer("lint", None)
+    with pytest.raises(ValueError, match="cannot answer task 'subagent_lint'"):  # a task with no heuristic
+        HeuristicModel.answer(SUBAGENT_TASKS["subagent_lint"], None)
 
 
 def test_select_symbols_follows_a_class_methods_and_else_its_use_sites() -> None:

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from converters.functiongemma import ToolCall
 from examples.naming_style import NamingInput, NamingStyleTask
+from finetune.evaluate import _task_metrics
 from interpreters.heuristic import HeuristicModel
 from tasks.cli_intent.metrics import cli_intent_metrics
 from tasks.cli_intent.task import CliIntentInput
-from tasks.registry import PIPELINE_DATA, TASKS, register_task
+from tasks.propose_queries import ModuleSymbol, ProposeQueriesInput
+from tasks.registry import PIPELINE_DATA, TASKS
 from tasks.score_edge import EdgeType, ScoreEdgeInput
 from tasks.select_symbols import Candidates, SelectSymbolsInput
 from tasks.select_symbols.negatives import InvertTopicInput
 from teacher.compare import agreement
-from teacher.task import FineTrainingTeacher, Turn, topic_key
+from teacher.model import request_for
+from teacher.task import (
+    Compared,
+    DropsTurns,
+    FineTrainingTeacher,
+    GivesCounterparts,
+    HasConversation,
+    HasFallback,
+    HasFreeText,
+    HasHeuristic,
+    HasMetrics,
+    HasNegatives,
+    HasSplitKeys,
+    JoinsSplitKeys,
+    Turn,
+    free_text_fields,
+    input_key,
+    split_keys,
+    topic_key,
+)
 
 SELECT = SelectSymbolsInput(
     topic="How are orders validated before payment?", symbol="save", module="store",
@@ -28,16 +51,48 @@ EDGE = ScoreEdgeInput(
 )
 
 
-def test_every_task_subclasses_the_protocol_and_inherits_its_defaults() -> None:
+def test_every_task_subclasses_the_protocol_and_has_only_its_own_capabilities() -> None:
     for name, task in TASKS.items():
         assert FineTrainingTeacher in type(task).__mro__, name  # explicitly, not only structurally
-        assert isinstance(task.compared, bool), name
-    assert {name for name, task in TASKS.items() if task.compared} == {"select_symbols", "score_edge"}
+    assert {name for name, task in TASKS.items() if isinstance(task, Compared)} == {"select_symbols", "score_edge"}
     gh = TASKS["cli_intent:gh"]
     request = CliIntentInput(request="list my pull requests")
-    assert gh.conversation(request) is None and gh.heuristic_answer(request) is None
-    assert gh.fallback(None, request) is None and gh.split_keys(request) == []
-    assert gh.negatives(Turn(gh.name, request, ()), {}, {"heuristic", "teacher"}) == []
+    assert not isinstance(gh, HasConversation) and not isinstance(gh, HasHeuristic)
+    assert not isinstance(gh, HasFallback) and gh.split_keys(request) == []
+    assert not isinstance(gh, HasNegatives)
+
+
+#: which optional capabilities each task has: generic code asks isinstance, never compares methods
+CAPABILITIES = {
+    "select_symbols": {Compared, DropsTurns, HasFallback, HasFreeText, HasHeuristic, HasNegatives, HasSplitKeys},
+    "score_edge": {Compared, HasFreeText, HasHeuristic, HasSplitKeys},
+    "invert_topic": {GivesCounterparts, HasHeuristic, HasSplitKeys},
+    "propose_queries": {HasHeuristic},
+    "cli_intent:gh": {HasFreeText, HasMetrics, HasSplitKeys, JoinsSplitKeys},
+    "subagent_lint": {HasConversation, HasFreeText, HasSplitKeys},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAPABILITIES))
+def test_each_task_has_exactly_its_capabilities(name: str) -> None:
+    every = {Compared, DropsTurns, GivesCounterparts, HasConversation, HasFallback, HasFreeText, HasHeuristic,
+             HasMetrics, HasNegatives, HasSplitKeys, JoinsSplitKeys}
+    assert {c for c in every if isinstance(TASKS[name], c)} == CAPABILITIES[name]
+    assert isinstance(NamingStyleTask(), HasHeuristic) and isinstance(NamingStyleTask(), HasMetrics)
+    assert not isinstance(NamingStyleTask(), Compared | HasNegatives | HasFreeText)
+
+
+def test_the_default_split_key_is_a_hash_of_the_rendered_input() -> None:
+    task = TASKS["propose_queries"]  # no split keys of its own
+    module = ProposeQueriesInput(module="shop.cart", symbols=(ModuleSymbol(name="Cart", kind="class"),))
+    other = module.model_copy(update={"module": "shop.pay"})
+    [key] = split_keys(task, module)
+    assert key == input_key(task, module) and key.startswith("input:")
+    assert split_keys(task, module.model_copy()) == [key]  # the same question, the same group
+    assert split_keys(task, other) != [key] and task.render(other) != task.render(module)
+    # a task with keys of its own keeps them; a task without topic or query no longer gets an empty key list
+    assert split_keys(TASKS["score_edge"], EDGE) == ["symbol:a.py:3"]
+    assert free_text_fields(task) == frozenset() and free_text_fields(TASKS["score_edge"]) == {"reasoning"}
 
 
 def test_split_keys_are_the_symbol_the_edge_source_or_the_topic() -> None:
@@ -94,26 +149,27 @@ def test_cli_intent_metrics_come_through_the_hook() -> None:
     expected, predicted = [run, ask], [run, None]
     figures = TASKS["cli_intent:gh"].metrics(expected, predicted)
     assert figures == cli_intent_metrics(expected, predicted) and figures["examples"] == 2.0
-    assert TASKS["score_edge"].metrics(expected, predicted) == {}
+    assert _task_metrics(TASKS["score_edge"], expected, predicted) == {}  # a task without the capability: none
 
 
 def test_the_heuristic_backend_answers_any_task_with_a_heuristic() -> None:
-    call, reasoning = HeuristicModel.answer("score_edge", EDGE)
+    call, reasoning = HeuristicModel.answer(TASKS["score_edge"], EDGE)
     assert call is not None and call.name == "score_edge" and reasoning
-    assert HeuristicModel.answer("invert_topic", InvertTopicInput(topic="nothing to flip")) == (
+    assert HeuristicModel.answer(TASKS["invert_topic"], InvertTopicInput(topic="nothing to flip")) == (
         None, "No known opposite term in the topic.")
+    # a request that carries only a task's name (a dataset line of an unknown task) cannot be answered
+    naming = request_for(NamingStyleTask(), NamingInput(identifier="parseUrl"))
     with pytest.raises(ValueError, match="cannot answer task 'naming_style'"):
-        HeuristicModel.answer("naming_style", NamingInput(identifier="parseUrl"))
-    register_task(NamingStyleTask())
-    try:
-        call, _ = HeuristicModel.answer("naming_style", NamingInput(identifier="parseUrl"))
-    finally:
-        del TASKS["naming_style"]
+        asyncio.run(HeuristicModel().complete(replace(naming, task=None)))
+    # the task object itself answers, registered or not: no registry is asked
+    assert "naming_style" not in TASKS
+    call, _ = HeuristicModel.answer(NamingStyleTask(), NamingInput(identifier="parseUrl"))
     assert call == ToolCall("report_style", {"style": "camelCase", "confidence": 0.9})
+    assert asyncio.run(HeuristicModel().complete(naming)).calls == (call,)
     with pytest.raises(ValueError, match="cannot answer task 'cli_intent:gh'"):
-        HeuristicModel.answer("cli_intent:gh", CliIntentInput(request="x"))
+        HeuristicModel.answer(TASKS["cli_intent:gh"], CliIntentInput(request="x"))
     with pytest.raises(ValueError, match="with input SelectSymbolsInput"):
-        HeuristicModel.answer("score_edge", SELECT)
+        HeuristicModel.answer(TASKS["score_edge"], SELECT)
 
 
 def test_the_pipelines_schema_data_maker_reports_a_missing_schema(tmp_path: Path) -> None:

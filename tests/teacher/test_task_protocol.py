@@ -32,7 +32,7 @@ async def test_ask_is_answered_by_any_backend_and_parsed_by_the_task() -> None:
         result = await perform(Ask(TASK, NamingInput(identifier="fooBar")))
     assert result == ReportStyle(style="camelCase", confidence=0.75)
     [request] = seen
-    assert request.task == "naming_style"
+    assert request.task_name == "naming_style"
     assert request.user == "Identifier: fooBar\nLanguage: python"
     assert request.guidance == TASK.guidance
     assert [tool.name for tool in request.tools] == ["report_style"]
