@@ -531,19 +531,14 @@ def score_conversation_cases(
 
 def recorded_teachers(recordings: Sequence[Path]) -> dict[str, int]:
     """How many recorded model turns each backend answered (``backend`` of the session logs' model lines)."""
-    import orjson
+    from interpreters.records import ModelTurn, read_lines
 
     found: Counter[str] = Counter()
     files = [f for p in recordings for f in (sorted(p.rglob("*.jsonl")) if p.is_dir() else [p])]
     for path in files:
-        with open(path, "rb") as lines:
-            for raw in lines:
-                try:
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(record, dict) and record.get("kind") == "model" and record.get("backend"):
-                    found[str(record["backend"])] += 1
+        for read in read_lines(path, fast=True, kinds=("model",)):  # a line that does not read is not counted
+            if isinstance(read.line, ModelTurn) and read.line.backend:
+                found[read.line.backend] += 1
     return dict(found)
 
 

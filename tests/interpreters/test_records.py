@@ -28,6 +28,7 @@ from tasks.score_edge import ScoreEdgeTask
 from teacher.handlers import perform
 from teacher.model import request_for
 from teacher.operations import Ask, OperationFailed
+from tests.conftest import log_dicts
 from tests.interpreters.test_anthropic import EDGE
 from tests.interpreters.test_recording import ANSWER
 
@@ -35,7 +36,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "recording_v1.jsonl
 
 
 def test_a_recording_written_before_the_typed_lines_still_loads_and_round_trips_byte_for_byte() -> None:
-    records, unreadable = read_log(FIXTURE)
+    records, unreadable = log_dicts(FIXTURE)
     assert unreadable == b"" and [r["kind"] for r in records] == [
         "session_start", "model", "model", "lsp", "session_end", "lsp"]
     texts = FIXTURE.read_text(encoding="utf-8").splitlines()
@@ -50,7 +51,7 @@ def test_a_recording_written_before_the_typed_lines_still_loads_and_round_trips_
                                                                        message="boom")
     assert isinstance(finished, ModelTurn) and finished.calls == [RecordedCall(name=ANSWER.name,
                                                                                arguments=ANSWER.arguments)]
-    assert Replay.from_path(FIXTURE).answers[finished.key or ""]["turn"] == 2
+    assert Replay.from_path(FIXTURE).answers[finished.key or ""].turn == 2
 
 
 async def test_lines_the_recorder_writes_now_have_the_old_keys_in_the_old_order(tmp_path: Path) -> None:
@@ -146,11 +147,11 @@ async def test_a_recorded_session_writes_its_start_once_and_its_end_and_is_found
         answer = await session.run(_ask, ScriptedModel([ANSWER]))
         assert answer is not None and answer.relevance == 4 and session.failures == []
         session.end(SessionEnd(result={"done": True}))
-    records, _ = read_log(path)
+    records, _ = log_dicts(path)
     assert [r["kind"] for r in records] == ["session_start", "model", "model", "session_end"]
     assert records[0]["versions"] and records[-1]["session"] == "s" and records[-1]["finished"] > 0
     with RecordedSession(path, _start(), resume=True) as session:
-        assert session.ended is not None and session.ended["result"] == {"done": True}
+        assert session.ended is not None and session.ended.result == {"done": True}
     with pytest.raises(FileExistsError, match="resume it"):
         RecordedSession(path, _start())
 
@@ -160,7 +161,7 @@ async def test_a_fatal_failure_leaves_the_session_and_propagates(tmp_path: Path)
     error.fatal = True  # type: ignore[attr-defined]
     with RecordedSession(tmp_path / "s.jsonl", _start()) as session, pytest.raises(OperationFailed, match="is down"):
         await session.run(_ask, FunctionModel(lambda _: (_ for _ in ()).throw(error)))
-    assert [r["kind"] for r in read_log(tmp_path / "s.jsonl")[0]] == ["session_start", "model"]
+    assert [r["kind"] for r in log_dicts(tmp_path / "s.jsonl")[0]] == ["session_start", "model"]
 
 
 def test_lsp_records_files_are_typed_lines_too(tmp_path: Path) -> None:
