@@ -38,6 +38,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import ValidationError
 
+from converters.dataset_stats import DatasetStats, write_stats
 from converters.field_stats import DecisionValue, FieldCounts, decision_values
 from converters.functiongemma import BOS, CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
 from converters.schema import portable_row
@@ -509,8 +510,7 @@ def rebuild(paths: Sequence[Path], options: Options, workers: int = 1) -> Rebuil
     stats.groups = len(roots)
     for skew in stats.fields.skewed():
         logger.warning("converters.rebuild: %s", skew.message())
-    summary = orjson.dumps(stats_dict(stats, options), option=orjson.OPT_INDENT_2).decode()
-    (options.out / "stats.json").write_text(summary, encoding="utf-8")
+    write_stats(options.out, DatasetStats.model_validate(stats_dict(stats, options)))
     return stats
 
 

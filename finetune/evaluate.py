@@ -50,6 +50,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
+from converters.dataset_stats import DatasetStatsError, read_stats
 from converters.functiongemma import FunctionGemmaFormatError, Profile, ToolCall, split_output
 from converters.rebuild import prompt_completion
 from converters.schema import nested_value
@@ -547,13 +548,12 @@ def baseline_note(
 ) -> dict[str, Any]:
     """What the heuristic baseline is, and whether it is the data's own teacher (from the recordings' backends, the
     dataset's ``stats.json``, or, failing both, its agreement with every example)."""
-    stats_file = data / "stats.json" if data.is_dir() else data.parent / "stats.json"
-    stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.is_file() else {}
+    stats = read_stats(data)
     teacher = None
     if teachers:
         teacher = ", ".join(f"{name} ({n} turns)" for name, n in sorted(teachers.items()))
-    elif isinstance(stats, dict) and isinstance(stats.get("teacher"), str):
-        teacher = stats["teacher"]
+    elif stats is not None and stats.teacher is not None:
+        teacher = stats.teacher
     what = (
         "the offline heuristic teacher (interpreters/heuristic.py, asking each task's heuristic_answer hook: topic "
         "words against candidate names, query keywords and hover-text rules for edges), scored on the examples whose "
@@ -681,12 +681,11 @@ def score_backend(
 
 def _data_task(data: Path) -> str | None:
     """The one task a dataset's ``stats.json`` names (``"task"``), if any."""
-    stats = (data if data.is_dir() else data.parent) / "stats.json"
     try:
-        task = json.loads(stats.read_text(encoding="utf-8")).get("task") if stats.is_file() else None
-    except (ValueError, AttributeError):
+        stats = read_stats(data)
+    except DatasetStatsError:
         return None
-    return task if isinstance(task, str) else None
+    return stats.task if stats is not None else None
 
 
 def evaluate(

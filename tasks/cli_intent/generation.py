@@ -16,7 +16,6 @@ from the accepted examples as turns of the student task (its writer, and its spl
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -27,6 +26,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from converters.dataset_stats import DatasetStats, write_stats
 from converters.functiongemma import ToolCall
 from converters.schema import TrainingExample
 from interpreters.records import Line, ModelTurn
@@ -417,5 +417,5 @@ def write_dataset(
              for e in examples],
             schema, groups),
     }
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    write_stats(out, DatasetStats.model_validate(stats))
     return stats

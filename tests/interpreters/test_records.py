@@ -174,3 +174,35 @@ def test_lsp_records_files_are_typed_lines_too(tmp_path: Path) -> None:
     path.write_text(json.dumps({**answer, "args": []}) + "\n", encoding="utf-8")
     with pytest.raises(RecordingError, match=r"lsp.jsonl:1: args: not an object"):
         read_lsp_records(path)
+
+
+def test_the_one_reader_types_every_line_and_names_file_line_and_field(tmp_path: Path) -> None:
+    from interpreters.records import read_lines, read_records
+
+    log = tmp_path / "s.jsonl"
+    good = [SessionStart(session="s"), ModelTurn(session="s", turn=1, key="k", task="score_edge", calls=[])]
+    bad = {"schema": SCHEMA_VERSION, "kind": "model", "key": "k", "calls": [{"name": "x", "arguments": []}]}
+    log.write_text(f"{dump_line(good[0])}\n\n{dump_line(good[1])}\n{json.dumps(bad)}\n{{nope\n", encoding="utf-8")
+    for fast in (False, True):
+        read = list(read_lines(log, fast=fast))
+        assert [r.number for r in read] == [1, 2, 3, 4, 5] and [r.line for r in read[:3]] == [good[0], None, good[1]]
+        assert read[1].error is None and read[3].line is None and read[4].line is None
+        assert read[3].error is not None and str(read[3].error) == f"{log}:4: calls[0].arguments: not an object"
+        assert read[3].error.field == "calls[0].arguments"
+        assert read[3].error.words() == "field 'arguments' of 'calls'[0]: not an object"
+        assert read[4].error is not None and read[4].error.field is None
+        assert str(read[4].error).startswith(f"{log}:5: not JSON") and read[4].error.words().startswith("not a JSON")
+    with pytest.raises(RecordingError, match=rf"^{log}:4: calls\[0\]\.arguments: not an object$"):
+        list(read_records(log))
+    empty = log.with_name("empty.jsonl")
+    empty.write_text("\n")
+    assert list(read_records(empty)) == []
+    # only the kinds asked for are typed; the others are checked for their schema version alone
+    kinds = list(read_lines(log, kinds=("model",)))
+    assert kinds[0].line is None and kinds[0].error is None and kinds[2].line == good[1]
+    log.write_text(json.dumps({"schema": 7, "kind": "lsp", "op": "Hover", "args": {}, "result": None}) + "\n")
+    [other] = list(read_lines(log, kinds=("model",)))
+    assert other.error is not None and other.error.field == "schema"
+    assert other.error.words().startswith("field 'schema' is 7")
+    # needles: a line holding none of them is not read at all
+    assert list(read_lines(log, needles=(b"nothing",))) == []
