@@ -400,7 +400,7 @@ def _convert(
     split_of: dict[str, str] = {}
     roots: set[str] = set()
     seed_prefix = f"{options.seed}:".encode()
-    for read in read_lines(path, fast=True, kinds=("model",)):  # only model lines are converted
+    for read in read_lines(path, fast=True, kinds=("model",), keyed=False):  # only model lines are converted
         stats.lines += 1
         number = read.number
         if read.error is not None:
@@ -461,7 +461,7 @@ def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], SplitGrou
     if not needles:
         return counterparts, groups
     for file in files:
-        for read in read_lines(file, fast=True, needles=needles, kinds=("model",)):
+        for read in read_lines(file, fast=True, needles=needles, kinds=("model",), keyed=False):
             record = read.line  # a line that does not read is reported by the conversion pass
             if not isinstance(record, ModelTurn) or record.error is not None:
                 continue

@@ -537,7 +537,7 @@ def recorded_teachers(recordings: Sequence[Path]) -> dict[str, int]:
     found: Counter[str] = Counter()
     files = [f for p in recordings for f in (sorted(p.rglob("*.jsonl")) if p.is_dir() else [p])]
     for path in files:
-        for read in read_lines(path, fast=True, kinds=("model",)):  # a line that does not read is not counted
+        for read in read_lines(path, fast=True, kinds=("model",), keyed=False):  # unreadable lines are not counted
             if isinstance(read.line, ModelTurn) and read.line.backend:
                 found[read.line.backend] += 1
     return dict(found)

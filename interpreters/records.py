@@ -199,8 +199,9 @@ def schema_mismatch(record: dict[str, Any]) -> bool:
     return type(version) is not int or version != SCHEMA_VERSION
 
 
-def parse_record(record: dict[str, Any], where: str) -> Line:
-    """The typed line of a decoded JSON object; :class:`RecordingError` ``WHERE: FIELD: problem`` otherwise."""
+def parse_record(record: dict[str, Any], where: str, *, keyed: bool = True) -> Line:
+    """The typed line of a decoded JSON object; :class:`RecordingError` ``WHERE: FIELD: problem`` otherwise.
+    ``keyed``: a finished model turn must carry its ``key`` (a replay answers from it; a conversion does not)."""
     if schema_mismatch(record):
         found = "no schema version" if record.get("schema") is None else f"schema version {record['schema']!r}"
         problem = f"{found}; this code reads version {SCHEMA_VERSION}"
@@ -218,7 +219,7 @@ def parse_record(record: dict[str, Any], where: str) -> Line:
         more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
         field = _field(first["loc"])
         raise RecordingError(f"{where}: {field}: {problem}{more}", field=field, problem=problem + more) from None
-    if isinstance(line, ModelTurn) and line.error is None and line.key is None:  # a replay answers from its key
+    if keyed and isinstance(line, ModelTurn) and line.error is None and line.key is None:  # a replay needs its key
         raise RecordingError(f"{where}: key: missing on a finished turn", field="key", problem="missing on a "
                              "finished turn")
     if isinstance(line, LspAnswer) and not {"result", "error"} & line.model_fields_set:
@@ -234,7 +235,7 @@ def typed_line(record: Line | dict[str, Any], where: str) -> Line:
         record, where)
 
 
-def load_line(text: str | bytes, where: str, *, fast: bool = False) -> Line:
+def load_line(text: str | bytes, where: str, *, fast: bool = False, keyed: bool = True) -> Line:
     """The typed line of one JSONL line; :class:`RecordingError` naming ``where`` (FILE:LINE) and the field.
     ``fast`` decodes with orjson (quicker; it refuses the lone surrogates ``json`` reads)."""
     try:
@@ -245,7 +246,7 @@ def load_line(text: str | bytes, where: str, *, fast: bool = False) -> Line:
     if not isinstance(record, dict):
         problem = f"a line is a JSON object, not {type(record).__name__}"
         raise RecordingError(f"{where}: {problem}", field=None, problem=problem)
-    return parse_record(record, where)
+    return parse_record(record, where, keyed=keyed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,13 +261,19 @@ class ReadLine:
 
 
 def read_lines(
-    path: str | Path, *, fast: bool = False, needles: Sequence[bytes] = (), kinds: Collection[str] | None = None
+    path: str | Path,
+    *,
+    fast: bool = False,
+    needles: Sequence[bytes] = (),
+    kinds: Collection[str] | None = None,
+    keyed: bool = True,
 ) -> Iterator[ReadLine]:
     """Every line of a recording file, read: typed, or with the :class:`RecordingError` naming FILE:LINE and the
     field. Only ``\\n`` ends a line, so numbers match an editor's. ``fast`` decodes with orjson (see
     :func:`load_line`); ``needles`` skips, unread and not yielded, every line holding none of these bytes; ``kinds``
     types only the lines of these kinds (the others are checked for their schema version alone and yielded with
-    neither line nor error, like a blank line)."""
+    neither line nor error, like a blank line); ``keyed=False`` reads a finished model turn without its key
+    (:func:`parse_record`)."""
     loads = orjson.loads if fast else json.loads
     with open(path, "rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -282,14 +289,14 @@ def read_lines(
                         raise RecordingError("another schema version")
                     yield ReadLine(number, raw)
                     continue
-                line = parse_record(record, "") if isinstance(record, dict) else None
+                line = parse_record(record, "", keyed=keyed) if isinstance(record, dict) else None
             except (ValueError, RecursionError):  # RecordingError too: read again for the message naming FILE:LINE
                 line = None
             if line is not None:
                 yield ReadLine(number, raw, line=line)
                 continue
             try:
-                load_line(raw, f"{path}:{number}", fast=fast)
+                load_line(raw, f"{path}:{number}", fast=fast, keyed=keyed)
             except RecordingError as error:
                 yield ReadLine(number, raw, error=error)
 

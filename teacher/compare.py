@@ -198,7 +198,7 @@ def compared_records(logs: Sequence[Path]) -> tuple[list[Line], int]:
     records: list[Line] = []
     skipped = 0
     for log in logs:
-        for read in read_lines(log):
+        for read in read_lines(log, keyed=False):  # a turn is put to the student by its input, not its key
             problem = read.error.words() if read.error is not None else None
             if read.line is not None:
                 problem = _problem(read.line)

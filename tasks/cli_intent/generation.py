@@ -348,7 +348,7 @@ def example_turns(schema: CliSchema, examples: Sequence[GeneratedExample]) -> li
     for number, example in enumerate(examples):
         call = example.call()
         lines.append(dump_line(ModelTurn(
-            session=session, turn=number, key=f"example-{number}", task=task_name, backend="generated",
+            session=session, turn=number, task=task_name, backend="generated",
             input=example.input().model_dump(mode="json", exclude_none=True),
             calls=[RecordedCall(name=call.name, arguments=call.arguments)])))
     return lines
