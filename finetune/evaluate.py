@@ -559,7 +559,7 @@ def baseline_note(
         "words against candidate names, query keywords and hover-text rules for edges), scored on the examples whose "
         "task has a heuristic"
     )
-    names = list(teachers) if teachers else [str(stats.get("teacher"))]
+    names = list(teachers) if teachers else [str(stats.teacher if stats is not None else None)]
     is_teacher = all(name in ("HeuristicModel", "heuristic") for name in names) if teacher is not None else None
     if is_teacher:
         verdict = (f"The heuristic IS the data's teacher ({teacher}): its row agrees with the data by construction; "
