@@ -28,6 +28,7 @@ from interpreters.anthropic import (
 )
 from interpreters.lsp import LspServer
 from interpreters.recording import read_log
+from interpreters.records import ModelTurn
 from teacher.cli_args import CommandParser
 from teacher.explore import TeachQuery
 from teacher.record import record
@@ -48,11 +49,12 @@ def usages(out: Path, prefixes: dict[str, set[int]] | None = None) -> list[dict[
     found = []
     for path in (out / "sessions").glob("*.jsonl"):
         for r in read_log(path)[0]:
-            if r.get("kind") == "model" and not r.get("error"):
-                found.append(r["response"]["usage"])
+            if isinstance(r, ModelTurn) and not r.error:
+                found.append(r.response["usage"])
                 if prefixes is not None:
-                    prefix = [*r["request"]["tools"], *r["request"]["system"]]
-                    prefixes.setdefault(r["task"], set()).add(len(json.dumps(prefix, sort_keys=True)) // 4)
+                    request = r.request or {}
+                    prefix = [*request["tools"], *request["system"]]
+                    prefixes.setdefault(r.task, set()).add(len(json.dumps(prefix, sort_keys=True)) // 4)
     return found
 
 

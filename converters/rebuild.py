@@ -38,11 +38,12 @@ from typing import Any, Literal
 import orjson
 from pydantic import ValidationError
 
+from converters.dataset_stats import DatasetStats, write_stats
 from converters.field_stats import DecisionValue, FieldCounts, decision_values
 from converters.functiongemma import BOS, CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
 from converters.schema import portable_row
 from converters.writer import DatasetWriter, exact_key, loose_key, order_key
-from interpreters.records import SCHEMA_VERSION, schema_mismatch
+from interpreters.records import ModelTurn, SessionStart, read_lines
 from tasks.registry import TASKS, TaskNotFound, resolve_task
 from teacher.cli_args import (
     CommandParser,
@@ -182,31 +183,22 @@ class SplitGroups:
         return int.from_bytes(digest, "big") / 2**64 >= split
 
 
-def session_start_of(path: Path) -> dict[str, Any]:
-    """A session log's ``session_start`` line, or an empty dict when it has none."""
-    with open(path, "rb") as lines:
-        for raw in lines:
-            if b'"session_start"' not in raw:
-                continue
-            try:
-                record = orjson.loads(raw)
-            except ValueError:
-                continue  # reported by the conversion pass
-            if isinstance(record, dict) and record.get("kind") == "session_start":
-                return record
-    return {}
+def session_start_of(path: Path) -> SessionStart:
+    """A session log's ``session_start`` line, or an empty one when it has none (or none that reads)."""
+    for read in read_lines(path, fast=True, needles=(b'"session_start"',), kinds=("session_start",)):
+        if isinstance(read.line, SessionStart):  # a line that does not read is reported by the conversion pass
+            return read.line
+    return SessionStart()
 
 
 def repository_of(path: Path) -> str:
     """The repository a session log was recorded on (its ``session_start``'s ``repo``), or '' when it names none."""
-    repo = session_start_of(path).get("repo")
-    return repo.rstrip("/") if isinstance(repo, str) else ""
+    return (session_start_of(path).repo or "").rstrip("/")
 
 
 def fixed_split_of(path: Path) -> str:
     """The split a session log's examples all belong to (its ``session_start``'s ``split``), or '' (grouped)."""
-    split = session_start_of(path).get("split")
-    return split if split in ("train", "eval") else ""
+    return session_start_of(path).split or ""
 
 
 def repository_keys(files: Sequence[Path], group_by: GroupBy) -> tuple[dict[Path, str], str]:
@@ -263,17 +255,6 @@ def _malformed(where: str, problem: str, stats: RebuildStats, strict: bool) -> N
     logger.warning("converters.rebuild: %s; skipped", message)
 
 
-def schema_problem(record: dict[str, Any]) -> str | None:
-    """Why a recording line's schema version is not the one this rebuild reads, or None when it is
-    (:func:`interpreters.records.schema_mismatch` is the rule)."""
-    if not schema_mismatch(record):
-        return None
-    version = record.get("schema")
-    if version is None:
-        return "field 'schema' is missing"
-    return f"field 'schema' is {version!r}, a recording version this rebuild does not read ({SCHEMA_VERSION})"
-
-
 def validation_problem(field: str, error: ValidationError) -> str:
     """A pydantic error in one line: the first problem, the field path it is at, and how many more there are."""
     first = error.errors()[0]
@@ -282,43 +263,30 @@ def validation_problem(field: str, error: ValidationError) -> str:
     return f"field '{where}': {first['msg']}{more}"
 
 
-def _turn(path: Path, number: int, record: dict[str, Any], options: Options, stats: RebuildStats) -> Turn[Any] | None:
+def _turn(where: str, record: ModelTurn, options: Options, stats: RebuildStats) -> Turn[Any] | None:
     """The turn of an answered model line of a selected task, or None (counted) when it is not one."""
-    problem = schema_problem(record)
-    if problem is not None:
-        _malformed(f"{path}:{number}", problem, stats, options.strict)
-        return None
-    if record.get("kind") != "model":
-        return None
     stats.turns += 1
-    if record.get("error"):
+    if record.error is not None:
         stats.dropped["failed_turn"] += 1
         return None
-    task_name = record.get("task")
-    if not isinstance(task_name, str):
-        _malformed(f"{path}:{number}", "field 'task' is missing or not a string", stats, options.strict)
-        return None
-    if options.tasks is not None and task_name not in options.tasks:
+    if options.tasks is not None and record.task not in options.tasks:
         stats.dropped["other_task"] += 1
         return None
-    task = TASKS.get(task_name)
+    task = TASKS.get(record.task)
     if task is None:
         stats.dropped["unknown_task"] += 1
         return None
+    missing = "input" if record.input is None else "calls" if record.calls is None else None
+    if missing is not None:
+        _malformed(where, f"field '{missing}' is missing", stats, options.strict)
+        return None
     try:
-        input = task.input_model.model_validate(record["input"])
-        calls = tuple(ToolCall(str(c["name"]), dict(c["arguments"])) for c in record["calls"])
-    except KeyError as error:
-        _malformed(f"{path}:{number}", f"field {error} is missing", stats, options.strict)
-        return None
+        input = task.input_model.model_validate(record.input)
     except ValidationError as error:
-        _malformed(f"{path}:{number}", validation_problem("input", error), stats, options.strict)
+        _malformed(where, validation_problem("input", error), stats, options.strict)
         return None
-    except (TypeError, ValueError) as error:
-        problem = f"field 'calls' must be a list of {{name, arguments}} objects ({str(error)[:100]})"
-        _malformed(f"{path}:{number}", problem, stats, options.strict)
-        return None
-    return Turn(task=task_name, input=input, calls=calls, reasoning=str(record.get("reasoning") or ""))
+    calls = tuple(ToolCall(c.name, c.arguments) for c in record.calls or ())
+    return Turn(task=record.task, input=input, calls=calls, reasoning=record.reasoning)
 
 
 _TOKENIZERS: dict[str, Any] = {}
@@ -444,47 +412,44 @@ def _convert(
     split_of: dict[str, str] = {}
     roots: set[str] = set()
     seed_prefix = f"{options.seed}:".encode()
-    with open(path, "rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            stats.lines += 1
-            try:
-                record = orjson.loads(raw)
-                if not isinstance(record, dict):
-                    raise ValueError("a line must be a JSON object")
-            except ValueError as error:
-                if raw.strip():
-                    _malformed(f"{path}:{number}", f"not a JSON object ({error})", stats, options.strict)
-                continue
-            turn = _turn(path, number, record, options, stats)
-            if turn is None:
-                continue
-            task = TASKS[turn.task]
-            root = f"repo:{repo}" if repo else groups.root(split_keys(task, turn.input, turn.calls))
-            if root not in split_of:
-                split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
-                if root:
-                    roots.add(root)
-            # --split 1: no eval set at all, unless repositories are held out by name
-            split = fixed if fixed and (options.split < 1 or options.eval_repos) else split_of[root]
-            try:  # a value the format cannot carry (a control token in a topic, say) spoils this line alone
-                examples, leaks = _examples(turn, options, stats)
-                topic_leaks += leaks
-                made = [(e, "", turn) for e in examples]
-                if made and sources and isinstance(task, HasNegatives):
-                    for negative, source in task.negatives(turn, counterparts, sources):
-                        made += [(e, source, negative) for e in _conversations(negative, options, stats)]
-                rendered = [(render_line(e, options, _meta(of, options)), source, _decisions(of))
-                            for e, source, of in made]
-            except (ValueError, TypeError, RecursionError) as error:
-                problem = f"field 'input' or 'calls' cannot be written as FunctionGemma: {str(error)[:200]}"
-                _malformed(f"{path}:{number}", problem, stats, options.strict)
-                continue
-            for (line, text), source, decisions in rendered:
-                length = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text)
-                exact = exact_key(line)
-                loose = loose_key(line, exact)  # the same line once runs of spaces are collapsed
-                order = order_key(seed_prefix, exact)
-                items.append((turn.task, split, order + line, exact, loose, length, source, decisions))
+    for read in read_lines(path, fast=True, kinds=("model",), keyed=False):  # only model lines are converted
+        stats.lines += 1
+        number = read.number
+        if read.error is not None:
+            _malformed(f"{path}:{number}", read.error.words(), stats, options.strict)
+            continue
+        if not isinstance(read.line, ModelTurn):
+            continue
+        turn = _turn(f"{path}:{number}", read.line, options, stats)
+        if turn is None:
+            continue
+        task = TASKS[turn.task]
+        root = f"repo:{repo}" if repo else groups.root(split_keys(task, turn.input, turn.calls))
+        if root not in split_of:
+            split_of[root] = "eval" if root and groups.is_eval(root, options.seed, options.split) else "train"
+            if root:
+                roots.add(root)
+        # --split 1: no eval set at all, unless repositories are held out by name
+        split = fixed if fixed and (options.split < 1 or options.eval_repos) else split_of[root]
+        try:  # a value the format cannot carry (a control token in a topic, say) spoils this line alone
+            examples, leaks = _examples(turn, options, stats)
+            topic_leaks += leaks
+            made = [(e, "", turn) for e in examples]
+            if made and sources and isinstance(task, HasNegatives):
+                for negative, source in task.negatives(turn, counterparts, sources):
+                    made += [(e, source, negative) for e in _conversations(negative, options, stats)]
+            rendered = [(render_line(e, options, _meta(of, options)), source, _decisions(of))
+                        for e, source, of in made]
+        except (ValueError, TypeError, RecursionError) as error:
+            problem = f"field 'input' or 'calls' cannot be written as FunctionGemma: {str(error)[:200]}"
+            _malformed(f"{path}:{number}", problem, stats, options.strict)
+            continue
+        for (line, text), source, decisions in rendered:
+            length = len(tokenizer(text, add_special_tokens=False)["input_ids"]) if tokenizer else len(text)
+            exact = exact_key(line)
+            loose = loose_key(line, exact)  # the same line once runs of spaces are collapsed
+            order = order_key(seed_prefix, exact)
+            items.append((turn.task, split, order + line, exact, loose, length, source, decisions))
     return _Converted(items=items, stats=stats, topic_leaks=topic_leaks, groups=roots)
 
 
@@ -508,32 +473,24 @@ def _scan_counterparts(files: Sequence[Path]) -> tuple[dict[str, str], SplitGrou
     if not needles:
         return counterparts, groups
     for file in files:
-        with open(file, "rb") as lines:
-            for raw in lines:
-                if not any(needle in raw for needle in needles):
-                    continue
-                try:
-                    record = orjson.loads(raw)
-                except ValueError:
-                    continue  # reported by the conversion pass
-                if not isinstance(record, dict) or record.get("kind") != "model" or record.get("error"):
-                    continue
-                if schema_problem(record) is not None:
-                    continue  # reported by the conversion pass
-                task = pairing.get(str(record.get("task")))
-                if task is None or not record.get("calls"):
-                    continue
-                try:
-                    turn = Turn(task=task.name, input=task.input_model.model_validate(record.get("input")),
-                                calls=tuple(ToolCall(str(c["name"]), dict(c["arguments"])) for c in record["calls"]))
-                except (KeyError, TypeError, ValueError):
-                    continue  # reported by the conversion pass
-                if _joins(task):
-                    groups.join(split_keys(task, turn.input, turn.calls))
-                pair = task.counterpart(turn) if isinstance(task, GivesCounterparts) else None
-                if pair is not None and pair[0]:
-                    counterparts.setdefault(*pair)
-                    groups.join([topic_key(pair[0]), topic_key(pair[1])])
+        for read in read_lines(file, fast=True, needles=needles, kinds=("model",), keyed=False):
+            record = read.line  # a line that does not read is reported by the conversion pass
+            if not isinstance(record, ModelTurn) or record.error is not None:
+                continue
+            task = pairing.get(record.task)
+            if task is None or not record.calls:
+                continue
+            try:
+                turn = Turn(task=task.name, input=task.input_model.model_validate(record.input),
+                            calls=tuple(ToolCall(c.name, c.arguments) for c in record.calls))
+            except ValueError:
+                continue  # reported by the conversion pass
+            if _joins(task):
+                groups.join(split_keys(task, turn.input, turn.calls))
+            pair = task.counterpart(turn) if isinstance(task, GivesCounterparts) else None
+            if pair is not None and pair[0]:
+                counterparts.setdefault(*pair)
+                groups.join([topic_key(pair[0]), topic_key(pair[1])])
     return counterparts, groups
 
 
@@ -565,8 +522,7 @@ def rebuild(paths: Sequence[Path], options: Options, workers: int = 1) -> Rebuil
     stats.groups = len(roots)
     for skew in stats.fields.skewed():
         logger.warning("converters.rebuild: %s", skew.message())
-    summary = orjson.dumps(stats_dict(stats, options), option=orjson.OPT_INDENT_2).decode()
-    (options.out / "stats.json").write_text(summary, encoding="utf-8")
+    write_stats(options.out, DatasetStats.model_validate(stats_dict(stats, options)))
     return stats
 
 

@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from converters.dataset_stats import read_stats
 from teacher.errors import FineTrainingError
 
 __all__ = ["PushError", "build_model_folder", "card_text", "push_folder", "repo_id_problem"]
@@ -69,7 +70,8 @@ def _front_matter(base_model: str | None, library: str) -> str:
 
 def card_text(models: Path, data: Path, name: str, base_model: str | None = None) -> str:
     """The model card (README.md) of the named training, from its data stats, training summaries and evaluation."""
-    stats = _read_json(data / "stats.json") or {}
+    read = read_stats(data)
+    stats = read.as_json() if read is not None else {}
     evaluation = models / "eval" / "eval.md"
     if not evaluation.is_file():
         raise FileNotFoundError(f"{evaluation}: no evaluation yet; run `python -m finetune eval` or the pipeline")
@@ -100,7 +102,7 @@ def card_text(models: Path, data: Path, name: str, base_model: str | None = None
                         "`--base-model ID` to name its Hub id. A base built by `finetune tiny` is a toy model "
                         "trained from scratch, not derived from Gemma weights.")
     sections += ["", "## Training data", ""]
-    profile = stats.get("profile") if isinstance(stats, dict) else None
+    profile = read.profile if read is not None else None
     counts = {split: _count_lines(data / f"{split}.jsonl") for split in ("train", "eval")}
     sections.append(f"{counts['train']} training and {counts['eval']} evaluation examples"
                     + (f", codec profile `{profile}`." if profile else "."))

@@ -50,6 +50,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
+from converters.dataset_stats import DatasetStatsError, read_stats
 from converters.functiongemma import FunctionGemmaFormatError, Profile, ToolCall, split_output
 from converters.rebuild import prompt_completion
 from converters.schema import nested_value
@@ -534,19 +535,14 @@ def score_conversation_cases(
 
 def recorded_teachers(recordings: Sequence[Path]) -> dict[str, int]:
     """How many recorded model turns each backend answered (``backend`` of the session logs' model lines)."""
-    import orjson
+    from interpreters.records import ModelTurn, read_lines
 
     found: Counter[str] = Counter()
     files = [f for p in recordings for f in (sorted(p.rglob("*.jsonl")) if p.is_dir() else [p])]
     for path in files:
-        with open(path, "rb") as lines:
-            for raw in lines:
-                try:
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue
-                if isinstance(record, dict) and record.get("kind") == "model" and record.get("backend"):
-                    found[str(record["backend"])] += 1
+        for read in read_lines(path, fast=True, kinds=("model",), keyed=False):  # unreadable lines are not counted
+            if isinstance(read.line, ModelTurn) and read.line.backend:
+                found[read.line.backend] += 1
     return dict(found)
 
 
@@ -555,19 +551,18 @@ def baseline_note(
 ) -> dict[str, Any]:
     """What the heuristic baseline is, and whether it is the data's own teacher (from the recordings' backends, the
     dataset's ``stats.json``, or, failing both, its agreement with every example)."""
-    stats_file = data / "stats.json" if data.is_dir() else data.parent / "stats.json"
-    stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.is_file() else {}
+    stats = read_stats(data)
     teacher = None
     if teachers:
         teacher = ", ".join(f"{name} ({n} turns)" for name, n in sorted(teachers.items()))
-    elif isinstance(stats, dict) and isinstance(stats.get("teacher"), str):
-        teacher = stats["teacher"]
+    elif stats is not None and stats.teacher is not None:
+        teacher = stats.teacher
     what = (
         "the offline heuristic teacher (interpreters/heuristic.py, asking each task's heuristic_answer hook: topic "
         "words against candidate names, query keywords and hover-text rules for edges), scored on the examples whose "
         "task has a heuristic"
     )
-    names = list(teachers) if teachers else [str(stats.get("teacher"))]
+    names = list(teachers) if teachers else [str(stats.teacher if stats is not None else None)]
     is_teacher = all(name in ("HeuristicModel", "heuristic") for name in names) if teacher is not None else None
     if is_teacher:
         verdict = (f"The heuristic IS the data's teacher ({teacher}): its row agrees with the data by construction; "
@@ -689,12 +684,11 @@ def score_backend(
 
 def _data_task(data: Path) -> str | None:
     """The one task a dataset's ``stats.json`` names (``"task"``), if any."""
-    stats = (data if data.is_dir() else data.parent) / "stats.json"
     try:
-        task = json.loads(stats.read_text(encoding="utf-8")).get("task") if stats.is_file() else None
-    except (ValueError, AttributeError):
+        stats = read_stats(data)
+    except DatasetStatsError:
         return None
-    return task if isinstance(task, str) else None
+    return stats.task if stats is not None else None
 
 
 def evaluate(

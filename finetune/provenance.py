@@ -31,12 +31,10 @@ class ProfileMismatch(ValueError, FineTrainingError):
 def data_profile(data: Path) -> str | None:
     """The profile ``stats.json`` records for a dataset (a directory, or a JSONL file beside it), or None; None
     for ``messages`` data too, which training renders with whichever profile it is asked for."""
-    stats = (data if data.is_dir() else data.parent) / "stats.json"
-    if not stats.is_file():
-        return None
-    recorded = json.loads(stats.read_text(encoding="utf-8"))
-    profile = recorded.get("profile")
-    return profile if isinstance(profile, str) and recorded.get("format") != "messages" else None
+    from converters.dataset_stats import read_stats
+
+    stats = read_stats(data)
+    return stats.profile if stats is not None and stats.format != "messages" else None
 
 
 def model_profile(model: Path) -> str | None:

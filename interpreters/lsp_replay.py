@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from pydantic import TypeAdapter
 
 from interpreters.lsp import LspError
-from interpreters.records import LspAnswer, dump_line, line_dict, parse_record
+from interpreters.records import Line, LspAnswer, dump_line, line_dict, read_records, typed_line
 from teacher.handlers import Handler
 from teacher.operations import LSP_OPERATION_NAMES, LSP_OPERATIONS, Operation, result_type
 
@@ -59,11 +59,11 @@ class LspRecorder(Handler):
         self.failures: list[str] = []  # messages of the transient failures seen through this recorder
         self._keys: set[str] = set()
 
-    def already_written(self, records: Iterable[dict[str, Any]]) -> None:
-        """Note LSP records already in the log (a resumed session), so they are not written again."""
+    def already_written(self, records: Iterable[Line]) -> None:
+        """Note LSP lines already in the log (a resumed session), so they are not written again."""
         for record in records:
-            if record.get("kind") == "lsp" and record.get("op") in LSP_OPERATION_NAMES and not record.get("transient"):
-                self._keys.add(lsp_key(LSP_OPERATION_NAMES[record["op"]](**record["args"])))
+            if isinstance(record, LspAnswer) and record.op in LSP_OPERATION_NAMES and not record.transient:
+                self._keys.add(lsp_key(LSP_OPERATION_NAMES[record.op](**record.args)))
 
     def _keep(self, operation: Operation[Any], outcome: dict[str, Any]) -> None:
         key = lsp_key(operation)
@@ -97,18 +97,17 @@ class LspReplay(Handler):
 
     operations: ClassVar[tuple[type[Operation[Any]], ...]] = LSP_OPERATIONS
 
-    def __init__(self, records: Iterable[dict[str, Any]]) -> None:
-        self._answers: dict[str, dict[str, Any]] = {}
-        for number, record in enumerate(records, start=1):
-            if record.get("kind") != "lsp":
+    def __init__(self, records: Iterable[Line | dict[str, Any]]) -> None:
+        self._answers: dict[str, LspAnswer] = {}
+        for number, given in enumerate(records, start=1):
+            record = typed_line(given, f"LSP record {number}")  # a line of the wrong shape names its field
+            if not isinstance(record, LspAnswer):
                 continue
-            kind = LSP_OPERATION_NAMES.get(str(record.get("op")))
-            if kind is None or not isinstance(record.get("args"), dict):
-                raise ValueError(f"LSP record {number}: unknown operation {record.get('op')!r} or missing args")
-            if "result" not in record and "error" not in record:
-                raise ValueError(f"LSP record {number}: neither 'result' nor 'error'")
-            key = lsp_key(kind(**record["args"]))
-            if record.get("transient") and key in self._answers:
+            kind = LSP_OPERATION_NAMES.get(record.op)
+            if kind is None:
+                raise ValueError(f"LSP record {number}: unknown operation {record.op!r} or missing args")
+            key = lsp_key(kind(**record.args))
+            if record.transient and key in self._answers:
                 continue  # a server hiccup on a later run does not undo an answer already recorded
             self._answers[key] = record
         self.hits = 0
@@ -118,9 +117,9 @@ class LspReplay(Handler):
         if record is None:
             raise LspReplayMiss(f"no recorded answer for {operation!r}")
         self.hits += 1
-        if "error" in record:
-            raise LspError(str(record["error"]))
-        return cast(R, _adapter(operation).validate_python(record["result"]))
+        if "error" in record.model_fields_set:
+            raise LspError(str(record.error))
+        return cast(R, _adapter(operation).validate_python(record.result))
 
 
 def write_lsp_records(records: Iterable[dict[str, Any]], path: str | pathlib.Path) -> None:
@@ -131,17 +130,6 @@ def write_lsp_records(records: Iterable[dict[str, Any]], path: str | pathlib.Pat
 
 
 def read_lsp_records(path: str | pathlib.Path) -> list[dict[str, Any]]:
-    """Read the LSP records of a JSONL file; a bad line is an error naming the file, the line and the field."""
-    records = []
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not JSON: {error}") from None
-            if isinstance(record, dict) and record.get("kind") == "lsp":
-                parse_record(record, f"{path}:{number}")  # a line of the wrong shape names its field
-                records.append(record)
-    return records
+    """Read the LSP records of a JSONL file (as written: :func:`interpreters.records.line_dict`); a bad line is a
+    :class:`~interpreters.records.RecordingError` naming the file, the line and the field."""
+    return [line_dict(line) for line in read_records(path) if isinstance(line, LspAnswer)]

@@ -30,6 +30,7 @@ from converters.functiongemma import ToolCall
 from interpreters.records import (
     SCHEMA_VERSION,
     Line,
+    LspAnswer,
     ModelTurn,
     RecordedCall,
     RecordingError,
@@ -37,7 +38,7 @@ from interpreters.records import (
     SessionStart,
     TurnError,
     line_dict,
-    parse_record,
+    read_lines,
     schema_mismatch,
 )
 from teacher.errors import FineTrainingError
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from interpreters.lsp_replay import LspRecorder
 
 T = TypeVar("T")
+L = TypeVar("L", SessionStart, ModelTurn, LspAnswer, SessionEnd)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -76,7 +78,7 @@ class LogWriteError(OSError, FineTrainingError):
 class LogContents:
     """What a session log holds: its readable records, a torn last line, and the damaged lines in between."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Line] = field(default_factory=list)
     torn: bytes = b""  # an incomplete last line (no newline): a writer that died mid-line
     damaged: list[tuple[int, bytes]] = field(default_factory=list)  # (1-based line number, raw line)
     #: of the damaged lines, the JSON objects of the wrong shape: what is wrong with each (``FILE:LINE: field: ...``)
@@ -102,64 +104,56 @@ def _lines(data: bytes) -> list[bytes]:
 
 
 def read_session(path: Path) -> LogContents:
-    """Every readable line of a log; a damaged line (not JSON, or a JSON object that is not a typed line of
+    """Every readable line of a log, typed; a damaged line (not JSON, or a JSON object that is not a typed line of
     :mod:`interpreters.records`: a finished model line without a key, calls of the wrong shape) is set aside alone
     and the lines after it are kept.
 
     Raises :class:`RecordingError` (naming FILE:LINE) for a line of another schema version: the whole log is then
     another program's, not one damaged line.
     """
-    data = path.read_bytes() if path.exists() else b""
     contents = LogContents()
-    for number, line in enumerate(_lines(data), start=1):
-        if not line.endswith(b"\n"):
-            contents.torn = line  # only the last line can lack its newline
+    if not path.exists():
+        return contents
+    for read in read_lines(path):
+        if not read.raw.endswith(b"\n"):
+            contents.torn = read.raw  # only the last line can lack its newline
             break
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reading
-            record = None
-        if not isinstance(record, dict):
-            if line.strip():
-                contents.damaged.append((number, line))
-            continue
-        if schema_mismatch(record):
-            parse_record(record, f"{path}:{number}")  # RecordingError naming the version
-        try:
-            parse_record(record, f"{path}:{number}")
-        except RecordingError as error:  # a JSON object of the wrong shape: set aside like any damaged line
-            contents.damaged.append((number, line))
-            contents.problems.append(str(error))
-            continue
-        contents.records.append(record)
+        if read.error is not None:
+            if read.error.field == "schema":
+                raise read.error
+            contents.damaged.append((read.number, read.raw))
+            if read.error.field is not None:  # a JSON object of the wrong shape: say what is wrong with it
+                contents.problems.append(str(read.error))
+        elif read.line is not None:
+            contents.records.append(read.line)
     return contents
 
 
-def finishing_end(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def finishing_end(records: Sequence[Line]) -> SessionEnd | None:
     """The ``session_end`` line that finishes the session these records hold, or None. A session is finished only
     when its recorded turns say so: the last ``session_end`` counts when it names the session of the
     ``session_start`` line, follows every model and LSP line, every failed turn was answered later, and a turn count
     it gives (a subagent's) is the number of finished turns; any other is a stray line."""
-    ends = [(index, r) for index, r in enumerate(records) if r.get("kind") == "session_end"]
+    ends = [(index, r) for index, r in enumerate(records) if isinstance(r, SessionEnd)]
     if not ends:
         return None
     index, end = ends[-1]
-    starts = [r for r in records if r.get("kind") == "session_start"]
-    if starts and end.get("session") != starts[0].get("session"):
+    starts = [r for r in records if isinstance(r, SessionStart)]
+    if starts and end.session != starts[0].session:
         return None
-    if any(r.get("kind") in ("model", "lsp") for r in records[index:]):
+    if any(isinstance(r, (ModelTurn, LspAnswer)) for r in records[index:]):
         return None
-    turns = [r for r in records if r.get("kind") == "model"]
-    finished = [r for r in turns if not r.get("error")]
-    answered = {r.get("key") for r in finished}
-    if any(r.get("error") and r.get("key") not in answered for r in turns):
+    turns = [r for r in records if isinstance(r, ModelTurn)]
+    finished = [r for r in turns if not r.error]
+    answered = {r.key for r in finished}
+    if any(r.error and r.key not in answered for r in turns):
         return None
-    if end.get("turns") is not None and end["turns"] != len(finished):
+    if end.turns is not None and end.turns != len(finished):
         return None
     return end
 
 
-def read_log(path: Path) -> tuple[list[dict[str, Any]], bytes]:
+def read_log(path: Path) -> tuple[list[Line], bytes]:
     """The readable records of a log, and the bytes of its unreadable lines (a torn last line, damaged lines
     in the middle; empty when every line reads). See :func:`read_session` for the line numbers."""
     contents = read_session(path)
@@ -182,10 +176,10 @@ class SessionLog:
             self._set_aside(contents)
         records = contents.records
         self.records = records
-        self.finished: dict[str, dict[str, Any]] = {
-            r["key"]: r for r in records if r.get("kind") == "model" and not r.get("error") and "key" in r
+        self.finished: dict[str, ModelTurn] = {
+            r.key: r for r in records if isinstance(r, ModelTurn) and not r.error and r.key is not None
         }
-        self.turns = sum(1 for r in records if r.get("kind") == "model")
+        self.turns = sum(1 for r in records if isinstance(r, ModelTurn))
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the session
 
     def _set_aside(self, contents: LogContents) -> None:
@@ -228,11 +222,11 @@ class SessionLog:
                 os.fsync(self._file.fileno())
         except OSError as error:
             raise LogWriteError(error.errno, f"{self.path}: cannot write: {error.strerror or error}") from None
-        self.records.append(record)
+        self.records.append(line)
 
-    def lines(self, kind: str) -> Iterator[dict[str, Any]]:
-        """The records of one kind, in order."""
-        return (r for r in self.records if r.get("kind") == kind)
+    def lines(self, kind: type[L]) -> Iterator[L]:
+        """The lines of one kind (:class:`SessionStart`, ...), in order."""
+        return (r for r in self.records if isinstance(r, kind))
 
     def close(self) -> None:
         """Close the file (a write that fails now, e.g. on a full disk, is a :class:`LogWriteError`)."""
@@ -247,9 +241,10 @@ def _updated(line: ModelTurn, **fields: Any) -> ModelTurn:
     return ModelTurn.model_validate({**line.model_dump(include=line.model_fields_set), **fields})
 
 
-def reply_from_record(record: dict[str, Any]) -> ModelReply:
-    calls = tuple(ToolCall(c["name"], c["arguments"]) for c in record.get("calls") or [])
-    return ModelReply(calls=calls, reasoning=record.get("reasoning", ""), raw=record.get("response"), meta={})
+def reply_from_record(turn: ModelTurn) -> ModelReply:
+    """The reply a recorded model turn gave."""
+    calls = tuple(ToolCall(c.name, c.arguments) for c in turn.calls or [])
+    return ModelReply(calls=calls, reasoning=turn.reasoning, raw=turn.response, meta={})
 
 
 class Recording(ModelBackend):
@@ -280,9 +275,10 @@ class Recording(ModelBackend):
                 self.log.turns -= 1
                 raise
             reason = (error.reason if isinstance(error, FineTrainingError) else "") or type(error).__name__
-            self.log.append(_updated(base, started=started, latency_s=round(time.perf_counter() - clock, 6),
-                                     error=TurnError(type=type(error).__name__, reason=reason, message=str(error))))
-            self.failures.append((reason, self.log.records[-1]["error"]["message"]))
+            failed = _updated(base, started=started, latency_s=round(time.perf_counter() - clock, 6),
+                              error=TurnError(type=type(error).__name__, reason=reason, message=str(error)))
+            self.log.append(failed)
+            self.failures.append((reason, redact(str(error))))
             raise
         self.log.append(_updated(
             base, started=started, finished=time.time(), latency_s=round(time.perf_counter() - clock, 6),
@@ -291,8 +287,9 @@ class Recording(ModelBackend):
             reasoning=reply.reasoning, cost_usd=reply.meta.get("cost_usd", 0.0),
             attempts=reply.meta.get("attempts", 1), retried=reply.meta.get("retried", []), error=None,
         ))
-        record = self.log.records[-1]
-        self.log.finished[key] = record
+        last = self.log.records[-1]
+        assert isinstance(last, ModelTurn)
+        self.log.finished[key] = last
         return reply
 
 
@@ -320,8 +317,8 @@ class RecordedSession:
         return self.log.path
 
     @property
-    def ended(self) -> dict[str, Any] | None:
-        """The ``session_end`` record of a session finished earlier, or None (see :func:`finishing_end`)."""
+    def ended(self) -> SessionEnd | None:
+        """The ``session_end`` line of a session finished earlier, or None (see :func:`finishing_end`)."""
         return finishing_end(self.log.records)
 
     def handlers(self, model: ModelBackend, lsp: Handler | None = None) -> list[Handler]:
@@ -329,7 +326,7 @@ class RecordedSession:
         ``lsp``) and record every turn (and LSP answer) to this session's log."""
         from interpreters.lsp_replay import LspRecorder
 
-        if not any(self.log.lines("session_start")):
+        if not any(self.log.lines(SessionStart)):
             self.log.append(self.start)
         self.recording = Recording(model, self.log)
         handlers: list[Handler] = []

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from interpreters.recording import read_log, reply_from_record, turn_key
+from interpreters.records import Line, ModelTurn, typed_line
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import OperationFailed
 
@@ -31,9 +32,12 @@ class Replay(ModelBackend):
     """Answers from recorded model lines; a miss raises :class:`ReplayMiss` or, with ``on_miss="skip"``,
     answers with no call (the task then reports it as an invalid answer)."""
 
-    def __init__(self, records: Iterable[dict[str, Any]], *, on_miss: Literal["error", "skip"] = "error") -> None:
-        self.answers = {
-            r["key"]: r for r in records if r.get("kind") == "model" and not r.get("error") and "key" in r
+    def __init__(
+        self, records: Iterable[Line | dict[str, Any]], *, on_miss: Literal["error", "skip"] = "error"
+    ) -> None:
+        lines = (typed_line(r, f"record {number}") for number, r in enumerate(records, start=1))
+        self.answers: dict[str, ModelTurn] = {
+            r.key: r for r in lines if isinstance(r, ModelTurn) and not r.error and r.key is not None
         }
         self.on_miss = on_miss
         self.misses = 0
@@ -41,7 +45,7 @@ class Replay(ModelBackend):
     @classmethod
     def from_path(cls, path: str | Path, *, on_miss: Literal["error", "skip"] = "error") -> Replay:
         """Load every session log under ``path``."""
-        records: list[dict[str, Any]] = []
+        records: list[Line] = []
         for log in session_logs(path):
             records.extend(read_log(log)[0])
         return cls(records, on_miss=on_miss)

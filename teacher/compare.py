@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from converters.functiongemma import ToolCall
 from interpreters.backends import add_backend_flag
+from interpreters.records import Line, ModelTurn, read_lines
 from teacher.cli_args import CommandParser, add_hidden_alias, output_problem
 from teacher.evaluation import ask, decisions_agree, free_text_similarity
 from teacher.model import ModelBackend, request_for
@@ -68,18 +69,29 @@ def agreement(task: str, teacher: dict[str, Any], student: dict[str, Any]) -> di
     return {**_agreement(known, teacher, student), "exact": float(exact)}
 
 
-def _teacher_calls(record: dict[str, Any]) -> list[ToolCall]:
-    return [ToolCall(c["name"], c["arguments"]) for c in record["calls"]]
+def _teacher_calls(record: ModelTurn) -> list[ToolCall]:
+    return [ToolCall(c.name, c.arguments) for c in record.calls or ()]
 
 
-def prior_of_records(records: Sequence[dict[str, Any]], source: str, tasks: Collection[str] | None = None) -> Prior:
-    """The prior fitted on the compared teacher turns of ``records`` themselves (when no training data is given);
-    ``tasks``: the compared tasks' names (default: those whose ``compared`` hook says so)."""
+def _compared_turns(
+    records: Sequence[Line], tasks: Collection[str] | None = None
+) -> Iterator[tuple[ModelTurn, FineTrainingTeacher[Any, Any]]]:
+    """The answered model turns of ``records`` whose task is compared (one of ``tasks`` when given), each with its
+    task."""
     from tasks.registry import TASKS
 
-    answers = [(str(r["task"]), _teacher_calls(r)) for r in records
-               if r.get("kind") == "model" and not r.get("error") and str(r.get("task")) in TASKS
-               and _compared(TASKS[str(r["task"])], tasks)]
+    for record in records:
+        if not isinstance(record, ModelTurn) or record.error:
+            continue
+        task = TASKS.get(record.task)
+        if task is not None and _compared(task, tasks):
+            yield record, task
+
+
+def prior_of_records(records: Sequence[Line], source: str, tasks: Collection[str] | None = None) -> Prior:
+    """The prior fitted on the compared teacher turns of ``records`` themselves (when no training data is given);
+    ``tasks``: the compared tasks' names (default: those whose ``compared`` hook says so)."""
+    answers = [(record.task, _teacher_calls(record)) for record, _ in _compared_turns(records, tasks)]
     return fit_prior(answers, source=source)
 
 
@@ -94,24 +106,19 @@ def _prior_figures(
 
 
 async def compare(
-    records: Sequence[dict[str, Any]], student: ModelBackend, prior: Prior | None = None,
+    records: Sequence[Line], student: ModelBackend, prior: Prior | None = None,
     tasks: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Ask ``student`` every compared teacher turn in ``records`` (of ``tasks``, by name, when given); returns the
     report per task, with the prior's figures on the same turns under ``prior`` (when given)."""
-    from tasks.registry import TASKS
-
     totals: dict[str, dict[str, float]] = {}
     counts: dict[str, dict[str, int]] = {}
     prior_totals: dict[str, dict[str, float]] = {}
-    for record in records:
-        task_name = str(record.get("task"))
-        task = TASKS.get(task_name)
-        if record.get("kind") != "model" or record.get("error") or task is None or not _compared(task, tasks):
-            continue
+    for record, task in _compared_turns(records, tasks):
+        task_name = record.task
         count = counts.setdefault(task_name, {"turns": 0, "valid": 0, "invalid": 0, "failed": 0})
         count["turns"] += 1
-        input = task.input_model.model_validate(record["input"])
+        input = task.input_model.model_validate(record.input)
         teacher_calls = _teacher_calls(record)
         prior_figures = _prior_figures(task, teacher_calls, prior) if prior is not None else None
         if prior_figures is not None:
@@ -175,56 +182,39 @@ def report_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _problem(record: dict[str, Any], tasks: Collection[str] | None = None) -> str | None:
+def _problem(record: Line, tasks: Collection[str] | None = None) -> str | None:
     """Why a compared teacher turn cannot be put to the student, or None (also for lines that are not compared)."""
-    from converters.rebuild import schema_problem, validation_problem
-    from tasks.registry import TASKS
+    from converters.rebuild import validation_problem
 
-    problem = schema_problem(record)
-    if problem is not None or record.get("kind") != "model" or record.get("error"):
-        return problem
-    task = TASKS.get(str(record.get("task")))
-    if task is None or not _compared(task, tasks):
+    compared = next(_compared_turns([record], tasks), None)
+    if compared is None:
         return None
+    turn, task = compared
     try:
-        task.input_model.model_validate(record.get("input"))
+        task.input_model.model_validate(turn.input)
     except ValidationError as error:
         return validation_problem("input", error)
-    calls = record.get("calls")
-    if not (isinstance(calls, list) and calls and isinstance(calls[0], dict)
-            and isinstance(calls[0].get("name"), str) and isinstance(calls[0].get("arguments"), dict)):
+    if not turn.calls:
         return "field 'calls' must be a non-empty list of {name, arguments} objects"
     return None
 
 
-def _lines(log: Path) -> Iterator[tuple[int, Any]]:
-    with open(log, "rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            if raw.strip():
-                try:
-                    yield number, json.loads(raw)
-                except (ValueError, RecursionError) as error:  # also bytes that are not UTF-8, or nesting too deep
-                    yield number, ValueError(str(error) or type(error).__name__)
-
-
-def compared_records(logs: Sequence[Path], tasks: Collection[str] | None = None) -> tuple[list[dict[str, Any]], int]:
+def compared_records(logs: Sequence[Path], tasks: Collection[str] | None = None) -> tuple[list[Line], int]:
     """The lines of session logs that :func:`compare` can use (comparing ``tasks`` when given), and how many were
     skipped: each skipped line is logged as a warning, ``FILE:LINE: field ...``."""
-    records: list[dict[str, Any]] = []
+    records: list[Line] = []
     skipped = 0
     for log in logs:
-        for number, record in _lines(log):
-            if isinstance(record, ValueError):
-                problem: str | None = f"not a JSON object ({record})"
-            elif not isinstance(record, dict):
-                problem = "not a JSON object"
-            else:
-                problem = _problem(record, tasks)
+        for read in read_lines(log, keyed=False):  # a turn is put to the student by its input, not its key
+            problem = read.error.words() if read.error is not None else None
+            if read.line is not None:
+                problem = _problem(read.line, tasks)
             if problem is None:
-                records.append(record)
+                if read.line is not None:
+                    records.append(read.line)
             else:
                 skipped += 1
-                logger.warning("teacher.compare: %s:%d: %s; skipped", log, number, problem)
+                logger.warning("teacher.compare: %s:%d: %s; skipped", log, read.number, problem)
     return records, skipped
 
 

@@ -112,7 +112,7 @@ async def propose_all(
         start = SessionStart(session=sid, module=module, repo=str(root), started=time.time())
         with RecordedSession(log_path, start, resume=resume) as session:
             if session.ended is not None:
-                proposed = [ProposedQuery.model_validate(q) for q in session.ended["result"]["queries"]]
+                proposed = [ProposedQuery.model_validate(q) for q in session.ended.result["queries"]]
             else:
                 proposed = []
                 async with interpret(*session.handlers(model, lsp)):

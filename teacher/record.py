@@ -302,6 +302,7 @@ def write_summary(out: Path, summary: dict[str, Any]) -> None:
 def summarise(out: Path) -> dict[str, Any]:
     """Totals over every session log under ``out``: sessions, turns, failures by reason, tokens, cost."""
     from interpreters.recording import finishing_end, read_log
+    from interpreters.records import ModelTurn
 
     sessions = finished = turns = failed = 0
     reasons: Counter[str] = Counter()
@@ -312,15 +313,15 @@ def summarise(out: Path) -> dict[str, Any]:
         sessions += 1
         finished += finishing_end(records) is not None
         for r in records:
-            if r.get("kind") != "model":
+            if not isinstance(r, ModelTurn):
                 continue
             turns += 1
-            if r.get("error"):
+            if r.error:
                 failed += 1
-                reasons[str(r["error"].get("reason") or r["error"].get("type"))] += 1
+                reasons[r.error.reason or r.error.type] += 1
                 continue
-            cost += float(r.get("cost_usd") or 0.0)
-            usage = (r.get("response") or {}).get("usage") if isinstance(r.get("response"), dict) else None
+            cost += r.cost_usd
+            usage = r.response.get("usage") if isinstance(r.response, dict) else None
             for name, value in (usage or {}).items():
                 if isinstance(value, int):
                     tokens[name] += value

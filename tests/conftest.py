@@ -40,3 +40,13 @@ def no_paid_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+
+
+def log_dicts(path: Path) -> tuple[list[dict[str, Any]], bytes]:
+    """A session log read as :func:`interpreters.recording.read_log` reads it, each typed line as the JSON object
+    written for it (for assertions on the on-disk shape)."""
+    from interpreters.recording import read_log
+    from interpreters.records import line_dict
+
+    lines, unreadable = read_log(path)
+    return [line_dict(line) for line in lines], unreadable

@@ -85,13 +85,14 @@ def read_progress(path: Path, schema: CliSchema | None = None) -> Progress:
     names), read without changing the file; a line that cannot be read is a ``RecordingError`` naming the file
     and line."""
     from interpreters.recording import RecordingError, read_session
+    from interpreters.records import SessionStart
 
     contents = read_session(path)
     if contents.problems:  # a line of the wrong shape: named, as it was before resume learnt to set it aside
         raise RecordingError(contents.problems[0])
     records = contents.records
     if schema is None:
-        source = next((r.get("source") or {} for r in records if r.get("kind") == "session_start"), {})
+        source = next((r.source or {} for r in records if isinstance(r, SessionStart)), {})
         schema = resolve_schema(source["schema"])[0] if "schema" in source else None
     return Progress(recorded_batches(records, schema) if schema is not None else [])
 

@@ -16,7 +16,6 @@ from the accepted examples as turns of the student task (its writer, and its spl
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -27,8 +26,10 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from converters.dataset_stats import DatasetStats, write_stats
 from converters.functiongemma import ToolCall
 from converters.schema import TrainingExample
+from interpreters.records import Line, ModelTurn
 from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.task import CliIntentInput, CliIntentTask
 from tasks.cli_intent.tools import CliContext
@@ -277,21 +278,21 @@ def check_batch(
     return BatchRecord(batch.batch, batch.category, batch.count, tuple(accepted), dict(dropped))
 
 
-def recorded_batches(records: Iterable[dict[str, Any]], schema: CliSchema) -> list[BatchRecord]:
+def recorded_batches(records: Iterable[Line], schema: CliSchema) -> list[BatchRecord]:
     """The finished batches of a recorded generation session, in order, each checked again as when it was
     asked (a refused answer is a ``batch_invalid`` drop; failed turns are left out: they are asked again)."""
     task = GenerateBatchTask(schema)
     seen: set[str] = set()
     batches = []
     for record in records:
-        if record.get("kind") != "model" or record.get("error") or record.get("task") != task.name:
+        if not isinstance(record, ModelTurn) or record.error or record.task != task.name:
             continue
-        batch = BatchInput.model_validate(record["input"])
-        calls = record.get("calls") or []
+        batch = BatchInput.model_validate(record.input)
+        calls = record.calls or []
         items: list[dict[str, Any]] | None = None
         if calls:
             try:
-                items = task.parse(ToolCall(calls[0]["name"], calls[0]["arguments"]), batch)
+                items = task.parse(ToolCall(calls[0].name, calls[0].arguments), batch)
             except TaskOutputError:
                 items = None
         batches.append(check_batch(schema, batch, items, seen))
@@ -416,5 +417,5 @@ def write_dataset(
              for e in examples],
             schema, groups),
     }
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    write_stats(out, DatasetStats.model_validate(stats))
     return stats

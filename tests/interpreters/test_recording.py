@@ -9,11 +9,12 @@ import pytest
 
 from converters.functiongemma import ToolCall
 from interpreters.recording import SCHEMA_VERSION, Recording, SessionLog, read_log, turn_key
-from interpreters.records import LspAnswer, SessionEnd
+from interpreters.records import LspAnswer, SessionEnd, line_dict
 from interpreters.replay import Replay, ReplayMiss
 from interpreters.scripted import FunctionModel, ScriptedModel
 from tasks.score_edge import ScoreEdgeTask
 from teacher.model import request_for
+from tests.conftest import log_dicts
 from tests.interpreters.test_anthropic import EDGE
 
 ANSWER = ToolCall("score_edge", {"relevance": 4, "risk": 2, "reasoning": "r", "is_exhaustive": True,
@@ -51,12 +52,12 @@ async def test_failed_turns_are_recorded_with_their_reason_and_asked_again_on_re
 
     with pytest.raises(RuntimeError):
         await Recording(FunctionModel(fail), log).complete(request)
-    [failed] = log.records
+    [failed] = [line_dict(r) for r in log.records]
     assert failed["error"] == {"type": "RuntimeError", "reason": "RuntimeError", "message": "boom"}
     assert failed["key"] == turn_key(request) and failed["task"] == "score_edge"
     assert turn_key(request) not in log.finished
     await Recording(ScriptedModel([ANSWER]), log).complete(request)
-    assert [r["turn"] for r in log.records] == [1, 2]
+    assert [line_dict(r)["turn"] for r in log.records] == [1, 2]
     log.close()
 
 
@@ -95,7 +96,7 @@ async def test_a_damaged_line_in_the_middle_is_set_aside_alone_and_the_41_turns_
     resumed = SessionLog(path, session_id="s", resume=True)
     assert resumed.set_aside == [22]
     assert (tmp_path / "s.jsonl.torn").read_text(encoding="utf-8") == "s.jsonl:22: \x00\x00 not json {{{\n"
-    assert len(resumed.finished) == 41 and resumed.records[-1]["kind"] == "session_end"
+    assert len(resumed.finished) == 41 and line_dict(resumed.records[-1])["kind"] == "session_end"
     never = Recording(FunctionModel(lambda r: (_ for _ in ()).throw(AssertionError("asked again"))), resumed)
     for request in requests:
         await never.complete(request)
@@ -117,7 +118,7 @@ def test_a_recording_of_another_schema_version_is_one_error_naming_file_and_line
     # a line of this version but the wrong shape is one damaged line: set aside alone, as garbage is (issue 29)
     lines[1] = {**lines[1], "schema": SCHEMA_VERSION, "calls": [{"name": "score_edge", "arguments": "x"}]}
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    records, unreadable = read_log(path)
+    records, unreadable = log_dicts(path)
     assert [r["kind"] for r in records] == ["session_start"] and unreadable == json.dumps(lines[1]).encode() + b"\n"
     assert Replay.from_path(path) is not None
 
@@ -157,7 +158,7 @@ async def test_a_lone_surrogate_from_a_file_name_or_a_server_is_keyed_written_an
     log = SessionLog(tmp_path / "s.jsonl", session_id="s")
     reply = await Recording(FunctionModel(lambda _: ToolCall("score_edge", {"reason": odd})), log).complete(request)
     log.close()
-    records, unreadable = read_log(tmp_path / "s.jsonl")
+    records, unreadable = log_dicts(tmp_path / "s.jsonl")
     assert unreadable == b"" and records[0]["calls"][0]["arguments"]["reason"] == odd == reply.calls[0].arguments[
         "reason"]
     assert records[0]["key"] == turn_key(request)

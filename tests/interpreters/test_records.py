@@ -28,6 +28,7 @@ from tasks.score_edge import ScoreEdgeTask
 from teacher.handlers import perform
 from teacher.model import request_for
 from teacher.operations import Ask, OperationFailed
+from tests.conftest import log_dicts
 from tests.interpreters.test_anthropic import EDGE
 from tests.interpreters.test_recording import ANSWER
 
@@ -35,7 +36,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "recording_v1.jsonl
 
 
 def test_a_recording_written_before_the_typed_lines_still_loads_and_round_trips_byte_for_byte() -> None:
-    records, unreadable = read_log(FIXTURE)
+    records, unreadable = log_dicts(FIXTURE)
     assert unreadable == b"" and [r["kind"] for r in records] == [
         "session_start", "model", "model", "lsp", "session_end", "lsp"]
     texts = FIXTURE.read_text(encoding="utf-8").splitlines()
@@ -50,7 +51,7 @@ def test_a_recording_written_before_the_typed_lines_still_loads_and_round_trips_
                                                                        message="boom")
     assert isinstance(finished, ModelTurn) and finished.calls == [RecordedCall(name=ANSWER.name,
                                                                                arguments=ANSWER.arguments)]
-    assert Replay.from_path(FIXTURE).answers[finished.key or ""]["turn"] == 2
+    assert Replay.from_path(FIXTURE).answers[finished.key or ""].turn == 2
 
 
 async def test_lines_the_recorder_writes_now_have_the_old_keys_in_the_old_order(tmp_path: Path) -> None:
@@ -146,11 +147,11 @@ async def test_a_recorded_session_writes_its_start_once_and_its_end_and_is_found
         answer = await session.run(_ask, ScriptedModel([ANSWER]))
         assert answer is not None and answer.relevance == 4 and session.failures == []
         session.end(SessionEnd(result={"done": True}))
-    records, _ = read_log(path)
+    records, _ = log_dicts(path)
     assert [r["kind"] for r in records] == ["session_start", "model", "model", "session_end"]
     assert records[0]["versions"] and records[-1]["session"] == "s" and records[-1]["finished"] > 0
     with RecordedSession(path, _start(), resume=True) as session:
-        assert session.ended is not None and session.ended["result"] == {"done": True}
+        assert session.ended is not None and session.ended.result == {"done": True}
     with pytest.raises(FileExistsError, match="resume it"):
         RecordedSession(path, _start())
 
@@ -160,7 +161,7 @@ async def test_a_fatal_failure_leaves_the_session_and_propagates(tmp_path: Path)
     error.fatal = True  # type: ignore[attr-defined]
     with RecordedSession(tmp_path / "s.jsonl", _start()) as session, pytest.raises(OperationFailed, match="is down"):
         await session.run(_ask, FunctionModel(lambda _: (_ for _ in ()).throw(error)))
-    assert [r["kind"] for r in read_log(tmp_path / "s.jsonl")[0]] == ["session_start", "model"]
+    assert [r["kind"] for r in log_dicts(tmp_path / "s.jsonl")[0]] == ["session_start", "model"]
 
 
 def test_lsp_records_files_are_typed_lines_too(tmp_path: Path) -> None:
@@ -173,3 +174,35 @@ def test_lsp_records_files_are_typed_lines_too(tmp_path: Path) -> None:
     path.write_text(json.dumps({**answer, "args": []}) + "\n", encoding="utf-8")
     with pytest.raises(RecordingError, match=r"lsp.jsonl:1: args: not an object"):
         read_lsp_records(path)
+
+
+def test_the_one_reader_types_every_line_and_names_file_line_and_field(tmp_path: Path) -> None:
+    from interpreters.records import read_lines, read_records
+
+    log = tmp_path / "s.jsonl"
+    good = [SessionStart(session="s"), ModelTurn(session="s", turn=1, key="k", task="score_edge", calls=[])]
+    bad = {"schema": SCHEMA_VERSION, "kind": "model", "key": "k", "calls": [{"name": "x", "arguments": []}]}
+    log.write_text(f"{dump_line(good[0])}\n\n{dump_line(good[1])}\n{json.dumps(bad)}\n{{nope\n", encoding="utf-8")
+    for fast in (False, True):
+        read = list(read_lines(log, fast=fast))
+        assert [r.number for r in read] == [1, 2, 3, 4, 5] and [r.line for r in read[:3]] == [good[0], None, good[1]]
+        assert read[1].error is None and read[3].line is None and read[4].line is None
+        assert read[3].error is not None and str(read[3].error) == f"{log}:4: calls[0].arguments: not an object"
+        assert read[3].error.field == "calls[0].arguments"
+        assert read[3].error.words() == "field 'arguments' of 'calls'[0]: not an object"
+        assert read[4].error is not None and read[4].error.field is None
+        assert str(read[4].error).startswith(f"{log}:5: not JSON") and read[4].error.words().startswith("not a JSON")
+    with pytest.raises(RecordingError, match=rf"^{log}:4: calls\[0\]\.arguments: not an object$"):
+        list(read_records(log))
+    empty = log.with_name("empty.jsonl")
+    empty.write_text("\n")
+    assert list(read_records(empty)) == []
+    # only the kinds asked for are typed; the others are checked for their schema version alone
+    kinds = list(read_lines(log, kinds=("model",)))
+    assert kinds[0].line is None and kinds[0].error is None and kinds[2].line == good[1]
+    log.write_text(json.dumps({"schema": 7, "kind": "lsp", "op": "Hover", "args": {}, "result": None}) + "\n")
+    [other] = list(read_lines(log, kinds=("model",)))
+    assert other.error is not None and other.error.field == "schema"
+    assert other.error.words().startswith("field 'schema' is 7")
+    # needles: a line holding none of them is not read at all
+    assert list(read_lines(log, needles=(b"nothing",))) == []

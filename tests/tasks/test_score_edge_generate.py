@@ -13,7 +13,7 @@ import pytest
 from converters.functiongemma import BOS, parse_calls, render_prompt
 from tasks.score_edge import generate
 from tasks.score_edge.task import SCORE_EDGE
-from tests.conftest import REPO
+from tests.conftest import REPO, log_dicts
 
 
 def lines(
@@ -73,15 +73,14 @@ def test_record_makes_a_session_that_rebuild_turns_into_the_same_examples(tmp_pa
     import asyncio
 
     from converters.rebuild import main as rebuild
-    from interpreters.recording import read_log
 
     log = asyncio.run(generate.record(300, 4, tmp_path / "rec"))
-    records, _ = read_log(log)
+    records, _ = log_dicts(log)
     turns = [r for r in records if r["kind"] == "model"]
     assert [r["kind"] for r in records[:1] + records[-1:]] == ["session_start", "session_end"]
     assert turns and all(r["task"] == "score_edge" and not r["error"] for r in turns)
     assert asyncio.run(generate.record(300, 4, tmp_path / "rec")) == log  # finished: left as it is
-    assert read_log(log)[0] == records
+    assert log_dicts(log)[0] == records
     assert rebuild([str(tmp_path / "rec"), "--out", str(tmp_path / "data"), "--split", "1", "--workers", "1"]) == 0
     rebuilt = (tmp_path / "data" / "train.jsonl").read_text().splitlines()
     written = lines(300, seed=4)

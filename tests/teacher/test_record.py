@@ -17,11 +17,11 @@ import pytest
 
 from interpreters.anthropic import AnthropicTeacher
 from interpreters.anthropic_batch import AnthropicBatchTeacher
-from interpreters.recording import read_log, turn_key
+from interpreters.recording import turn_key
 from tasks.score_edge import ScoreEdgeTask
 from teacher.model import request_for
 from teacher.record import main, session_id
-from tests.conftest import REPO, SAMPLE_REPO
+from tests.conftest import REPO, SAMPLE_REPO, log_dicts
 from tests.fake_anthropic import DefaultResponder, FakeAnthropic, Faults
 from tests.interpreters.test_anthropic import EDGE
 
@@ -71,7 +71,7 @@ def use_fake(monkeypatch: pytest.MonkeyPatch, server: FakeAnthropic) -> None:
 def sessions(out: Path) -> dict[str, list[dict[str, Any]]]:
     found = {}
     for path in sorted((out / "sessions").glob("*.jsonl")):
-        records, torn = read_log(path)
+        records, torn = log_dicts(path)
         assert torn == b"", f"{path} has an unreadable line"
         found[path.stem] = records
     return found
@@ -181,7 +181,7 @@ def test_sigkill_at_random_points_then_resume_keeps_every_turn_once(tmp_path: Pa
 
 def _loose_sessions(out: Path) -> dict[str, list[dict[str, Any]]]:
     """Sessions as a killed run left them: complete lines only (a torn last line is allowed here)."""
-    return {p.stem: read_log(p)[0] for p in sorted((out / "sessions").glob("*.jsonl"))}
+    return {p.stem: log_dicts(p)[0] for p in sorted((out / "sessions").glob("*.jsonl"))}
 
 
 def test_no_key_and_haiku_is_one_line_and_a_non_zero_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,10 +20,10 @@ import pytest
 
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
-from interpreters.recording import SCHEMA_VERSION, read_log
+from interpreters.recording import SCHEMA_VERSION
 from teacher.explore import TeachQuery
 from teacher.record import main, record, session_id, summarise
-from tests.conftest import REPO, SAMPLE_REPO
+from tests.conftest import REPO, SAMPLE_REPO, log_dicts
 from tests.fake_anthropic import HOSTILE_KINDS, FakeAnthropic, Hostile
 from tests.interpreters.test_lsp import silent_server
 from tests.teacher.test_record import KEY, QUERIES, Choosing, assert_no_key, record_args, sessions, write_queries
@@ -281,7 +281,7 @@ def test_a_garbage_line_mid_log_is_set_aside_and_resume_asks_nothing_again(
     err = capsys.readouterr().err
     assert f"{path}: set aside unreadable line(s) {middle + 1} to {path.name}.torn" in err
     assert (path.parent / f"{path.name}.torn").read_text() == f"{path.name}:{middle + 1}: " + lines[middle]
-    records, unreadable = read_log(path)
+    records, unreadable = log_dicts(path)
     assert unreadable == b"" and records[-1]["kind"] == "session_end"
     assert len(records) == len(lines)  # every line but the garbage one, plus the new session_end
 
@@ -393,7 +393,7 @@ def test_a_wrong_shape_line_is_set_aside_and_a_stray_session_end_finishes_nothin
     assert main([*argv, "--resume"]) == 0  # before: the wrong-shape line stopped it (exit 1)
     err = capsys.readouterr().err
     assert f"set aside unreadable line(s) 3 to {path.name}.torn" in err
-    records, unreadable = read_log(path)
+    records, unreadable = log_dicts(path)
     assert unreadable == b"" and records[-1]["kind"] == "session_end" and records[-1]["session"] == path.stem
     assert summarise(out)["sessions_finished"] == 1
     keys = [r["key"] for r in records if r["kind"] == "model"]

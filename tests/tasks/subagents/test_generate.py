@@ -19,6 +19,7 @@ from tasks.subagents.sample_data.examples import SampleDataExamples
 from tasks.subagents.sandbox import Sandbox
 from tasks.subagents.test.examples import TestExamples
 from teacher.json_schema import value_problems
+from tests.conftest import log_dicts
 
 DOMAINS: dict[str, type[Domain]] = {
     "lint": LintExamples, "test": TestExamples, "docstring": DocstringExamples, "sample_data": SampleDataExamples,
@@ -86,7 +87,6 @@ def test_single_call_and_multi_call_conversations(tmp_path: Path) -> None:
 
 def test_record_runs_each_conversation_as_a_session_that_rebuild_turns_back_into_it(tmp_path: Path) -> None:
     from converters.rebuild import Options, rebuild
-    from interpreters.recording import read_log
 
     maker = LintExamples()
     assert main(maker, ["--count", "6", "--split", "0.5", "--seed", "4", "--out", str(tmp_path / "out"),
@@ -94,7 +94,7 @@ def test_record_runs_each_conversation_as_a_session_that_rebuild_turns_back_into
     logs = sorted((tmp_path / "rec" / "sessions").glob("*.jsonl"))
     assert len(logs) == 6
     for log in logs:
-        records, _ = read_log(log)
+        records, _ = log_dicts(log)
         assert records[0]["kind"] == "session_start" and records[0]["source"]["split"] in ("train", "eval")
         assert records[-1]["kind"] == "session_end" and records[-1]["stopped"] == "submitted"
     generated = _rows(tmp_path / "out" / "train.jsonl") + _rows(tmp_path / "out" / "eval.jsonl")
