@@ -32,11 +32,11 @@ from converters.rebuild import MalformedRecord, Options, rebuild, stats_dict
 from interpreters.backends import add_backend_flag
 from teacher.cli_args import (
     CommandParser,
-    add_exploration_flags,
     non_negative_int,
     positive_int,
     workers,
 )
+from teacher.explore import add_exploration_flags
 
 __all__ = ["DEFAULT_HELD_OUT", "DEFAULT_PACKAGES", "installed_package", "main"]
 

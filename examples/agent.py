@@ -20,12 +20,11 @@ from interpreters.lsp import LspServer
 from interpreters.ollama import OllamaStudent
 from teacher.cli_args import (
     CommandParser,
-    add_exploration_flags,
     add_hidden_alias,
     counts,
     user_text,
 )
-from teacher.explore import Exploration, TeachQuery, explore, module_prefix
+from teacher.explore import Exploration, TeachQuery, add_exploration_flags, explore, module_prefix
 from teacher.handlers import interpret
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed

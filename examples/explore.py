@@ -20,12 +20,11 @@ from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from teacher.cli_args import (
     CommandParser,
-    add_exploration_flags,
     counts,
     output_problem,
     user_text,
 )
-from teacher.explore import Exploration, TeachQuery, explore, module_prefix
+from teacher.explore import Exploration, TeachQuery, add_exploration_flags, explore, module_prefix
 from teacher.handlers import interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
 

@@ -1,6 +1,7 @@
 """What the command lines share: argument types (numbers checked against their range, output names and paths,
 text that goes into a prompt), the ``--help`` formatter that shows defaults, the flags several commands take
-(:func:`add_ollama_flags`, :func:`add_exploration_flags`, :func:`add_logging_flags`) and :func:`configure_logging`,
+(:func:`add_logging_flags`; the backend flags are :func:`interpreters.backends.add_backend_flag`, the
+exploration limits :func:`teacher.explore.add_exploration_flags`) and :func:`configure_logging`,
 which :class:`CommandParser` calls with the level ``-v``/``-q`` ask for.
 
 Each type is an ``argparse`` ``type=``: a bad value ends the command at parse time with exit code 2 and one
@@ -24,18 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from converters.functiongemma import FunctionGemmaFormatError, check_text
-from interpreters.backends import DEFAULT_OLLAMA_MODEL, add_ollama_flags  # the backend table's flags
 from teacher.redact import redact
 
 __all__ = [
-    "DEFAULT_OLLAMA_MODEL",
     "CommandParser",
     "HelpFormatter",
     "Number",
-    "add_exploration_flags",
     "add_hidden_alias",
     "add_logging_flags",
-    "add_ollama_flags",
     "configure_logging",
     "counts",
     "dollars",
@@ -261,21 +258,6 @@ def log_level(args: argparse.Namespace) -> int:
 def add_hidden_alias(parser: argparse.ArgumentParser, flag: str, *, dest: str, **options: object) -> None:
     """Accept ``flag`` as an old spelling of the flag stored in ``dest``, without showing it in ``--help``."""
     parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **options)  # type: ignore[arg-type]
-
-
-def add_exploration_flags(parser: argparse.ArgumentParser) -> None:
-    """``--budget``, ``--max-depth`` and ``--breadth``: the limits of an exploration, with the defaults of
-    :class:`~teacher.explore.TeachQuery` (``args.budget``, ``args.max_depth``, ``args.breadth``)."""
-    from teacher.explore import TeachQuery
-
-    fields = TeachQuery.model_fields
-    group = parser.add_argument_group("exploration limits")
-    group.add_argument("--budget", type=positive_int, default=fields["budget"].default,
-                       help="most symbols visited per query")
-    group.add_argument("--max-depth", type=non_negative_int, default=fields["max_depth"].default,
-                       help="most edges from a seed")
-    group.add_argument("--breadth", type=positive_int, default=fields["breadth"].default,
-                       help="most candidates followed per symbol")
 
 
 #: the packages whose loggers :func:`configure_logging` shows (not the libraries below them: httpx logs each request)

@@ -16,6 +16,7 @@ counted reason, and the walk goes on. :func:`leads_anywhere` says whether a seed
 
 from __future__ import annotations
 
+import argparse
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from tasks.score_edge import EdgeType, ScoreEdgeInput, ScoreEdgeOutput, ScoreEdg
 from tasks.select_symbols import HUB_THRESHOLD, Candidates, SelectSymbolsInput, SelectSymbolsTask
 from tasks.select_symbols.filters import is_generated_or_private, is_type_variable
 from teacher.candidates import call_sites, class_bases, signature_of, signature_types
+from teacher.cli_args import non_negative_int, positive_int
 from teacher.code_excerpt import definition_head, use_site
 from teacher.handlers import perform
 from teacher.model import current_node
@@ -52,6 +54,7 @@ __all__ = [
     "Skip",
     "SymbolRef",
     "TeachQuery",
+    "add_exploration_flags",
     "explore",
     "leads_anywhere",
     "module_prefix",
@@ -566,3 +569,16 @@ async def explore(query: TeachQuery, *, module_prefix: str = "") -> Exploration:
     """Explore from the query's seeds with whatever LSP and model handlers are installed; ``module_prefix`` (see
     :func:`module_prefix`) makes module and package names importable when the root is itself a package."""
     return await _Walk(query, module_prefix).run()
+
+
+def add_exploration_flags(parser: argparse.ArgumentParser) -> None:
+    """``--budget``, ``--max-depth`` and ``--breadth``: the limits of an exploration, with the defaults of
+    :class:`~teacher.explore.TeachQuery` (``args.budget``, ``args.max_depth``, ``args.breadth``)."""
+    fields = TeachQuery.model_fields
+    group = parser.add_argument_group("exploration limits")
+    group.add_argument("--budget", type=positive_int, default=fields["budget"].default,
+                       help="most symbols visited per query")
+    group.add_argument("--max-depth", type=non_negative_int, default=fields["max_depth"].default,
+                       help="most edges from a seed")
+    group.add_argument("--breadth", type=positive_int, default=fields["breadth"].default,
+                       help="most candidates followed per symbol")

@@ -40,7 +40,6 @@ from interpreters.backends import add_backend_flag, add_ollama_flags
 from teacher.cli_args import (
     CommandParser,
     Number,
-    add_exploration_flags,
     add_hidden_alias,
     counts,
     dollars,
@@ -49,7 +48,7 @@ from teacher.cli_args import (
 )
 from teacher.dir_lock import LOCK_NAME
 from teacher.errors import FineTrainingError
-from teacher.explore import Exploration, TeachQuery, explore, module_prefix
+from teacher.explore import Exploration, TeachQuery, add_exploration_flags, explore, module_prefix
 from teacher.handlers import Handler
 from teacher.interrupt import EXIT_INTERRUPTED, run_interruptible
 from teacher.model import ModelBackend

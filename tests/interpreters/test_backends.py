@@ -12,6 +12,7 @@ from interpreters.anthropic import DEFAULT_MODEL, AnthropicTeacher
 from interpreters.backends import (
     BACKENDS,
     CREDENTIALS,
+    DEFAULT_OLLAMA_MODEL,
     USAGE,
     Backend,
     BackendSpec,
@@ -30,7 +31,6 @@ from interpreters.heuristic import HeuristicModel
 from interpreters.llamacpp import LlamaCppStudent, StudentModelMissing
 from interpreters.ollama import OllamaStudent
 from interpreters.replay import Replay
-from teacher.cli_args import DEFAULT_OLLAMA_MODEL
 from teacher.errors import FineTrainingError
 
 SECRET = "sk-ant-api03-NEVER-SHOWN-0123456789"
