@@ -148,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     pipeline.add_argument(
         "--schema",
         help="train the task of this schema (YAML file or a shipped name: gh) on data its generator makes "
-        "(tasks.registry.PIPELINE_DATA)",
+        "(finetune.pipeline.PIPELINE_DATA)",
     )
     pipeline.add_argument(
         "--count", type=positive_int, default=600, help="examples to generate with --schema"
@@ -275,7 +275,7 @@ def generated_data(option: str, value: str, count: int, name: str, root: Path) -
     from finetune.data import DatasetError
 
     def make(data: Path) -> None:
-        from tasks.registry import PIPELINE_DATA
+        from finetune.pipeline import PIPELINE_DATA
 
         problem = PIPELINE_DATA[option](value, count, name, root / "data")
         if problem is not None:

@@ -59,6 +59,7 @@ from finetune.models import ModelError
 from finetune.provenance import resolve_profile
 from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
 from interpreters.llamacpp import Completion, completion_reply
+from tasks.registry import free_text_of
 from teacher.cli_args import counts as counts_text
 from teacher.evaluation import (
     Answer,
@@ -67,7 +68,6 @@ from teacher.evaluation import (
     calls_agree,
     decisions_agree,
     differing_fields,
-    free_text_of,
     free_text_similarity,
     normalise,
     request_from_messages,

@@ -31,11 +31,19 @@ from finetune.config import ConfigError, check_settings, read_yaml
 from finetune.data import DatasetError, dataset_file, load_examples
 from finetune.tiny import TinySpec
 from finetune.train import finished
+from tasks.cli_intent.pipeline import schema_data
 from teacher.cli_args import name_problem
 
-__all__ = ["STAGES", "PipelineSettings", "run_pipeline", "valid_gguf"]
+__all__ = ["PIPELINE_DATA", "STAGES", "DataMaker", "PipelineSettings", "run_pipeline", "valid_gguf"]
 
 logger = logging.getLogger(__name__)
+
+#: A dataset the training pipeline generates rather than rebuilds from recordings: given the value of the
+#: pipeline's option (a schema file or shipped name), the example count, the training's name and the data root,
+#: it writes ``DATA_ROOT/NAME`` and returns None, or what went wrong.
+DataMaker = Callable[[str, int, str, Path], str | None]
+#: The pipeline's data makers by the option that selects them (``python -m finetune pipeline --schema gh``).
+PIPELINE_DATA: dict[str, DataMaker] = {"schema": schema_data}
 
 STAGES = ("data", "base", "sft", "dpo", "merge", "export", "quantize", "modelfile", "eval", "card")
 

@@ -10,20 +10,17 @@ the shipped schemas' tasks are registered here, and :func:`register_task` adds o
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from tasks.cli_intent.pipeline import schema_data
 from tasks.cli_intent.shipped import cli_intent_tasks
 from tasks.propose_queries import ProposeQueriesTask
 from tasks.score_edge import ScoreEdgeTask
 from tasks.select_symbols import SelectSymbolsTask
 from tasks.select_symbols.negatives import InvertTopicTask
 from tasks.subagents.domains import SUBAGENT_TASKS
-from teacher.task import FineTrainingTeacher
+from teacher.task import FineTrainingTeacher, free_text_fields
 
-__all__ = ["PIPELINE_DATA", "TASKS", "DataMaker", "TaskNotFound", "register_task", "resolve_task", "task_named"]
+__all__ = ["TASKS", "TaskNotFound", "free_text_of", "register_task", "resolve_task", "task_named"]
 
 _BUILT_IN: list[FineTrainingTeacher[Any, Any]] = [
     SelectSymbolsTask(),
@@ -37,12 +34,6 @@ TASKS: dict[str, FineTrainingTeacher[Any, Any]] = {
 }
 
 
-#: A dataset the training pipeline generates rather than rebuilds from recordings: given the value of the
-#: pipeline's option (a schema file or shipped name), the example count, the training's name and the data root,
-#: it writes ``DATA_ROOT/NAME`` and returns None, or what went wrong.
-DataMaker = Callable[[str, int, str, Path], str | None]
-#: The pipeline's data makers by the option that selects them (``python -m finetune pipeline --schema gh``).
-PIPELINE_DATA: dict[str, DataMaker] = {"schema": schema_data}
 
 
 def register_task(task: FineTrainingTeacher[Any, Any]) -> None:
@@ -100,3 +91,9 @@ def resolve_task(text: str) -> FineTrainingTeacher[Any, Any]:
                            "already has")
     register_task(found)
     return found
+
+
+def free_text_of(task: str | None) -> frozenset[str]:
+    """The free-text fields of a registered task by name (its ``free_text_fields``); none for an unknown task."""
+    known = TASKS.get(task) if task else None
+    return free_text_fields(known)

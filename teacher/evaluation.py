@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from converters.functiongemma import DEVELOPER_PROMPT, ToolCall
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import OperationFailed
-from teacher.task import FineTrainingTeacher, free_text_fields, student_conversation
+from teacher.task import FineTrainingTeacher, student_conversation
 from teacher.tools import Tool, ToolArgumentsError
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "decision_arguments",
     "decisions_agree",
     "differing_fields",
-    "free_text_of",
     "free_text_similarity",
     "normalise",
     "request_from_messages",
@@ -67,14 +66,6 @@ def calls_agree(expected: Sequence[ToolCall], predicted: Sequence[ToolCall]) -> 
         e.name == p.name and normalise(e.arguments) == normalise(p.arguments)
         for e, p in zip(expected, predicted, strict=True)
     )
-
-
-def free_text_of(task: str | None) -> frozenset[str]:
-    """The free-text fields of a registered task by name (its ``free_text_fields``); none for an unknown task."""
-    from tasks.registry import TASKS
-
-    known = TASKS.get(task) if task else None
-    return free_text_fields(known)
 
 
 def decision_arguments(arguments: Mapping[str, Any], free_text: Collection[str] = frozenset()) -> dict[str, Any]:

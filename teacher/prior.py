@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from converters.functiongemma import ToolCall
-from teacher.evaluation import free_text_of, normalise
+from tasks.registry import free_text_of
+from teacher.evaluation import normalise
 
 __all__ = ["NEAR_PRIOR", "PRIOR_WHAT", "Prior", "fit_prior", "near_prior"]
 

@@ -11,11 +11,12 @@ import pytest
 from converters.functiongemma import ToolCall
 from examples.naming_style import NamingInput, NamingStyleTask
 from finetune.evaluate import _task_metrics
+from finetune.pipeline import PIPELINE_DATA
 from interpreters.heuristic import HeuristicModel
 from tasks.cli_intent.metrics import cli_intent_metrics
 from tasks.cli_intent.task import CliIntentInput
 from tasks.propose_queries import ModuleSymbol, ProposeQueriesInput
-from tasks.registry import PIPELINE_DATA, TASKS
+from tasks.registry import TASKS
 from tasks.score_edge import EdgeType, ScoreEdgeInput
 from tasks.select_symbols import Candidates, SelectSymbolsInput
 from tasks.select_symbols.negatives import InvertTopicInput
