@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -298,12 +299,23 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def _third_party_verbosity(verbose: bool) -> None:
-    """transformers' warnings and info lines only when verbose (its environment variable is read at import; an
-    imported transformers is set directly). Nothing is imported here: the core stays light."""
+    """transformers' warnings and info lines, and the datasets library's progress bars, only when verbose (each
+    library's environment variable is read at import; an imported library is set directly). Nothing is imported
+    here: the core stays light."""
     os.environ["TRANSFORMERS_VERBOSITY"] = "warning" if verbose else "error"
     transformers = sys.modules.get("transformers")
     if transformers is not None:
         transformers.logging.set_verbosity(logging.WARNING if verbose else logging.ERROR)
+    # the datasets library's bars (TRL's tokenizing passes, a few seconds each): the training logs its own steps
+    if verbose:
+        os.environ.pop("HF_DATASETS_DISABLE_PROGRESS_BARS", None)
+    else:
+        os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    datasets = sys.modules.get("datasets")
+    if datasets is not None:
+        with warnings.catch_warnings():  # a library imported while its variable said no cannot show them again
+            warnings.simplefilter("ignore")
+            (datasets.enable_progress_bars if verbose else datasets.disable_progress_bars)()
 
 
 def counts(figures: Mapping[str, object] | Iterable[tuple[str, object]], empty: str = "none") -> str:

@@ -180,3 +180,20 @@ def test_v_and_q_exclude_each_other_and_show_in_help(capsys: pytest.CaptureFixtu
     text = " ".join(parser.format_help().split())
     assert "-v, --verbose show debug lines" in text and "-q, --quiet show only warnings" in text
     assert "==SUPPRESS==" not in text
+
+
+def test_the_datasets_progress_bars_show_only_when_verbose() -> None:
+    """TRL's tokenizing passes draw the datasets library's bars: hidden unless -v (in a fresh process, as a command
+    runs: the parse comes before the library is imported)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = ("import sys; from teacher.cli_args import CommandParser; CommandParser(prog='d').parse_args(sys.argv[1:]);"
+            " import datasets; print(datasets.is_progress_bar_enabled())")
+    shown = {flags: subprocess.run([sys.executable, "-c", code, *flags], cwd=REPO, capture_output=True, text=True,
+                                   check=True, env={k: v for k, v in __import__("os").environ.items()
+                                                    if k != "HF_DATASETS_DISABLE_PROGRESS_BARS"}).stdout.strip()
+             for flags in [(), ("-v",)]}
+    assert shown == {(): "False", ("-v",): "True"}
