@@ -38,6 +38,7 @@ from interpreters.records import (
     SessionStart,
     TurnError,
     line_dict,
+    parse_record,
     read_lines,
     schema_mismatch,
 )
@@ -46,7 +47,7 @@ from teacher.handlers import Handler, interpret
 from teacher.model import ModelBackend, ModelReply, ModelRequest, current_node
 from teacher.operations import OperationFailed
 from teacher.provenance import package_versions
-from teacher.redact import redact
+from teacher.redact import REDACTED, redact
 
 if TYPE_CHECKING:
     from interpreters.lsp_replay import LspRecorder
@@ -222,7 +223,8 @@ class SessionLog:
                 os.fsync(self._file.fileno())
         except OSError as error:
             raise LogWriteError(error.errno, f"{self.path}: cannot write: {error.strerror or error}") from None
-        self.records.append(line)
+        # what stays in memory is what was written: credentials redacted (a resumed session reads the same)
+        self.records.append(parse_record(record, str(self.path), keyed=False) if REDACTED in text else line)
 
     def lines(self, kind: type[L]) -> Iterator[L]:
         """The lines of one kind (:class:`SessionStart`, ...), in order."""

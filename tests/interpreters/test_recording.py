@@ -9,7 +9,7 @@ import pytest
 
 from converters.functiongemma import ToolCall
 from interpreters.recording import SCHEMA_VERSION, Recording, SessionLog, read_log, turn_key
-from interpreters.records import LspAnswer, SessionEnd, line_dict
+from interpreters.records import LspAnswer, ModelTurn, SessionEnd, line_dict
 from interpreters.replay import Replay, ReplayMiss
 from interpreters.scripted import FunctionModel, ScriptedModel
 from tasks.score_edge import ScoreEdgeTask
@@ -162,3 +162,18 @@ async def test_a_lone_surrogate_from_a_file_name_or_a_server_is_keyed_written_an
     assert unreadable == b"" and records[0]["calls"][0]["arguments"]["reason"] == odd == reply.calls[0].arguments[
         "reason"]
     assert records[0]["key"] == turn_key(request)
+
+
+async def test_what_a_log_keeps_in_memory_is_what_it_wrote_credentials_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key the model echoes is redacted on disk and in the log's own lines (a resume reads the same)."""
+    secret = "sk-live-0123456789abcdef"
+    monkeypatch.setenv("SOME_SERVICE_API_KEY", secret)
+    echoed = ToolCall(ANSWER.name, {**ANSWER.arguments, "reasoning": f"the key is {secret}"})
+    log = SessionLog(tmp_path / "s.jsonl", session_id="s")
+    await Recording(ScriptedModel([echoed]), log).complete(request_for(ScoreEdgeTask(), EDGE))
+    log.close()
+    assert secret not in (tmp_path / "s.jsonl").read_text(encoding="utf-8")
+    kept = [turn.calls[0].arguments["reasoning"] for turn in log.lines(ModelTurn) if turn.calls]
+    assert kept == ["the key is [REDACTED]"]
