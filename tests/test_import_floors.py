@@ -52,6 +52,7 @@ LEAVES = frozenset({
     "teacher.cli_args",  # argument types, the help formatter, logging flags
     "teacher.candidates",  # LSP facts of a candidate symbol
     "teacher.code_excerpt",  # code around a definition or a use
+    "teacher.evaluation",  # the one definition of an exact answer, and asking a backend for one
     "converters.schema",  # the training example model
     "tasks.text",  # word stems
 })
@@ -65,11 +66,9 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset({
     ("interpreters.calibration", "finetune.data"),
     ("interpreters.hf", "finetune.models"),
     ("interpreters.hf", "finetune.provenance"),
-    # tasks -> applications: the generator CLIs that live in their task's package call the dataset rebuild;
-    # cli_intent's metrics use the one definition of an exact answer
+    # tasks -> applications: the generator CLIs that live in their task's package call the dataset rebuild
     ("tasks.cli_intent.generate", "converters.rebuild"),
     ("tasks.cli_intent.generation", "converters.rebuild"),
-    ("tasks.cli_intent.metrics", "teacher.evaluation"),
     ("tasks.subagents.generate", "converters.rebuild"),
 })
 
