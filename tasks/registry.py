@@ -18,6 +18,7 @@ from tasks.score_edge import ScoreEdgeTask
 from tasks.select_symbols import SelectSymbolsTask
 from tasks.select_symbols.negatives import InvertTopicTask
 from tasks.subagents.domains import SUBAGENT_TASKS
+from teacher.errors import FineTrainingError
 from teacher.task import FineTrainingTeacher, free_text_fields
 
 __all__ = ["TASKS", "TaskNotFound", "free_text_of", "register_task", "resolve_task", "task_named"]
@@ -49,7 +50,7 @@ def task_named(name: str) -> FineTrainingTeacher[Any, Any]:
         raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None
 
 
-class TaskNotFound(ValueError):
+class TaskNotFound(ValueError, FineTrainingError):
     """A ``--task`` that names no task: the message is one line saying why."""
 
 
