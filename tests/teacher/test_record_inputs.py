@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from interpreters.recording import read_log
 from teacher.record import main
+from tests.conftest import log_dicts
 
 INPUT = {"topic": "How is data written to the cache?", "symbol": "put"}
 
@@ -27,7 +27,7 @@ def test_a_registered_task_is_recorded_one_session_per_input_and_resumed(tmp_pat
     logs = sorted((out / "sessions").glob("*.jsonl"))
     assert len(logs) == 2
     for log in logs:
-        records, _ = read_log(log)
+        records, _ = log_dicts(log)
         assert [r["kind"] for r in records] == ["session_start", "model", "session_end"]
         assert records[0]["source"]["task"] == "invert_topic" and records[1]["task"] == "invert_topic"
     summary = json.loads((out / "summary.json").read_text())
