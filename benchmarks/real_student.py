@@ -104,17 +104,31 @@ def prior_rows(train: Path, groups: dict[str, list[Any]], limit: int | None) -> 
             for task, examples in groups.items()}
 
 
-def score_artifact(path: Path, groups: dict[str, list[Any]], limit: int | None, started: float) -> dict[str, Any]:
+def score_artifact(
+    path: Path, groups: dict[str, list[Any]], limit: int | None, started: float, cache: Path | None = None
+) -> dict[str, Any]:
     """Per task: the metrics of one artifact (GGUF or HF directory) on the held-out examples (first ``limit``),
-    each asked through the backend protocol as ``finetune eval`` asks it."""
+    each asked through the backend protocol as ``finetune eval`` asks it. With ``cache``, each task's metrics are
+    kept in a file there and read back while it is newer than the artifact, so an interrupted run scores only
+    what it has not."""
     from finetune.evaluate import open_backend, score_backend
 
-    backend = open_backend(path, MAX_TOKENS, "hf")
+    backend = None
     results = {}
     for task, examples in groups.items():
         chosen = examples[:limit] if limit is not None else examples
+        kept = cache / f"{path.name}.{task.replace(':', '_')}.{len(chosen)}.json" if cache is not None else None
+        if kept is not None and kept.is_file() and kept.stat().st_mtime > path.stat().st_mtime:
+            results[task] = json.loads(kept.read_text(encoding="utf-8"))
+            _log(f"{path.name}: {task}: scored before ({kept})", started)
+            continue
+        if backend is None:
+            backend = open_backend(path, MAX_TOKENS, "hf")
         _log(f"{path.name}: {task} on {len(chosen)} held-out examples", started)
         results[task] = score_backend(backend, chosen, "hf", label=f"{path.name} {task}")
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(json.dumps(results[task], indent=1, default=str), encoding="utf-8")
     return results
 
 
@@ -219,13 +233,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     groups = by_task(data, args.per_task)
     results: dict[str, dict[str, Any]] = {}
     for label, artifact in (("before q8_0", before), ("after q8_0", after)):
-        results[label] = score_artifact(artifact, groups, None, started)
+        results[label] = score_artifact(artifact, groups, None, started, models / "scores")
     results[PRIOR] = prior_rows(data / "train.jsonl", groups, None)
     timings["eval_gguf"] = time.perf_counter() - mark
     if args.hf_examples:
         mark = time.perf_counter()
         for label, artifact in (("before HF", base), ("after HF", models / "merged")):
-            results[label] = score_artifact(artifact, groups, args.hf_examples, started)
+            results[label] = score_artifact(artifact, groups, args.hf_examples, started, models / "scores")
         timings["eval_hf"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
