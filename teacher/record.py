@@ -27,7 +27,7 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,24 +91,33 @@ def check_query_text(query: TeachQuery, topic: str, seed: str, code: int = 1) ->
     return query
 
 
-def load_queries(path: Path, defaults: dict[str, Any]) -> list[TeachQuery]:
-    """Queries from a JSONL file (``{"topic": ..., "seeds": [...]}`` per line); errors name the line and field."""
+def jsonl_objects(path: Path, flag: str, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a JSONL file given by ``flag``, each with its line number (blank lines skipped);
+    :class:`Refused` names the file (and the line) when it cannot be read or a line is not ``what``, a JSON
+    object."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise Refused(f"--queries {path}: cannot read: {reason}", 2) from None
-    queries = []
+        raise Refused(f"{flag} {path}: cannot read: {reason}", 2) from None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-            if not isinstance(entry, dict):
-                raise Refused(f"{path}:{number}: a query is a JSON object, not {type(entry).__name__}")
-            query = TeachQuery.model_validate({**defaults, **entry})
         except (json.JSONDecodeError, RecursionError) as error:
             raise Refused(f"{path}:{number}: not JSON: {error}") from None
+        if not isinstance(entry, dict):
+            raise Refused(f"{path}:{number}: {what} is a JSON object, not {type(entry).__name__}")
+        yield number, entry
+
+
+def load_queries(path: Path, defaults: dict[str, Any]) -> list[TeachQuery]:
+    """Queries from a JSONL file (``{"topic": ..., "seeds": [...]}`` per line); errors name the line and field."""
+    queries = []
+    for number, entry in jsonl_objects(path, "--queries", "a query"):
+        try:
+            query = TeachQuery.model_validate({**defaults, **entry})
         except ValidationError as error:
             fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
             raise Refused(f"{path}:{number}: {fields}") from None

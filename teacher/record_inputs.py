@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from teacher.model import ModelBackend
-from teacher.record import FailureStreak, Refused, SessionOutcome
+from teacher.record import FailureStreak, Refused, SessionOutcome, jsonl_objects
 from teacher.task import FineTrainingTeacher, TaskOutputError
 
 __all__ = ["input_session_id", "load_inputs", "record_inputs", "single_question_problem"]
@@ -45,21 +44,8 @@ def single_question_problem(task: FineTrainingTeacher[Any, Any]) -> str | None:
 
 def load_inputs(path: Path, task: FineTrainingTeacher[Any, Any]) -> list[BaseModel]:
     """The task's typed inputs from a JSONL file; a bad line raises :class:`Refused` naming file, line and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise Refused(f"--inputs {path}: cannot read: {reason}", 2) from None
     inputs = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise Refused(f"{path}:{number}: not JSON: {error}") from None
-        if not isinstance(entry, dict):
-            raise Refused(f"{path}:{number}: an input of {task.name} is a JSON object, not {type(entry).__name__}")
+    for number, entry in jsonl_objects(path, "--inputs", f"an input of {task.name}"):
         try:
             inputs.append(task.input_model.model_validate(entry))
         except ValidationError as error:
