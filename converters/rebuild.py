@@ -21,7 +21,6 @@ and seed give byte-identical files.
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 import os
 import re
@@ -39,10 +38,11 @@ import orjson
 from pydantic import ValidationError
 
 from converters.dataset_stats import DatasetStats, write_stats
+from converters.examples import prompt_completion
 from converters.field_stats import DecisionValue, FieldCounts, decision_values
 from converters.functiongemma import BOS, CONTROL_TOKENS, PROFILES, Profile, ToolCall, render_prompt
 from converters.schema import portable_row
-from converters.writer import DatasetWriter, exact_key, loose_key, order_key
+from converters.writer import DatasetWriter, SplitGroups, exact_key, loose_key, order_key
 from interpreters.records import ModelTurn, SessionStart, read_lines
 from tasks.registry import TASKS, TaskNotFound, resolve_task
 from teacher.cli_args import (
@@ -151,36 +151,6 @@ def reasoning_comment(reasoning: str) -> str:
     if len(text) > COMMENT_LIMIT:
         text = text[: COMMENT_LIMIT - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
     return text
-
-
-class SplitGroups:
-    """Union-find over group keys; a group's split is decided by a seeded hash of its smallest key."""
-
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, key: str) -> str:
-        parent = self.parent
-        root = key
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while key != root:  # path compression (only keys that were joined are ever stored)
-            parent[key], key = root, parent[key]
-        return root
-
-    def join(self, keys: Sequence[str]) -> None:
-        roots = sorted({self.find(k) for k in keys})
-        for other in roots[1:]:
-            self.parent[other] = roots[0]  # the smallest key is the root: independent of input order
-
-    def root(self, keys: Sequence[str]) -> str:
-        """The group of some keys: the smallest root among them."""
-        return min(self.find(k) for k in keys) if keys else ""
-
-    def is_eval(self, root: str, seed: int, split: float) -> bool:
-        """Whether a group (by its root) goes to eval, by a seeded hash: the same for every example in it."""
-        digest = hashlib.blake2b(f"{seed}:{root}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64 >= split
 
 
 def session_start_of(path: Path) -> SessionStart:
@@ -300,17 +270,6 @@ def _load_tokenizer(name: str) -> Any:
             raise SystemExit("--tokenizer needs the finetune extra: pip install -e '.[finetune]'") from None
         _TOKENIZERS[name] = AutoTokenizer.from_pretrained(name, local_files_only=True)
     return _TOKENIZERS[name]
-
-
-def prompt_completion(
-    messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], profile: Profile
-) -> tuple[str, str]:
-    """A conversation as the text the model reads (everything before the last message) and what it writes."""
-    full = render_prompt(messages, tools, profile=profile, add_generation_prompt=False)
-    prompt = render_prompt(messages[:-1], tools, profile=profile)
-    if not full.startswith(prompt):
-        raise AssertionError("the prompt is not a prefix of the conversation")  # the codec guarantees it
-    return prompt, full[len(prompt) :]
 
 
 def render_line(

@@ -5,6 +5,10 @@ duplicate of one already written, or the same once runs of spaces are collapsed,
 kept line goes to a scratch bucket by its order key, and :meth:`DatasetWriter.finish` writes each split sorted by
 that key, so that the same lines give the same bytes however they arrived, and millions of lines stay out of
 memory. Files are written beside their final name and renamed over it.
+
+Which split a line goes to is its group's (:class:`SplitGroups`: examples that share a split key share a group),
+decided by a seeded hash, so a group is never split. Like the writer, it stands on nothing of the library, so a
+task's own generator groups its examples the way the rebuild does.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-__all__ = ["BUCKETS", "DatasetWriter", "exact_key", "loose_key", "order_key"]
+__all__ = ["BUCKETS", "DatasetWriter", "SplitGroups", "exact_key", "loose_key", "order_key"]
 
 BUCKETS = 64
 SPLITS = ("train", "eval")
@@ -101,3 +106,33 @@ class DatasetWriter:
                     entries.sort()
                     out.write(b"".join(entry[16:] + b"\n" for entry in entries))
             temporary.replace(self.out / f"{split}.jsonl")
+
+
+class SplitGroups:
+    """Union-find over group keys; a group's split is decided by a seeded hash of its smallest key."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, key: str) -> str:
+        parent = self.parent
+        root = key
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while key != root:  # path compression (only keys that were joined are ever stored)
+            parent[key], key = root, parent[key]
+        return root
+
+    def join(self, keys: Sequence[str]) -> None:
+        roots = sorted({self.find(k) for k in keys})
+        for other in roots[1:]:
+            self.parent[other] = roots[0]  # the smallest key is the root: independent of input order
+
+    def root(self, keys: Sequence[str]) -> str:
+        """The group of some keys: the smallest root among them."""
+        return min(self.find(k) for k in keys) if keys else ""
+
+    def is_eval(self, root: str, seed: int, split: float) -> bool:
+        """Whether a group (by its root) goes to eval, by a seeded hash: the same for every example in it."""
+        digest = hashlib.blake2b(f"{seed}:{root}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64 >= split

@@ -31,12 +31,24 @@ from finetune.config import ConfigError, check_settings, read_yaml
 from finetune.data import DatasetError, dataset_file, load_examples
 from finetune.tiny import TinySpec
 from finetune.train import finished
-from tasks.cli_intent.pipeline import schema_data
 from teacher.cli_args import name_problem
 
 __all__ = ["PIPELINE_DATA", "STAGES", "DataMaker", "PipelineSettings", "run_pipeline", "valid_gguf"]
 
 logger = logging.getLogger(__name__)
+
+
+def schema_data(schema: str, count: int, name: str, data_root: Path) -> str | None:
+    """The pipeline's data stage for a CLI schema (``--schema``): generate its dataset offline
+    (:mod:`tasks.cli_intent.generate` with the template teacher, into ``DATA_ROOT/NAME``); None when it is
+    written, else what went wrong."""
+    from tasks.cli_intent.generate import main as generate
+
+    argv = ["--schema", schema, "--count", str(count), "--name", name, "--out-root", str(data_root)]
+    if generate(argv) != 0:
+        return f"tasks.cli_intent.generate {' '.join(argv)} failed (see above)"
+    return None
+
 
 #: A dataset the training pipeline generates rather than rebuilds from recordings: given the value of the
 #: pipeline's option (a schema file or shipped name), the example count, the training's name and the data root,

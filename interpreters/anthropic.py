@@ -266,6 +266,12 @@ class AnthropicTeacher(ModelBackend):
     client: Any = None
     seed: int | None = None
 
+    @classmethod
+    def from_spec(cls, value: str = "", **options: Any) -> AnthropicTeacher:
+        """The backend of the spec ``haiku`` or ``haiku:MODEL`` (its row of :data:`~interpreters.backends.BACKENDS`):
+        the default model when none is named."""
+        return cls(model=value or DEFAULT_MODEL, **options)
+
     def __post_init__(self) -> None:
         for name in ("timeout", "turn_timeout", "retry_after_max"):
             value = getattr(self, name)

@@ -19,12 +19,14 @@ checked at parse time with one line of error. A new backend is one module plus o
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from interpreters.ollama import DEFAULT_OLLAMA_MODEL
 from teacher.errors import FineTrainingError
 from teacher.model import ModelBackend
 
@@ -38,8 +40,6 @@ __all__ = [
 Role = Literal["teacher", "student"]
 #: a backend's name, the part of a spec before ``:`` (a key of :data:`BACKENDS`)
 BackendKind = str
-#: the Ollama model a student is served as, unless a command says otherwise
-DEFAULT_OLLAMA_MODEL = "functiongemma-student"
 
 
 class BackendSpecError(ValueError, FineTrainingError):
@@ -66,12 +66,16 @@ class Backend:
 
     kind: str
     summary: str
-    build: Callable[..., ModelBackend]
+    #: ``"module:name"`` (an entry point: the callable ``name``, dotted for a class's method, of ``module``,
+    #: imported only when a backend is built) or the callable itself; called as ``build(value, **options)``
+    build: str | Callable[..., ModelBackend]
     value: str = ""
     value_optional: bool = False
     roles: frozenset[Role] = frozenset({"teacher"})
     credentials: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
+    #: the extra of the distribution that brings what its module imports (named when it cannot be imported)
+    extra: str = ""
 
     @property
     def usage(self) -> str:
@@ -80,47 +84,23 @@ class Backend:
             return self.kind
         return f"{self.kind}[:{self.value}]" if self.value_optional else f"{self.kind}:{self.value}"
 
-
-def _heuristic(value: str, **options: Any) -> ModelBackend:
-    from interpreters.heuristic import HeuristicModel
-
-    return HeuristicModel(**options)
-
-
-def _haiku(value: str, **options: Any) -> ModelBackend:
-    from interpreters.anthropic import DEFAULT_MODEL, AnthropicTeacher
-
-    return AnthropicTeacher(model=value or DEFAULT_MODEL, **options)
-
-
-def _replay(value: str, **options: Any) -> ModelBackend:
-    from interpreters.replay import Replay
-
-    return Replay.from_path(value, **options)
-
-
-def _ollama(value: str, **options: Any) -> ModelBackend:
-    from interpreters.ollama import OllamaStudent
-
-    return OllamaStudent(model=value, **options)
-
-
-def _gguf(value: str, **options: Any) -> ModelBackend:
-    from interpreters.llamacpp import LlamaCppStudent
-
-    return LlamaCppStudent(value, **options)
-
-
-def _hf(value: str, **options: Any) -> ModelBackend:
-    """``interpreters.hf.HfModel``, imported only now (it brings torch and transformers)."""
-    try:
-        from interpreters.hf import HfModel  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as error:
-        missing = error.name or str(error)
-        raise BackendUnavailable(f"hf backend not available here ({missing} cannot be imported; "
-                                 "pip install -e '.[finetune]')") from None
-    model: ModelBackend = HfModel(Path(value), **options)
-    return model
+    def builder(self) -> Callable[..., ModelBackend]:
+        """The callable that builds this backend, its module imported now; :class:`BackendUnavailable` when the
+        module (or a library it imports) is not installed here."""
+        if not isinstance(self.build, str):
+            return self.build
+        module, _, name = self.build.partition(":")
+        try:
+            found: Any = importlib.import_module(module)
+        except ImportError as error:
+            missing = error.name or str(error)
+            hint = f"; pip install -e '.[{self.extra}]'" if self.extra else ""
+            raise BackendUnavailable(f"{self.kind} backend not available here ({missing} cannot be imported{hint})"
+                                     ) from None
+        for attribute in name.split("."):
+            found = getattr(found, attribute)
+        built: Callable[..., ModelBackend] = found
+        return built
 
 
 _BOTH: frozenset[Role] = frozenset({"teacher", "student"})
@@ -129,17 +109,19 @@ CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
 #: the backend table, by kind: one row per backend (:func:`register_backend` adds one)
 BACKENDS: dict[str, Backend] = {row.kind: row for row in (
-    Backend("heuristic", "offline rules, no model", _heuristic),
-    Backend("haiku", "Claude through the Anthropic API", _haiku, value="MODEL", value_optional=True,
-            credentials=CREDENTIALS,
+    Backend("heuristic", "offline rules, no model", "interpreters.heuristic:HeuristicModel.from_spec"),
+    Backend("haiku", "Claude through the Anthropic API", "interpreters.anthropic:AnthropicTeacher.from_spec",
+            value="MODEL", value_optional=True, credentials=CREDENTIALS,
             options=("max_tokens", "concurrency", "budget", "thinking_tokens", "timeout", "turn_timeout", "seed")),
-    Backend("replay", "the recorded answers under DIR", _replay, value="DIR", options=("on_miss",)),
-    Backend("ollama", "a model served by Ollama (OLLAMA_HOST)", _ollama, value="NAME", roles=_BOTH,
-            options=("host", "timeout", "retries", "on_invalid")),
-    Backend("gguf", "a GGUF run in-process by llama.cpp", _gguf, value="PATH", roles=_BOTH,
+    Backend("replay", "the recorded answers under DIR", "interpreters.replay:Replay.from_path", value="DIR",
+            options=("on_miss",)),
+    Backend("ollama", "a model served by Ollama (OLLAMA_HOST)", "interpreters.ollama:OllamaStudent", value="NAME",
+            roles=_BOTH, options=("host", "timeout", "retries", "on_invalid")),
+    Backend("gguf", "a GGUF run in-process by llama.cpp", "interpreters.llamacpp:LlamaCppStudent", value="PATH",
+            roles=_BOTH, extra="llamacpp",
             options=("n_ctx", "max_tokens", "n_threads", "reuse_prefix", "prefix_states", "grammar", "calibrate")),
-    Backend("hf", "a Hugging Face checkpoint through transformers", _hf, value="DIR", roles=_BOTH,
-            options=("max_tokens", "precision", "device")),
+    Backend("hf", "a Hugging Face checkpoint through transformers", "interpreters.hf:HfModel", value="DIR",
+            roles=_BOTH, extra="finetune", options=("max_tokens", "precision", "device")),
 )}
 
 
@@ -245,7 +227,7 @@ def build_backend(spec: BackendSpec | str, offered: Mapping[str, Any] | None = N
     row = backend_row(spec.kind)
     check_credentials(spec)
     taken = {name: value for name, value in (offered or {}).items() if name in row.options and value is not None}
-    return row.build(spec.value, **(taken | options))
+    return row.builder()(spec.value, **(taken | options))
 
 
 #: the bare word a backend flag took before specs for each companion flag (:func:`spec_from_flags`)

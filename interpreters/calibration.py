@@ -14,18 +14,17 @@ choice (a share of one half). The thresholds are written to ``MODEL.calibration.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from interpreters.grammar_decoding import BranchPoint
-from teacher.errors import FineTrainingError
+from interpreters.llamacpp import LlamaCppStudent
+from interpreters.thresholds import Calibration, CalibrationError, Threshold, calibration_path
 
 __all__ = ["Calibration", "CalibrationError", "Threshold", "branch_points", "calibration_path", "fit", "main"]
 
@@ -35,61 +34,6 @@ log = logging.getLogger(__name__)
 MIN_POINTS = 8
 #: the fewest points of each side (option taken, option not taken) a label needs
 MIN_EACH_SIDE = 2
-
-
-class CalibrationError(ValueError, FineTrainingError):
-    """A calibration file that cannot be read (the message names the file and the field)."""
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """Take ``option`` of a branch where its share of the mass is at least ``threshold``."""
-
-    option: int
-    threshold: float
-    n: int = 0
-    accuracy: float = 0.0
-    accuracy_untuned: float = 0.0
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """The fitted thresholds of one model, by branch label."""
-
-    thresholds: dict[str, Threshold] = field(default_factory=dict)
-
-    def as_decoder_thresholds(self) -> dict[str, tuple[int, float]]:
-        return {label: (t.option, t.threshold) for label, t in self.thresholds.items()}
-
-    def save(self, path: Path) -> Path:
-        data = {"thresholds": {label: vars(t) for label, t in sorted(self.thresholds.items())}}
-        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        return path
-
-    @classmethod
-    def load(cls, path: Path) -> Calibration:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise CalibrationError(f"{path}: cannot be read as JSON: {error}") from None
-        raw = data.get("thresholds") if isinstance(data, dict) else None
-        if not isinstance(raw, dict):
-            raise CalibrationError(f"{path}: field 'thresholds' must be an object of labels")
-        thresholds = {}
-        for label, entry in raw.items():
-            try:
-                thresholds[label] = Threshold(int(entry["option"]), float(entry["threshold"]), int(entry.get("n", 0)),
-                                              float(entry.get("accuracy", 0)), float(entry.get("accuracy_untuned", 0)))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise CalibrationError(f"{path}: field 'thresholds.{label}' needs a numeric option and threshold"
-                                       ) from None
-        return cls(thresholds)
-
-
-def calibration_path(gguf: Path | str) -> Path:
-    """Where a GGUF's calibration lives: ``MODEL.calibration.json`` beside ``MODEL.gguf``."""
-    path = Path(gguf)
-    return path.with_name(path.stem + ".calibration.json")
 
 
 def _accuracy(points: Sequence[BranchPoint], threshold: float) -> float:
@@ -121,10 +65,9 @@ def fit(points: Iterable[BranchPoint], min_points: int = MIN_POINTS) -> Calibrat
 
 def branch_points(gguf: Path, data: Path, limit: int | None = None) -> list[BranchPoint]:
     """The branch points met teacher-forcing the GGUF along the answers of a ``messages`` eval file."""
+    from converters.examples import load_examples
     from converters.functiongemma import FunctionGemmaFormatError
     from converters.functiongemma_grammar import call_grammar
-    from finetune.data import load_examples
-    from interpreters.llamacpp import LlamaCppStudent
 
     student = LlamaCppStudent(gguf, n_ctx=0, calibrate=False)
     points: list[BranchPoint] = []

@@ -19,6 +19,11 @@ __all__ = ["HeuristicModel"]
 class HeuristicModel(ModelBackend):
     """A backend that answers each task with its own rules (the task's ``heuristic_answer``)."""
 
+    @classmethod
+    def from_spec(cls, value: str = "", **options: Any) -> HeuristicModel:
+        """The backend of the spec ``heuristic`` (its row of :data:`interpreters.backends.BACKENDS`): no value."""
+        return cls(**options)
+
     async def complete(self, request: ModelRequest) -> ModelReply:
         if request.task is None:
             raise ValueError(f"the heuristic backend cannot answer task {request.task_name!r}: the request carries "

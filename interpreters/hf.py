@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from converters.functiongemma import BOS, STOP_SEQUENCES, Profile
+from interpreters.checkpoints import ModelError, check_model_dir, load_merged, load_tokenizer
 from interpreters.llamacpp import Completion, completion_reply
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
 from teacher.operations import OperationFailed
+from teacher.provenance import model_profile
 
 __all__ = ["HfModel", "HfModelMissing"]
 
@@ -41,9 +43,6 @@ class HfModel(ModelBackend):
     device: str | None = None
 
     def __post_init__(self) -> None:
-        from finetune.models import ModelError, check_model_dir
-        from finetune.provenance import model_profile
-
         self.model_dir = Path(self.model_dir)
         try:
             self.model_dir = check_model_dir(self.model_dir, "model")
@@ -58,8 +57,6 @@ class HfModel(ModelBackend):
         if self._loaded is None:
             try:
                 import torch
-
-                from finetune.models import load_merged, load_tokenizer
             except ImportError:
                 raise HfModelMissing("torch or transformers is missing: pip install -e '.[finetune]'") from None
             tokenizer = load_tokenizer(self.model_dir)

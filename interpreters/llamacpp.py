@@ -31,6 +31,7 @@ from typing import Any
 
 from converters.functiongemma import START_TURN, STOP_SEQUENCES, FunctionGemmaFormatError, Profile, split_output
 from converters.functiongemma_grammar import Grammar, call_grammar
+from interpreters.thresholds import Calibration, calibration_path
 from teacher.model import ModelBackend, ModelReply, ModelRequest, student_prompt
 from teacher.operations import OperationFailed
 
@@ -156,8 +157,6 @@ class LlamaCppStudent(ModelBackend):
             raise StudentModelMissing(f"no GGUF at {self.model_path}: export one with `python -m finetune export`")
         self.thresholds: dict[str, tuple[int, float]] = {}
         if self.calibrate:
-            from interpreters.calibration import Calibration, calibration_path
-
             found = calibration_path(self.model_path)
             if found.is_file():
                 self.thresholds = Calibration.load(found).as_decoder_thresholds()

@@ -18,14 +18,17 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
 from converters.functiongemma import ToolCall
-from interpreters.backends import DEFAULT_OLLAMA_MODEL
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import Ask, OperationFailed
 from teacher.task import HasFallback, TaskOutputError, student_conversation
 
 R = TypeVar("R")
 
-__all__ = ["OllamaStudent", "StudentUnavailable"]
+__all__ = ["DEFAULT_OLLAMA_MODEL", "OllamaStudent", "StudentUnavailable"]
+
+
+#: the Ollama model a student is served as, unless a command says otherwise
+DEFAULT_OLLAMA_MODEL = "functiongemma-student"
 
 
 class StudentUnavailable(OperationFailed):

@@ -14,11 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from converters.dataset_stats import DatasetStats, write_stats
 from interpreters.backends import add_backend_flag
 from tasks.cli_intent.generation import (
     PROGRESS_FILE,
@@ -27,14 +32,16 @@ from tasks.cli_intent.generation import (
     GeneratedExample,
     check_batch,
     dedup_key,
+    example_turns,
     next_batch,
     recorded_batches,
+    split_groups,
     targets,
-    write_dataset,
 )
 from tasks.cli_intent.schema import CliSchema, SchemaError
 from tasks.cli_intent.shipped import resolve_schema
-from tasks.cli_intent.validate import ValidationReport
+from tasks.cli_intent.task import CliIntentTask
+from tasks.cli_intent.validate import CATEGORIES, ValidationReport, diversity_report
 from teacher.cli_args import (
     CommandParser,
     Number,
@@ -51,7 +58,7 @@ from teacher.model import ModelBackend
 from teacher.operations import Ask, OperationFailed
 from teacher.task import TaskOutputError
 
-__all__ = ["generate", "main", "read_progress", "teacher_backend"]
+__all__ = ["generate", "main", "read_progress", "teacher_backend", "write_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +195,73 @@ def teacher_backend(
 
 #: the specs that name the template teacher: the table's offline ``heuristic``, mapped to this task's templates
 TEMPLATE_TEACHER = ("heuristic",)
+
+
+def write_dataset(
+    out: Path,
+    schema: CliSchema,
+    examples: Sequence[GeneratedExample],
+    *,
+    split: float,
+    seed: int,
+    meta: dict[str, Any],
+    retrieve: int = 0,
+) -> dict[str, Any]:
+    """Write ``train.jsonl`` and ``eval.jsonl`` with ``converters.rebuild`` from the examples as a session log
+    (:func:`example_turns`; its writer, de-duplication and split grouped by the task's split keys), and
+    ``stats.json``: the rebuild's counts and the generation's own (categories per split, diversity).
+
+    ``retrieve`` > 0: each example declares only the subcommands the runtime's retriever finds for its request
+    (``CliIntentTask(schema, retrieve=...)``, as ``python -m tasks.cli_intent.run --retrieve`` asks), and an
+    example whose answer is not among them is left out (``stats["retrieval_missed"]``)."""
+    from converters.rebuild import Options, rebuild
+    from tasks.registry import TASKS, register_task
+
+    task = CliIntentTask(schema, retrieve=retrieve)
+    registered = TASKS.get(task.name)
+    if registered is None or retrieve:
+        register_task(task)  # a schema of the user's own, or the retrieving task for this build only
+    missed = sum(1 for e in examples if not task.declares(task.parse(e.call(), e.input()), e.input()))
+    try:
+        with tempfile.TemporaryDirectory(prefix="cli-intent-") as scratch:
+            log = Path(scratch) / f"{task.name.replace(':', '-')}.jsonl"
+            log.write_text("".join(line + "\n" for line in example_turns(schema, examples)), encoding="utf-8")
+            built = rebuild([log], Options(out=out, tasks=frozenset({task.name}), format="messages", split=split,
+                                           seed=seed, negatives="none", group_by="symbol"))
+    finally:
+        if registered is not None and retrieve:
+            register_task(registered)
+    category = {task.render(e.input()): e.category for e in examples}
+    per_split: dict[str, Counter[str]] = {}
+    for side in ("train", "eval"):
+        rows = [orjson.loads(line) for line in (out / f"{side}.jsonl").read_bytes().splitlines()]
+        per_split[side] = Counter(category[m["content"]] for r in rows for m in r["messages"] if m["role"] == "user")
+    groups = split_groups(examples)
+    stats = {
+        **meta,
+        "task": task.name,
+        "cli_name": schema.cli_name,
+        "split": split,
+        "seed": seed,
+        "examples": len(examples),
+        "train": sum(per_split["train"].values()),
+        "eval": sum(per_split["eval"].values()),
+        "categories": {c: {"train": per_split["train"][c], "eval": per_split["eval"][c]} for c in CATEGORIES},
+        "negative_kinds": dict(sorted(Counter(e.kind for e in examples if e.category == "negative").items())),
+        "context_used": sum(1 for e in examples if e.kind == "context_used"),
+        "groups": built.groups,
+        "retrieve": retrieve,
+        "retrieval_missed": missed,
+        "dropped": dict(sorted(built.dropped.items())),
+        **built.fields.summary(),  # what the data teaches, as converters.rebuild counts it
+        "diversity": diversity_report(
+            [e.request for e in examples],
+            [f"{e.arguments['command']} {e.arguments['subcommand']}" if e.tool == "run_command" else ""
+             for e in examples],
+            schema, groups),
+    }
+    write_stats(out, DatasetStats.model_validate(stats))
+    return stats
 
 
 def main(argv: list[str] | None = None) -> int:

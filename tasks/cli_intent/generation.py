@@ -8,27 +8,24 @@ item is checked on its own later (one bad item never loses the batch). The batch
 A generation run is a recorded session (``training/data/NAME/train_progress.jsonl``, one ``model`` line per
 batch): :func:`recorded_batches` derives the accepted examples and the drops from the recorded turns, checking
 each item again with the same rules and dropping exact duplicates (normalised request and context), so a
-resumed run continues where the recording ends. :func:`write_dataset` writes ``train.jsonl`` and
-``eval.jsonl`` (``{"messages": [...], "tools": [...]}``, the student's exact prompt) with ``converters.rebuild``
-from the accepted examples as turns of the student task (its writer, and its split grouped by the task's
-``split_keys``: near-duplicates never straddle it), and ``stats.json``.
+resumed run continues where the recording ends. :func:`example_turns` writes the accepted examples as turns of
+the student task, which the command (:func:`tasks.cli_intent.generate.write_dataset`) rebuilds into ``train.jsonl``
+and ``eval.jsonl`` with ``converters.rebuild`` (its writer, and its split grouped by the task's ``split_keys``:
+near-duplicates never straddle it, :func:`split_groups`), with ``stats.json``.
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from converters.dataset_stats import DatasetStats, write_stats
 from converters.functiongemma import ToolCall
 from converters.schema import TrainingExample
+from converters.writer import SplitGroups
 from interpreters.records import Line, ModelTurn
 from tasks.cli_intent.schema import CliSchema
 from tasks.cli_intent.task import CliIntentInput, CliIntentTask
@@ -37,7 +34,6 @@ from tasks.cli_intent.validate import (
     CATEGORIES,
     Answer,
     Problem,
-    diversity_report,
     near_duplicate_keys,
     normalize_request,
     validate_example,
@@ -62,7 +58,6 @@ __all__ = [
     "recorded_batches",
     "split_groups",
     "targets",
-    "write_dataset",
 ]
 
 Category = Literal["with_context", "without_context", "negative"]
@@ -327,8 +322,6 @@ def next_batch(
 def split_groups(examples: Sequence[GeneratedExample]) -> list[int]:
     """A group per example, joined through the task's split keys (:meth:`CliIntentTask.split_keys`): near-duplicate
     requests with the same answer, and commands with the same arguments and flags, share a group."""
-    from converters.rebuild import SplitGroups
-
     keys = [near_duplicate_keys(e.request, e.tool, e.arguments) for e in examples]
     groups = SplitGroups()
     for example_keys in keys:
@@ -352,70 +345,3 @@ def example_turns(schema: CliSchema, examples: Sequence[GeneratedExample]) -> li
             input=example.input().model_dump(mode="json", exclude_none=True),
             calls=[RecordedCall(name=call.name, arguments=call.arguments)])))
     return lines
-
-
-def write_dataset(
-    out: Path,
-    schema: CliSchema,
-    examples: Sequence[GeneratedExample],
-    *,
-    split: float,
-    seed: int,
-    meta: dict[str, Any],
-    retrieve: int = 0,
-) -> dict[str, Any]:
-    """Write ``train.jsonl`` and ``eval.jsonl`` with ``converters.rebuild`` from the examples as a session log
-    (:func:`example_turns`; its writer, de-duplication and split grouped by the task's split keys), and
-    ``stats.json``: the rebuild's counts and the generation's own (categories per split, diversity).
-
-    ``retrieve`` > 0: each example declares only the subcommands the runtime's retriever finds for its request
-    (``CliIntentTask(schema, retrieve=...)``, as ``python -m tasks.cli_intent.run --retrieve`` asks), and an
-    example whose answer is not among them is left out (``stats["retrieval_missed"]``)."""
-    from converters.rebuild import Options, rebuild
-    from tasks.registry import TASKS, register_task
-
-    task = CliIntentTask(schema, retrieve=retrieve)
-    registered = TASKS.get(task.name)
-    if registered is None or retrieve:
-        register_task(task)  # a schema of the user's own, or the retrieving task for this build only
-    missed = sum(1 for e in examples if not task.declares(task.parse(e.call(), e.input()), e.input()))
-    try:
-        with tempfile.TemporaryDirectory(prefix="cli-intent-") as scratch:
-            log = Path(scratch) / f"{task.name.replace(':', '-')}.jsonl"
-            log.write_text("".join(line + "\n" for line in example_turns(schema, examples)), encoding="utf-8")
-            built = rebuild([log], Options(out=out, tasks=frozenset({task.name}), format="messages", split=split,
-                                           seed=seed, negatives="none", group_by="symbol"))
-    finally:
-        if registered is not None and retrieve:
-            register_task(registered)
-    category = {task.render(e.input()): e.category for e in examples}
-    per_split: dict[str, Counter[str]] = {}
-    for side in ("train", "eval"):
-        rows = [orjson.loads(line) for line in (out / f"{side}.jsonl").read_bytes().splitlines()]
-        per_split[side] = Counter(category[m["content"]] for r in rows for m in r["messages"] if m["role"] == "user")
-    groups = split_groups(examples)
-    stats = {
-        **meta,
-        "task": task.name,
-        "cli_name": schema.cli_name,
-        "split": split,
-        "seed": seed,
-        "examples": len(examples),
-        "train": sum(per_split["train"].values()),
-        "eval": sum(per_split["eval"].values()),
-        "categories": {c: {"train": per_split["train"][c], "eval": per_split["eval"][c]} for c in CATEGORIES},
-        "negative_kinds": dict(sorted(Counter(e.kind for e in examples if e.category == "negative").items())),
-        "context_used": sum(1 for e in examples if e.kind == "context_used"),
-        "groups": built.groups,
-        "retrieve": retrieve,
-        "retrieval_missed": missed,
-        "dropped": dict(sorted(built.dropped.items())),
-        **built.fields.summary(),  # what the data teaches, as converters.rebuild counts it
-        "diversity": diversity_report(
-            [e.request for e in examples],
-            [f"{e.arguments['command']} {e.arguments['subcommand']}" if e.tool == "run_command" else ""
-             for e in examples],
-            schema, groups),
-    }
-    write_stats(out, DatasetStats.model_validate(stats))
-    return stats

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.propose_queries.task import ModuleSymbol, ProposedQueries, ProposedQuery, ProposeQueriesInput, topic_key
+from tasks.propose_queries.schema import ModuleSymbol, ProposedQueries, ProposedQuery, ProposeQueriesInput, topic_key
 
 _ARTICLES = ("a", "an", "the")
 # Verbs docstrings open with ("Return ...", "Sends ..."): only these start a "How does NAME VERB ...?" topic.

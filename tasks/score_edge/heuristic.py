@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from functools import lru_cache
 
-from tasks.score_edge.task import EdgeType, ScoreEdgeInput, ScoreEdgeOutput
+from tasks.score_edge.schema import EdgeType, ScoreEdgeInput, ScoreEdgeOutput
 from tasks.text import USE_WORDS, words, words_in
 
 __all__ = ["defined_name", "is_exhaustive", "is_exported", "is_type_family", "score_edge"]

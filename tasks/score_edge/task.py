@@ -18,69 +18,15 @@ The user text is the 2-turn minimal layout (a "Score this edge:" heading and eac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from converters.functiongemma import ToolCall, render_fields
+from tasks.score_edge.heuristic import score_edge
+from tasks.score_edge.schema import FLAGS, SCORE_EDGE, EdgeType, ScoreEdgeInput, ScoreEdgeOutput
 from teacher.task import SingleCallTask
 from teacher.tools import Tool
 
-
-class EdgeType(StrEnum):
-    """How the target was reached from the source."""
-
-    definition = "definition"
-    reference = "reference"
-    usage = "usage"
-    instance = "instance"
-    type_constraint = "type_constraint"
-
-
-class ScoreEdgeInput(BaseModel):
-    """One edge: the query, both ends (file, 1-based line, hover text) and how it was followed.
-
-    The hover text of an end is the code there, as the seed's layout has it (``Target hover: match x: ...``): the
-    exploration fills it with a bounded excerpt (:mod:`teacher.code_excerpt`: the signature and the lines around
-    the use site for the end that holds a call or reference, the head of the definition otherwise), and falls
-    back to the one-line signature of the LSP hover where there is no code. Lines recorded before edges carried
-    their code hold that signature alone and read the same.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    query: str = Field(min_length=1)
-    source_file: str = Field(min_length=1)
-    source_line: int = Field(ge=1)
-    source_hover: str = ""
-    target_file: str = Field(min_length=1)
-    target_line: int = Field(ge=1)
-    target_hover: str = ""
-    edge_type: EdgeType
-
-
-class ScoreEdgeOutput(BaseModel):
-    """The tool's arguments and the task's output, exactly the original flat schema."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    relevance: int = Field(ge=1, le=5, description="How relevant the target is to the query, 1 (not) to 5 (central).")
-    risk: int = Field(ge=1, le=5, description="How risky it is to change the target for this query, 1 to 5.")
-    reasoning: str = Field(description="One or two sentences justifying the scores.")
-    is_exhaustive: bool = Field(
-        description="The target matches on the source type case by case (match, isinstance chain)."
-    )
-    is_type_family: bool = Field(
-        description="The edge goes through typing machinery (TypeVar, Generic, Protocol, overload)."
-    )
-    is_exported: bool = Field(description="The target is public API (public name, not in a private module).")
-
-
-#: the flags a student must agree with the teacher on (``teacher.compare``)
-FLAGS = ("is_exhaustive", "is_type_family", "is_exported")
-
-SCORE_EDGE = Tool("score_edge", "Score one edge of the code graph for the query.", ScoreEdgeOutput)
+__all__ = ["FLAGS", "SCORE_EDGE", "EdgeType", "ScoreEdgeInput", "ScoreEdgeOutput", "ScoreEdgeTask"]
 
 
 class ScoreEdgeTask(SingleCallTask[ScoreEdgeInput, ScoreEdgeOutput]):
@@ -122,8 +68,6 @@ class ScoreEdgeTask(SingleCallTask[ScoreEdgeInput, ScoreEdgeOutput]):
 
     def heuristic_answer(self, input: ScoreEdgeInput) -> tuple[ToolCall, str]:
         """Scores from the query's words, the edge type and the hovers (:mod:`tasks.score_edge.heuristic`)."""
-        from tasks.score_edge.heuristic import score_edge
-
         scored = score_edge(input)
         return ToolCall(self.name, scored.model_dump()), scored.reasoning
 

@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from tasks.select_symbols.task import SelectSymbolsInput
+from tasks.select_symbols.schema import SelectSymbolsInput
 
 NO_CANDIDATES = "no_candidates"
 ONLY_TYPE_VARIABLES = "only_type_variables"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.select_symbols.task import SelectSymbols, SelectSymbolsInput
+from tasks.select_symbols.schema import SelectSymbols, SelectSymbolsInput
 from tasks.text import USE_WORDS, words
 from teacher.candidates import SKIPPED_NAMES
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from converters.functiongemma import ToolCall
-from tasks.select_symbols.task import SelectSymbolsInput
+from tasks.select_symbols.schema import SelectSymbolsInput
 from teacher.task import SingleCallTask, TaskOutputError, Turn, topic_key
 from teacher.tools import Tool
 

@@ -9,18 +9,34 @@ count and are not offered as candidates.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
-
 from converters.functiongemma import ToolCall
+from tasks.select_symbols.filters import degenerate_reason, topic_leaks
+from tasks.select_symbols.heuristic import select_symbols
+from tasks.select_symbols.negatives import InvertedBy, invert_topic_heuristically, negative_turn
+from tasks.select_symbols.schema import (
+    GROUPS,
+    HUB_THRESHOLD,
+    SELECT_SYMBOLS,
+    Candidates,
+    SelectSymbols,
+    SelectSymbolsInput,
+)
 from teacher.task import SingleCallTask, TaskOutputError, Turn
 from teacher.tools import Tool
 
-HUB_THRESHOLD = 20
-GROUPS = ("fields", "methods", "bases", "inputs", "output", "calls", "references")
+__all__ = [
+    "GROUPS",
+    "HUB_THRESHOLD",
+    "SELECT_SYMBOLS",
+    "Candidates",
+    "SelectSymbols",
+    "SelectSymbolsInput",
+    "SelectSymbolsTask",
+]
+
 _LABELS = {
     "fields": "Fields",
     "methods": "Methods",
@@ -30,100 +46,6 @@ _LABELS = {
     "calls": "Calls",
     "references": "References",
 }
-
-
-class Candidates(BaseModel):
-    """The candidates around a symbol, by group; names are unique within a group."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    fields: tuple[str, ...] = ()
-    methods: tuple[str, ...] = ()
-    bases: tuple[str, ...] = ()
-    inputs: tuple[str, ...] = ()
-    output: tuple[str, ...] = ()
-    calls: tuple[str, ...] = ()
-    references: tuple[str, ...] = ()
-    reference_count: int | None = Field(None, ge=0, description="All references found, when more than listed")
-
-    @field_validator(*GROUPS)
-    @classmethod
-    def _unique(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        seen: set[str] = set()
-        for name in names:
-            if not name.strip():
-                raise ValueError("a candidate name may not be empty")
-            if name in seen:
-                raise ValueError(f"duplicate candidate {name!r}")
-            seen.add(name)
-        return names
-
-    @model_validator(mode="after")
-    def _count(self) -> Candidates:
-        if self.reference_count is not None and self.reference_count < len(self.references):
-            raise ValueError("reference_count is less than the number of references listed")
-        return self
-
-    @property
-    def total_references(self) -> int:
-        """How many references the symbol has, listed or not."""
-        return max(self.reference_count or 0, len(self.references))
-
-    @property
-    def is_hub(self) -> bool:
-        """More references than can be listed: shown as a count only."""
-        return self.total_references > HUB_THRESHOLD
-
-    def offered(self) -> Iterator[tuple[str, str]]:
-        """(group, name) of every candidate that may be selected, in display order."""
-        for group in GROUPS:
-            if group == "references" and self.is_hub:
-                continue
-            for name in getattr(self, group):
-                yield group, name
-
-    def names(self) -> list[str]:
-        """The selectable names, each once, in display order."""
-        return list(dict.fromkeys(name for _, name in self.offered()))
-
-
-class SelectSymbolsInput(BaseModel):
-    """One symbol in context and the topic to select for."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    topic: str = Field(min_length=1)
-    symbol: str = Field(min_length=1)
-    module: str = ""
-    package: str = ""
-    signature: str = ""
-    candidates: Candidates = Candidates()
-
-
-class SelectSymbols(BaseModel):
-    """The tool's arguments and the task's output (``repaired`` says when the fallback policy made it)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    selected: list[str] = Field(
-        default_factory=list,
-        description="The candidates that matter for the topic, by exact name; empty when none do.",
-    )
-    repaired: SkipJsonSchema[str | None] = Field(None, exclude=True)
-
-    @field_validator("selected")
-    @classmethod
-    def _no_repeats(cls, selected: list[str]) -> list[str]:
-        if len(set(selected)) != len(selected):
-            raise ValueError("a candidate is selected twice")
-        return selected
-
-
-SELECT_SYMBOLS = Tool(
-    "select_symbols",
-    "Select the candidate symbols that matter for the topic; select nothing when none do.",
-    SelectSymbols,
-)
 
 
 class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
@@ -192,14 +114,10 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
 
     def drop_reason(self, turn: Turn[SelectSymbolsInput]) -> str | None:
         """The degenerate-example rule the input breaks (:func:`tasks.select_symbols.filters.degenerate_reason`)."""
-        from tasks.select_symbols.filters import degenerate_reason
-
         return degenerate_reason(turn.input)
 
     def leaks(self, turn: Turn[SelectSymbolsInput]) -> int:
         """1 when the topic names a selected symbol verbatim."""
-        from tasks.select_symbols.filters import topic_leaks
-
         selected = turn.calls[0].arguments.get("selected", []) if turn.calls else []
         return int(topic_leaks(turn.input, selected if isinstance(selected, list) else []))
 
@@ -208,8 +126,6 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
     ) -> list[tuple[Turn[SelectSymbolsInput], str]]:
         """The same context under the inverted topic selects nothing: the teacher's recorded inversion (an
         ``invert_topic`` counterpart) first, else the heuristic inverter's."""
-        from tasks.select_symbols.negatives import InvertedBy, invert_topic_heuristically, negative_turn
-
         topic = turn.input.topic
         inverted: str | None = None
         source: InvertedBy = "teacher"
@@ -223,6 +139,4 @@ class SelectSymbolsTask(SingleCallTask[SelectSymbolsInput, SelectSymbols]):
 
     def heuristic_answer(self, input: SelectSymbolsInput) -> tuple[ToolCall, str]:
         """Candidates sharing words with the topic (:func:`tasks.select_symbols.heuristic.select_symbols`)."""
-        from tasks.select_symbols.heuristic import select_symbols
-
         return ToolCall(self.name, select_symbols(input).model_dump()), "Candidates sharing words with the topic."

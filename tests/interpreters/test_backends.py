@@ -92,6 +92,13 @@ def test_hf_without_its_backend_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     assert parse_backend_spec(f"hf:{tmp_path}") == BackendSpec("hf", str(tmp_path))
 
 
+def test_each_row_names_its_builder_as_an_entry_point() -> None:
+    """The table imports no backend: a row names its builder ``module:Class.method``, imported when it is built."""
+    for row in BACKENDS.values():
+        assert isinstance(row.build, str) and ":" in row.build, row.kind
+        assert callable(row.builder()), row.kind
+
+
 def test_older_flags_map_onto_specs(tmp_path: Path) -> None:
     assert spec_from_flags("llamacpp", gguf=tmp_path / "s.gguf") == BackendSpec("gguf", str(tmp_path / "s.gguf"))
     assert spec_from_flags("ollama", ollama_model=DEFAULT_OLLAMA_MODEL) == BackendSpec("ollama", DEFAULT_OLLAMA_MODEL)

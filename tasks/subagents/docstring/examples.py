@@ -10,7 +10,7 @@ from typing import Any
 from tasks.subagents.definition import NodeContext
 from tasks.subagents.docstring import SUBAGENT
 from tasks.subagents.docstring.styles import DocParts, detect_style, render_docstring, style_problems
-from tasks.subagents.generate import PLACES, Case, Domain, load_index
+from tasks.subagents.generation import PLACES, Case, Domain, load_index
 from tasks.subagents.source import find_node, node_source, signature
 
 __all__ = ["DocstringExamples"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.subagents.definition import NodeContext
-from tasks.subagents.generate import PLACES, Case, Domain, load_index
+from tasks.subagents.generation import PLACES, Case, Domain, load_index
 from tasks.subagents.sample_data import SUBAGENT
 from tasks.subagents.sample_data.tools import load_fixtures
 from tasks.subagents.sandbox import Sandbox

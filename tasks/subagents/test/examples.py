@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.subagents.definition import NodeContext
-from tasks.subagents.generate import PLACES, Case, Domain, load_index
+from tasks.subagents.generation import PLACES, Case, Domain, load_index
 from tasks.subagents.source import node_source
 from tasks.subagents.test import SUBAGENT
 from tasks.subagents.test.tools import module_of

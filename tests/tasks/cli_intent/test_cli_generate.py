@@ -55,7 +55,8 @@ def test_count_mix_split_and_the_messages_contract(tmp_path: Path) -> None:
 
 
 def test_near_duplicates_stay_on_one_side(tmp_path: Path) -> None:
-    from tasks.cli_intent.generation import example_from_item, split_groups, write_dataset
+    from tasks.cli_intent.generate import write_dataset
+    from tasks.cli_intent.generation import example_from_item, split_groups
 
     items = generate_items(GH, BatchInput(cli_name="gh", category="without_context", count=40, batch=0))
     examples = [e for e in (example_from_item(i, "without_context", GH)[0] for i in items) if e is not None]

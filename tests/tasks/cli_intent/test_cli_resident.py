@@ -16,7 +16,8 @@ import pytest
 from converters.functiongemma import ToolCall
 from interpreters.llamacpp import LlamaCppStudent
 from interpreters.scripted import FunctionModel
-from tasks.cli_intent.generation import BatchInput, example_from_item, write_dataset
+from tasks.cli_intent.generate import write_dataset
+from tasks.cli_intent.generation import BatchInput, example_from_item
 from tasks.cli_intent.retrieve import SubcommandRetriever, recall, subset_schema, words
 from tasks.cli_intent.run import (
     DaemonUnavailable,
