@@ -27,9 +27,8 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -47,15 +46,17 @@ from teacher.cli_args import (
     seconds,
 )
 from teacher.dir_lock import LOCK_NAME
-from teacher.errors import FineTrainingError
 from teacher.explore import Exploration, TeachQuery, add_exploration_flags, explore, module_prefix
 from teacher.handlers import Handler
 from teacher.interrupt import EXIT_INTERRUPTED, run_interruptible
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
+from teacher.record_shared import FailureStreak, Refused, SessionOutcome, jsonl_objects
 from teacher.redact import redact, redact_json
 
-__all__ = ["FailureStreak", "main", "record", "session_id", "summarise"]
+#: FailureStreak, Refused, SessionOutcome and jsonl_objects live in teacher.record_shared (teacher.record_inputs and
+#: teacher.record_subagents import them from there) and are re-exported here
+__all__ = ["FailureStreak", "Refused", "SessionOutcome", "jsonl_objects", "main", "record", "session_id", "summarise"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +64,6 @@ logger = logging.getLogger(__name__)
 def session_id(query: TeachQuery) -> str:
     """A stable id for a query: the same query always records to the same session log."""
     return hashlib.sha256(query.model_dump_json().encode("utf-8")).hexdigest()[:16]
-
-
-class Refused(FineTrainingError):
-    """A run refused before or while it runs: one line for the user, and the exit code (2 usage, 1 data)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = code
-
-    @property
-    def code(self) -> int:
-        """The exit code (the same as :attr:`exit_code`)."""
-        return self.exit_code
 
 
 def check_query_text(query: TeachQuery, topic: str, seed: str, code: int = 1) -> TeachQuery:
@@ -91,27 +79,6 @@ def check_query_text(query: TeachQuery, topic: str, seed: str, code: int = 1) ->
     return query
 
 
-def jsonl_objects(path: Path, flag: str, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The JSON objects of a JSONL file given by ``flag``, each with its line number (blank lines skipped);
-    :class:`Refused` names the file (and the line) when it cannot be read or a line is not ``what``, a JSON
-    object."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise Refused(f"{flag} {path}: cannot read: {reason}", 2) from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise Refused(f"{path}:{number}: not JSON: {error}") from None
-        if not isinstance(entry, dict):
-            raise Refused(f"{path}:{number}: {what} is a JSON object, not {type(entry).__name__}")
-        yield number, entry
-
-
 def load_queries(path: Path, defaults: dict[str, Any]) -> list[TeachQuery]:
     """Queries from a JSONL file (``{"topic": ..., "seeds": [...]}`` per line); errors name the line and field."""
     queries = []
@@ -125,36 +92,6 @@ def load_queries(path: Path, defaults: dict[str, Any]) -> list[TeachQuery]:
     if not queries:
         raise Refused(f"{path}: no queries")
     return queries
-
-
-@dataclass
-class SessionOutcome:
-    """How one session of this run ended: finished, already finished, stopped by the budget, or not finished
-    because turns failed for good (``failures``: reason and message of each)."""
-
-    session: str
-    state: str
-    failures: list[tuple[str, str]] = field(default_factory=list)
-
-
-class FailureStreak:
-    """Counts sessions in a row left unfinished by turns that failed for good; ``stopped`` once ``limit`` is
-    reached (None: never), so that a server failing every turn does not hold each remaining session for minutes."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.limit, self.count = limit, 0
-
-    @property
-    def stopped(self) -> bool:
-        return self.limit is not None and self.count >= self.limit
-
-    def saw(self, outcome: SessionOutcome) -> SessionOutcome:
-        """Count ``outcome`` (a failed one lengthens the streak, a finished one ends it); returns it."""
-        if outcome.state == "failed":
-            self.count += 1
-        elif outcome.state != "budget":
-            self.count = 0
-        return outcome
 
 
 class _Progress:
