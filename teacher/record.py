@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -54,9 +54,15 @@ from teacher.operations import OperationFailed
 from teacher.record_shared import FailureStreak, Refused, SessionOutcome, jsonl_objects
 from teacher.redact import redact, redact_json
 
+if TYPE_CHECKING:
+    from interpreters.anthropic_batch import BatchOptions
+
 #: FailureStreak, Refused, SessionOutcome and jsonl_objects live in teacher.record_shared (teacher.record_inputs and
 #: teacher.record_subagents import them from there) and are re-exported here
-__all__ = ["FailureStreak", "Refused", "SessionOutcome", "jsonl_objects", "main", "record", "session_id", "summarise"]
+__all__ = [
+    "FailureStreak", "Refused", "SessionOutcome", "build_teacher", "jsonl_objects", "main", "record", "session_id",
+    "summarise",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -584,7 +590,7 @@ def _prepare_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         started = time.perf_counter()
 
         async def go() -> list[SessionOutcome]:
-            model = _inputs_model(args, budget)
+            model = build_teacher(args, budget)
             try:
                 return await record_inputs(task, inputs, args.out, model, concurrency=args.concurrency,
                                            resume=args.resume, teacher=args.teacher, source=str(args.inputs),
@@ -607,20 +613,6 @@ def _prepare_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         return _report(summary)
 
     return run
-
-
-def _inputs_model(args: argparse.Namespace, budget: Any) -> ModelBackend:
-    """The backend of an ``--inputs`` run: the recordings of ``--teacher replay``, else the one ``args.spec`` names."""
-    if args.teacher != "replay":
-        return _backend(args, budget)
-    from interpreters.recording import read_log
-    from interpreters.replay import Replay, session_logs
-
-    try:
-        logs = session_logs(args.replay_from)
-    except FileNotFoundError as error:
-        raise Refused(f"--replay-from {error}", 2) from None
-    return Replay([r for log in logs for r in read_log(log)[0]])
 
 
 def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:
@@ -659,7 +651,9 @@ def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace)
         raise Refused(f"{args.out} already holds {len(existing)} of these sessions: add --resume", 2)
 
     def run() -> int:
-        model = _subagent_model(args)
+        from interpreters.anthropic import Budget
+
+        model = build_teacher(args, Budget(args.budget_usd))
         started = time.perf_counter()
 
         async def go() -> list[SessionOutcome]:
@@ -733,19 +727,41 @@ def _choose_backend(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         args.teacher = spec.kind if spec.kind in _TEACHERS else str(spec)
 
 
-def _backend(args: argparse.Namespace, budget: Any) -> ModelBackend:
-    """The model ``args.spec`` names, offered this command's options (each kind takes those its row lists)."""
+def build_teacher(args: argparse.Namespace, budget: Any) -> ModelBackend:
+    """The model this run records, whatever its kind, built by its row of the backend table
+    (:func:`interpreters.backends.build_backend` on ``args.spec``) and offered this command's options, of which each
+    kind takes those its row lists. ``replay:DIR`` reads the recordings under ``DIR`` once: the
+    :class:`~interpreters.replay.Replay` keeps their LSP lines (``lsp_answers``) for the language server's replay.
+    ``--batch`` offers :class:`~interpreters.anthropic_batch.BatchOptions` as the option ``batch``; until the haiku
+    row takes it (``/work/prompts/typed-backends.patch``), :func:`_batched` wraps the teacher here."""
+    from interpreters.anthropic_batch import BatchOptions
     from interpreters.backends import build_backend
 
+    batch = (BatchOptions(args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval)
+             if args.batch else None)
     offered = {"concurrency": args.concurrency, "budget": budget, "thinking_tokens": args.thinking_tokens,
-               "timeout": args.timeout, "turn_timeout": args.turn_timeout, "host": args.ollama_host}
-    return build_backend(args.spec, offered)
+               "timeout": args.timeout, "turn_timeout": args.turn_timeout, "host": args.ollama_host, "batch": batch}
+    try:
+        model = build_backend(args.spec, offered)
+    except FileNotFoundError as error:  # replay:DIR with no recordings there
+        if args.spec.kind != "replay":
+            raise
+        raise Refused(f"--replay-from {error}", 2) from None
+    return _batched(model, batch)
 
 
-def _subagent_model(args: argparse.Namespace) -> ModelBackend:
-    from interpreters.anthropic import Budget
+def _batched(model: ModelBackend, batch: BatchOptions | None) -> ModelBackend:
+    """``model`` sent in Message Batches when ``batch`` (:class:`~interpreters.anthropic_batch.BatchOptions`) is
+    given and the backend table has not done so already; ``--batch`` needs ``--teacher haiku`` (checked)."""
+    if batch is None:
+        return model
+    from interpreters.anthropic import AnthropicTeacher
+    from interpreters.anthropic_batch import AnthropicBatchTeacher
 
-    return _backend(args, Budget(args.budget_usd))
+    if isinstance(model, AnthropicBatchTeacher):  # the haiku row took the option
+        return model
+    assert isinstance(model, AnthropicTeacher)
+    return batch.wrap(model)
 
 
 async def _proposed(args: argparse.Namespace, model: ModelBackend, lsp: Handler) -> list[TeachQuery]:
@@ -772,32 +788,19 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
     from interpreters.anthropic import Budget
     from interpreters.lsp import LspServer
     from interpreters.lsp_replay import LspReplay
-    from interpreters.recording import read_log
-    from interpreters.replay import Replay, session_logs
+    from interpreters.replay import Replay
 
     budget = Budget(args.budget_usd)
-    model: ModelBackend
     async with AsyncExitStack() as stack:
         lsp: Handler
-        if args.teacher == "replay":
-            try:
-                logs = session_logs(args.replay_from)
-            except FileNotFoundError as error:
-                raise Refused(f"--replay-from {error}", 2) from None
-            records = [r for log in logs for r in read_log(log)[0]]
-            model, lsp = Replay(records), LspReplay(records)
+        if args.spec.kind == "replay":  # the recordings answer the language server too
+            model = build_teacher(args, budget)
+            assert isinstance(model, Replay)
+            lsp = LspReplay(model.lsp_answers)
         else:
             lsp = await stack.enter_async_context(LspServer(args.repo))
-            model = _backend(args, budget)
+            model = build_teacher(args, budget)
             stack.push_async_callback(_close, model)
-            if args.batch:
-                from interpreters.anthropic import AnthropicTeacher
-                from interpreters.anthropic_batch import AnthropicBatchTeacher
-
-                assert isinstance(model, AnthropicTeacher)  # --batch needs --teacher haiku (checked)
-                model = AnthropicBatchTeacher(
-                    model, args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval
-                )
         if args.queries is not None and str(args.queries) == "auto":
             queries = await _proposed(args, model, lsp)
         return await record(
