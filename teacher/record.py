@@ -733,7 +733,8 @@ def build_teacher(args: argparse.Namespace, budget: Any) -> ModelBackend:
     kind takes those its row lists. ``replay:DIR`` reads the recordings under ``DIR`` once: the
     :class:`~interpreters.replay.Replay` keeps their LSP lines (``lsp_answers``) for the language server's replay.
     ``--batch`` offers :class:`~interpreters.anthropic_batch.BatchOptions` as the option ``batch``; until the haiku
-    row takes it (``/work/prompts/typed-backends.patch``), :func:`_batched` wraps the teacher here."""
+    row takes that option itself (a change of ``interpreters/backends.py`` to come), :func:`_batched` wraps the
+    teacher here, and then goes."""
     from interpreters.anthropic_batch import BatchOptions
     from interpreters.backends import build_backend
 
