@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from interpreters.anthropic import (
 from interpreters.recording import turn_key
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 
-__all__ = ["MAX_BATCH_WAIT", "AnthropicBatchTeacher"]
+__all__ = ["MAX_BATCH_WAIT", "AnthropicBatchTeacher", "BatchOptions"]
 
 MAX_BATCH_WAIT = 25 * 3600.0  # seconds: the Message Batches API expires a batch after 24 hours
 
@@ -56,6 +57,10 @@ class AnthropicBatchTeacher(ModelBackend):
         self._flusher: asyncio.Task[None] | None = None
         self._resumed = False
         self._resume_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        """Close the wrapped teacher's connections (call before the event loop ends)."""
+        await self.teacher.aclose()
 
     def _note(self, entry: dict[str, Any]) -> None:
         self.state.parent.mkdir(parents=True, exist_ok=True)
@@ -161,3 +166,17 @@ class AnthropicBatchTeacher(ModelBackend):
         async for item in await client.messages.batches.results(batch_id):
             self.results[item.custom_id] = {"batch": batch_id, "result": item.result.to_dict()}
         self._note({"batch": batch_id, "ended": time.time()})
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a teacher's requests are sent as Message Batches (``teacher.record --batch``): the state file of the
+    batches submitted, the quiet seconds before a batch is sent, and the seconds between status polls."""
+
+    state: Path
+    wait: float = 2.0
+    poll_interval: float = 5.0
+
+    def wrap(self, teacher: AnthropicTeacher) -> AnthropicBatchTeacher:
+        """``teacher``'s requests sent in batches."""
+        return AnthropicBatchTeacher(teacher, self.state, wait=self.wait, poll_interval=self.poll_interval)

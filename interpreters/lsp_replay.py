@@ -1,13 +1,15 @@
 """Recording and replaying the LSP answers a session used, so it can be replayed with no language server.
 
-``LspRecorder(inner)`` answers LSP operations through ``inner`` and keeps one JSON-ready record per distinct
-request (its answer, or the error it failed with); ``LspReplay(records)`` answers the same requests from
-those records alone. A request that was never recorded is a :class:`LspReplayMiss`.
+``LspRecorder(inner)`` answers LSP operations through ``inner`` and keeps one typed
+:class:`~interpreters.records.LspAnswer` line per distinct request (its answer, or the error it failed with);
+``LspReplay(lines)`` answers the same requests from those lines alone. A request that was never recorded is a
+:class:`LspReplayMiss`.
 
-A record is ``{"kind": "lsp", "op": "Hover", "args": {...}, "result": ...}`` or ``{..., "error": "..."}``; an
-error of the server itself (:class:`~interpreters.lsp.LspUnavailable`: a timeout, a server that would not start)
-adds ``"transient": true``, is collected in ``LspRecorder.failures``, and does not count as answered: a resumed
-session asks it again and records the answer after it (a replay takes the last record of a request).
+A line is written ``{"schema": 1, "kind": "lsp", "op": "Hover", "args": {...}, "result": ...}`` or
+``{..., "error": "..."}`` (:func:`write_lsp_records`, :func:`read_lsp_records`); an error of the server itself
+(:class:`~interpreters.lsp.LspUnavailable`: a timeout, a server that would not start) adds ``"transient": true``, is
+collected in ``LspRecorder.failures``, and does not count as answered: a resumed session asks it again and records
+the answer after it (a replay takes the last record of a request).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from pydantic import TypeAdapter
 
 from interpreters.lsp import LspError
-from interpreters.records import Line, LspAnswer, dump_line, line_dict, read_records, typed_line
+from interpreters.records import Line, LspAnswer, dump_line, read_records
 from teacher.handlers import Handler
 from teacher.operations import LSP_OPERATION_NAMES, LSP_OPERATIONS, Operation, result_type
 
@@ -48,14 +50,15 @@ def lsp_key(operation: Operation[Any]) -> str:
 
 
 class LspRecorder(Handler):
-    """Answers LSP operations through ``inner`` and records every distinct request with its answer."""
+    """Answers LSP operations through ``inner`` and records every distinct request with its answer (``records``: the
+    typed lines, in the order asked)."""
 
     operations: ClassVar[tuple[type[Operation[Any]], ...]] = LSP_OPERATIONS
 
     def __init__(self, inner: Handler, sink: Callable[[LspAnswer], None] | None = None) -> None:
         self.inner = inner
         self.sink = sink
-        self.records: list[dict[str, Any]] = []
+        self.records: list[LspAnswer] = []
         self.failures: list[str] = []  # messages of the transient failures seen through this recorder
         self._keys: set[str] = set()
 
@@ -73,7 +76,7 @@ class LspRecorder(Handler):
         self._write(LspAnswer(op=type(operation).__name__, args=dataclasses.asdict(operation), **outcome))
 
     def _write(self, line: LspAnswer) -> None:
-        self.records.append(line_dict(line))
+        self.records.append(line)
         if self.sink is not None:
             self.sink(line)
 
@@ -93,14 +96,14 @@ class LspRecorder(Handler):
 
 
 class LspReplay(Handler):
-    """Answers LSP operations from records alone (no server); failures replay as the same error."""
+    """Answers LSP operations from the :class:`~interpreters.records.LspAnswer` lines of a recording alone (no
+    server; its other lines are passed over); failures replay as the same error."""
 
     operations: ClassVar[tuple[type[Operation[Any]], ...]] = LSP_OPERATIONS
 
-    def __init__(self, records: Iterable[Line | dict[str, Any]]) -> None:
+    def __init__(self, records: Iterable[Line]) -> None:
         self._answers: dict[str, LspAnswer] = {}
-        for number, given in enumerate(records, start=1):
-            record = typed_line(given, f"LSP record {number}")  # a line of the wrong shape names its field
+        for number, record in enumerate(records, start=1):
             if not isinstance(record, LspAnswer):
                 continue
             kind = LSP_OPERATION_NAMES.get(record.op)
@@ -122,14 +125,14 @@ class LspReplay(Handler):
         return cast(R, _adapter(operation).validate_python(record.result))
 
 
-def write_lsp_records(records: Iterable[dict[str, Any]], path: str | pathlib.Path) -> None:
-    """Write records as JSONL."""
+def write_lsp_records(records: Iterable[LspAnswer], path: str | pathlib.Path) -> None:
+    """Write typed LSP lines as JSONL (:func:`interpreters.records.dump_line` each)."""
     with open(path, "w", encoding="utf-8") as out:
         for record in records:
-            out.write(dump_line(LspAnswer.model_validate(record)) + "\n")
+            out.write(dump_line(record) + "\n")
 
 
-def read_lsp_records(path: str | pathlib.Path) -> list[dict[str, Any]]:
-    """Read the LSP records of a JSONL file (as written: :func:`interpreters.records.line_dict`); a bad line is a
+def read_lsp_records(path: str | pathlib.Path) -> list[LspAnswer]:
+    """The typed LSP lines of a JSONL file (other kinds of line passed over); a bad line is a
     :class:`~interpreters.records.RecordingError` naming the file, the line and the field."""
-    return [line_dict(line) for line in read_records(path) if isinstance(line, LspAnswer)]
+    return [line for line in read_records(path) if isinstance(line, LspAnswer)]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from interpreters.recording import read_log, reply_from_record, turn_key
-from interpreters.records import Line, ModelTurn, typed_line
+from interpreters.records import Line, LspAnswer, ModelTurn, typed_line
 from teacher.model import ModelBackend, ModelReply, ModelRequest
 from teacher.operations import OperationFailed
 
@@ -30,15 +30,18 @@ def session_logs(path: str | Path) -> list[Path]:
 
 class Replay(ModelBackend):
     """Answers from recorded model lines; a miss raises :class:`ReplayMiss` or, with ``on_miss="skip"``,
-    answers with no call (the task then reports it as an invalid answer)."""
+    answers with no call (the task then reports it as an invalid answer). ``lsp_answers`` keeps the language-server
+    lines of the same recordings, for an :class:`~interpreters.lsp_replay.LspReplay` beside it (a replay built by
+    the backend table from ``replay:DIR`` then reads the recordings once for both)."""
 
     def __init__(
         self, records: Iterable[Line | dict[str, Any]], *, on_miss: Literal["error", "skip"] = "error"
     ) -> None:
-        lines = (typed_line(r, f"record {number}") for number, r in enumerate(records, start=1))
+        lines = [typed_line(r, f"record {number}") for number, r in enumerate(records, start=1)]
         self.answers: dict[str, ModelTurn] = {
             r.key: r for r in lines if isinstance(r, ModelTurn) and not r.error and r.key is not None
         }
+        self.lsp_answers: list[LspAnswer] = [r for r in lines if isinstance(r, LspAnswer)]
         self.on_miss = on_miss
         self.misses = 0
 

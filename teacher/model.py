@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from converters.functiongemma import Profile, ToolCall, render_prompt
 from teacher.handlers import Handler
 from teacher.operations import Ask, Operation
-from teacher.task import FineTrainingTeacher, HasConversation, TaskOutputError, student_conversation
+from teacher.task import FineTrainingTeacher, HasConversation, TaskOutputError, parallel_calls, student_conversation
 from teacher.tools import Tool
 
 R = TypeVar("R")
@@ -45,7 +45,8 @@ class ModelRequest:
     declare_tools: bool = True
     system: str = ""
     history: tuple[dict[str, Any], ...] = ()
-    #: whether an answer may hold several calls (the task's ``parallel_calls``); a grammar allows one otherwise
+    #: whether an answer may hold several calls (:class:`~teacher.task.AllowsParallelCalls`); a grammar allows one
+    #: otherwise
     parallel_calls: bool = False
     #: the task itself, whose hooks a backend may call (the heuristic's answer); None only for a request rebuilt
     #: from a dataset line whose task is not known
@@ -75,7 +76,7 @@ def request_for(task: FineTrainingTeacher[Any, Any], input: BaseModel) -> ModelR
         declare_tools=task.declare_tools,
         system=system,
         history=tuple(history),
-        parallel_calls=bool(getattr(task, "parallel_calls", False)),
+        parallel_calls=parallel_calls(task),
         task=task,
     )
 

@@ -27,11 +27,10 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -47,15 +46,23 @@ from teacher.cli_args import (
     seconds,
 )
 from teacher.dir_lock import LOCK_NAME
-from teacher.errors import FineTrainingError
 from teacher.explore import Exploration, TeachQuery, add_exploration_flags, explore, module_prefix
 from teacher.handlers import Handler
 from teacher.interrupt import EXIT_INTERRUPTED, run_interruptible
 from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
+from teacher.record_shared import FailureStreak, Refused, SessionOutcome, jsonl_objects
 from teacher.redact import redact, redact_json
 
-__all__ = ["FailureStreak", "main", "record", "session_id", "summarise"]
+if TYPE_CHECKING:
+    from interpreters.anthropic_batch import BatchOptions
+
+#: FailureStreak, Refused, SessionOutcome and jsonl_objects live in teacher.record_shared (teacher.record_inputs and
+#: teacher.record_subagents import them from there) and are re-exported here
+__all__ = [
+    "FailureStreak", "Refused", "SessionOutcome", "build_teacher", "jsonl_objects", "main", "record", "session_id",
+    "summarise",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +70,6 @@ logger = logging.getLogger(__name__)
 def session_id(query: TeachQuery) -> str:
     """A stable id for a query: the same query always records to the same session log."""
     return hashlib.sha256(query.model_dump_json().encode("utf-8")).hexdigest()[:16]
-
-
-class Refused(FineTrainingError):
-    """A run refused before or while it runs: one line for the user, and the exit code (2 usage, 1 data)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = code
-
-    @property
-    def code(self) -> int:
-        """The exit code (the same as :attr:`exit_code`)."""
-        return self.exit_code
 
 
 def check_query_text(query: TeachQuery, topic: str, seed: str, code: int = 1) -> TeachQuery:
@@ -91,27 +85,6 @@ def check_query_text(query: TeachQuery, topic: str, seed: str, code: int = 1) ->
     return query
 
 
-def jsonl_objects(path: Path, flag: str, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The JSON objects of a JSONL file given by ``flag``, each with its line number (blank lines skipped);
-    :class:`Refused` names the file (and the line) when it cannot be read or a line is not ``what``, a JSON
-    object."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise Refused(f"{flag} {path}: cannot read: {reason}", 2) from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise Refused(f"{path}:{number}: not JSON: {error}") from None
-        if not isinstance(entry, dict):
-            raise Refused(f"{path}:{number}: {what} is a JSON object, not {type(entry).__name__}")
-        yield number, entry
-
-
 def load_queries(path: Path, defaults: dict[str, Any]) -> list[TeachQuery]:
     """Queries from a JSONL file (``{"topic": ..., "seeds": [...]}`` per line); errors name the line and field."""
     queries = []
@@ -125,36 +98,6 @@ def load_queries(path: Path, defaults: dict[str, Any]) -> list[TeachQuery]:
     if not queries:
         raise Refused(f"{path}: no queries")
     return queries
-
-
-@dataclass
-class SessionOutcome:
-    """How one session of this run ended: finished, already finished, stopped by the budget, or not finished
-    because turns failed for good (``failures``: reason and message of each)."""
-
-    session: str
-    state: str
-    failures: list[tuple[str, str]] = field(default_factory=list)
-
-
-class FailureStreak:
-    """Counts sessions in a row left unfinished by turns that failed for good; ``stopped`` once ``limit`` is
-    reached (None: never), so that a server failing every turn does not hold each remaining session for minutes."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.limit, self.count = limit, 0
-
-    @property
-    def stopped(self) -> bool:
-        return self.limit is not None and self.count >= self.limit
-
-    def saw(self, outcome: SessionOutcome) -> SessionOutcome:
-        """Count ``outcome`` (a failed one lengthens the streak, a finished one ends it); returns it."""
-        if outcome.state == "failed":
-            self.count += 1
-        elif outcome.state != "budget":
-            self.count = 0
-        return outcome
 
 
 class _Progress:
@@ -647,7 +590,7 @@ def _prepare_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         started = time.perf_counter()
 
         async def go() -> list[SessionOutcome]:
-            model = _inputs_model(args, budget)
+            model = build_teacher(args, budget)
             try:
                 return await record_inputs(task, inputs, args.out, model, concurrency=args.concurrency,
                                            resume=args.resume, teacher=args.teacher, source=str(args.inputs),
@@ -670,20 +613,6 @@ def _prepare_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         return _report(summary)
 
     return run
-
-
-def _inputs_model(args: argparse.Namespace, budget: Any) -> ModelBackend:
-    """The backend of an ``--inputs`` run: the recordings of ``--teacher replay``, else the one ``args.spec`` names."""
-    if args.teacher != "replay":
-        return _backend(args, budget)
-    from interpreters.recording import read_log
-    from interpreters.replay import Replay, session_logs
-
-    try:
-        logs = session_logs(args.replay_from)
-    except FileNotFoundError as error:
-        raise Refused(f"--replay-from {error}", 2) from None
-    return Replay([r for log in logs for r in read_log(log)[0]])
 
 
 def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Callable[[], int]:
@@ -722,7 +651,9 @@ def _prepare_subagent(parser: argparse.ArgumentParser, args: argparse.Namespace)
         raise Refused(f"{args.out} already holds {len(existing)} of these sessions: add --resume", 2)
 
     def run() -> int:
-        model = _subagent_model(args)
+        from interpreters.anthropic import Budget
+
+        model = build_teacher(args, Budget(args.budget_usd))
         started = time.perf_counter()
 
         async def go() -> list[SessionOutcome]:
@@ -796,19 +727,42 @@ def _choose_backend(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         args.teacher = spec.kind if spec.kind in _TEACHERS else str(spec)
 
 
-def _backend(args: argparse.Namespace, budget: Any) -> ModelBackend:
-    """The model ``args.spec`` names, offered this command's options (each kind takes those its row lists)."""
+def build_teacher(args: argparse.Namespace, budget: Any) -> ModelBackend:
+    """The model this run records, whatever its kind, built by its row of the backend table
+    (:func:`interpreters.backends.build_backend` on ``args.spec``) and offered this command's options, of which each
+    kind takes those its row lists. ``replay:DIR`` reads the recordings under ``DIR`` once: the
+    :class:`~interpreters.replay.Replay` keeps their LSP lines (``lsp_answers``) for the language server's replay.
+    ``--batch`` offers :class:`~interpreters.anthropic_batch.BatchOptions` as the option ``batch``; until the haiku
+    row takes that option itself (a change of ``interpreters/backends.py`` to come), :func:`_batched` wraps the
+    teacher here, and then goes."""
+    from interpreters.anthropic_batch import BatchOptions
     from interpreters.backends import build_backend
 
+    batch = (BatchOptions(args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval)
+             if args.batch else None)
     offered = {"concurrency": args.concurrency, "budget": budget, "thinking_tokens": args.thinking_tokens,
-               "timeout": args.timeout, "turn_timeout": args.turn_timeout, "host": args.ollama_host}
-    return build_backend(args.spec, offered)
+               "timeout": args.timeout, "turn_timeout": args.turn_timeout, "host": args.ollama_host, "batch": batch}
+    try:
+        model = build_backend(args.spec, offered)
+    except FileNotFoundError as error:  # replay:DIR with no recordings there
+        if args.spec.kind != "replay":
+            raise
+        raise Refused(f"--replay-from {error}", 2) from None
+    return _batched(model, batch)
 
 
-def _subagent_model(args: argparse.Namespace) -> ModelBackend:
-    from interpreters.anthropic import Budget
+def _batched(model: ModelBackend, batch: BatchOptions | None) -> ModelBackend:
+    """``model`` sent in Message Batches when ``batch`` (:class:`~interpreters.anthropic_batch.BatchOptions`) is
+    given and the backend table has not done so already; ``--batch`` needs ``--teacher haiku`` (checked)."""
+    if batch is None:
+        return model
+    from interpreters.anthropic import AnthropicTeacher
+    from interpreters.anthropic_batch import AnthropicBatchTeacher
 
-    return _backend(args, Budget(args.budget_usd))
+    if isinstance(model, AnthropicBatchTeacher):  # the haiku row took the option
+        return model
+    assert isinstance(model, AnthropicTeacher)
+    return batch.wrap(model)
 
 
 async def _proposed(args: argparse.Namespace, model: ModelBackend, lsp: Handler) -> list[TeachQuery]:
@@ -835,32 +789,19 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
     from interpreters.anthropic import Budget
     from interpreters.lsp import LspServer
     from interpreters.lsp_replay import LspReplay
-    from interpreters.recording import read_log
-    from interpreters.replay import Replay, session_logs
+    from interpreters.replay import Replay
 
     budget = Budget(args.budget_usd)
-    model: ModelBackend
     async with AsyncExitStack() as stack:
         lsp: Handler
-        if args.teacher == "replay":
-            try:
-                logs = session_logs(args.replay_from)
-            except FileNotFoundError as error:
-                raise Refused(f"--replay-from {error}", 2) from None
-            records = [r for log in logs for r in read_log(log)[0]]
-            model, lsp = Replay(records), LspReplay(records)
+        if args.spec.kind == "replay":  # the recordings answer the language server too
+            model = build_teacher(args, budget)
+            assert isinstance(model, Replay)
+            lsp = LspReplay(model.lsp_answers)
         else:
             lsp = await stack.enter_async_context(LspServer(args.repo))
-            model = _backend(args, budget)
+            model = build_teacher(args, budget)
             stack.push_async_callback(_close, model)
-            if args.batch:
-                from interpreters.anthropic import AnthropicTeacher
-                from interpreters.anthropic_batch import AnthropicBatchTeacher
-
-                assert isinstance(model, AnthropicTeacher)  # --batch needs --teacher haiku (checked)
-                model = AnthropicBatchTeacher(
-                    model, args.out / "batches.jsonl", wait=args.batch_wait, poll_interval=args.poll_interval
-                )
         if args.queries is not None and str(args.queries) == "auto":
             queries = await _proposed(args, model, lsp)
         return await record(

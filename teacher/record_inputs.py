@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from teacher.model import ModelBackend
-from teacher.record import FailureStreak, Refused, SessionOutcome, jsonl_objects
+from teacher.record_shared import FailureStreak, Refused, SessionOutcome, jsonl_objects
 from teacher.task import FineTrainingTeacher, TaskOutputError
 
 __all__ = ["input_session_id", "load_inputs", "record_inputs", "single_question_problem"]

@@ -29,7 +29,7 @@ from tasks.subagents.sandbox import Sandbox, SandboxEscape, SandboxUnusable, ins
 from tasks.subagents.source import find_node, node_source
 from teacher.errors import FineTrainingError
 from teacher.model import ModelBackend
-from teacher.record import FailureStreak, SessionOutcome
+from teacher.record_shared import FailureStreak, SessionOutcome
 
 __all__ = ["BadNode", "SubagentNode", "check_node", "load_nodes", "record_subagents", "subagent_session_id"]
 

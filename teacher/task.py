@@ -8,7 +8,8 @@ What only some tasks do is an optional capability protocol, which a task has by 
 code (conversion, backends, evaluation) checks with ``isinstance``: its split keys (else a hash of the rendered
 input), the degenerate-example filter, which output fields are free text rather than decisions, negatives and the
 counterparts they are made from, the heuristic teacher's answer, the conversation of a multi-turn task, the
-fallback policy for an invalid answer, its own evaluation metrics, and agreement figures (``teacher.compare``).
+fallback policy for an invalid answer, its own evaluation metrics, agreement figures (``teacher.compare``), and
+answers of several calls at once.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ Out = TypeVar("Out")
 Out_co = TypeVar("Out_co", covariant=True)
 
 __all__ = [
+    "AllowsParallelCalls",
     "Compared",
     "DropsTurns",
     "FineTrainingTeacher",
@@ -52,6 +54,7 @@ __all__ = [
     "Turn",
     "free_text_fields",
     "input_key",
+    "parallel_calls",
     "split_keys",
     "student_conversation",
     "topic_key",
@@ -235,6 +238,20 @@ class HasFreeText(Protocol):
 def free_text_fields(task: object) -> frozenset[str]:
     """The task's free-text argument names (:class:`HasFreeText`); none for a task without them."""
     return task.free_text_fields if isinstance(task, HasFreeText) else frozenset()
+
+
+@runtime_checkable
+class AllowsParallelCalls(Protocol):
+    """A task whose answer may hold several calls at once (when ``parallel_calls`` is true); a grammar-constrained
+    student is otherwise allowed exactly one."""
+
+    parallel_calls: bool
+
+
+def parallel_calls(task: object) -> bool:
+    """Whether an answer of ``task`` may hold several calls (:class:`AllowsParallelCalls`); False for a task
+    without the capability."""
+    return bool(task.parallel_calls) if isinstance(task, AllowsParallelCalls) else False
 
 
 def input_key(task: FineTrainingTeacher[Any, Any], input: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from converters.functiongemma import ToolCall
+from interpreters.lsp import LspError
 from interpreters.recording import RecordedSession, Recording, SessionLog, read_log
 from interpreters.records import (
     SCHEMA_VERSION,
@@ -166,14 +168,44 @@ async def test_a_fatal_failure_leaves_the_session_and_propagates(tmp_path: Path)
 
 def test_lsp_records_files_are_typed_lines_too(tmp_path: Path) -> None:
     from interpreters.lsp_replay import read_lsp_records, write_lsp_records
+    from interpreters.records import line_dict
 
     path = tmp_path / "lsp.jsonl"
     answer = {"kind": "lsp", "op": "Hover", "args": {"path": "a.py", "line": 0, "character": 0}, "result": None}
-    write_lsp_records([answer], path)
-    assert read_lsp_records(path) == [{"schema": SCHEMA_VERSION, **answer}]
+    write_lsp_records([LspAnswer.model_validate(answer)], path)
+    assert [line_dict(line) for line in read_lsp_records(path)] == [{"schema": SCHEMA_VERSION, **answer}]
     path.write_text(json.dumps({**answer, "args": []}) + "\n", encoding="utf-8")
     with pytest.raises(RecordingError, match=r"lsp.jsonl:1: args: not an object"):
         read_lsp_records(path)
+
+
+def test_lsp_records_are_read_and_written_as_typed_lines_byte_for_byte(tmp_path: Path) -> None:
+    """read_lsp_records gives LspAnswer lines (before: dicts), which LspReplay and write_lsp_records take; the file
+    written is the one written before the lines were typed, byte for byte, and other kinds of line are passed over."""
+    from interpreters.lsp_replay import LspReplay, read_lsp_records, write_lsp_records
+    from teacher.operations import Hover
+
+    written = [  # as LspRecorder writes them: an answer, a server hiccup, an error, an older line without schema
+        '{"schema":1,"kind":"lsp","op":"Hover","args":{"path":"a.py","line":0,"character":0},"result":"é"}',
+        '{"schema":1,"kind":"lsp","op":"Hover","args":{"path":"b.py","line":1,"character":2},"error":"timed out",'
+        '"transient":true}',
+        '{"schema":1,"kind":"lsp","op":"Hover","args":{"path":"b.py","line":1,"character":2},"error":"no file"}',
+    ]
+    older = '{"kind":"lsp","op":"Hover","args":{"path":"c.py","line":3,"character":4},"result":null}'
+    path = tmp_path / "lsp.jsonl"
+    path.write_text("\n".join([dump_line(SessionStart(session="s")), *written, older]) + "\n", encoding="utf-8")
+    lines = read_lsp_records(path)
+    assert all(type(line) is LspAnswer for line in lines) and len(lines) == 4
+    assert lines[0].result == "é" and lines[1].transient and lines[2].error == "no file" and lines[3].result is None
+    again = tmp_path / "again.jsonl"
+    write_lsp_records(lines, again)
+    assert again.read_text(encoding="utf-8") == "".join(f"{line}\n" for line in [*written, older.replace(
+        '{"kind"', '{"schema":1,"kind"')])  # an older line is written with the schema, as before
+    assert read_lsp_records(again) == lines
+    replay = LspReplay(lines)
+    assert asyncio.run(replay.handle(Hover("a.py", 0, 0))) == "é"
+    with pytest.raises(LspError, match="no file"):
+        asyncio.run(replay.handle(Hover("b.py", 1, 2)))
 
 
 def test_the_one_reader_types_every_line_and_names_file_line_and_field(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ async def test_edges_show_the_code_at_both_ends_and_replay_without_a_server(tmp_
     flags = {e.target: e.score.is_exhaustive for e in live.edges}
     assert flags["shop.models.describe_status"] and flags["shop.checkout.describe_payment"]
     assert not all(flags.values())
-    assert any(r["op"] == "SourceText" for r in recorder.records)  # the code is read through a recorded operation
+    assert any(r.op == "SourceText" for r in recorder.records)  # the code is read through a recorded operation
 
     path = tmp_path / "lsp.jsonl"
     write_lsp_records(recorder.records, path)

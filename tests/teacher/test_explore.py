@@ -11,6 +11,7 @@ import pytest
 from interpreters.heuristic import HeuristicModel
 from interpreters.lsp import LspServer
 from interpreters.lsp_replay import LspRecorder, LspReplay, LspReplayMiss, read_lsp_records, write_lsp_records
+from interpreters.records import LspAnswer
 from teacher.explore import Exploration, TeachQuery, explore
 from teacher.handlers import interpret, perform
 from teacher.operations import Hover
@@ -95,7 +96,7 @@ async def test_a_third_party_package_is_explored_without_errors() -> None:
     result, recorder = await run(query, root)
     assert result.nodes and result.nodes[0].symbol.name == "Connection"
     assert "lookup_failed" not in result.skip_counts()
-    assert all(not r.get("error") for r in recorder.records)
+    assert all(not r.error for r in recorder.records)
 
 
 def test_replay_records_are_validated(tmp_path: Path) -> None:
@@ -104,7 +105,7 @@ def test_replay_records_are_validated(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"bad.jsonl:1: not JSON"):
         read_lsp_records(bad)
     with pytest.raises(ValueError, match="unknown operation 'Rename'"):
-        LspReplay([{"kind": "lsp", "op": "Rename", "args": {}, "result": None}])
+        LspReplay([LspAnswer(op="Rename", args={}, result=None)])
 
 
 async def test_python_candidates_members_bases_and_resolved_calls() -> None:

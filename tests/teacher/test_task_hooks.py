@@ -23,6 +23,7 @@ from tasks.select_symbols.negatives import InvertTopicInput
 from teacher.compare import agreement
 from teacher.model import request_for
 from teacher.task import (
+    AllowsParallelCalls,
     Compared,
     DropsTurns,
     FineTrainingTeacher,
@@ -38,6 +39,7 @@ from teacher.task import (
     Turn,
     free_text_fields,
     input_key,
+    parallel_calls,
     split_keys,
     topic_key,
 )
@@ -76,8 +78,8 @@ CAPABILITIES = {
 
 @pytest.mark.parametrize("name", sorted(CAPABILITIES))
 def test_each_task_has_exactly_its_capabilities(name: str) -> None:
-    every = {Compared, DropsTurns, GivesCounterparts, HasConversation, HasFallback, HasFreeText, HasHeuristic,
-             HasMetrics, HasNegatives, HasSplitKeys, JoinsSplitKeys}
+    every = {AllowsParallelCalls, Compared, DropsTurns, GivesCounterparts, HasConversation, HasFallback, HasFreeText,
+             HasHeuristic, HasMetrics, HasNegatives, HasSplitKeys, JoinsSplitKeys}
     assert {c for c in every if isinstance(TASKS[name], c)} == CAPABILITIES[name]
     assert isinstance(NamingStyleTask(), HasHeuristic) and isinstance(NamingStyleTask(), HasMetrics)
     assert not isinstance(NamingStyleTask(), Compared | HasNegatives | HasFreeText)
@@ -94,6 +96,25 @@ def test_the_default_split_key_is_a_hash_of_the_rendered_input() -> None:
     # a task with keys of its own keeps them; a task without topic or query no longer gets an empty key list
     assert split_keys(TASKS["score_edge"], EDGE) == ["symbol:a.py:3"]
     assert free_text_fields(task) == frozenset() and free_text_fields(TASKS["score_edge"]) == {"reasoning"}
+
+
+class _SeveralCalls(NamingStyleTask):
+    """A task whose answer may hold several calls (the capability, declared as a member)."""
+
+    parallel_calls = True
+
+
+def test_parallel_calls_is_a_capability_the_request_carries() -> None:
+    """``request_for`` asks ``isinstance(task, AllowsParallelCalls)`` (before: ``getattr(task, "parallel_calls")``)."""
+    many, one = _SeveralCalls(), NamingStyleTask()
+    assert isinstance(many, AllowsParallelCalls) and not isinstance(one, AllowsParallelCalls)
+    assert parallel_calls(many) is True and parallel_calls(one) is False
+    assert request_for(many, NamingInput(identifier="parse_url")).parallel_calls is True
+    assert request_for(one, NamingInput(identifier="parse_url")).parallel_calls is False
+    assert not any(parallel_calls(task) for task in TASKS.values())  # every built-in task answers one call
+    declined = _SeveralCalls()
+    declined.parallel_calls = False  # the member says whether: having it is not enough
+    assert request_for(declined, NamingInput(identifier="parse_url")).parallel_calls is False
 
 
 def test_split_keys_are_the_symbol_the_edge_source_or_the_topic() -> None:
