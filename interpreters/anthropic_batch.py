@@ -180,3 +180,11 @@ class BatchOptions:
     def wrap(self, teacher: AnthropicTeacher) -> AnthropicBatchTeacher:
         """``teacher``'s requests sent in batches."""
         return AnthropicBatchTeacher(teacher, self.state, wait=self.wait, poll_interval=self.poll_interval)
+
+
+def haiku_teacher(value: str = "", *, batch: BatchOptions | None = None, **options: Any) -> ModelBackend:
+    """The backend of the spec ``haiku[:MODEL]`` (its row of :data:`~interpreters.backends.BACKENDS`): an
+    :class:`~interpreters.anthropic.AnthropicTeacher`, whose requests are sent as Message Batches (half price) when
+    ``batch`` is given (``teacher.record --batch``)."""
+    teacher = AnthropicTeacher.from_spec(value, **options)
+    return teacher if batch is None else batch.wrap(teacher)

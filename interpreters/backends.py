@@ -110,9 +110,10 @@ CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 #: the backend table, by kind: one row per backend (:func:`register_backend` adds one)
 BACKENDS: dict[str, Backend] = {row.kind: row for row in (
     Backend("heuristic", "offline rules, no model", "interpreters.heuristic:HeuristicModel.from_spec"),
-    Backend("haiku", "Claude through the Anthropic API", "interpreters.anthropic:AnthropicTeacher.from_spec",
+    Backend("haiku", "Claude through the Anthropic API", "interpreters.anthropic_batch:haiku_teacher",
             value="MODEL", value_optional=True, credentials=CREDENTIALS,
-            options=("max_tokens", "concurrency", "budget", "thinking_tokens", "timeout", "turn_timeout", "seed")),
+            options=("max_tokens", "concurrency", "budget", "thinking_tokens", "timeout", "turn_timeout", "seed",
+                     "batch")),
     Backend("replay", "the recorded answers under DIR", "interpreters.replay:Replay.from_path", value="DIR",
             options=("on_miss",)),
     Backend("ollama", "a model served by Ollama (OLLAMA_HOST)", "interpreters.ollama:OllamaStudent", value="NAME",

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -53,9 +53,6 @@ from teacher.model import ModelBackend
 from teacher.operations import OperationFailed
 from teacher.record_shared import FailureStreak, Refused, SessionOutcome, jsonl_objects
 from teacher.redact import redact, redact_json
-
-if TYPE_CHECKING:
-    from interpreters.anthropic_batch import BatchOptions
 
 #: FailureStreak, Refused, SessionOutcome and jsonl_objects live in teacher.record_shared (teacher.record_inputs and
 #: teacher.record_subagents import them from there) and are re-exported here
@@ -732,9 +729,8 @@ def build_teacher(args: argparse.Namespace, budget: Any) -> ModelBackend:
     (:func:`interpreters.backends.build_backend` on ``args.spec``) and offered this command's options, of which each
     kind takes those its row lists. ``replay:DIR`` reads the recordings under ``DIR`` once: the
     :class:`~interpreters.replay.Replay` keeps their LSP lines (``lsp_answers``) for the language server's replay.
-    ``--batch`` offers :class:`~interpreters.anthropic_batch.BatchOptions` as the option ``batch``; until the haiku
-    row takes that option itself (a change of ``interpreters/backends.py`` to come), :func:`_batched` wraps the
-    teacher here, and then goes."""
+    ``--batch`` offers :class:`~interpreters.anthropic_batch.BatchOptions` as the option ``batch``, which the haiku
+    row takes (its builder sends the teacher's requests as Message Batches)."""
     from interpreters.anthropic_batch import BatchOptions
     from interpreters.backends import build_backend
 
@@ -748,21 +744,7 @@ def build_teacher(args: argparse.Namespace, budget: Any) -> ModelBackend:
         if args.spec.kind != "replay":
             raise
         raise Refused(f"--replay-from {error}", 2) from None
-    return _batched(model, batch)
-
-
-def _batched(model: ModelBackend, batch: BatchOptions | None) -> ModelBackend:
-    """``model`` sent in Message Batches when ``batch`` (:class:`~interpreters.anthropic_batch.BatchOptions`) is
-    given and the backend table has not done so already; ``--batch`` needs ``--teacher haiku`` (checked)."""
-    if batch is None:
-        return model
-    from interpreters.anthropic import AnthropicTeacher
-    from interpreters.anthropic_batch import AnthropicBatchTeacher
-
-    if isinstance(model, AnthropicBatchTeacher):  # the haiku row took the option
-        return model
-    assert isinstance(model, AnthropicTeacher)
-    return batch.wrap(model)
+    return model
 
 
 async def _proposed(args: argparse.Namespace, model: ModelBackend, lsp: Handler) -> list[TeachQuery]:

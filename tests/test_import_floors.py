@@ -77,10 +77,7 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset()
 FINETUNE_FROM_INTERPRETERS: frozenset[tuple[str, str]] = frozenset()
 
 #: the file-level import cycles the code has today, each as its modules: delete one when it is broken
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset({
-    # the recorder and the two recorders it dispatches to, which take its session machinery back
-    frozenset({"teacher.record", "teacher.record_inputs", "teacher.record_subagents"}),
-})
+KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from interpreters.anthropic_batch import AnthropicBatchTeacher, BatchOptions
 from interpreters.heuristic import HeuristicModel
 from interpreters.records import LspAnswer, ModelTurn, SessionEnd, SessionStart, dump_line
 from interpreters.replay import Replay
-from teacher.record import Refused, _batched, build_teacher
+from teacher.record import Refused, build_teacher
 
 
 def _args(spec: str, out: Path, **given: Any) -> argparse.Namespace:
@@ -67,7 +67,6 @@ def test_batch_is_an_option_offered_to_the_table(
     assert (model.state, model.wait, model.poll_interval) == (tmp_path / "batches.jsonl", 0.5, 3.0)
     [(spec, offered)] = built
     assert spec == "haiku" and offered["batch"] == BatchOptions(tmp_path / "batches.jsonl", 0.5, 3.0)
-    assert _batched(model, offered["batch"]) is model  # a row that took the option is not wrapped twice
     plain = build_teacher(_args("haiku", tmp_path), Budget(None))
     assert type(plain) is AnthropicTeacher
 
