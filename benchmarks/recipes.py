@@ -66,7 +66,7 @@ def score_checkpoint(checkpoint: Path, work: Path, groups: dict[str, list[Any]],
     from the training's final ``model`` folder."""
     from benchmarks.real_student import quantized_student
     from finetune.evaluate import open_backend, score_backend
-    from finetune.provenance import PROVENANCE_FILE
+    from teacher.provenance import PROVENANCE_FILE
 
     for name in ("tokenizer.model", PROVENANCE_FILE):
         if not (checkpoint / name).is_file() and (model / name).is_file():

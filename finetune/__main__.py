@@ -290,10 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from finetune.config import ConfigError
     from finetune.data import DatasetError
     from finetune.export import ExportError
-    from finetune.models import ModelError
-    from finetune.provenance import ProfileMismatch
     from finetune.quantize import QuantizeError
     from finetune.tiny import TokenizerCheckError
+    from interpreters.checkpoints import ModelError
+    from teacher.provenance import ProfileMismatch
 
     try:
         return _run(args)

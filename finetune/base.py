@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from converters.functiongemma import CONTROL_TOKENS, END_TURN, hf_chat_template
-from finetune.models import ModelError
 from finetune.train import BASE_MARKER
+from interpreters.checkpoints import ModelError
 
 __all__ = [
     "FUNCTIONGEMMA_IDS",

@@ -21,8 +21,6 @@ from typing import Any
 from converters.functiongemma import BOS, FunctionGemmaFormatError, split_output
 from finetune.data import Example, dataset_file, load_examples
 from finetune.evaluate import TextStudent, calls_agree, expected_calls, schema_valid
-from finetune.models import ModelError, check_model_dir, load_merged, load_tokenizer
-from finetune.provenance import resolve_profile
 from finetune.train import (
     TrainingSettings,
     last_checkpoint,
@@ -31,7 +29,9 @@ from finetune.train import (
     save_result,
     trainer_arguments,
 )
+from interpreters.checkpoints import ModelError, check_model_dir, load_merged, load_tokenizer
 from teacher.cli_args import positive_float, positive_int
+from teacher.provenance import resolve_profile
 
 __all__ = ["DpoSettings", "mine_pairs", "prepare_dpo", "run_dpo"]
 

@@ -55,9 +55,8 @@ from converters.functiongemma import FunctionGemmaFormatError, Profile, ToolCall
 from converters.rebuild import prompt_completion
 from converters.schema import nested_value
 from finetune.data import DatasetError, Example, dataset_file, load_examples
-from finetune.models import ModelError
-from finetune.provenance import resolve_profile
 from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
+from interpreters.checkpoints import ModelError
 from interpreters.llamacpp import Completion, completion_reply
 from tasks.registry import free_text_of
 from teacher.cli_args import counts as counts_text
@@ -75,6 +74,7 @@ from teacher.evaluation import (
 from teacher.model import ModelBackend, ModelRequest, request_for, student_prompt
 from teacher.operations import OperationFailed
 from teacher.prior import PRIOR_WHAT, Prior, fit_prior, near_prior
+from teacher.provenance import resolve_profile
 from teacher.task import FineTrainingTeacher
 
 __all__ = [
@@ -611,7 +611,7 @@ def artifact_label(artifact: Path | str) -> str:
 def open_backend(artifact: Path | str, max_tokens: int = 256, profile: str = "hf") -> ModelBackend:
     """The backend an artifact names, built by :func:`interpreters.backends.build_backend`: a model folder
     (``hf:DIR`` or a directory), a GGUF (``gguf:PATH`` or a ``.gguf`` file) or an Ollama student (``ollama:NAME``,
-    served at ``OLLAMA_HOST``). A missing model is a one-line :class:`~finetune.models.ModelError`."""
+    served at ``OLLAMA_HOST``). A missing model is a one-line :class:`~interpreters.checkpoints.ModelError`."""
     kind, value = _spec(artifact)
     if kind == "gguf" and not Path(value).is_file():
         raise ModelError(f"GGUF {value} not found (make one with `python -m finetune export`)")
@@ -658,7 +658,7 @@ def score_backend(
 ) -> dict[str, Any]:
     """Metrics of one backend over the examples (and, given, the multi-turn conversations turn by turn); each
     answer joins ``predictions`` when given (a line of ``predictions.jsonl``). A fatal backend failure (the
-    student is not there) is a :class:`~finetune.models.ModelError`."""
+    student is not there) is a :class:`~interpreters.checkpoints.ModelError`."""
     asker = _Asker(backend, label or type(backend).__name__)
     scores = Scores(label=(label or type(backend).__name__) if predictions is not None else None)
     try:

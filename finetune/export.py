@@ -16,9 +16,8 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from finetune.provenance import GGUF_PROFILE, GGUF_VERSIONS, PROVENANCE_FILE
 from teacher.errors import FineTrainingError
-from teacher.provenance import package_versions
+from teacher.provenance import GGUF_PROFILE, GGUF_VERSIONS, PROVENANCE_FILE, package_versions
 
 __all__ = ["ExportError", "OutType", "export_gguf", "looks_special"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from finetune.models import adapter_chain, load_merged, load_tokenizer
-from finetune.provenance import PROVENANCE_FILE
+from interpreters.checkpoints import adapter_chain, load_merged, load_tokenizer
+from teacher.provenance import PROVENANCE_FILE
 
 __all__ = ["merge"]
 

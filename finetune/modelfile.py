@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from converters.functiongemma import STOP_SEQUENCES
-from finetune.provenance import ProfileMismatch, model_profile, resolve_profile
+from teacher.provenance import ProfileMismatch, model_profile, resolve_profile
 
 __all__ = ["modelfile_text", "write_modelfile"]
 

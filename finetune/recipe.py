@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from finetune.models import ModelError, adapter_chain
 from finetune.train import BASE_MARKER
+from interpreters.checkpoints import ModelError, adapter_chain
 
 __all__ = ["REAL_BASE_SFT", "REAL_BASE_SFT_NAME", "REAL_BASE_STEPS", "is_built_base", "sft_defaults"]
 

@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any
 from converters.functiongemma import BOS
 from finetune.config import ConfigError
 from finetune.data import Example, dataset_file, load_examples
-from finetune.models import check_model_dir, load_merged, load_tokenizer
-from finetune.provenance import resolve_profile
 from finetune.tiny import check_tokenizer
 from finetune.top_layers import ActivationCache, decoder_of, freeze_below, layer_count, layer_linears
 from finetune.train import (
@@ -35,7 +33,9 @@ from finetune.train import (
     save_result,
     trainer_arguments,
 )
+from interpreters.checkpoints import check_model_dir, load_merged, load_tokenizer
 from teacher.cli_args import non_negative_int, positive_float
+from teacher.provenance import resolve_profile
 
 if TYPE_CHECKING:
     from finetune.decision_weights import DecisionTokens

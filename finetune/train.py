@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from finetune.models import adapter_chain, torch_dtype
-from finetune.provenance import write_provenance
+from interpreters.checkpoints import adapter_chain, torch_dtype
 from teacher.cli_args import Number, non_negative_float, non_negative_int, positive_float, positive_int
 from teacher.cli_args import seed as random_seed
+from teacher.provenance import write_provenance
 
 #: written by ``finetune base``: which control tokens took over unused (untrained) embedding rows
 BASE_MARKER = "functiongemma_base.json"

@@ -5,8 +5,8 @@ A stage's output model directory holds either a full model or a PEFT adapter who
 names the directory it was trained on; that directory may itself be an adapter (DPO trained on the SFT
 adapter), so :func:`load_merged` follows the chain down to a full model and merges each adapter in turn.
 
-The ``hf`` backend (:mod:`interpreters.hf`) loads its model with it and ``finetune``'s stages load theirs
-(:mod:`finetune.models` names the same functions), so a backend needs no training code. torch, transformers,
+The ``hf`` backend (:mod:`interpreters.hf`) loads its model with it and ``finetune``'s stages load theirs, so a
+backend needs no training code. torch, transformers,
 peft and huggingface_hub are imported on first use.
 """
 

@@ -7,7 +7,7 @@ artifact says what made it. Only installed packages are listed; nothing is impor
 The profile goes ``stats.json`` (the data) -> ``training.json`` and ``functiongemma_provenance.json`` (each trained
 or merged model) -> the GGUF's ``functiongemma.profile`` / ``functiongemma.versions`` keys (llama.cpp's quantizer
 copies them) -> ``finetune modelfile``, ``finetune eval`` and the ``hf`` backend, which refuse a mismatch in one line
-or read the profile to render prompts with (:func:`model_profile`). :mod:`finetune.provenance` names the same.
+or read the profile to render prompts with (:func:`model_profile`).
 """
 
 from __future__ import annotations

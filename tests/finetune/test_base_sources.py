@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.models import ModelError, check_model_dir, resolve_hub_id
+from interpreters.checkpoints import ModelError, check_model_dir, resolve_hub_id
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -116,8 +116,8 @@ def test_the_decision_weight_reaches_the_loss(tmp_path: Path) -> None:
 def test_on_the_real_vocabulary_the_decision_tokens_are_exactly_the_value_tokens() -> None:
     from finetune.base import cached_base
     from finetune.decision_weights import DecisionTokens
-    from finetune.models import load_tokenizer
     from finetune.sequences import sequence_key
+    from interpreters.checkpoints import load_tokenizer
 
     tokenizer = load_tokenizer(cached_base())
     pairs = [(p, c, "score_edge") for p, c in score_edge_pairs(12)]

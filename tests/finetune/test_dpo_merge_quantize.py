@@ -66,7 +66,7 @@ def test_dpo_trains_an_adapter_on_the_sft_adapter_and_merge_folds_both(
     import torch
 
     from finetune.merge import merge
-    from finetune.models import adapter_chain, load_merged
+    from interpreters.checkpoints import adapter_chain, load_merged
 
     settings = DpoSettings(base=str(lora_sft), data=str(tiny_data), out=str(tmp_path / "dpo"), lora_r=4,
                            mine_examples=12, max_new_tokens=60, max_steps=2, batch_size=2, save_steps=100,

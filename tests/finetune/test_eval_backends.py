@@ -171,7 +171,7 @@ def test_eval_scores_an_ollama_student(tmp_path: Path, monkeypatch: pytest.Monke
 
     with FakeOllama(answer, models=set()) as fake:
         monkeypatch.setenv("OLLAMA_HOST", fake.host)
-        from finetune.models import ModelError
+        from interpreters.checkpoints import ModelError
 
         with pytest.raises(ModelError, match="ollama create"):
             evaluate(data, ["ollama:functiongemma-student"], tmp_path / "eval2")

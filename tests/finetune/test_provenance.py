@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.provenance import GGUF_PROFILE, GGUF_VERSIONS, PROVENANCE_FILE, ProfileMismatch, resolve_profile
+from teacher.provenance import GGUF_PROFILE, GGUF_VERSIONS, PROVENANCE_FILE, ProfileMismatch, resolve_profile
 
 
 def metadata_only_gguf(path: Path, profile: str | None) -> Path:
