@@ -30,7 +30,7 @@ from teacher.cli_args import CommandParser, positive_int
 
 def groups_of(data: Path, per_task: int | None) -> dict[str, list[Any]]:
     """The examples of ``data`` by task (CLI intent under one name), the first ``per_task`` of each."""
-    from finetune.data import load_examples
+    from converters.examples import load_examples
 
     groups: dict[str, list[Any]] = {}
     for example in load_examples(data, "hf"):
@@ -52,7 +52,8 @@ def tools_for(example: Any) -> list[dict[str, Any]]:
 
 def thresholds_for(args: Any) -> tuple[dict[str, tuple[int, float]], str]:
     """The thresholds of the calibrated row and where they came from ('' when there are none)."""
-    from interpreters.calibration import Calibration, branch_points, calibration_path, fit
+    from interpreters.calibration import branch_points, fit
+    from interpreters.thresholds import Calibration, calibration_path
 
     if args.calibration is not None:
         return Calibration.load(args.calibration).as_decoder_thresholds(), str(args.calibration)

@@ -66,7 +66,7 @@ def make_data(data: Path, started: float) -> Path:
 def by_task(data: Path, per_task: int | None = None) -> dict[str, list[Any]]:
     """The held-out examples (``data/eval.jsonl``) grouped by task family (``cli_intent:gh`` under
     ``cli_intent``), the first ``per_task`` of each."""
-    from finetune.data import load_examples
+    from converters.examples import load_examples
 
     groups: dict[str, list[Any]] = {}
     for example in load_examples(data / "eval.jsonl", "hf"):

@@ -66,7 +66,7 @@ def main() -> None:
     import torch
     from trl import SFTTrainer
 
-    from converters.rebuild import prompt_completion
+    from converters.examples import prompt_completion
     from finetune import sft, train
     from finetune.base import cached_base
     from finetune.sft import SftSettings, prepare_sft

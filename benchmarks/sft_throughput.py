@@ -38,7 +38,7 @@ def main() -> None:
     import torch
     from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
 
-    from converters.rebuild import prompt_completion
+    from converters.examples import prompt_completion
     from finetune.sft import SftSettings, run_sft
     from finetune.tiny import TinySpec, build_tiny_model, functiongemma_270m_config
     from tasks.score_edge.generate import examples

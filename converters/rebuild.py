@@ -66,7 +66,7 @@ from teacher.task import (
     topic_key,
 )
 
-__all__ = ["Options", "RebuildStats", "SplitGroups", "main", "prompt_completion", "reasoning_comment", "rebuild"]
+__all__ = ["Options", "RebuildStats", "main", "reasoning_comment", "rebuild"]
 
 Format = Literal["text", "messages", "prompt-completion"]
 Reasoning = Literal["none", "comment"]

@@ -170,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     from finetune.config import resolve
 
     if args.stage == "tiny":
-        from finetune.data import load_examples
+        from converters.examples import load_examples
         from finetune.tiny import TinySpec, build_tiny_model
 
         _output(args.out, directory=True)
@@ -272,7 +272,7 @@ def resolve_sft(args: argparse.Namespace) -> SftSettings:
 def generated_data(option: str, value: str, count: int, name: str, root: Path) -> Callable[[Path], None]:
     """The pipeline's data stage for a generated dataset: the data maker the task registry has for ``option``
     (``schema``: a CLI schema's offline generator), writing under ``ROOT/data/NAME``."""
-    from finetune.data import DatasetError
+    from converters.examples import DatasetError
 
     def make(data: Path) -> None:
         from finetune.pipeline import PIPELINE_DATA
@@ -286,9 +286,9 @@ def generated_data(option: str, value: str, count: int, name: str, root: Path) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from converters.examples import DatasetError
     from finetune.card import PushError
     from finetune.config import ConfigError
-    from finetune.data import DatasetError
     from finetune.export import ExportError
     from finetune.quantize import QuantizeError
     from finetune.tiny import TokenizerCheckError

@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from converters.examples import Example, dataset_file, load_examples
 from converters.functiongemma import BOS, FunctionGemmaFormatError, split_output
-from finetune.data import Example, dataset_file, load_examples
 from finetune.evaluate import TextStudent, calls_agree, expected_calls, schema_valid
 from finetune.train import (
     TrainingSettings,

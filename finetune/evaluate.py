@@ -51,10 +51,9 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ValidationError
 
 from converters.dataset_stats import DatasetStatsError, read_stats
+from converters.examples import DatasetError, Example, dataset_file, load_examples, prompt_completion
 from converters.functiongemma import FunctionGemmaFormatError, Profile, ToolCall, split_output
-from converters.rebuild import prompt_completion
 from converters.schema import nested_value
-from finetune.data import DatasetError, Example, dataset_file, load_examples
 from interpreters.backends import BackendKind, BackendSpec, build_backend, parse_backend_spec
 from interpreters.checkpoints import ModelError
 from interpreters.llamacpp import Completion, completion_reply

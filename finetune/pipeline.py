@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from converters.examples import DatasetError, dataset_file, load_examples
 from finetune.config import ConfigError, check_settings, read_yaml
-from finetune.data import DatasetError, dataset_file, load_examples
 from finetune.tiny import TinySpec
 from finetune.train import finished
 from teacher.cli_args import name_problem

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from converters.examples import Example, dataset_file, load_examples
 from converters.functiongemma import BOS
 from finetune.config import ConfigError
-from finetune.data import Example, dataset_file, load_examples
 from finetune.tiny import check_tokenizer
 from finetune.top_layers import ActivationCache, decoder_of, freeze_below, layer_count, layer_linears
 from finetune.train import (

@@ -31,7 +31,7 @@ from teacher.errors import FineTrainingError
 from teacher.model import ModelBackend
 
 __all__ = [
-    "BACKENDS", "BACKEND_KINDS", "CREDENTIALS", "DEFAULT_OLLAMA_MODEL", "USAGE", "Backend", "BackendFlag",
+    "BACKENDS", "BACKEND_KINDS", "CREDENTIALS", "USAGE", "Backend", "BackendFlag",
     "BackendKind", "BackendSpec", "BackendSpecError", "BackendUnavailable", "MissingCredential", "Role",
     "add_backend_flag", "add_ollama_flags", "backend_row", "build_backend", "check_credentials", "parse_backend_spec",
     "register_backend", "spec_from_flags", "usage",

@@ -24,9 +24,9 @@ from typing import Any
 
 from interpreters.grammar_decoding import BranchPoint
 from interpreters.llamacpp import LlamaCppStudent
-from interpreters.thresholds import Calibration, CalibrationError, Threshold, calibration_path
+from interpreters.thresholds import Calibration, Threshold, calibration_path
 
-__all__ = ["Calibration", "CalibrationError", "Threshold", "branch_points", "calibration_path", "fit", "main"]
+__all__ = ["branch_points", "fit", "main"]
 
 log = logging.getLogger(__name__)
 

@@ -54,12 +54,7 @@ from teacher.operations import OperationFailed
 from teacher.record_shared import FailureStreak, Refused, SessionOutcome, jsonl_objects
 from teacher.redact import redact, redact_json
 
-#: FailureStreak, Refused, SessionOutcome and jsonl_objects live in teacher.record_shared (teacher.record_inputs and
-#: teacher.record_subagents import them from there) and are re-exported here
-__all__ = [
-    "FailureStreak", "Refused", "SessionOutcome", "build_teacher", "jsonl_objects", "main", "record", "session_id",
-    "summarise",
-]
+__all__ = ["build_teacher", "main", "record", "session_id", "summarise"]
 
 logger = logging.getLogger(__name__)
 

@@ -268,7 +268,7 @@ def test_a_directory_named_like_a_log_is_not_read_as_one(tmp_path: Path) -> None
 def test_an_empty_eval_split_is_named_with_its_cause_by_rebuild_and_by_the_pipeline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from finetune.data import DatasetError
+    from converters.examples import DatasetError
     from finetune.pipeline import PipelineSettings, run_pipeline
 
     log = tmp_path / "s.jsonl"

@@ -44,7 +44,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_base(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny FunctionGemma-compatible model whose tokenizer learnt the dataset's text."""
-    from finetune.data import load_examples
+    from converters.examples import load_examples
     from finetune.tiny import TinySpec, build_tiny_model
 
     texts = [e.prompt + e.completion for e in load_examples(tiny_data / "train.jsonl")]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from converters.examples import Example
 from converters.functiongemma import ToolCall, render_call
 from finetune.__main__ import main
 from finetune.card import build_model_folder, card_text
-from finetune.data import Example
 from finetune.evaluate import Scores, write_report
 from finetune.modelfile import modelfile_text
 from tests.fake_hub import FakeHub

@@ -13,8 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the finetune extra is not installed: pip install -e '.[finetune]'")
 
+from converters.examples import prompt_completion  # noqa: E402
 from converters.functiongemma import parse_calls, render_call, render_value  # noqa: E402
-from converters.rebuild import prompt_completion  # noqa: E402
 
 FREE_TEXT = frozenset({"reasoning"})
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from converters.examples import load_examples
 from converters.functiongemma import completion_terminator, render_call, split_output
-from finetune.data import load_examples
 from finetune.dpo import DpoSettings, mine_pairs, prepare_dpo, run_dpo
 from finetune.modelfile import modelfile_text, write_modelfile
 from finetune.quantize import QuantizeError, quantize

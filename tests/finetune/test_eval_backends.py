@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from converters.examples import Example, load_examples
 from converters.functiongemma import ToolCall, render_call
-from finetune.data import Example, load_examples
 from finetune.evaluate import Scores, evaluate, score_backend, write_report
 from interpreters.recording import Recording, SessionLog
 from interpreters.scripted import FunctionModel, ScriptedModel

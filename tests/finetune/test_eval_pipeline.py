@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from converters.examples import Example
 from converters.functiongemma import ToolCall, render_call
-from finetune.data import Example
 from finetune.evaluate import Scores, calls_agree, normalise, write_report
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.data import load_examples
+from converters.examples import load_examples
 from finetune.export import ExportError, export_gguf
 from finetune.merge import merge
 

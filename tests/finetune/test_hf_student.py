@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.data import load_examples
+from converters.examples import load_examples
 from finetune.evaluate import Scores, expected_calls, score_backend
 from interpreters.hf import HfModel, HfModelMissing
 from tasks.registry import TASKS

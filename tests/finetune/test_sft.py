@@ -95,7 +95,7 @@ def test_lora_sft_writes_an_adapter_and_resumes_from_its_last_checkpoint(
 
 
 def test_full_fine_tuning_learns_the_call_format(tiny_sft: Path, tiny_data: Path) -> None:
-    from finetune.data import load_examples
+    from converters.examples import load_examples
     from interpreters.hf import HfModel
 
     summary = json.loads((tiny_sft / "training.json").read_text())

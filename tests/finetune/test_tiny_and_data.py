@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from converters.examples import DatasetError, load_examples
 from converters.functiongemma import CONTROL_TOKENS
 from finetune.config import ConfigError, add_arguments, resolve
-from finetune.data import DatasetError, load_examples
 from finetune.sft import SftSettings
 from finetune.tiny import TokenizerCheckError, check_tokenizer
 from tests.conftest import REPO

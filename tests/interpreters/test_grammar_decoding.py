@@ -10,9 +10,10 @@ import pytest
 
 from converters.functiongemma import START_RESPONSE, parse_calls
 from converters.functiongemma_grammar import call_grammar, units
-from interpreters.calibration import Calibration, CalibrationError, Threshold, calibration_path, fit
+from interpreters.calibration import fit
 from interpreters.grammar_decoding import BranchPoint, next_token_probabilities
 from interpreters.llamacpp import LlamaCppStudent
+from interpreters.thresholds import Calibration, CalibrationError, Threshold, calibration_path
 from tasks.score_edge.task import SCORE_EDGE
 from tasks.select_symbols import SelectSymbols, SelectSymbolsTask
 from teacher.handlers import interpret, perform

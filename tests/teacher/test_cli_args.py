@@ -129,7 +129,8 @@ def test_configure_logging_shows_library_lines_on_the_current_stderr_once(
 
 
 def test_an_alias_is_hidden_and_the_ollama_flags_are_shared() -> None:
-    from interpreters.backends import DEFAULT_OLLAMA_MODEL, add_ollama_flags
+    from interpreters.backends import add_ollama_flags
+    from interpreters.ollama import DEFAULT_OLLAMA_MODEL
     from teacher.cli_args import HelpFormatter, add_hidden_alias
 
     parser = argparse.ArgumentParser(formatter_class=HelpFormatter)

@@ -14,7 +14,8 @@ from interpreters.anthropic_batch import AnthropicBatchTeacher, BatchOptions
 from interpreters.heuristic import HeuristicModel
 from interpreters.records import LspAnswer, ModelTurn, SessionEnd, SessionStart, dump_line
 from interpreters.replay import Replay
-from teacher.record import Refused, build_teacher
+from teacher.record import build_teacher
+from teacher.record_shared import Refused
 
 
 def _args(spec: str, out: Path, **given: Any) -> argparse.Namespace:
