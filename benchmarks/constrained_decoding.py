@@ -71,7 +71,11 @@ def run(args: Any) -> dict[str, Any]:
 
     groups = groups_of(args.data, args.per_task)
     if args.tasks:
-        groups = {task: examples for task, examples in groups.items() if task in args.tasks}
+        unknown = sorted(set(args.tasks) - {name for task in groups for name in (task, task.split(":")[0])})
+        if unknown:
+            raise SystemExit(f"--tasks {' '.join(unknown)}: no such task in {args.data} (it has: {', '.join(groups)})")
+        groups = {task: examples for task, examples in groups.items()
+                  if task in args.tasks or task.split(":")[0] in args.tasks}
     # a line finetune.evaluate cannot turn back into a request is asked as text: its tools still give the grammar
     tools_of = {example.prompt: tools_for(example) for examples in groups.values() for example in examples}
     thresholds, source = thresholds_for(args)
@@ -79,6 +83,9 @@ def run(args: Any) -> dict[str, Any]:
         ("grammar off", False, {}), ("grammar on", True, {})]
     if thresholds:
         settings.append(("grammar on, calibrated", True, thresholds))
+    elif source:
+        print(f"calibration ({source}): no threshold beat the untuned choice, so there is no calibrated row",
+              file=sys.stderr)
     results: dict[str, Any] = {"calibration": {"source": source, "thresholds": thresholds}, "rows": {}}
     for label, grammar, chosen in settings:
         student = LlamaCppStudent(args.gguf, n_ctx=0, max_tokens=args.max_tokens, grammar=grammar, calibrate=False,
@@ -137,8 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calibration", type=Path, default=None, help="a calibration file for the calibrated row")
     parser.add_argument("--fit-on", type=Path, default=None,
                         help="fit the thresholds on this eval split (not the held-out data) first")
-    parser.add_argument("--fit-limit", type=positive_int, default=200, help="examples of --fit-on used")
-    parser.add_argument("--tasks", nargs="+", default=None, help="only these tasks (default: every task)")
+    parser.add_argument("--fit-limit", type=positive_int, default=200, help="examples of each task of --fit-on used")
+    parser.add_argument("--tasks", nargs="+", default=None,
+                        help="only these tasks (default: every task; cli_intent names each of its schemas)")
     parser.add_argument("--out", type=Path, default=Path("training/benchmarks"), help="where the JSON goes")
     args = parser.parse_args(argv)
     for path in (args.gguf, args.data, args.calibration, args.fit_on):

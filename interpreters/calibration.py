@@ -9,19 +9,20 @@ the threshold on that share that best separates the answers, when it does better
 choice (a share of one half). The thresholds are written to ``MODEL.calibration.json`` beside ``MODEL.gguf``
 (:func:`calibration_path`), where :class:`~interpreters.llamacpp.LlamaCppStudent` finds and applies them.
 
-    python -m interpreters.calibration --gguf MODEL.gguf --data EVAL.jsonl [--limit 200]
+    python -m interpreters.calibration --gguf MODEL.gguf --data EVAL.jsonl [--limit 200 (examples a task)]
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from converters.examples import Example
 from interpreters.grammar_decoding import BranchPoint
 from interpreters.llamacpp import LlamaCppStudent
 from interpreters.thresholds import Calibration, Threshold, calibration_path
@@ -64,14 +65,15 @@ def fit(points: Iterable[BranchPoint], min_points: int = MIN_POINTS) -> Calibrat
 
 
 def branch_points(gguf: Path, data: Path, limit: int | None = None) -> list[BranchPoint]:
-    """The branch points met teacher-forcing the GGUF along the answers of a ``messages`` eval file."""
+    """The branch points met teacher-forcing the GGUF along the answers of a ``messages`` eval file: the first
+    ``limit`` examples of each task (every example when None), so a file that mixes tasks calibrates them all."""
     from converters.examples import load_examples
     from converters.functiongemma import FunctionGemmaFormatError
     from converters.functiongemma_grammar import call_grammar
 
     student = LlamaCppStudent(gguf, n_ctx=0, calibrate=False)
     points: list[BranchPoint] = []
-    for example in load_examples(data, "hf")[:limit]:
+    for example in per_task(load_examples(data, "hf"), limit):
         if not example.tools:
             continue
         try:
@@ -84,7 +86,20 @@ def branch_points(gguf: Path, data: Path, limit: int | None = None) -> list[Bran
             continue
         points += student.decoder().decode(example.prompt, grammar, forced_answer=example.completion,
                                            reuse_prefix=True).branches
+    log.info("%s: %d branch points (%s)", data, len(points),
+             ", ".join(f"{label} {n}" for label, n in sorted(Counter(p.label for p in points).items())) or "none")
     return points
+
+
+def per_task(examples: Sequence[Example], limit: int | None) -> list[Example]:
+    """The first ``limit`` examples of each task, in file order (all of them when ``limit`` is None)."""
+    seen: Counter[str] = Counter()
+    kept: list[Example] = []
+    for example in examples:
+        seen[example.task or ""] += 1
+        if limit is None or seen[example.task or ""] <= limit:
+            kept.append(example)
+    return kept
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_backend_flag(parser, "student", flag="--gguf", bare="gguf", required=True, metavar=None,
                      help="the student GGUF (the calibration is written beside)")
     parser.add_argument("--data", type=Path, required=True, help="an eval split, messages format (eval.jsonl)")
-    parser.add_argument("--limit", type=positive_int, default=None, help="use the first N examples")
+    parser.add_argument("--limit", type=positive_int, default=None, help="use the first N examples of each task")
     parser.add_argument("--min-points", type=positive_int, default=MIN_POINTS,
                         help="the fewest branch points a label needs")
     args = parser.parse_args(argv)

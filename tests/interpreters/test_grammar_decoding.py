@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from converters.examples import Example
 from converters.functiongemma import START_RESPONSE, parse_calls
 from converters.functiongemma_grammar import call_grammar, units
-from interpreters.calibration import fit
+from interpreters.calibration import fit, per_task
 from interpreters.grammar_decoding import BranchPoint, next_token_probabilities
 from interpreters.llamacpp import LlamaCppStudent
 from interpreters.thresholds import Calibration, CalibrationError, Threshold, calibration_path
@@ -92,6 +93,16 @@ def test_fit_keeps_a_threshold_only_where_it_beats_one_half(tmp_path: Path) -> N
     assert 0.75 < threshold.threshold <= 0.85 and threshold.accuracy == 1.0 and threshold.accuracy_untuned == 0.5
     path = calibration.save(tmp_path / "m.calibration.json")
     assert Calibration.load(path) == calibration
+
+
+def test_calibration_takes_the_first_examples_of_each_task() -> None:
+    """A mixed eval file (one task's lines first) still gives every task's branch points: the limit is per task."""
+    lines = [Example("p", "c", f"eval.jsonl:{i}", task) for i, task in
+             enumerate(["score_edge"] * 5 + ["select_symbols"] * 3 + [None] * 2 + ["score_edge"])]
+    kept = per_task(lines, 2)
+    assert [e.where for e in kept] == ["eval.jsonl:0", "eval.jsonl:1", "eval.jsonl:5", "eval.jsonl:6",
+                                       "eval.jsonl:8", "eval.jsonl:9"]
+    assert per_task(lines, None) == lines
 
 
 def test_a_broken_calibration_file_names_the_file_and_field(tmp_path: Path, chatty: Path) -> None:
