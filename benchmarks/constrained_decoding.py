@@ -38,18 +38,6 @@ def groups_of(data: Path, per_task: int | None) -> dict[str, list[Any]]:
     return {task: examples[:per_task] for task, examples in sorted(groups.items())}
 
 
-def tools_for(example: Any) -> list[dict[str, Any]]:
-    """The tools of an example: its line's, or (a task that declares none in the prompt) its task's for its input."""
-    if example.tools:
-        return list(example.tools)
-    from tasks.registry import TASKS
-
-    task = TASKS.get(example.task or "")
-    if task is None or not isinstance(example.input, dict):
-        return []
-    return [tool.openai() for tool in task.tools(task.input_model.model_validate(example.input))]
-
-
 def thresholds_for(args: Any) -> tuple[dict[str, tuple[int, float]], str]:
     """The thresholds of the calibrated row and where they came from ('' when there are none)."""
     from interpreters.calibration import branch_points, fit
@@ -68,6 +56,7 @@ def thresholds_for(args: Any) -> tuple[dict[str, tuple[int, float]], str]:
 def run(args: Any) -> dict[str, Any]:
     from finetune.evaluate import score_backend
     from interpreters.llamacpp import LlamaCppStudent
+    from tasks.registry import answer_tools
 
     groups = groups_of(args.data, args.per_task)
     if args.tasks:
@@ -77,7 +66,7 @@ def run(args: Any) -> dict[str, Any]:
         groups = {task: examples for task, examples in groups.items()
                   if task in args.tasks or task.split(":")[0] in args.tasks}
     # a line finetune.evaluate cannot turn back into a request is asked as text: its tools still give the grammar
-    tools_of = {example.prompt: tools_for(example) for examples in groups.values() for example in examples}
+    tools_of = {example.prompt: answer_tools(example) for examples in groups.values() for example in examples}
     thresholds, source = thresholds_for(args)
     settings: list[tuple[str, bool, dict[str, tuple[int, float]]]] = [
         ("grammar off", False, {}), ("grammar on", True, {})]

@@ -66,18 +66,21 @@ def fit(points: Iterable[BranchPoint], min_points: int = MIN_POINTS) -> Calibrat
 
 def branch_points(gguf: Path, data: Path, limit: int | None = None) -> list[BranchPoint]:
     """The branch points met teacher-forcing the GGUF along the answers of a ``messages`` eval file: the first
-    ``limit`` examples of each task (every example when None), so a file that mixes tasks calibrates them all."""
+    ``limit`` examples of each task (every example when None), so a file that mixes tasks calibrates them all. A
+    task whose prompts declare no tools is decoded under its own tools' grammar, as the student decodes it."""
     from converters.examples import load_examples
     from converters.functiongemma import FunctionGemmaFormatError
     from converters.functiongemma_grammar import call_grammar
+    from tasks.registry import answer_tools
 
     student = LlamaCppStudent(gguf, n_ctx=0, calibrate=False)
     points: list[BranchPoint] = []
     for example in per_task(load_examples(data, "hf"), limit):
-        if not example.tools:
+        tools = answer_tools(example)
+        if not tools:
             continue
         try:
-            grammar = call_grammar(example.tools)
+            grammar = call_grammar(tools)
         except FunctionGemmaFormatError as error:
             log.warning("%s: no grammar for its tools (%s)", example.where, error)
             continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from converters.examples import Example
 from tasks.cli_intent.shipped import cli_intent_tasks
 from tasks.propose_queries import ProposeQueriesTask
 from tasks.score_edge import ScoreEdgeTask
@@ -21,7 +22,7 @@ from tasks.subagents.domains import SUBAGENT_TASKS
 from teacher.errors import FineTrainingError
 from teacher.task import FineTrainingTeacher, free_text_fields
 
-__all__ = ["TASKS", "TaskNotFound", "free_text_of", "register_task", "resolve_task", "task_named"]
+__all__ = ["TASKS", "TaskNotFound", "answer_tools", "free_text_of", "register_task", "resolve_task", "task_named"]
 
 _BUILT_IN: list[FineTrainingTeacher[Any, Any]] = [
     SelectSymbolsTask(),
@@ -98,3 +99,15 @@ def free_text_of(task: str | None) -> frozenset[str]:
     """The free-text fields of a registered task by name (its ``free_text_fields``); none for an unknown task."""
     known = TASKS.get(task) if task else None
     return free_text_fields(known)
+
+
+def answer_tools(example: Example) -> list[dict[str, Any]]:
+    """The tools an example's answer is made with: its line's declarations, or, for a task whose prompts declare none
+    (``declare_tools = False``: the schema is in the weights), its registered task's tools for its input; none for an
+    unknown task or a line without an input."""
+    if example.tools:
+        return list(example.tools)
+    task = TASKS.get(example.task or "")
+    if task is None or not isinstance(example.input, dict):
+        return []
+    return [tool.openai() for tool in task.tools(task.input_model.model_validate(example.input))]

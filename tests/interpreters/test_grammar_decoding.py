@@ -11,7 +11,7 @@ import pytest
 from converters.examples import Example
 from converters.functiongemma import START_RESPONSE, parse_calls
 from converters.functiongemma_grammar import call_grammar, units
-from interpreters.calibration import fit, per_task
+from interpreters.calibration import branch_points, fit, per_task
 from interpreters.grammar_decoding import BranchPoint, next_token_probabilities
 from interpreters.llamacpp import LlamaCppStudent
 from interpreters.thresholds import Calibration, CalibrationError, Threshold, calibration_path
@@ -103,6 +103,26 @@ def test_calibration_takes_the_first_examples_of_each_task() -> None:
     assert [e.where for e in kept] == ["eval.jsonl:0", "eval.jsonl:1", "eval.jsonl:5", "eval.jsonl:6",
                                        "eval.jsonl:8", "eval.jsonl:9"]
     assert per_task(lines, None) == lines
+
+
+#: a score_edge line as the data writes it: the prompt declares no tools (the schema is in the weights)
+EDGE_INPUT = {"query": "What uses Money?", "source_file": "shop.py", "source_line": 3, "source_hover": "class Money",
+              "target_file": "cart.py", "target_line": 9, "target_hover": "total: Money", "edge_type": "reference"}
+EDGE_ANSWER = {"relevance": 4, "risk": 2, "reasoning": "It uses Money.", "is_exhaustive": False,
+               "is_type_family": False, "is_exported": True}
+
+
+def test_calibration_decodes_a_line_without_declarations_under_its_task_s_tools(chatty: Path, tmp_path: Path) -> None:
+    """score_edge prompts declare no tools; their branch points are still met (relevance and risk here: the tiny
+    vocabulary spells ``true``/``false`` in bytes, so the flags' branch is not at a token boundary)."""
+    line = {"messages": [{"role": "user", "content": "Score this edge"},
+                         {"role": "assistant", "tool_calls": [{"id": "call_0", "type": "function", "function": {
+                             "name": "score_edge", "arguments": json.dumps(EDGE_ANSWER)}}]}],
+            "tools": "[]", "task": "score_edge", "input": json.dumps(EDGE_INPUT)}
+    data = tmp_path / "eval.jsonl"
+    data.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    labels = {point.label for point in branch_points(chatty, data)}
+    assert {"score_edge.relevance", "score_edge.risk"} <= labels
 
 
 def test_a_broken_calibration_file_names_the_file_and_field(tmp_path: Path, chatty: Path) -> None:

@@ -78,3 +78,18 @@ def test_the_commands_say_a_bad_task_in_one_line(capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit):
         compare_main([str(tmp_path), "--student", "ollama", "--task", "nowhere_mod:Task"])
     assert "cannot import module 'nowhere_mod'" in capsys.readouterr().err
+
+
+def test_answer_tools_are_the_line_s_or_its_task_s() -> None:
+    """A line's declarations win; a task that declares none in its prompts answers with its own tools."""
+    from converters.examples import Example
+    from tasks.registry import answer_tools
+    from tests.interpreters.test_grammar_decoding import EDGE_INPUT
+
+    declared = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    assert answer_tools(Example("p", "c", "x:1", "score_edge", EDGE_INPUT, declared)) == declared
+    (tool,) = answer_tools(Example("p", "c", "x:1", "score_edge", EDGE_INPUT))
+    assert tool["function"]["name"] == "score_edge"
+    assert set(tool["function"]["parameters"]["properties"]) >= {"relevance", "risk", "is_exported"}
+    assert answer_tools(Example("p", "c", "x:1", "no_such_task", EDGE_INPUT)) == []
+    assert answer_tools(Example("p", "c", "x:1", "score_edge", None)) == []
