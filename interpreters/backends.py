@@ -158,11 +158,6 @@ class BackendSpec:
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}" if self.value else self.kind
 
-    @property
-    def row(self) -> Backend:
-        """Its row of :data:`BACKENDS`."""
-        return BACKENDS[self.kind]
-
 
 def backend_row(kind: str) -> Backend:
     """The table's row for ``kind``; :class:`BackendSpecError` naming what is accepted."""

@@ -99,8 +99,9 @@ def per_task(examples: Sequence[Example], limit: int | None) -> list[Example]:
     seen: Counter[str] = Counter()
     kept: list[Example] = []
     for example in examples:
-        seen[example.task or ""] += 1
-        if limit is None or seen[example.task or ""] <= limit:
+        task = example.task or ""
+        seen[task] += 1
+        if limit is None or seen[task] <= limit:
             kept.append(example)
     return kept
 

@@ -734,12 +734,11 @@ def build_teacher(args: argparse.Namespace, budget: Any) -> ModelBackend:
     offered = {"concurrency": args.concurrency, "budget": budget, "thinking_tokens": args.thinking_tokens,
                "timeout": args.timeout, "turn_timeout": args.turn_timeout, "host": args.ollama_host, "batch": batch}
     try:
-        model = build_backend(args.spec, offered)
+        return build_backend(args.spec, offered)
     except FileNotFoundError as error:  # replay:DIR with no recordings there
         if args.spec.kind != "replay":
             raise
         raise Refused(f"--replay-from {error}", 2) from None
-    return model
 
 
 async def _proposed(args: argparse.Namespace, model: ModelBackend, lsp: Handler) -> list[TeachQuery]:
@@ -770,15 +769,13 @@ async def _main(args: argparse.Namespace, queries: list[TeachQuery]) -> dict[str
 
     budget = Budget(args.budget_usd)
     async with AsyncExitStack() as stack:
+        model = build_teacher(args, budget)
+        stack.push_async_callback(_close, model)
         lsp: Handler
-        if args.spec.kind == "replay":  # the recordings answer the language server too
-            model = build_teacher(args, budget)
-            assert isinstance(model, Replay)
+        if isinstance(model, Replay):  # the recordings answer the language server too
             lsp = LspReplay(model.lsp_answers)
         else:
             lsp = await stack.enter_async_context(LspServer(args.repo))
-            model = build_teacher(args, budget)
-            stack.push_async_callback(_close, model)
         if args.queries is not None and str(args.queries) == "auto":
             queries = await _proposed(args, model, lsp)
         return await record(
